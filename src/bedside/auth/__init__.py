@@ -1,0 +1,1 @@
+"""Authorization: scopes, the caller's grant, server keys and tokens."""

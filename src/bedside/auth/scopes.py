@@ -1,0 +1,91 @@
+"""SMART on FHIR scopes (SMART App Launch 2.x "Scopes and Launch Context").
+
+v2 form: ``<context>/<Type|*>.<c?r?u?d?s?>`` where context is patient, user or system;
+v1 forms ``.read`` / ``.write`` / ``.*`` map to ``rs`` / ``cud`` / ``cruds``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from bedside.errors import InvalidRequest
+
+_SCOPE_RE: Final = re.compile(
+    r"(?P<ctx>patient|user|system)/(?P<type>\*|[A-Z][A-Za-z]+)\.(?P<perm>read|write|\*|c?r?u?d?s?)"
+    r"(?:\?(?P<query>\S+))?"
+)
+_V1: Final = {"read": "rs", "write": "cud", "*": "cruds"}
+
+#: Which permission letter each FHIR interaction needs.
+INTERACTION_LETTER: Final = {
+    "create": "c",
+    "read": "r",
+    "vread": "r",
+    "history-instance": "r",
+    "update": "u",
+    "patch": "u",
+    "delete": "d",
+    "search": "s",
+    "history-type": "s",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    context: str
+    resource_type: str  # "*" for any
+    permissions: frozenset[str]
+    query: str | None = None
+
+    def allows(self, resource_type: str, letter: str) -> bool:
+        return (
+            self.resource_type in ("*", resource_type)
+            and letter in self.permissions
+            and self.query is None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeSet:
+    """The clinical scopes of a grant; other scopes (openid, launch, ...) are kept as text."""
+
+    scopes: tuple[Scope, ...]
+    other: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> ScopeSet:
+        scopes: list[Scope] = []
+        other: list[str] = []
+        for item in text.split():
+            m = _SCOPE_RE.fullmatch(item)
+            if not m:
+                if "/" in item:
+                    raise InvalidRequest(f"'{item}' is not a valid SMART scope.")
+                other.append(item)
+                continue
+            perm = _V1.get(m["perm"], m["perm"])
+            if not perm:
+                raise InvalidRequest(f"'{item}' grants no permission.")
+            scopes.append(Scope(m["ctx"], m["type"], frozenset(perm), m["query"]))
+        return cls(tuple(scopes), tuple(other))
+
+    def allows(self, resource_type: str, interaction: str) -> bool:
+        letter = INTERACTION_LETTER[interaction]
+        return any(s.allows(resource_type, letter) for s in self.scopes)
+
+    def text(self) -> str:
+        return " ".join(_scope_text(s) for s in self.scopes) + "".join(
+            f" {o}" for o in self.other
+        )
+
+
+def _scope_text(s: Scope) -> str:
+    letters = "".join(c for c in "cruds" if c in s.permissions)
+    return f"{s.context}/{s.resource_type}.{letters}" + (f"?{s.query}" if s.query else "")
+
+
+def parse_scopes(values: Iterable[str]) -> ScopeSet:
+    return ScopeSet.parse(" ".join(values))

@@ -1,0 +1,202 @@
+"""The `bedside` command: the one place objects are built from configuration."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from bedside import settings as settings_mod
+from bedside.errors import BedsideError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Bedside clinical data server.")
+admin = typer.Typer(no_args_is_help=True, help="Administer a Bedside server's data dir.")
+app.add_typer(admin, name="admin")
+console = Console(stderr=True)
+
+DataDir = Annotated[
+    Path, typer.Option("--data-dir", help="Folder for the SQLite database and the server's keys.")
+]
+Database = Annotated[
+    str | None,
+    typer.Option("--database", help="sqlite:///path or postgresql://... (default: SQLite in --data-dir)."),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]Error:[/red] {message}")
+    return typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = Path("var"),
+    database: Database = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = settings_mod.DEFAULT_HOST,
+    port: Annotated[int, typer.Option(help="TCP port.")] = settings_mod.DEFAULT_PORT,
+    base_url: Annotated[
+        str | None, typer.Option(help="Public URL when behind a proxy (default http://HOST:PORT).")
+    ] = None,
+    demo: Annotated[bool, typer.Option(help="Load demo patients into an empty database.")] = False,
+    demo_patients: Annotated[int, typer.Option(help="How many demo patients to generate.")] = 25,
+) -> None:
+    """Serve the FHIR API, creating and migrating the database and keys as needed."""
+    import uvicorn
+
+    from bedside.auth.keys import load_or_create
+    from bedside.store import open_store
+    from bedside.web.app import create_app
+
+    cfg = settings_mod.resolve(data_dir, database, host, port, base_url)
+    try:
+        settings_mod.prepare_data_dir(cfg.data_dir)
+        keys = load_or_create(cfg.data_dir)
+        store = open_store(cfg.database_url)
+    except BedsideError as exc:
+        raise _fail(str(exc)) from None
+    settings_mod.record_server(cfg)
+    if demo:
+        _load_demo(store, cfg.fhir_base, demo_patients)
+    console.print(f"[bold green]Bedside[/bold green] FHIR R4 API at [bold]{cfg.fhir_base}[/bold]")
+    console.print(f"  CapabilityStatement: {cfg.fhir_base}/metadata")
+    console.print(
+        "  Get a token:  .venv/bin/bedside admin token --scope 'system/*.cruds'"
+        f" --data-dir {data_dir}"
+    )
+    console.print(
+        f"  Then:         curl -H \"Authorization: Bearer $TOKEN\" {cfg.fhir_base}/Patient"
+    )
+    uvicorn.run(create_app(store, keys, cfg.fhir_base), host=host, port=port, log_level="warning")
+
+
+def _load_demo(store: object, fhir_base: str, count: int) -> None:
+    from bedside.auth.caller import Caller
+    from bedside.auth.scopes import ScopeSet
+    from bedside.demo.generator import generate_patients
+    from bedside.rest import FhirRequest, Repository
+
+    repo = Repository(store, Caller("demo-loader", ScopeSet.parse("system/*.cruds")), fhir_base)  # type: ignore[arg-type]
+    with store.read() as session:  # type: ignore[attr-defined]
+        if session.max_seq() > 0:
+            return
+    with _progress() as progress:
+        task = progress.add_task("Loading demo patients", total=count)
+        for bundle in generate_patients(count, seed=2026):
+            repo.handle(FhirRequest("POST", "", body=bundle, prefer_return="minimal"))
+            progress.advance(task)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+@app.command("import")
+def import_(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of Bundles and NDJSON.")],
+    data_dir: DataDir = Path("var"),
+    database: Database = None,
+) -> None:
+    """Load Bundles and NDJSON files through the API's transaction path."""
+    from bedside.auth.caller import Caller
+    from bedside.auth.scopes import ScopeSet
+    from bedside.importer import import_paths
+    from bedside.rest import Repository
+    from bedside.store import open_store
+
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise _fail(f"{missing[0]} does not exist.")
+    cfg = settings_mod.resolve(data_dir, database)
+    try:
+        if database is None:
+            settings_mod.prepare_data_dir(cfg.data_dir)
+        store = open_store(cfg.database_url)
+    except BedsideError as exc:
+        raise _fail(str(exc)) from None
+    base = settings_mod.recorded_fhir_base(cfg.data_dir) or cfg.fhir_base
+    repo = Repository(store, Caller("importer", ScopeSet.parse("system/*.cruds")), base)
+    with Progress(
+        TextColumn("Importing"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(), console=console,
+    ) as progress:
+        task = progress.add_task("import", total=None)
+        report = import_paths(
+            repo,
+            paths,
+            on_total=lambda n: progress.update(task, total=n),
+            on_progress=lambda n: progress.advance(task, n),
+        )
+    store.close()
+    table = Table(title="Imported resources")
+    table.add_column("Resource type")
+    table.add_column("Count", justify="right")
+    for rtype, n in sorted(report.by_type.items()):
+        table.add_row(rtype, str(n))
+    table.add_row("[bold]Total[/bold]", f"[bold]{report.total}[/bold]")
+    Console().print(table)
+    Console().print(
+        f"{report.files} file(s), {report.total} resources in {report.seconds:.1f} s "
+        f"({report.rate:,.0f} resources/s)"
+    )
+    for err in report.errors:
+        console.print(f"[red]Failed:[/red] {err}")
+    if report.errors:
+        raise typer.Exit(code=1)
+
+
+@admin.command("token")
+def admin_token(
+    scope: Annotated[str, typer.Option(help='SMART scopes, e.g. "system/*.cruds".')],
+    ttl: Annotated[str, typer.Option(help="Lifetime such as 15m, 1h or 3600 (at most 24h).")] = "1h",
+    data_dir: DataDir = Path("var"),
+    audience: Annotated[
+        str | None, typer.Option(help="FHIR base URL the token is for (default: the server's).")
+    ] = None,
+) -> None:
+    """Print an operator access token signed by this server (the last line of output)."""
+    from bedside.auth import tokens
+    from bedside.auth.keys import load_or_create
+
+    seconds = _parse_ttl(ttl)
+    if seconds is None or not 0 < seconds <= tokens.MAX_OPERATOR_TTL:
+        raise _fail("--ttl must be a duration such as 15m, 1h or 3600, at most 24h.")
+    cfg = settings_mod.resolve(data_dir)
+    settings_mod.prepare_data_dir(cfg.data_dir)
+    aud = audience or settings_mod.recorded_fhir_base(cfg.data_dir) or cfg.fhir_base
+    try:
+        token = tokens.issue(
+            load_or_create(cfg.data_dir), subject="operator", audience=aud, scope=scope, ttl=seconds
+        )
+    except BedsideError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"Token for {aud}, valid {seconds} s, scope: {scope}")
+    sys.stdout.write(token + "\n")
+
+
+def _parse_ttl(text: str) -> int | None:
+    units = {"s": 1, "m": 60, "h": 3600}
+    text = text.strip().lower()
+    try:
+        if text[-1:] in units:
+            return int(text[:-1]) * units[text[-1]]
+        return int(text)
+    except ValueError:
+        return None
+
+
+def main() -> None:
+    started = time.perf_counter()
+    del started
+    app()

@@ -1,0 +1,1 @@
+"""Synthetic demo data for Bedside: clinically plausible, entirely invented patients."""

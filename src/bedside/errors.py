@@ -1,0 +1,127 @@
+"""Bedside's one error hierarchy.
+
+Only the HTTP layer turns these into status codes and OperationOutcome resources; everything
+below it raises them. Messages must never echo PHI the caller did not send.
+
+    BedsideError
+    ├── ConfigurationError           bad settings or a data dir we cannot use
+    ├── StoreError                   the database failed in a way the caller cannot fix
+    └── FhirError                    a FHIR interaction refused; carries status + issues
+        ├── InvalidRequest           400  malformed request, unknown search parameter
+        ├── Unauthorized             401  no or bad bearer token
+        ├── Forbidden                403  token lacks the scope
+        ├── NotFound                 404  no such resource (or not visible to the caller)
+        ├── MethodNotAllowed         405
+        ├── Conflict                 409  e.g. a conditional create matched several resources
+        ├── Gone                     410  the resource was deleted
+        ├── PreconditionFailed       412  If-Match / conditional-operation precondition
+        ├── UnsupportedMediaType     415
+        └── Unprocessable            422  valid FHIR that breaks a business rule
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class BedsideError(Exception):
+    """Base of every error Bedside raises on purpose."""
+
+
+class ConfigurationError(BedsideError):
+    """Settings or the data dir cannot be used as given."""
+
+
+class StoreError(BedsideError):
+    """The database failed (connection, schema) in a way the caller cannot fix."""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One OperationOutcome.issue: severity, code (IssueType), text, and FHIRPath locations."""
+
+    code: str
+    diagnostics: str
+    severity: str = "error"
+    expression: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_fhir(self) -> dict[str, object]:
+        issue: dict[str, object] = {
+            "severity": self.severity,
+            "code": self.code,
+            "diagnostics": self.diagnostics,
+        }
+        if self.expression:
+            issue["expression"] = list(self.expression)
+        return issue
+
+
+class FhirError(BedsideError):
+    """A refused FHIR interaction. ``status`` is the HTTP status the API answers with."""
+
+    status = 500
+    default_code = "exception"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        expression: tuple[str, ...] = (),
+        issues: tuple[Issue, ...] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = dict(headers or {})
+        self.issues = issues or (Issue(code or self.default_code, message, expression=expression),)
+
+
+class InvalidRequest(FhirError):
+    status = 400
+    default_code = "invalid"
+
+
+class Unauthorized(FhirError):
+    status = 401
+    default_code = "login"
+
+
+class Forbidden(FhirError):
+    status = 403
+    default_code = "forbidden"
+
+
+class NotFound(FhirError):
+    status = 404
+    default_code = "not-found"
+
+
+class MethodNotAllowed(FhirError):
+    status = 405
+    default_code = "not-supported"
+
+
+class Conflict(FhirError):
+    status = 409
+    default_code = "conflict"
+
+
+class Gone(FhirError):
+    status = 410
+    default_code = "deleted"
+
+
+class PreconditionFailed(FhirError):
+    status = 412
+    default_code = "conflict"
+
+
+class UnsupportedMediaType(FhirError):
+    status = 415
+    default_code = "not-supported"
+
+
+class Unprocessable(FhirError):
+    status = 422
+    default_code = "business-rule"

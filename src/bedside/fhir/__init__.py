@@ -1,0 +1,4 @@
+"""Pure FHIR R4: resource types, validation, references, search parameters, outcomes.
+
+Nothing here knows the web framework or the database.
+"""

@@ -1,0 +1,1 @@
+"""FHIR search (search.html): parameter registry, index extraction, query parsing."""

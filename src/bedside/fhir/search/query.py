@@ -1,0 +1,301 @@
+"""Parse a FHIR search request into a typed :class:`SearchQuery` (search.html).
+
+Parameter values follow search.html#ptypes: ``,`` separates alternatives (OR), repeating a
+parameter ANDs it, ``\\`` escapes ``,``, ``|`` and ``$``. Unknown parameters are an error unless
+the client sent ``Prefer: handling=lenient`` (search.html#errors), in which case they are listed
+in ``ignored`` and left out of the self link.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Final
+
+from bedside.errors import InvalidRequest
+from bedside.fhir.dates import parse_range
+from bedside.fhir.resource_types import is_resource_type
+from bedside.fhir.search.registry import SearchParam, params_for
+
+PREFIXES: Final = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
+DEFAULT_COUNT: Final = 20
+MAX_COUNT: Final = 1000
+RESULT_PARAMETERS: Final = frozenset(
+    {"_count", "_sort", "_include", "_revinclude", "_summary", "_elements", "_total", "_format",
+     "_pretty", "_cursor"}
+)
+_MODIFIERS: Final[dict[str, frozenset[str]]] = {
+    "token": frozenset({"not", "missing"}),
+    "uri": frozenset({"missing"}),
+    "string": frozenset({"exact", "contains", "missing"}),
+    "date": frozenset({"missing"}),
+    "reference": frozenset({"missing"}),
+    "quantity": frozenset({"missing"}),
+    "number": frozenset({"missing"}),
+}
+_PREFIX_RE: Final = re.compile(r"(eq|ne|gt|lt|ge|le|sa|eb|ap)(?=[-+0-9.T])")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenValue:
+    """``[system]|[code]``: system None means "any system"; "" means "no system"."""
+
+    system: str | None
+    code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RangeValue:
+    """A date or number with its prefix and the range its precision implies."""
+
+    prefix: str
+    low: float
+    high: float
+    system: str | None = None
+    code: str | None = None
+    value: float = 0.0  # the number as written (number and quantity parameters)
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceValue:
+    target_type: str | None
+    target: str  # the id, or a full URL when target_type is ""
+
+
+Value = TokenValue | RangeValue | ReferenceValue | str
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """One parameter occurrence: its values are ORed; clauses are ANDed."""
+
+    param: SearchParam
+    modifier: str | None
+    values: tuple[Value, ...]
+    missing: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    """``_include=Source:param[:Target]`` or ``_revinclude`` (search.html#include)."""
+
+    source_type: str
+    param: SearchParam
+    target_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    code: str  # "_id", "_lastUpdated" or a parameter code
+    param: SearchParam | None
+    descending: bool
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    resource_type: str
+    clauses: tuple[Clause, ...] = ()
+    count: int = DEFAULT_COUNT
+    sort: tuple[SortKey, ...] = ()
+    includes: tuple[Include, ...] = ()
+    revincludes: tuple[Include, ...] = ()
+    summary: str | None = None
+    elements: tuple[str, ...] = ()
+    total: str = "accurate"
+    cursor: str | None = None
+    used: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    ignored: tuple[str, ...] = ()
+
+
+def parse_search(
+    resource_type: str, params: list[tuple[str, str]], *, lenient: bool = False
+) -> SearchQuery:
+    """Turn query parameters into a SearchQuery, or raise InvalidRequest (400)."""
+    known = params_for(resource_type)
+    clauses: list[Clause] = []
+    used: list[tuple[str, str]] = []
+    ignored: list[str] = []
+    opts: dict[str, object] = {}
+    includes: list[Include] = []
+    revincludes: list[Include] = []
+    for name, raw in params:
+        if name in RESULT_PARAMETERS:
+            _result_param(name, raw, resource_type, opts, includes, revincludes)
+            if name != "_cursor":
+                used.append((name, raw))
+            continue
+        code, _, modifier = name.partition(":")
+        param = known.get(code)
+        if param is None or "." in code:
+            if lenient:
+                ignored.append(name)
+                continue
+            raise InvalidRequest(f"Unknown search parameter '{code}' for {resource_type}.")
+        clauses.append(_clause(param, modifier or None, raw))
+        used.append((name, raw))
+    return SearchQuery(
+        resource_type=resource_type,
+        clauses=tuple(clauses),
+        count=int(opts.get("count", DEFAULT_COUNT)),  # type: ignore[call-overload]
+        sort=tuple(opts.get("sort", ())),  # type: ignore[call-overload]
+        includes=tuple(includes),
+        revincludes=tuple(revincludes),
+        summary=opts.get("summary"),  # type: ignore[arg-type]
+        elements=tuple(opts.get("elements", ())),  # type: ignore[call-overload]
+        total=str(opts.get("total", "accurate")),
+        cursor=opts.get("cursor"),  # type: ignore[arg-type]
+        used=tuple(used),
+        ignored=tuple(ignored),
+    )
+
+
+def _result_param(
+    name: str,
+    raw: str,
+    rtype: str,
+    opts: dict[str, object],
+    includes: list[Include],
+    revincludes: list[Include],
+) -> None:
+    if name == "_count":
+        if not raw.isdigit():
+            raise InvalidRequest("_count must be a non-negative integer.")
+        opts["count"] = min(int(raw), MAX_COUNT)
+    elif name == "_sort":
+        opts["sort"] = [_sort_key(rtype, part) for part in raw.split(",") if part]
+    elif name == "_include":
+        includes.append(_include(raw, rev=False, rtype=rtype))
+    elif name == "_revinclude":
+        revincludes.append(_include(raw, rev=True, rtype=rtype))
+    elif name == "_summary":
+        if raw not in ("count", "false", "data"):
+            raise InvalidRequest(f"_summary={raw} is not supported (count, data, false are).")
+        opts["summary"] = None if raw == "false" else raw
+    elif name == "_elements":
+        opts["elements"] = [e.strip() for e in raw.split(",") if e.strip()]
+    elif name == "_total":
+        if raw not in ("none", "estimate", "accurate"):
+            raise InvalidRequest("_total must be none, estimate or accurate.")
+        opts["total"] = raw
+    elif name == "_cursor":
+        opts["cursor"] = raw
+    elif name == "_format" and raw not in ("json", "application/fhir+json", "application/json"):
+        raise InvalidRequest("Only JSON is supported (_format=json).")
+
+
+def _sort_key(rtype: str, part: str) -> SortKey:
+    descending = part.startswith("-")
+    code = part.lstrip("-")
+    if code in ("_id", "_lastUpdated"):
+        return SortKey(code, None, descending)
+    param = params_for(rtype).get(code)
+    if param is None or param.kind not in ("string", "token", "date", "quantity", "number", "uri"):
+        raise InvalidRequest(f"Cannot sort {rtype} by '{code}'.")
+    return SortKey(code, param, descending)
+
+
+def _include(raw: str, *, rev: bool, rtype: str) -> Include:
+    parts = raw.split(":")
+    if len(parts) not in (2, 3) or not is_resource_type(parts[0]):
+        raise InvalidRequest(f"Invalid {'_revinclude' if rev else '_include'} value '{raw}'.")
+    source, code = parts[0], parts[1]
+    param = params_for(source).get(code)
+    if param is None or param.kind != "reference":
+        raise InvalidRequest(f"'{code}' is not a reference parameter of {source}.")
+    target = parts[2] if len(parts) == 3 else None
+    if target is not None and not is_resource_type(target):
+        raise InvalidRequest(f"Unknown resource type '{target}' in '{raw}'.")
+    if not rev and source != rtype:
+        raise InvalidRequest(f"_include must start with the searched type {rtype}.")
+    return Include(source, param, target)
+
+
+def split_values(raw: str) -> list[str]:
+    """Split on unescaped commas and unescape (search.html#escaping)."""
+    out, cur, i = [], "", 0
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "\\" and i + 1 < len(raw):
+            cur += raw[i + 1]
+            i += 2
+            continue
+        if ch == ",":
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+        i += 1
+    out.append(cur)
+    return out
+
+
+def _clause(param: SearchParam, modifier: str | None, raw: str) -> Clause:
+    kind = param.kind
+    if modifier == "missing":
+        if raw not in ("true", "false"):
+            raise InvalidRequest(f"{param.code}:missing must be true or false.")
+        return Clause(param, modifier, (), missing=raw == "true")
+    if modifier is not None and kind == "reference" and is_resource_type(modifier):
+        pass  # subject:Patient=123
+    elif modifier is not None and modifier not in _MODIFIERS[kind]:
+        raise InvalidRequest(f"The modifier :{modifier} is not supported on {param.code}.")
+    values = tuple(_value(param, modifier, v) for v in split_values(raw))
+    if not values or any(v == "" for v in values):
+        raise InvalidRequest(f"Search parameter {param.code} needs a value.")
+    return Clause(param, modifier, values)
+
+
+def _value(param: SearchParam, modifier: str | None, raw: str) -> Value:
+    kind = param.kind
+    if kind == "token":
+        if "|" in raw:
+            system, _, code = raw.partition("|")
+            return TokenValue(system, code or None)
+        return TokenValue(None, raw) if raw else ""
+    if kind in ("string", "uri"):
+        return raw
+    if kind == "date":
+        return _date_value(param, raw)
+    if kind == "reference":
+        return _reference_value(param, modifier, raw)
+    return _number_value(param, raw)
+
+
+def _split_prefix(raw: str) -> tuple[str, str]:
+    m = _PREFIX_RE.match(raw)
+    return (m.group(1), raw[2:]) if m else ("eq", raw)
+
+
+def _date_value(param: SearchParam, raw: str) -> RangeValue:
+    prefix, text = _split_prefix(raw)
+    rng = parse_range(text)
+    if rng is None:
+        raise InvalidRequest(f"'{raw}' is not a valid date for {param.code}.")
+    return RangeValue(prefix, rng[0], rng[1])
+
+
+def _reference_value(param: SearchParam, modifier: str | None, raw: str) -> ReferenceValue:
+    if "://" in raw:
+        return ReferenceValue("", raw)
+    parts = raw.split("/")
+    if len(parts) == 2 and is_resource_type(parts[0]):
+        return ReferenceValue(parts[0], parts[1])
+    if len(parts) == 1 and raw:
+        return ReferenceValue(modifier, raw)
+    raise InvalidRequest(f"'{raw}' is not a valid reference for {param.code}.")
+
+
+def _number_value(param: SearchParam, raw: str) -> RangeValue:
+    prefix, text = _split_prefix(raw)
+    number, _, rest = text.partition("|")
+    system, _, code = rest.partition("|")
+    try:
+        dec = Decimal(number)
+    except InvalidOperation:
+        raise InvalidRequest(f"'{raw}' is not a valid number for {param.code}.") from None
+    exponent = dec.as_tuple().exponent
+    half = Decimal(5).scaleb(int(exponent) - 1) if isinstance(exponent, int) else Decimal(0)
+    return RangeValue(
+        prefix, float(dec - half), float(dec + half), system or None, code or None, float(dec)
+    )

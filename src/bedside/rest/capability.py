@@ -1,0 +1,101 @@
+"""The server's CapabilityStatement (capabilitystatement.html), built from what is implemented.
+
+Every resource type, interaction and search parameter listed here is served; the statement is
+derived from the same registry the search code uses, so it cannot claim more than exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bedside
+from bedside.fhir.resource_types import NOT_STORED, RESOURCE_TYPES
+from bedside.fhir.search.registry import params_for
+
+_INTERACTIONS = (
+    "read",
+    "vread",
+    "update",
+    "patch",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+    "search-type",
+)
+_PARAM_DOCS = {
+    "_id": "Logical id of the resource",
+    "_lastUpdated": "When the resource version last changed",
+}
+
+
+def capability_statement(base: str, released: str) -> dict[str, Any]:
+    resources = []
+    for rtype in sorted(RESOURCE_TYPES - NOT_STORED):
+        params = params_for(rtype)
+        refs = sorted(p.code for p in params.values() if p.kind == "reference")
+        resources.append(
+            {
+                "type": rtype,
+                "interaction": [{"code": c} for c in _INTERACTIONS],
+                "versioning": "versioned-update",
+                "readHistory": True,
+                "updateCreate": True,
+                "conditionalCreate": True,
+                "conditionalUpdate": True,
+                "conditionalDelete": "single",
+                "searchInclude": [f"{rtype}:{c}" for c in refs],
+                "searchRevInclude": sorted(
+                    f"{src}:{code}"
+                    for src in sorted(RESOURCE_TYPES - NOT_STORED)
+                    for code, p in params_for(src).items()
+                    if p.kind == "reference" and _may_point_at(p.paths, rtype)
+                )
+                if rtype in _REVINCLUDE_TARGETS
+                else [],
+                "searchParam": [
+                    {
+                        "name": code,
+                        "type": "token" if code == "_id" else p.kind,
+                        **({"documentation": _PARAM_DOCS[code]} if code in _PARAM_DOCS else {}),
+                    }
+                    for code, p in sorted(params.items())
+                ],
+            }
+        )
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": released,
+        "kind": "instance",
+        "software": {"name": "Bedside", "version": bedside.__version__},
+        "implementation": {"description": "Bedside FHIR R4 server", "url": base},
+        "fhirVersion": "4.0.1",
+        "format": ["json", "application/fhir+json"],
+        "patchFormat": ["application/json-patch+json"],
+        "rest": [
+            {
+                "mode": "server",
+                "security": {
+                    "cors": False,
+                    "description": "Every request except /metadata needs a bearer token "
+                    "signed by this server (see docs/api.md).",
+                },
+                "resource": resources,
+                "interaction": [{"code": "transaction"}, {"code": "batch"}],
+                "searchParam": [
+                    {"name": n, "type": "number" if n == "_count" else "string"}
+                    for n in ("_count", "_sort", "_include", "_revinclude", "_summary",
+                              "_elements", "_total")
+                ],
+            }
+        ],
+    }
+
+
+# _revinclude lists are long; compute them for the types clients commonly revinclude on.
+_REVINCLUDE_TARGETS = frozenset({"Patient", "Encounter", "Practitioner", "Organization"})
+
+
+def _may_point_at(paths: Any, rtype: str) -> bool:
+    return all(p.target_types is None or rtype in p.target_types for p in paths)

@@ -1,0 +1,277 @@
+"""FHIR interactions on one open store session (http.html).
+
+:class:`Interactions` does the work of read, vread, create, update, patch, delete and their
+conditional forms inside a session it is given: the Repository gives it a fresh session per
+request, a transaction Bundle gives all its entries one session. Every method checks the caller's
+grant first.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jsonpatch
+import orjson
+
+from bedside.auth.caller import Caller
+from bedside.errors import (
+    Conflict,
+    Gone,
+    InvalidRequest,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+)
+from bedside.fhir.dates import now_instant
+from bedside.fhir.resource_types import NOT_STORED, is_resource_type
+from bedside.fhir.search.extract import extract
+from bedside.fhir.search.query import parse_search
+from bedside.fhir.validation import validate_resource
+from bedside.store.base import Session, StoredVersion, Write
+
+_ETAG_RE = re.compile(r'\s*(?:W/)?"(\d+)"\s*')
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a write did: the stored version, its resource, and whether it was created."""
+
+    version: StoredVersion
+    resource: dict[str, Any] | None
+    created: bool = False
+
+
+def parse_etag(value: str) -> int:
+    """``W/"3"`` → 3 (http.html#concurrency); a malformed ETag is a 400."""
+    m = _ETAG_RE.fullmatch(value)
+    if not m:
+        raise InvalidRequest('If-Match must be an ETag such as W/"3".')
+    return int(m.group(1))
+
+
+def check_type(rtype: str) -> None:
+    if not is_resource_type(rtype) or rtype in NOT_STORED:
+        raise NotFound(f"Unknown resource type '{rtype}'.", code="not-supported")
+
+
+def load(version: StoredVersion) -> dict[str, Any]:
+    assert version.content is not None
+    data: dict[str, Any] = orjson.loads(version.content)
+    return data
+
+
+class Interactions:
+    def __init__(self, session: Session, caller: Caller) -> None:
+        self.session = session
+        self.caller = caller
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def read(self, rtype: str, rid: str) -> StoredVersion:
+        """http.html#read: 404 when unknown, 410 when the current version is a delete."""
+        check_type(rtype)
+        self.caller.require(rtype, "read")
+        current = self.session.current(rtype, rid)
+        if current is None:
+            raise NotFound(f"{rtype}/{rid} is not known.")
+        if current.deleted:
+            raise Gone(f"{rtype}/{rid} was deleted.")
+        return current
+
+    def vread(self, rtype: str, rid: str, vid: str) -> StoredVersion:
+        check_type(rtype)
+        self.caller.require(rtype, "vread")
+        if not vid.isdigit():
+            raise NotFound(f"{rtype}/{rid} has no version {vid}.")
+        found = self.session.version(rtype, rid, int(vid))
+        if found is None:
+            raise NotFound(f"{rtype}/{rid} has no version {vid}.")
+        if found.deleted:
+            raise Gone(f"Version {vid} of {rtype}/{rid} is a delete.")
+        return found
+
+    def find(self, rtype: str, query_text: str, *, lock: bool) -> list[StoredVersion]:
+        """Resources matching a conditional query (at most 2: enough to tell one from many)."""
+        self.caller.require(rtype, "search")
+        params = _query_pairs(query_text)
+        if not params:
+            raise InvalidRequest("A conditional request needs search parameters.")
+        query = parse_search(rtype, params)
+        if lock:
+            # Serialize every writer that asks the same question (http.html#ccreate).
+            self.session.lock(f"cond:{rtype}?{sorted(params)}")
+        snapshot = self.session.max_seq()
+        return self.session.search(query, snapshot=snapshot, after=None, limit=2).rows
+
+    # --- writes --------------------------------------------------------------------------
+
+    def create(
+        self,
+        rtype: str,
+        body: Any,
+        *,
+        if_none_exist: str | None = None,
+        new_id: str | None = None,
+    ) -> Outcome:
+        """http.html#create; with If-None-Exist a conditional create (http.html#ccreate)."""
+        check_type(rtype)
+        self.caller.require(rtype, "create")
+        validate_resource(body, expected_type=rtype)
+        if if_none_exist:
+            matches = self.find(rtype, if_none_exist, lock=True)
+            if len(matches) > 1:
+                raise PreconditionFailed(
+                    "The If-None-Exist criteria match more than one resource."
+                )
+            if matches:
+                return Outcome(matches[0], load(matches[0]), created=False)
+        rid = new_id or str(uuid.uuid4())
+        return self._store(rtype, rid, body, previous=None, method="POST")
+
+    def update(
+        self, rtype: str, rid: str, body: Any, *, if_match: str | None = None, method: str = "PUT"
+    ) -> Outcome:
+        """http.html#update, including create-on-update with a client-assigned id."""
+        check_type(rtype)
+        validate_resource(body, expected_type=rtype)
+        if body.get("id") != rid:
+            raise InvalidRequest(
+                "The resource id in the body must match the id in the URL.",
+                expression=(f"{rtype}.id",),
+            )
+        self.session.lock(f"res:{rtype}/{rid}")
+        current = self.session.current(rtype, rid, for_update=True)
+        exists = current is not None and not current.deleted
+        self.caller.require(rtype, "update" if exists else "create")
+        if if_match is not None:
+            wanted = parse_etag(if_match)
+            if current is None or current.version != wanted:
+                have = "none" if current is None else current.version
+                raise PreconditionFailed(
+                    f"If-Match asked for version {wanted} but the current version is {have}."
+                )
+        return self._store(rtype, rid, body, previous=current, method=method)
+
+    def conditional_update(self, rtype: str, query_text: str, body: Any) -> Outcome:
+        """http.html#cond-update: no match creates, one match updates, several are an error."""
+        check_type(rtype)
+        validate_resource(body, expected_type=rtype)
+        matches = self.find(rtype, query_text, lock=True)
+        if len(matches) > 1:
+            raise PreconditionFailed("The conditional update criteria match more than one resource.")
+        if matches:
+            target = matches[0].id
+            if body.get("id") not in (None, target):
+                raise InvalidRequest("The body id does not match the resource the criteria found.")
+            return self.update(rtype, target, {**body, "id": target})
+        rid = body.get("id") or str(uuid.uuid4())
+        if self.session.current(rtype, rid) is not None:
+            raise Conflict(f"{rtype}/{rid} exists but does not match the criteria.")
+        self.caller.require(rtype, "create")
+        return self._store(rtype, rid, {**body, "id": rid}, previous=None, method="PUT")
+
+    def patch(
+        self, rtype: str, rid: str, operations: Any, *, if_match: str | None = None
+    ) -> Outcome:
+        """http.html#patch with JSON Patch (RFC 6902); the result is validated like an update."""
+        check_type(rtype)
+        self.caller.require(rtype, "patch")
+        if not isinstance(operations, list):
+            raise InvalidRequest("A JSON Patch body must be an array of operations.")
+        self.session.lock(f"res:{rtype}/{rid}")
+        current = self.session.current(rtype, rid, for_update=True)
+        if current is None:
+            raise NotFound(f"{rtype}/{rid} is not known.")
+        if current.deleted:
+            raise Gone(f"{rtype}/{rid} was deleted.")
+        try:
+            patched = jsonpatch.apply_patch(load(current), operations)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+            raise Unprocessable(f"The patch cannot be applied: {exc}") from None
+        except (TypeError, ValueError, KeyError):
+            raise InvalidRequest("The JSON Patch document is malformed.") from None
+        if not isinstance(patched, dict) or patched.get("id") != rid:
+            raise Unprocessable("A patch may not change the resource id or type.")
+        return self.update(rtype, rid, patched, if_match=if_match, method="PATCH")
+
+    def delete(self, rtype: str, rid: str) -> StoredVersion | None:
+        """http.html#delete: a new version marked deleted; history keeps every earlier one."""
+        check_type(rtype)
+        self.caller.require(rtype, "delete")
+        self.session.lock(f"res:{rtype}/{rid}")
+        current = self.session.current(rtype, rid, for_update=True)
+        if current is None or current.deleted:
+            return None
+        write = Write(
+            type=rtype,
+            id=rid,
+            version=current.version + 1,
+            deleted=True,
+            last_updated=now_instant(),
+            method="DELETE",
+            content=None,
+            index=None,
+            rid=current.rid,
+        )
+        (seq,) = self.session.apply([write])
+        return _stored(write, current.rid, seq)
+
+    def conditional_delete(self, rtype: str, query_text: str) -> StoredVersion | None:
+        matches = self.find(rtype, query_text, lock=True)
+        if len(matches) > 1:
+            raise PreconditionFailed("The conditional delete criteria match more than one resource.")
+        return self.delete(rtype, matches[0].id) if matches else None
+
+    def _store(
+        self,
+        rtype: str,
+        rid: str,
+        body: dict[str, Any],
+        *,
+        previous: StoredVersion | None,
+        method: str,
+    ) -> Outcome:
+        version = previous.version + 1 if previous is not None else 1
+        resource = dict(body)
+        resource["id"] = rid
+        meta = dict(resource.get("meta") or {})
+        meta["versionId"] = str(version)
+        meta["lastUpdated"] = now_instant()
+        resource["meta"] = meta
+        write = Write(
+            type=rtype,
+            id=rid,
+            version=version,
+            deleted=False,
+            last_updated=meta["lastUpdated"],
+            method=method,
+            content=orjson.dumps(resource),
+            index=extract(resource),
+            rid=previous.rid if previous is not None else None,
+        )
+        (seq,) = self.session.apply([write])
+        created = previous is None or previous.deleted
+        return Outcome(_stored(write, write.rid or 0, seq), resource, created=created)
+
+
+def _stored(write: Write, rid: int, seq: int) -> StoredVersion:
+    return StoredVersion(
+        rid=rid,
+        type=write.type,
+        id=write.id,
+        version=write.version,
+        deleted=write.deleted,
+        last_updated=write.last_updated,
+        seq=seq,
+        method=write.method,
+        content=write.content,
+    )
+
+
+def _query_pairs(text: str) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(text.lstrip("?"), keep_blank_values=True)

@@ -1,0 +1,134 @@
+"""Search and history results as Bundles (search.html#bundle, http.html#history)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from bedside.auth.caller import Caller
+from bedside.errors import Forbidden
+from bedside.fhir.search.query import SearchQuery
+from bedside.rest.interactions import load
+from bedside.rest.paging import Cursor
+from bedside.store.base import Session, StoredVersion
+
+_ALWAYS_KEPT = ("resourceType", "id", "meta")
+
+
+def search(
+    session: Session, caller: Caller, query: SearchQuery, base: str
+) -> dict[str, Any]:
+    """Run a search and build its searchset Bundle with self and next links."""
+    caller.require(query.resource_type, "search")
+    for inc in query.includes + query.revincludes:
+        target = inc.target_type or inc.source_type
+        if not caller.scopes.allows(inc.source_type, "search") or not caller.scopes.allows(
+            target, "read"
+        ):
+            raise Forbidden(f"The access token does not allow including {inc.source_type}.")
+    cursor = Cursor.decode(query.cursor) if query.cursor else Cursor(session.max_seq())
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+    self_link = _link(base, query, None)
+    if query.summary == "count":
+        bundle["total"] = session.count(query, snapshot=cursor.snapshot)
+        bundle["link"] = [{"relation": "self", "url": self_link}]
+        return bundle
+    if query.total != "none" and cursor.after is None:
+        bundle["total"] = session.count(query, snapshot=cursor.snapshot)
+    page = session.search(
+        query, snapshot=cursor.snapshot, after=cursor.after, limit=query.count + 1
+    )
+    rows = page.rows[: query.count]
+    links = [{"relation": "self", "url": _link(base, query, query.cursor)}]
+    if len(page.rows) > query.count and rows:
+        after = page.keys[len(rows) - 1]
+        token = Cursor(cursor.snapshot, after, cursor.offset + len(rows)).encode()
+        links.append({"relation": "next", "url": _link(base, query, token)})
+    bundle["link"] = links
+    entries = [_entry(base, v, query, "match") for v in rows]
+    entries.extend(_entry(base, v, query, "include") for v in _included(session, query, rows))
+    bundle["entry"] = entries
+    return bundle
+
+
+def _included(session: Session, query: SearchQuery, rows: list[StoredVersion]) -> list[StoredVersion]:
+    if not rows or not (query.includes or query.revincludes):
+        return []
+    seen = {(r.type, r.id) for r in rows}
+    out: list[StoredVersion] = []
+    rids = [r.rid for r in rows]
+    for inc in query.includes:
+        for v in session.referenced(rids, [inc.param.key], inc.target_type):
+            if (v.type, v.id) not in seen:
+                seen.add((v.type, v.id))
+                out.append(v)
+    targets = [(r.type, r.id) for r in rows]
+    for inc in query.revincludes:
+        for v in session.referencing(targets, inc.param.key):
+            if (v.type, v.id) not in seen:
+                seen.add((v.type, v.id))
+                out.append(v)
+    return out
+
+
+def _entry(base: str, v: StoredVersion, query: SearchQuery, mode: str) -> dict[str, Any]:
+    resource = _shape(load(v), query)
+    return {
+        "fullUrl": f"{base}/{v.type}/{v.id}",
+        "resource": resource,
+        "search": {"mode": mode},
+    }
+
+
+def _shape(resource: dict[str, Any], query: SearchQuery) -> dict[str, Any]:
+    """Apply _elements and _summary=data (search.html#elements, #summary)."""
+    if query.elements:
+        kept = {k: v for k, v in resource.items() if k in _ALWAYS_KEPT or k in query.elements}
+        meta = dict(kept.get("meta") or {})
+        meta["tag"] = [
+            *meta.get("tag", []),
+            {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+             "code": "SUBSETTED"},
+        ]
+        kept["meta"] = meta
+        return kept
+    if query.summary == "data":
+        return {k: v for k, v in resource.items() if k != "text"}
+    return resource
+
+
+def _link(base: str, query: SearchQuery, cursor: str | None) -> str:
+    pairs = list(query.used)
+    if cursor:
+        pairs.append(("_cursor", cursor))
+    qs = urlencode(pairs)
+    return f"{base}/{query.resource_type}" + (f"?{qs}" if qs else "")
+
+
+def history_bundle(
+    base: str,
+    versions: list[StoredVersion],
+    *,
+    self_url: str,
+    next_url: str | None,
+) -> dict[str, Any]:
+    """A history Bundle: newest first, deletes as entries without a resource."""
+    entries: list[dict[str, Any]] = []
+    for v in versions:
+        entry: dict[str, Any] = {"fullUrl": f"{base}/{v.type}/{v.id}"}
+        if v.content is not None:
+            entry["resource"] = orjson.loads(v.content)
+        url = f"{v.type}/{v.id}" if v.method != "POST" else v.type
+        entry["request"] = {"method": v.method, "url": url}
+        entry["response"] = {
+            "status": "200" if v.method != "POST" else "201",
+            "etag": f'W/"{v.version}"',
+            "lastModified": v.last_updated,
+        }
+        entries.append(entry)
+    links = [{"relation": "self", "url": self_url}]
+    if next_url:
+        links.append({"relation": "next", "url": next_url})
+    return {"resourceType": "Bundle", "type": "history", "link": links, "entry": entries}

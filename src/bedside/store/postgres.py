@@ -1,0 +1,104 @@
+"""PostgreSQL store: pooled connections; writers serialize per key with advisory locks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from bedside.errors import StoreError
+from bedside.store.migrations import migrations
+from bedside.store.session import Cursor, SqlSession
+
+_MIGRATION_LOCK = 0x6265647369646501  # "bedside" + 1: serializes migrations across servers
+
+
+class PostgresDialect:
+    name = "postgresql"
+    for_update = " FOR UPDATE OF r"
+
+    def sql(self, text: str) -> str:
+        return text.replace("?", "%s")
+
+    def allocate(self, cur: Cursor, what: str, n: int) -> list[int]:
+        seq = "resource_rid_seq" if what == "rid" else "change_seq"
+        rows = cur.execute(
+            f"SELECT nextval('{seq}') FROM generate_series(1, %s)", (n,)
+        ).fetchall()
+        return sorted(int(r[0]) for r in rows)
+
+    def lock(self, cur: Cursor, key: str) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+
+
+class PostgresStore:
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+        self.url = url
+        self._dialect = PostgresDialect()
+        try:
+            self._pool = ConnectionPool(
+                url,
+                min_size=1,
+                max_size=pool_size,
+                kwargs={"autocommit": True},
+                open=True,
+                timeout=30.0,
+            )
+            self._pool.wait(timeout=30.0)
+        except (psycopg.Error, Exception) as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {type(exc).__name__}") from exc
+        self.migrate()
+
+    def migrate(self) -> None:
+        with self._pool.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+            try:
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+                    " name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+                )
+                done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+                for mg in migrations("postgresql"):
+                    if mg.version in done:
+                        continue
+                    with conn.transaction():
+                        conn.execute(mg.sql.encode())
+                        conn.execute(
+                            "INSERT INTO schema_migrations VALUES (%s, %s, %s)",
+                            (mg.version, mg.name, datetime.now(UTC).isoformat()),
+                        )
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+
+    def schema_version(self) -> int:
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+            return int(row[0]) if row else 0
+
+    @contextmanager
+    def read(self) -> Iterator[SqlSession]:
+        with self._pool.connection() as conn:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield SqlSession(conn.cursor(), self._dialect)
+            finally:
+                conn.execute("ROLLBACK")
+
+    @contextmanager
+    def write(self) -> Iterator[SqlSession]:
+        with self._pool.connection() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield SqlSession(conn.cursor(), self._dialect)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._pool.close()

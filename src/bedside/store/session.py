@@ -1,0 +1,264 @@
+"""The SQL implementation of :class:`~bedside.store.base.Session`, shared by both backends.
+
+Dialect differences (placeholders, id allocation, locks) live in :class:`Dialect` subclasses in
+``sqlite.py`` and ``postgres.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from bedside.fhir.search.query import SearchQuery
+from bedside.store import sqlsearch
+from bedside.store.base import Page, StoredVersion, Write
+from bedside.store.sqlsearch import COLUMNS, FROM
+
+
+class Cursor(Protocol):
+    def execute(self, sql: Any, params: Any = ...) -> Any: ...
+    def executemany(self, sql: Any, params: Any) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Dialect(Protocol):
+    name: str
+
+    def sql(self, text: str) -> str:
+        """Rewrite ``?`` placeholders for the driver."""
+        ...
+
+    def allocate(self, cur: Cursor, what: str, n: int) -> list[int]:
+        """Reserve ``n`` new values of ``rid`` or ``seq``, increasing, inside the transaction."""
+        ...
+
+    def lock(self, cur: Cursor, key: str) -> None: ...
+
+    for_update: str
+
+
+def _row(r: Sequence[Any]) -> StoredVersion:
+    content = r[8]
+    return StoredVersion(
+        rid=r[0],
+        type=r[1],
+        id=r[2],
+        version=r[3],
+        deleted=bool(r[4]),
+        last_updated=r[5],
+        seq=r[6],
+        method=r[7],
+        content=bytes(content) if content is not None else None,
+    )
+
+
+class SqlSession:
+    """A Session over one DB-API cursor in an open transaction."""
+
+    def __init__(self, cur: Cursor, dialect: Dialect) -> None:
+        self._cur = cur
+        self._d = dialect
+
+    def _exec(self, text: str, args: Sequence[object] = ()) -> Cursor:
+        self._cur.execute(self._d.sql(text), args)
+        return self._cur
+
+    def current(self, rtype: str, rid: str, *, for_update: bool = False) -> StoredVersion | None:
+        suffix = self._d.for_update if for_update else ""
+        row = self._exec(
+            f"SELECT {COLUMNS} FROM {FROM} WHERE r.type = ? AND r.id = ?{suffix}", (rtype, rid)
+        ).fetchone()
+        return _row(row) if row else None
+
+    def version(self, rtype: str, rid: str, version: int) -> StoredVersion | None:
+        row = self._exec(
+            "SELECT r.rid, r.type, r.id, v.version, v.deleted, v.last_updated, v.seq, v.method,"
+            " v.content FROM resources r JOIN resource_versions v ON v.rid = r.rid"
+            " WHERE r.type = ? AND r.id = ? AND v.version = ?",
+            (rtype, rid, version),
+        ).fetchone()
+        return _row(row) if row else None
+
+    def history(
+        self,
+        rtype: str | None,
+        rid: str | None,
+        *,
+        since: str | None,
+        before_seq: int | None,
+        count: int,
+    ) -> list[StoredVersion]:
+        conds: list[str] = []
+        args: list[object] = []
+        if rtype is not None:
+            conds.append("r.type = ?")
+            args.append(rtype)
+        if rid is not None:
+            conds.append("r.id = ?")
+            args.append(rid)
+        if since is not None:
+            conds.append("v.last_updated >= ?")
+            args.append(since)
+        if before_seq is not None:
+            conds.append("v.seq < ?")
+            args.append(before_seq)
+        where = " AND ".join(conds) or "1 = 1"
+        args.append(count)
+        rows = self._exec(
+            "SELECT r.rid, r.type, r.id, v.version, v.deleted, v.last_updated, v.seq, v.method,"
+            " v.content FROM resources r JOIN resource_versions v ON v.rid = r.rid"
+            f" WHERE {where} ORDER BY v.seq DESC LIMIT ?",
+            args,
+        ).fetchall()
+        return [_row(r) for r in rows]
+
+    def lock(self, key: str) -> None:
+        self._d.lock(self._cur, key)
+
+    def apply(self, writes: Sequence[Write]) -> list[int]:
+        if not writes:
+            return []
+        cur = self._cur
+        d = self._d
+        seqs = d.allocate(cur, "seq", len(writes))
+        new = [w for w in writes if w.rid is None]
+        new_rids = iter(d.allocate(cur, "rid", len(new))) if new else iter(())
+        rids: list[int] = []
+        for w in writes:
+            rids.append(w.rid if w.rid is not None else next(new_rids))
+        inserts, updates, reindex = [], [], []
+        for w, rid, seq in zip(writes, rids, seqs, strict=True):
+            if w.rid is None:
+                inserts.append((rid, w.type, w.id, w.version, w.deleted, w.last_updated, seq, seq))
+            else:
+                updates.append((w.version, w.deleted, w.last_updated, seq, rid))
+                reindex.append((rid,))
+        if inserts:
+            cur.executemany(
+                d.sql(
+                    "INSERT INTO resources (rid, type, id, version, deleted, last_updated, seq,"
+                    " created_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                inserts,
+            )
+        if updates:
+            cur.executemany(
+                d.sql(
+                    "UPDATE resources SET version = ?, deleted = ?, last_updated = ?, seq = ?"
+                    " WHERE rid = ?"
+                ),
+                updates,
+            )
+            for table in ("idx_token", "idx_string", "idx_date", "idx_reference", "idx_quantity"):
+                cur.executemany(d.sql(f"DELETE FROM {table} WHERE rid = ?"), reindex)
+        cur.executemany(
+            d.sql(
+                "INSERT INTO resource_versions (rid, version, deleted, last_updated, seq, method,"
+                " content) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            ),
+            [
+                (rid, w.version, w.deleted, w.last_updated, seq, w.method, w.content)
+                for w, rid, seq in zip(writes, rids, seqs, strict=True)
+            ],
+        )
+        cur.executemany(
+            d.sql(
+                "INSERT INTO change_feed (seq, rid, type, id, version, op, recorded_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            ),
+            [
+                (seq, rid, w.type, w.id, w.version, _op(w), w.last_updated)
+                for w, rid, seq in zip(writes, rids, seqs, strict=True)
+            ],
+        )
+        self._write_index(writes, rids)
+        return seqs
+
+    def _write_index(self, writes: Sequence[Write], rids: Sequence[int]) -> None:
+        token: list[tuple[object, ...]] = []
+        string: list[tuple[object, ...]] = []
+        date: list[tuple[object, ...]] = []
+        ref: list[tuple[object, ...]] = []
+        qty: list[tuple[object, ...]] = []
+        for w, rid in zip(writes, rids, strict=True):
+            ix = w.index
+            if ix is None:
+                continue
+            token.extend((rid, *t) for t in ix.token)
+            string.extend((rid, *t) for t in ix.string)
+            date.extend((rid, *t) for t in ix.date)
+            ref.extend((rid, *t) for t in ix.reference)
+            qty.extend((rid, *t) for t in ix.quantity)
+        d, cur = self._d, self._cur
+        for table, cols, rows in (
+            ("idx_token", "rid, param, system, code", token),
+            ("idx_string", "rid, param, norm, exact", string),
+            ("idx_date", "rid, param, low, high", date),
+            ("idx_reference", "rid, param, target_type, target", ref),
+            ("idx_quantity", "rid, param, value, system, code", qty),
+        ):
+            if rows:
+                marks = ", ".join("?" for _ in cols.split(","))
+                cur.executemany(d.sql(f"INSERT INTO {table} ({cols}) VALUES ({marks})"), rows)
+
+    def search(
+        self, query: SearchQuery, *, snapshot: int, after: tuple[object, ...] | None, limit: int
+    ) -> Page:
+        sql, nsort = sqlsearch.page(query, snapshot, after, limit)
+        rows = self._exec(sql.text, sql.args).fetchall()
+        return Page([_row(r) for r in rows], [tuple(r[9 : 9 + nsort]) for r in rows])
+
+    def count(self, query: SearchQuery, *, snapshot: int) -> int:
+        sql = sqlsearch.count(query, snapshot)
+        row = self._exec(sql.text, sql.args).fetchone()
+        return int(row[0])
+
+    def referenced(
+        self, rids: Sequence[int], param_keys: Sequence[str], target_type: str | None
+    ) -> list[StoredVersion]:
+        if not rids or not param_keys:
+            return []
+        marks = ", ".join("?" for _ in rids)
+        pmarks = ", ".join("?" for _ in param_keys)
+        args: list[object] = [*rids, *param_keys, False]
+        extra = ""
+        if target_type is not None:
+            extra = " AND x.target_type = ?"
+            args.append(target_type)
+        rows = self._exec(
+            f"SELECT DISTINCT {COLUMNS} FROM idx_reference x"
+            " JOIN resources r ON r.type = x.target_type AND r.id = x.target"
+            " JOIN resource_versions v ON v.rid = r.rid AND v.version = r.version"
+            f" WHERE x.rid IN ({marks}) AND x.param IN ({pmarks}) AND r.deleted = ?{extra}",
+            args,
+        ).fetchall()
+        return [_row(r) for r in rows]
+
+    def referencing(
+        self, targets: Sequence[tuple[str, str]], param_key: str
+    ) -> list[StoredVersion]:
+        if not targets:
+            return []
+        ors = " OR ".join("(x.target_type = ? AND x.target = ?)" for _ in targets)
+        args: list[object] = [param_key]
+        for t in targets:
+            args.extend(t)
+        args.append(False)
+        rows = self._exec(
+            f"SELECT DISTINCT {COLUMNS} FROM idx_reference x JOIN resources r ON r.rid = x.rid"
+            " JOIN resource_versions v ON v.rid = r.rid AND v.version = r.version"
+            f" WHERE x.param = ? AND ({ors}) AND r.deleted = ?",
+            args,
+        ).fetchall()
+        return [_row(r) for r in rows]
+
+    def max_seq(self) -> int:
+        row = self._exec("SELECT COALESCE(MAX(seq), 0) FROM change_feed").fetchone()
+        return int(row[0])
+
+
+def _op(w: Write) -> str:
+    if w.deleted:
+        return "delete"
+    return "create" if w.version == 1 else "update"

@@ -1,0 +1,229 @@
+"""Translate a :class:`SearchQuery` into SQL over the index tables (ADR 0002).
+
+Each clause becomes ``r.rid IN (SELECT rid FROM idx_<kind> WHERE param = ? AND ...)``; the values of
+one clause are ORed inside that sub-select and clauses are ANDed. SQL uses ``?`` placeholders;
+the PostgreSQL store rewrites them. Comparison rules are those of search.html#prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from bedside.fhir.search.extract import normalize
+from bedside.fhir.search.query import (
+    Clause,
+    RangeValue,
+    ReferenceValue,
+    SearchQuery,
+    SortKey,
+    TokenValue,
+)
+
+COLUMNS: Final = (
+    "r.rid, r.type, r.id, r.version, r.deleted, r.last_updated, r.seq, v.method, v.content"
+)
+FROM: Final = "resources r JOIN resource_versions v ON v.rid = r.rid AND v.version = r.version"
+
+_TABLE: Final = {
+    "token": "idx_token",
+    "uri": "idx_token",
+    "string": "idx_string",
+    "date": "idx_date",
+    "reference": "idx_reference",
+    "quantity": "idx_quantity",
+    "number": "idx_quantity",
+}
+
+
+@dataclass
+class Sql:
+    text: str = ""
+    args: list[object] = field(default_factory=list)
+
+
+def where(query: SearchQuery, snapshot: int) -> Sql:
+    """The WHERE clause shared by the page query and the count query."""
+    parts = ["r.type = ?", "r.deleted = ?", "r.created_seq <= ?"]
+    args: list[object] = [query.resource_type, False, snapshot]
+    for clause in query.clauses:
+        sql = _clause(clause)
+        parts.append(sql.text)
+        args.extend(sql.args)
+    return Sql(" AND ".join(parts), args)
+
+
+def page(
+    query: SearchQuery, snapshot: int, after: tuple[object, ...] | None, limit: int
+) -> tuple[Sql, int]:
+    """The page query; returns the SQL and how many sort columns precede the row columns."""
+    base = where(query, snapshot)
+    sort_exprs: list[tuple[str, list[object], bool]] = [_sort_expr(k) for k in query.sort]
+    sort_exprs.append(("r.created_seq", [], False))
+    select_extra = ", ".join(f"{e} AS s{i}" for i, (e, _, _) in enumerate(sort_exprs))
+    args: list[object] = []
+    for _, eargs, _ in sort_exprs:
+        args.extend(eargs)
+    text = f"SELECT {COLUMNS}, {select_extra} FROM {FROM} WHERE {base.text}"
+    args.extend(base.args)
+    if after is not None:
+        keyset, kargs = _keyset(sort_exprs, after)
+        text += f" AND ({keyset})"
+        args.extend(kargs)
+    order = ", ".join(
+        f"s{i} {'DESC' if desc else 'ASC'}" for i, (_, _, desc) in enumerate(sort_exprs)
+    )
+    text += f" ORDER BY {order} LIMIT ?"
+    args.append(limit)
+    return Sql(text, args), len(sort_exprs)
+
+
+def count(query: SearchQuery, snapshot: int) -> Sql:
+    base = where(query, snapshot)
+    return Sql(f"SELECT COUNT(*) FROM resources r WHERE {base.text}", base.args)
+
+
+def _keyset(sort_exprs: list[tuple[str, list[object], bool]], after: tuple[object, ...]) -> tuple[
+    str, list[object]
+]:
+    """Rows strictly after ``after`` in the sort order (expanded row-value comparison)."""
+    ors: list[str] = []
+    args: list[object] = []
+    for i, (expr, eargs, desc) in enumerate(sort_exprs):
+        conds: list[str] = []
+        for j in range(i):
+            conds.append(f"{sort_exprs[j][0]} = ?")
+            args.extend(sort_exprs[j][1])
+            args.append(after[j])
+        conds.append(f"{expr} {'<' if desc else '>'} ?")
+        args.extend(eargs)
+        args.append(after[i])
+        ors.append("(" + " AND ".join(conds) + ")")
+    return " OR ".join(ors), args
+
+
+_SORT_NULL_LOW: Final = -(2**62)
+_SORT_NULL_HIGH: Final = 2**62
+
+
+def _sort_expr(key: SortKey) -> tuple[str, list[object], bool]:
+    if key.code == "_id":
+        return "r.id", [], key.descending
+    if key.code == "_lastUpdated":
+        return "r.last_updated", [], key.descending
+    assert key.param is not None
+    kind = key.param.kind
+    table = _TABLE[kind]
+    if kind == "date":
+        agg, col = ("MAX", "high") if key.descending else ("MIN", "low")
+        null = _SORT_NULL_LOW if key.descending else _SORT_NULL_HIGH
+        expr = f"COALESCE((SELECT {agg}(x.{col}) FROM {table} x WHERE x.rid = r.rid AND x.param = ?), {null})"
+    elif kind in ("quantity", "number"):
+        agg = "MAX" if key.descending else "MIN"
+        null = _SORT_NULL_LOW if key.descending else _SORT_NULL_HIGH
+        expr = f"COALESCE((SELECT {agg}(x.value) FROM {table} x WHERE x.rid = r.rid AND x.param = ?), {null})"
+    else:
+        col = "norm" if kind == "string" else "code"
+        agg = "MAX" if key.descending else "MIN"
+        expr = f"COALESCE((SELECT {agg}(x.{col}) FROM {table} x WHERE x.rid = r.rid AND x.param = ?), '')"
+    return expr, [key.param.key], key.descending
+
+
+def _clause(clause: Clause) -> Sql:
+    param = clause.param
+    if param.code == "_id":
+        return _id_clause(clause)
+    table = _TABLE[param.kind]
+    if clause.missing is not None:
+        op = "NOT IN" if clause.missing else "IN"
+        return Sql(f"r.rid {op} (SELECT rid FROM {table} WHERE param = ?)", [param.key])
+    ors: list[str] = []
+    args: list[object] = [param.key]
+    for value in clause.values:
+        text, vargs = _value(param.kind, clause.modifier, value)
+        ors.append(text)
+        args.extend(vargs)
+    op = "NOT IN" if clause.modifier == "not" else "IN"
+    body = " OR ".join(f"({o})" for o in ors)
+    return Sql(f"r.rid {op} (SELECT rid FROM {table} WHERE param = ? AND ({body}))", args)
+
+
+def _id_clause(clause: Clause) -> Sql:
+    ids = [v.code for v in clause.values if isinstance(v, TokenValue) and v.code]
+    marks = ", ".join("?" for _ in ids) or "NULL"
+    op = "NOT IN" if clause.modifier == "not" else "IN"
+    return Sql(f"r.id {op} ({marks})", list(ids))
+
+
+def _value(kind: str, modifier: str | None, value: object) -> tuple[str, list[object]]:
+    if isinstance(value, TokenValue):
+        return _token(value)
+    if isinstance(value, ReferenceValue):
+        if value.target_type:
+            return "target = ? AND target_type = ?", [value.target, value.target_type]
+        return "target = ?", [value.target]
+    if isinstance(value, RangeValue):
+        return _date(value) if kind == "date" else _number(value)
+    assert isinstance(value, str)
+    if kind == "uri":
+        return "code = ?", [value]
+    if modifier == "exact":
+        return "exact = ?", [value]
+    pattern = _like_escape(normalize(value))
+    if modifier == "contains":
+        return "norm LIKE ? ESCAPE '\\'", [f"%{pattern}%"]
+    return "norm LIKE ? ESCAPE '\\'", [f"{pattern}%"]
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _token(value: TokenValue) -> tuple[str, list[object]]:
+    if value.system is None:
+        return "code = ?", [value.code]
+    if value.system == "":
+        return "code = ? AND (system IS NULL OR system = '')", [value.code]
+    if value.code is None:
+        return "system = ?", [value.system]
+    return "code = ? AND system = ?", [value.code, value.system]
+
+
+def _date(v: RangeValue) -> tuple[str, list[object]]:
+    lo, hi = int(v.low), int(v.high)
+    rules: dict[str, tuple[str, list[object]]] = {
+        "eq": ("low >= ? AND high <= ?", [lo, hi]),
+        "ne": ("NOT (low >= ? AND high <= ?)", [lo, hi]),
+        "gt": ("high > ?", [hi]),
+        "lt": ("low < ?", [lo]),
+        "ge": ("high >= ?", [lo]),
+        "le": ("low <= ?", [hi]),
+        "sa": ("low > ?", [hi]),
+        "eb": ("high < ?", [lo]),
+    }
+    if v.prefix == "ap":
+        slack = max((hi - lo) // 10, 86_400_000)
+        return "low <= ? AND high >= ?", [hi + slack, lo - slack]
+    return rules[v.prefix]
+
+
+def _number(v: RangeValue) -> tuple[str, list[object]]:
+    rules: dict[str, tuple[str, list[object]]] = {
+        "eq": ("value >= ? AND value < ?", [v.low, v.high]),
+        "ne": ("NOT (value >= ? AND value < ?)", [v.low, v.high]),
+        "gt": ("value > ?", [v.value]),
+        "lt": ("value < ?", [v.value]),
+        "ge": ("value >= ?", [v.value]),
+        "le": ("value <= ?", [v.value]),
+        "sa": ("value > ?", [v.value]),
+        "eb": ("value < ?", [v.value]),
+        "ap": ("value >= ? AND value <= ?", [v.value * 0.9, v.value * 1.1]),
+    }
+    text, args = rules[v.prefix]
+    if v.system is not None:
+        text += " AND system = ?"
+        args.append(v.system)
+    if v.code is not None:
+        text += " AND code = ?"
+        args.append(v.code)
+    return text, args

@@ -1,0 +1,1 @@
+"""HTTP wiring: the ASGI app, its routes, and the mapping of FHIR outcomes to HTTP."""

@@ -1,0 +1,149 @@
+"""The one place FHIR requests and outcomes meet HTTP (http.html#general).
+
+Turns a Starlette request into a :class:`FhirRequest`, runs it through a Repository bound to the
+caller, and turns the :class:`FhirResponse` or :class:`FhirError` into an HTTP response with the
+right status, headers and OperationOutcome. Nothing below this module knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+from email.utils import format_datetime
+from datetime import datetime
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bedside.auth import tokens
+from bedside.auth.keys import SigningKeys
+from bedside.errors import (
+    FhirError,
+    InvalidRequest,
+    Issue,
+    UnsupportedMediaType,
+)
+from bedside.fhir.outcome import operation_outcome
+from bedside.rest import FhirRequest, FhirResponse, Repository
+from bedside.store.base import Store
+
+FHIR_JSON = "application/fhir+json; charset=utf-8"
+_JSON_TYPES = ("application/fhir+json", "application/json", "application/json-patch+json")
+log = logging.getLogger("bedside.web")
+
+
+def json_response(
+    status: int, body: Any, headers: dict[str, str] | None = None, *, pretty: bool = False
+) -> Response:
+    option = orjson.OPT_INDENT_2 if pretty else 0
+    content = orjson.dumps(body, option=option) if body is not None else b""
+    return Response(content, status_code=status, headers=headers, media_type=FHIR_JSON)
+
+
+def error_response(exc: FhirError) -> Response:
+    return json_response(exc.status, operation_outcome(exc.issues), exc.headers)
+
+
+class FhirEndpoint:
+    """Serves every /fhir/... path except /metadata."""
+
+    def __init__(self, store: Store, keys: SigningKeys, fhir_base: str) -> None:
+        self.store = store
+        self.keys = keys
+        self.base = fhir_base
+
+    async def __call__(self, request: Request) -> Response:
+        try:
+            caller = self._caller(request)
+            req = await _fhir_request(request)
+            repo = Repository(self.store, caller, self.base)
+            resp = await run_in_threadpool(repo.handle, req)
+            return _http(resp, pretty=request.query_params.get("_pretty") == "true")
+        except FhirError as exc:
+            return error_response(exc)
+        except Exception as exc:  # never a stack trace or PHI to the client
+            log.error("unhandled error: %s", type(exc).__name__, exc_info=False)
+            return json_response(
+                500,
+                operation_outcome(
+                    [Issue("exception", "The server could not complete the request.")]
+                ),
+            )
+
+    def _caller(self, request: Request) -> Any:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise tokens.missing_token()
+        return tokens.verify(self.keys, token.strip(), audience=self.base)
+
+
+async def _fhir_request(request: Request) -> FhirRequest:
+    path = request.path_params.get("path", "").strip("/")
+    method = request.method
+    body: Any = None
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    query = list(request.query_params.multi_items())
+    if method in ("POST", "PUT", "PATCH"):
+        raw = await request.body()
+        if path.endswith("/_search") or (
+            method == "POST" and ctype == "application/x-www-form-urlencoded"
+        ):
+            form = await request.form()
+            query.extend((k, str(v)) for k, v in form.multi_items())
+        elif raw:
+            if ctype and ctype not in _JSON_TYPES:
+                raise UnsupportedMediaType(
+                    "Send FHIR JSON (application/fhir+json) or, for PATCH, "
+                    "application/json-patch+json."
+                )
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise InvalidRequest(
+                    f"The request body is not valid JSON (at character {exc.pos}).",
+                    code="structure",
+                ) from None
+        elif method != "POST" or not path.endswith("_search"):
+            raise InvalidRequest("This request needs a body.")
+    prefer = _prefer(request.headers.get("prefer", ""))
+    return FhirRequest(
+        method=method,
+        path=path,
+        query=tuple(query),
+        body=body,
+        if_match=request.headers.get("if-match"),
+        if_none_exist=request.headers.get("if-none-exist"),
+        if_none_match=request.headers.get("if-none-match"),
+        prefer_return=prefer.get("return"),
+        lenient=prefer.get("handling") == "lenient",
+        content_type=ctype or None,
+    )
+
+
+def _prefer(header: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in header.split(","):
+        for item in part.split(";"):
+            key, _, value = item.strip().partition("=")
+            if key:
+                out[key.lower()] = value.strip('"')
+    return out
+
+
+def _http(resp: FhirResponse, *, pretty: bool) -> Response:
+    headers = dict(resp.headers)
+    if resp.etag:
+        headers["ETag"] = resp.etag
+    if resp.last_modified:
+        headers["Last-Modified"] = _http_date(resp.last_modified)
+    if resp.location:
+        headers["Location" if resp.status == 201 else "Content-Location"] = resp.location
+    return json_response(resp.status, resp.resource, headers, pretty=pretty)
+
+
+def _http_date(instant: str) -> str:
+    value = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+    return format_datetime(value, usegmt=True)
