@@ -1,3 +1,6 @@
-"""Bedside: an offline-first clinical data access layer (FHIR R4 server, SMART, device node, sync)."""
+"""Bedside: an offline-first clinical data access layer.
+
+A FHIR R4 server with SMART authorization, a device node and sync.
+"""
 
 __version__ = "0.1.0"

@@ -25,7 +25,9 @@ DataDir = Annotated[
 ]
 Database = Annotated[
     str | None,
-    typer.Option("--database", help="sqlite:///path or postgresql://... (default: SQLite in --data-dir)."),
+    typer.Option(
+        "--database", help="sqlite:///path or postgresql://... (default: SQLite in --data-dir)."
+    ),
 ]
 
 
@@ -69,9 +71,7 @@ def serve(
         "  Get a token:  .venv/bin/bedside admin token --scope 'system/*.cruds'"
         f" --data-dir {data_dir}"
     )
-    console.print(
-        f"  Then:         curl -H \"Authorization: Bearer $TOKEN\" {cfg.fhir_base}/Patient"
-    )
+    console.print(f'  Then:         curl -H "Authorization: Bearer $TOKEN" {cfg.fhir_base}/Patient')
     uvicorn.run(create_app(store, keys, cfg.fhir_base), host=host, port=port, log_level="warning")
 
 
@@ -128,8 +128,11 @@ def import_(
     base = settings_mod.recorded_fhir_base(cfg.data_dir) or cfg.fhir_base
     repo = Repository(store, Caller("importer", ScopeSet.parse("system/*.cruds")), base)
     with Progress(
-        TextColumn("Importing"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TimeRemainingColumn(), console=console,
+        TextColumn("Importing"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=console,
     ) as progress:
         task = progress.add_task("import", total=None)
         report = import_paths(
@@ -159,7 +162,9 @@ def import_(
 @admin.command("token")
 def admin_token(
     scope: Annotated[str, typer.Option(help='SMART scopes, e.g. "system/*.cruds".')],
-    ttl: Annotated[str, typer.Option(help="Lifetime such as 15m, 1h or 3600 (at most 24h).")] = "1h",
+    ttl: Annotated[
+        str, typer.Option(help="Lifetime such as 15m, 1h or 3600 (at most 24h).")
+    ] = "1h",
     data_dir: DataDir = Path("var"),
     audience: Annotated[
         str | None, typer.Option(help="FHIR base URL the token is for (default: the server's).")

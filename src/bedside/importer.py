@@ -108,7 +108,9 @@ def as_transaction(resources: list[Any]) -> dict[str, Any]:
     entries = []
     for r in resources:
         if isinstance(r, _BadLine):
-            entries.append({"request": {"method": "POST", "url": "_invalid_json"}, "line": r.lineno})
+            entries.append(
+                {"request": {"method": "POST", "url": "_invalid_json"}, "line": r.lineno}
+            )
             continue
         rtype = r.get("resourceType", "") if isinstance(r, dict) else ""
         if isinstance(r, dict) and r.get("id"):
@@ -178,7 +180,9 @@ def import_paths(
             for unit in units(path):
                 run_unit(repo, unit, report)
         except (ValueError, OSError) as exc:
-            report.errors.append(str(exc) if isinstance(exc, ValueError) else f"{path.name}: {exc.strerror}")
+            report.errors.append(
+                str(exc) if isinstance(exc, ValueError) else f"{path.name}: {exc.strerror}"
+            )
         on_progress(path.stat().st_size)
     report.seconds = time.perf_counter() - started
     return report

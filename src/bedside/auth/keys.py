@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from joserfc.jwk import KeySet, RSAKey
 
@@ -37,7 +38,7 @@ def load_or_create(data_dir: Path) -> SigningKeys:
     files = sorted(folder.glob("signing-*.pem"), key=lambda p: p.stat().st_mtime)
     if not files:
         return rotate(data_dir)
-    keys = []
+    keys: list[Any] = []
     for f in files:
         if f.stat().st_mode & 0o077:
             raise ConfigurationError(

@@ -77,9 +77,7 @@ class ScopeSet:
         return any(s.allows(resource_type, letter) for s in self.scopes)
 
     def text(self) -> str:
-        return " ".join(_scope_text(s) for s in self.scopes) + "".join(
-            f" {o}" for o in self.other
-        )
+        return " ".join(_scope_text(s) for s in self.scopes) + "".join(f" {o}" for o in self.other)
 
 
 def _scope_text(s: Scope) -> str:

@@ -20,30 +20,81 @@ from bedside.errors import InvalidRequest, Issue
 from bedside.fhir.resource_types import NOT_STORED, is_resource_type
 
 ID_PATTERN: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-_RELATIVE_REF: Final = re.compile(r"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(/_history/[A-Za-z0-9\-.]{1,64})?")
+_RELATIVE_REF: Final = re.compile(
+    r"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(/_history/[A-Za-z0-9\-.]{1,64})?"
+)
 _ABSOLUTE_REF: Final = re.compile(r"(https?://\S+|urn:uuid:[0-9a-fA-F-]{36}|urn:oid:[0-2](\.\d+)+)")
 _CONDITIONAL_REF: Final = re.compile(r"([A-Z][A-Za-z]+)\?\S+")
 
 # Required bindings whose code lists the models abbreviate ("+"): the full R4 value sets.
 _FULL_REQUIRED_CODES: Final[Mapping[str, frozenset[str]]] = {
     "Encounter.status": frozenset(
-        "planned arrived triaged in-progress onleave finished cancelled entered-in-error "
-        "unknown".split()
+        [
+            "planned",
+            "arrived",
+            "triaged",
+            "in-progress",
+            "onleave",
+            "finished",
+            "cancelled",
+            "entered-in-error",
+            "unknown",
+        ]
     ),
     "Encounter.statusHistory.status": frozenset(
-        "planned arrived triaged in-progress onleave finished cancelled entered-in-error "
-        "unknown".split()
+        [
+            "planned",
+            "arrived",
+            "triaged",
+            "in-progress",
+            "onleave",
+            "finished",
+            "cancelled",
+            "entered-in-error",
+            "unknown",
+        ]
     ),
     "Observation.status": frozenset(
-        "registered preliminary final amended corrected cancelled entered-in-error unknown".split()
+        [
+            "registered",
+            "preliminary",
+            "final",
+            "amended",
+            "corrected",
+            "cancelled",
+            "entered-in-error",
+            "unknown",
+        ]
     ),
     "DiagnosticReport.status": frozenset(
-        "registered partial preliminary final amended corrected appended cancelled "
-        "entered-in-error unknown".split()
+        [
+            "registered",
+            "partial",
+            "preliminary",
+            "final",
+            "amended",
+            "corrected",
+            "appended",
+            "cancelled",
+            "entered-in-error",
+            "unknown",
+        ]
     ),
     "Task.status": frozenset(
-        "draft requested received accepted rejected ready cancelled in-progress on-hold failed "
-        "completed entered-in-error".split()
+        [
+            "draft",
+            "requested",
+            "received",
+            "accepted",
+            "rejected",
+            "ready",
+            "cancelled",
+            "in-progress",
+            "on-hold",
+            "failed",
+            "completed",
+            "entered-in-error",
+        ]
     ),
 }
 
@@ -62,7 +113,9 @@ def validate_resource(
     rtype = resource.get("resourceType")
     if not isinstance(rtype, str) or not is_resource_type(rtype) or rtype in NOT_STORED:
         raise InvalidRequest(
-            "The resource has no valid resourceType.", code="structure", expression=("resourceType",)
+            "The resource has no valid resourceType.",
+            code="structure",
+            expression=("resourceType",),
         )
     if expected_type is not None and rtype != expected_type:
         raise InvalidRequest(
@@ -85,7 +138,9 @@ def _check_structure(rtype: str, resource: dict[str, Any]) -> Iterator[Issue]:
     except ValidationError as exc:
         for err in exc.errors():
             path = _fhirpath(rtype, err.get("loc", ()))
-            yield Issue(_issue_code(err.get("type", "")), f"{path}: {err.get('msg')}", expression=(path,))
+            yield Issue(
+                _issue_code(err.get("type", "")), f"{path}: {err.get('msg')}", expression=(path,)
+            )
     except (TypeError, ValueError) as exc:  # fhir.resources raises these for some primitives
         yield Issue("structure", f"{rtype}: {exc}", expression=(rtype,))
 
@@ -139,7 +194,7 @@ def reference_is_well_formed(ref: str, *, allow_conditional: bool = False) -> bo
         return True
     if allow_conditional:
         c = _CONDITIONAL_REF.fullmatch(ref)
-        return bool(c) and is_resource_type(c.group(1))
+        return c is not None and is_resource_type(c.group(1))
     return False
 
 

@@ -59,14 +59,18 @@ def check_bundle(body: Any) -> tuple[str, list[dict[str, Any]]]:
         raise InvalidRequest("POST to the FHIR base takes a Bundle of type transaction or batch.")
     btype = body.get("type")
     if btype not in ("transaction", "batch"):
-        raise InvalidRequest("The Bundle type must be transaction or batch.", expression=("Bundle.type",))
+        raise InvalidRequest(
+            "The Bundle type must be transaction or batch.", expression=("Bundle.type",)
+        )
     entries = body.get("entry") or []
     if not isinstance(entries, list):
         raise InvalidRequest("Bundle.entry must be an array.", expression=("Bundle.entry",))
     for i, entry in enumerate(entries):
         req = entry.get("request") if isinstance(entry, dict) else None
-        if not isinstance(req, dict) or req.get("method") not in _ORDER or not isinstance(
-            req.get("url"), str
+        if (
+            not isinstance(req, dict)
+            or req.get("method") not in _ORDER
+            or not isinstance(req.get("url"), str)
         ):
             raise InvalidRequest(
                 f"Entry {i} needs request.method (GET, POST, PUT, PATCH, DELETE) and request.url.",
@@ -118,7 +122,7 @@ def run_transaction(
     results: list[FhirResponse | None] = [None] * len(requests)
     for i in order:
         try:
-            results[i] = run(buffered, requests[i])  # type: ignore[arg-type]
+            results[i] = run(buffered, requests[i])
         except FhirError as exc:
             exc.message = f"Entry {i}: {exc.message}"
             raise
@@ -138,21 +142,25 @@ def _assign(
     rtype = req.path.split("/")[0]
     if req.method == "POST" and "/" not in req.path and req.path:
         if req.if_none_exist:
-            matches = find(session, rtype, req.if_none_exist)  # type: ignore[arg-type]
+            matches = find(session, rtype, req.if_none_exist)
             if len(matches) > 1:
                 raise PreconditionFailed(f"Entry {i}: ifNoneExist matches more than one resource.")
             if matches:
                 _map(mapping, full_url, f"{rtype}/{matches[0].id}")
-                return FhirRequest("GET", f"{rtype}/{matches[0].id}", prefer_return=req.prefer_return)
+                return FhirRequest(
+                    "GET", f"{rtype}/{matches[0].id}", prefer_return=req.prefer_return
+                )
         new_id = str(uuid.uuid4())
         _map(mapping, full_url, f"{rtype}/{new_id}")
         return FhirRequest(
             "PUT-NEW", f"{rtype}/{new_id}", body=req.body, prefer_return=req.prefer_return
         )
     if req.method == "PUT" and req.query and "/" not in req.path:
-        matches = find(session, rtype, _qs(req.query))  # type: ignore[arg-type]
+        matches = find(session, rtype, _qs(req.query))
         if len(matches) > 1:
-            raise PreconditionFailed(f"Entry {i}: the conditional update matches several resources.")
+            raise PreconditionFailed(
+                f"Entry {i}: the conditional update matches several resources."
+            )
         if matches:
             target = matches[0].id
         else:
@@ -160,8 +168,13 @@ def _assign(
             target = body_id or str(uuid.uuid4())
         _map(mapping, full_url, f"{rtype}/{target}")
         body = {**req.body, "id": target} if isinstance(req.body, dict) else req.body
-        return FhirRequest("PUT", f"{rtype}/{target}", body=body, prefer_return=req.prefer_return,
-                           if_match=req.if_match)
+        return FhirRequest(
+            "PUT",
+            f"{rtype}/{target}",
+            body=body,
+            prefer_return=req.prefer_return,
+            if_match=req.if_match,
+        )
     if req.method in ("PUT", "PATCH") and "/" in req.path:
         _map(mapping, full_url, req.path)
     return req
@@ -199,7 +212,7 @@ def _rewrite(
             )
         elif "?" in ref and reference_is_well_formed(ref, allow_conditional=True):
             rtype, _, query = ref.partition("?")
-            matches = find(session, rtype, query)  # type: ignore[arg-type]
+            matches = find(session, rtype, query)
             if len(matches) != 1:
                 raise PreconditionFailed(
                     f"Entry {i}: the conditional reference at {path} matches "

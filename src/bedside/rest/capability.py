@@ -85,8 +85,15 @@ def capability_statement(base: str, released: str) -> dict[str, Any]:
                 "interaction": [{"code": "transaction"}, {"code": "batch"}],
                 "searchParam": [
                     {"name": n, "type": "number" if n == "_count" else "string"}
-                    for n in ("_count", "_sort", "_include", "_revinclude", "_summary",
-                              "_elements", "_total")
+                    for n in (
+                        "_count",
+                        "_sort",
+                        "_include",
+                        "_revinclude",
+                        "_summary",
+                        "_elements",
+                        "_total",
+                    )
                 ],
             }
         ],

@@ -123,9 +123,7 @@ class Interactions:
         if if_none_exist:
             matches = self.find(rtype, if_none_exist, lock=True)
             if len(matches) > 1:
-                raise PreconditionFailed(
-                    "The If-None-Exist criteria match more than one resource."
-                )
+                raise PreconditionFailed("The If-None-Exist criteria match more than one resource.")
             if matches:
                 return Outcome(matches[0], load(matches[0]), created=False)
         rid = new_id or str(uuid.uuid4())
@@ -161,7 +159,9 @@ class Interactions:
         validate_resource(body, expected_type=rtype)
         matches = self.find(rtype, query_text, lock=True)
         if len(matches) > 1:
-            raise PreconditionFailed("The conditional update criteria match more than one resource.")
+            raise PreconditionFailed(
+                "The conditional update criteria match more than one resource."
+            )
         if matches:
             target = matches[0].id
             if body.get("id") not in (None, target):
@@ -222,7 +222,9 @@ class Interactions:
     def conditional_delete(self, rtype: str, query_text: str) -> StoredVersion | None:
         matches = self.find(rtype, query_text, lock=True)
         if len(matches) > 1:
-            raise PreconditionFailed("The conditional delete criteria match more than one resource.")
+            raise PreconditionFailed(
+                "The conditional delete criteria match more than one resource."
+            )
         return self.delete(rtype, matches[0].id) if matches else None
 
     def _store(

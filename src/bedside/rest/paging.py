@@ -32,8 +32,8 @@ class Cursor:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
             data = orjson.loads(raw)
             after = data["a"]
-            return cls(
-                int(data["s"]), tuple(after) if after is not None else None, int(data["o"])
-            )
+            return cls(int(data["s"]), tuple(after) if after is not None else None, int(data["o"]))
         except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-            raise InvalidRequest("The paging cursor is not valid; start the search again.") from None
+            raise InvalidRequest(
+                "The paging cursor is not valid; start the search again."
+            ) from None

@@ -71,7 +71,7 @@ class Repository:
 
     # --- routing -----------------------------------------------------------------------------
 
-    def _run(self, session: Session, req: FhirRequest) -> FhirResponse:  # noqa: C901
+    def _run(self, session: Session, req: FhirRequest) -> FhirResponse:
         parts = [p for p in req.path.split("/") if p]
         act = Interactions(session, self.caller)
         m = req.method
@@ -163,8 +163,10 @@ class Repository:
         unknown = set(params) - {"_count", "_since", "_cursor", "_format"}
         if unknown and not req.lenient:
             raise InvalidRequest(f"Unknown history parameter(s): {', '.join(sorted(unknown))}.")
-        count = min(int(params["_count"]), 1000) if params.get("_count", "").isdigit() else (
-            _HISTORY_COUNT
+        count = (
+            min(int(params["_count"]), 1000)
+            if params.get("_count", "").isdigit()
+            else (_HISTORY_COUNT)
         )
         cursor = Cursor.decode(params["_cursor"]) if "_cursor" in params else None
         if rid is not None and session.current(rtype, rid) is None:

@@ -17,9 +17,7 @@ from bedside.store.base import Session, StoredVersion
 _ALWAYS_KEPT = ("resourceType", "id", "meta")
 
 
-def search(
-    session: Session, caller: Caller, query: SearchQuery, base: str
-) -> dict[str, Any]:
+def search(session: Session, caller: Caller, query: SearchQuery, base: str) -> dict[str, Any]:
     """Run a search and build its searchset Bundle with self and next links."""
     caller.require(query.resource_type, "search")
     for inc in query.includes + query.revincludes:
@@ -53,7 +51,9 @@ def search(
     return bundle
 
 
-def _included(session: Session, query: SearchQuery, rows: list[StoredVersion]) -> list[StoredVersion]:
+def _included(
+    session: Session, query: SearchQuery, rows: list[StoredVersion]
+) -> list[StoredVersion]:
     if not rows or not (query.includes or query.revincludes):
         return []
     seen = {(r.type, r.id) for r in rows}
@@ -89,8 +89,10 @@ def _shape(resource: dict[str, Any], query: SearchQuery) -> dict[str, Any]:
         meta = dict(kept.get("meta") or {})
         meta["tag"] = [
             *meta.get("tag", []),
-            {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
-             "code": "SUBSETTED"},
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+                "code": "SUBSETTED",
+            },
         ]
         kept["meta"] = meta
         return kept

@@ -25,9 +25,7 @@ class PostgresDialect:
 
     def allocate(self, cur: Cursor, what: str, n: int) -> list[int]:
         seq = "resource_rid_seq" if what == "rid" else "change_seq"
-        rows = cur.execute(
-            f"SELECT nextval('{seq}') FROM generate_series(1, %s)", (n,)
-        ).fetchall()
+        rows = cur.execute(f"SELECT nextval('{seq}') FROM generate_series(1, %s)", (n,)).fetchall()
         return sorted(int(r[0]) for r in rows)
 
     def lock(self, cur: Cursor, key: str) -> None:

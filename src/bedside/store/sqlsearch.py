@@ -83,9 +83,9 @@ def count(query: SearchQuery, snapshot: int) -> Sql:
     return Sql(f"SELECT COUNT(*) FROM resources r WHERE {base.text}", base.args)
 
 
-def _keyset(sort_exprs: list[tuple[str, list[object], bool]], after: tuple[object, ...]) -> tuple[
-    str, list[object]
-]:
+def _keyset(
+    sort_exprs: list[tuple[str, list[object], bool]], after: tuple[object, ...]
+) -> tuple[str, list[object]]:
     """Rows strictly after ``after`` in the sort order (expanded row-value comparison)."""
     ors: list[str] = []
     args: list[object] = []
@@ -102,6 +102,7 @@ def _keyset(sort_exprs: list[tuple[str, list[object], bool]], after: tuple[objec
     return " OR ".join(ors), args
 
 
+_OWN: Final = "WHERE x.rid = r.rid AND x.param = ?"
 _SORT_NULL_LOW: Final = -(2**62)
 _SORT_NULL_HIGH: Final = 2**62
 
@@ -117,15 +118,15 @@ def _sort_expr(key: SortKey) -> tuple[str, list[object], bool]:
     if kind == "date":
         agg, col = ("MAX", "high") if key.descending else ("MIN", "low")
         null = _SORT_NULL_LOW if key.descending else _SORT_NULL_HIGH
-        expr = f"COALESCE((SELECT {agg}(x.{col}) FROM {table} x WHERE x.rid = r.rid AND x.param = ?), {null})"
+        expr = f"COALESCE((SELECT {agg}(x.{col}) FROM {table} x {_OWN}), {null})"
     elif kind in ("quantity", "number"):
         agg = "MAX" if key.descending else "MIN"
         null = _SORT_NULL_LOW if key.descending else _SORT_NULL_HIGH
-        expr = f"COALESCE((SELECT {agg}(x.value) FROM {table} x WHERE x.rid = r.rid AND x.param = ?), {null})"
+        expr = f"COALESCE((SELECT {agg}(x.value) FROM {table} x {_OWN}), {null})"
     else:
         col = "norm" if kind == "string" else "code"
         agg = "MAX" if key.descending else "MIN"
-        expr = f"COALESCE((SELECT {agg}(x.{col}) FROM {table} x WHERE x.rid = r.rid AND x.param = ?), '')"
+        expr = f"COALESCE((SELECT {agg}(x.{col}) FROM {table} x {_OWN}), '')"
     return expr, [key.param.key], key.descending
 
 

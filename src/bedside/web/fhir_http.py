@@ -8,8 +8,8 @@ right status, headers and OperationOutcome. Nothing below this module knows abou
 from __future__ import annotations
 
 import logging
-from email.utils import format_datetime
 from datetime import datetime
+from email.utils import format_datetime
 from typing import Any
 
 import orjson

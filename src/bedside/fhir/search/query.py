@@ -22,8 +22,18 @@ PREFIXES: Final = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 DEFAULT_COUNT: Final = 20
 MAX_COUNT: Final = 1000
 RESULT_PARAMETERS: Final = frozenset(
-    {"_count", "_sort", "_include", "_revinclude", "_summary", "_elements", "_total", "_format",
-     "_pretty", "_cursor"}
+    {
+        "_count",
+        "_sort",
+        "_include",
+        "_revinclude",
+        "_summary",
+        "_elements",
+        "_total",
+        "_format",
+        "_pretty",
+        "_cursor",
+    }
 )
 _MODIFIERS: Final[dict[str, frozenset[str]]] = {
     "token": frozenset({"not", "missing"}),
@@ -116,7 +126,7 @@ def parse_search(
     clauses: list[Clause] = []
     used: list[tuple[str, str]] = []
     ignored: list[str] = []
-    opts: dict[str, object] = {}
+    opts = _Options()
     includes: list[Include] = []
     revincludes: list[Include] = []
     for name, raw in params:
@@ -137,33 +147,43 @@ def parse_search(
     return SearchQuery(
         resource_type=resource_type,
         clauses=tuple(clauses),
-        count=int(opts.get("count", DEFAULT_COUNT)),  # type: ignore[call-overload]
-        sort=tuple(opts.get("sort", ())),  # type: ignore[call-overload]
+        count=opts.count,
+        sort=tuple(opts.sort),
         includes=tuple(includes),
         revincludes=tuple(revincludes),
-        summary=opts.get("summary"),  # type: ignore[arg-type]
-        elements=tuple(opts.get("elements", ())),  # type: ignore[call-overload]
-        total=str(opts.get("total", "accurate")),
-        cursor=opts.get("cursor"),  # type: ignore[arg-type]
+        summary=opts.summary,
+        elements=tuple(opts.elements),
+        total=opts.total,
+        cursor=opts.cursor,
         used=tuple(used),
         ignored=tuple(ignored),
     )
+
+
+@dataclass
+class _Options:
+    count: int = DEFAULT_COUNT
+    sort: list[SortKey] = field(default_factory=list)
+    summary: str | None = None
+    elements: list[str] = field(default_factory=list)
+    total: str = "accurate"
+    cursor: str | None = None
 
 
 def _result_param(
     name: str,
     raw: str,
     rtype: str,
-    opts: dict[str, object],
+    opts: _Options,
     includes: list[Include],
     revincludes: list[Include],
 ) -> None:
     if name == "_count":
         if not raw.isdigit():
             raise InvalidRequest("_count must be a non-negative integer.")
-        opts["count"] = min(int(raw), MAX_COUNT)
+        opts.count = min(int(raw), MAX_COUNT)
     elif name == "_sort":
-        opts["sort"] = [_sort_key(rtype, part) for part in raw.split(",") if part]
+        opts.sort = [_sort_key(rtype, part) for part in raw.split(",") if part]
     elif name == "_include":
         includes.append(_include(raw, rev=False, rtype=rtype))
     elif name == "_revinclude":
@@ -171,15 +191,15 @@ def _result_param(
     elif name == "_summary":
         if raw not in ("count", "false", "data"):
             raise InvalidRequest(f"_summary={raw} is not supported (count, data, false are).")
-        opts["summary"] = None if raw == "false" else raw
+        opts.summary = None if raw == "false" else raw
     elif name == "_elements":
-        opts["elements"] = [e.strip() for e in raw.split(",") if e.strip()]
+        opts.elements = [e.strip() for e in raw.split(",") if e.strip()]
     elif name == "_total":
         if raw not in ("none", "estimate", "accurate"):
             raise InvalidRequest("_total must be none, estimate or accurate.")
-        opts["total"] = raw
+        opts.total = raw
     elif name == "_cursor":
-        opts["cursor"] = raw
+        opts.cursor = raw
     elif name == "_format" and raw not in ("json", "application/fhir+json", "application/json"):
         raise InvalidRequest("Only JSON is supported (_format=json).")
 

@@ -69,9 +69,7 @@ def _table() -> Mapping[str, Mapping[str, SearchParam]]:
     for rtype, params in by_type.items():
         if not params:
             for code, kind, paths in _generic_patient_params(rtype):
-                params[code] = SearchParam(
-                    rtype, code, kind, tuple(Path.parse(p) for p in paths)
-                )
+                params[code] = SearchParam(rtype, code, kind, tuple(Path.parse(p) for p in paths))
         for code, kind, paths in COMMON_PARAMETERS:
             params[code] = SearchParam(rtype, code, kind, tuple(Path.parse(p) for p in paths))
     return by_type

@@ -1,0 +1,5 @@
+"""`python -m bedside` runs the CLI."""
+
+from bedside.cli import main
+
+main()
