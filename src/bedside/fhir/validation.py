@@ -1,7 +1,8 @@
 """Validation of resources against FHIR R4 (4.0.1).
 
 Structure, datatypes, cardinality and required elements come from the R4 models of
-``fhir.resources`` 6.1.0 (generated from the 4.0.1 StructureDefinitions). On top of them Bedside
+``fhir.resources`` 6.1.0 (generated from the 4.0.1 StructureDefinitions), compiled into a fast
+JSON walker by :mod:`bedside.fhir.structure`. On top of them Bedside
 checks what those models leave out: codes of ``required`` bindings (validation.html#binding),
 the ``id`` format (datatypes.html#id) and reference format (references.html#literal).
 """
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from bedside.errors import InvalidRequest, Issue
 from bedside.fhir.resource_types import NOT_STORED, is_resource_type
+from bedside.fhir.structure import check_resource
 
 ID_PATTERN: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _RELATIVE_REF: Final = re.compile(
@@ -123,7 +125,7 @@ def validate_resource(
             code="invalid",
             expression=("resourceType",),
         )
-    issues = list(_check_structure(rtype, resource))
+    issues = _check_structure(rtype, resource)
     if not issues:
         issues.extend(_check_required_codes(rtype, resource))
     issues.extend(_check_id(rtype, resource))
@@ -132,34 +134,19 @@ def validate_resource(
         raise InvalidRequest(issues[0].diagnostics, issues=tuple(issues))
 
 
-def _check_structure(rtype: str, resource: dict[str, Any]) -> Iterator[Issue]:
+def _check_structure(rtype: str, resource: dict[str, Any]) -> list[Issue]:
+    return check_resource(resource, rtype)
+
+
+def check_with_models(resource: dict[str, Any]) -> list[str]:
+    """The pydantic models' own verdict (slow): the reference the fast check is tested against."""
     try:
-        get_fhir_model_class(rtype).parse_obj(resource)
+        get_fhir_model_class(resource["resourceType"]).parse_obj(resource)
     except ValidationError as exc:
-        for err in exc.errors():
-            path = _fhirpath(rtype, err.get("loc", ()))
-            yield Issue(
-                _issue_code(err.get("type", "")), f"{path}: {err.get('msg')}", expression=(path,)
-            )
-    except (TypeError, ValueError) as exc:  # fhir.resources raises these for some primitives
-        yield Issue("structure", f"{rtype}: {exc}", expression=(rtype,))
-
-
-def _issue_code(pydantic_type: str) -> str:
-    if pydantic_type == "value_error.missing":
-        return "required"
-    if pydantic_type == "value_error.extra":
-        return "structure"
-    return "value"
-
-
-def _fhirpath(rtype: str, loc: tuple[Any, ...]) -> str:
-    path = rtype
-    for part in loc:
-        if part == "__root__":
-            continue
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path
+        return [str(err.get("msg")) for err in exc.errors()]
+    except (TypeError, ValueError) as exc:
+        return [str(exc)]
+    return []
 
 
 def _check_id(rtype: str, resource: dict[str, Any]) -> Iterator[Issue]:

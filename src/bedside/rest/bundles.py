@@ -9,6 +9,7 @@ DELETE, POST, PUT/PATCH, GET/HEAD. A batch runs each entry on its own.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -112,8 +113,8 @@ def run_transaction(
         full_url = entry.get("fullUrl")
         new_req = _assign(buffered, i, req, find, mapping, full_url)
         requests[i] = new_req
-        key = f"{new_req.method} {new_req.path}"
-        if new_req.method != "GET" and "/" in new_req.path:
+        key = new_req.path  # DELETE, PUT and PATCH of one resource overlap (http.html#trules)
+        if new_req.method not in ("GET", "HEAD") and "/" in new_req.path:
             if key in targets:
                 raise InvalidRequest(f"Entry {i} changes a resource another entry also changes.")
             targets.add(key)
@@ -125,6 +126,10 @@ def run_transaction(
             results[i] = run(buffered, requests[i])
         except FhirError as exc:
             exc.message = f"Entry {i}: {exc.message}"
+            exc.issues = tuple(
+                dataclasses.replace(issue, diagnostics=f"Entry {i}: {issue.diagnostics}")
+                for issue in exc.issues
+            )
             raise
     buffered.flush()
     return [r for r in results if r is not None]

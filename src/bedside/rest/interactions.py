@@ -84,7 +84,7 @@ class Interactions:
     def vread(self, rtype: str, rid: str, vid: str) -> StoredVersion:
         check_type(rtype)
         self.caller.require(rtype, "vread")
-        if not vid.isdigit():
+        if not vid.isdigit() or len(vid) > 9:  # versions are 32-bit integers in the store
             raise NotFound(f"{rtype}/{rid} has no version {vid}.")
         found = self.session.version(rtype, rid, int(vid))
         if found is None:

@@ -183,8 +183,9 @@ class Repository:
         next_url = None
         if len(versions) > count:
             versions = versions[:count]
-            token = Cursor(versions[-1].seq).encode()
-            next_url = f"{path}?{urlencode([*keep, ('_cursor', token)])}"
+            if versions:  # _count=0 asks for no entries, so there is no page to continue
+                token = Cursor(versions[-1].seq).encode()
+                next_url = f"{path}?{urlencode([*keep, ('_cursor', token)])}"
         self_url = f"{path}?{urlencode(req.query)}" if req.query else path
         return FhirResponse(
             200, history_bundle(self.base, versions, self_url=self_url, next_url=next_url)

@@ -35,6 +35,10 @@ class Dialect(Protocol):
 
     def lock(self, cur: Cursor, key: str) -> None: ...
 
+    def insert(self, cur: Cursor, table: str, cols: str, rows: Sequence[Sequence[object]]) -> None:
+        """Insert many rows at once (executemany, or COPY where the driver has it)."""
+        ...
+
     for_update: str
 
 
@@ -135,11 +139,10 @@ class SqlSession:
                 updates.append((w.version, w.deleted, w.last_updated, seq, rid))
                 reindex.append((rid,))
         if inserts:
-            cur.executemany(
-                d.sql(
-                    "INSERT INTO resources (rid, type, id, version, deleted, last_updated, seq,"
-                    " created_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                ),
+            d.insert(
+                cur,
+                "resources",
+                "rid, type, id, version, deleted, last_updated, seq, created_seq",
                 inserts,
             )
         if updates:
@@ -152,21 +155,19 @@ class SqlSession:
             )
             for table in ("idx_token", "idx_string", "idx_date", "idx_reference", "idx_quantity"):
                 cur.executemany(d.sql(f"DELETE FROM {table} WHERE rid = ?"), reindex)
-        cur.executemany(
-            d.sql(
-                "INSERT INTO resource_versions (rid, version, deleted, last_updated, seq, method,"
-                " content) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            ),
+        d.insert(
+            cur,
+            "resource_versions",
+            "rid, version, deleted, last_updated, seq, method, content",
             [
                 (rid, w.version, w.deleted, w.last_updated, seq, w.method, w.content)
                 for w, rid, seq in zip(writes, rids, seqs, strict=True)
             ],
         )
-        cur.executemany(
-            d.sql(
-                "INSERT INTO change_feed (seq, rid, type, id, version, op, recorded_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)"
-            ),
+        d.insert(
+            cur,
+            "change_feed",
+            "seq, rid, type, id, version, op, recorded_at",
             [
                 (seq, rid, w.type, w.id, w.version, _op(w), w.last_updated)
                 for w, rid, seq in zip(writes, rids, seqs, strict=True)
@@ -199,8 +200,7 @@ class SqlSession:
             ("idx_quantity", "rid, param, value, system, code", qty),
         ):
             if rows:
-                marks = ", ".join("?" for _ in cols.split(","))
-                cur.executemany(d.sql(f"INSERT INTO {table} ({cols}) VALUES ({marks})"), rows)
+                d.insert(cur, table, cols, rows)
 
     def search(
         self, query: SearchQuery, *, snapshot: int, after: tuple[object, ...] | None, limit: int

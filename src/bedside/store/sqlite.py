@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,10 @@ class SqliteDialect:
 
     def lock(self, cur: Cursor, key: str) -> None:
         """Nothing to do: a write transaction already excludes every other writer."""
+
+    def insert(self, cur: Cursor, table: str, cols: str, rows: Sequence[Sequence[object]]) -> None:
+        marks = ", ".join("?" for _ in cols.split(","))
+        cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
 
 
 class SqliteStore:
