@@ -106,9 +106,7 @@ def load(url: str, bundles: list[dict[str, Any]], workers: int) -> tuple[int, fl
     raws = [orjson.dumps(b) for b in bundles]
     ctx = mp.get_context("fork")
     out: Any = ctx.Queue()
-    procs = [
-        ctx.Process(target=_worker, args=(url, raws[i::workers], out)) for i in range(workers)
-    ]
+    procs = [ctx.Process(target=_worker, args=(url, raws[i::workers], out)) for i in range(workers)]
     started = time.perf_counter()
     for p in procs:
         p.start()
@@ -163,7 +161,9 @@ def search_latency(url: str, samples: int) -> list[float]:
     store = open_store(url)
     repo = Repository(store, Caller("bench", ScopeSet.parse("system/*.cruds")), "http://bench/fhir")
     ids: list[str] = []
-    resp = repo.handle(FhirRequest("GET", "Patient", query=(("_count", "1000"), ("_elements", "id"))))
+    resp = repo.handle(
+        FhirRequest("GET", "Patient", query=(("_count", "1000"), ("_elements", "id")))
+    )
     ids = [e["resource"]["id"] for e in resp.resource["entry"]]  # type: ignore[index]
     rng = random.Random(7)  # noqa: S311
     queries = [
@@ -217,8 +217,12 @@ def main() -> None:
     target = args.resources or (12_000 if args.quick else 100_000)
     bundles = workload(target)
     total = sum(len(b["entry"]) for b in bundles)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"workload: {len(bundles)} bundles, {total:,} resources, {args.workers} worker process(es)")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(
+        f"workload: {len(bundles)} bundles, {total:,} resources, {args.workers} worker process(es)"
+    )
     results: dict[str, float] = {}
     latencies: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -46,6 +46,7 @@ class Unit:
     source: str
     bundle: dict[str, Any]
     size: int
+    lines: tuple[int, ...] = ()  # NDJSON: the line number of each entry
 
 
 def find_files(paths: list[Path]) -> list[Path]:
@@ -82,6 +83,7 @@ def units(path: Path) -> Iterator[Unit]:
 
 def _ndjson_units(path: Path) -> Iterator[Unit]:
     chunk: list[Any] = []
+    linenos: list[int] = []
     first = 1
     with path.open("rb") as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -91,11 +93,14 @@ def _ndjson_units(path: Path) -> Iterator[Unit]:
                 chunk.append(orjson.loads(line))
             except orjson.JSONDecodeError:
                 chunk.append(_BadLine(lineno))
+            linenos.append(lineno)
             if len(chunk) >= NDJSON_CHUNK:
-                yield Unit(f"{path.name}:{first}", as_transaction(chunk), len(chunk))
-                chunk, first = [], lineno + 1
+                yield Unit(
+                    f"{path.name}:{first}", as_transaction(chunk), len(chunk), tuple(linenos)
+                )
+                chunk, linenos, first = [], [], lineno + 1
     if chunk:
-        yield Unit(f"{path.name}:{first}", as_transaction(chunk), len(chunk))
+        yield Unit(f"{path.name}:{first}", as_transaction(chunk), len(chunk), tuple(linenos))
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,8 @@ def run_unit(repo: Repository, unit: Unit, report: ImportReport) -> None:
                 return
     for i, entry in enumerate(bundle["entry"]):
         where = f"{unit.source} entry {i}" if "line" not in entry else f"{unit.source}"
+        if unit.lines and "line" not in entry:
+            where = f"{unit.source.split(':')[0]} line {unit.lines[i]}"
         if "line" in entry:
             report.errors.append(f"{where.split(':')[0]} line {entry['line']}: not valid JSON")
             continue

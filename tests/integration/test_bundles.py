@@ -259,7 +259,9 @@ def test_unresolvable_urn_uuid_is_400_and_writes_nothing(repo: Repository, store
     dangling = urn()
     status, body = submit(
         repo,
-        transaction(post("Patient", patient("u-1"), urn()), post("Observation", observation(dangling))),
+        transaction(
+            post("Patient", patient("u-1"), urn()), post("Observation", observation(dangling))
+        ),
     )
     assert status == 400
     text = diagnostics(body)
@@ -271,7 +273,9 @@ def test_unresolvable_urn_uuid_is_400_and_writes_nothing(repo: Repository, store
 def test_conditional_reference_resolves_one_match(repo: Repository) -> None:
     (org_ref,) = seed(repo, organization("cond-1"))
     seed(repo, organization("cond-other"))
-    pat = patient("c-1", managingOrganization={"reference": f"Organization?identifier={SYS}|cond-1"})
+    pat = patient(
+        "c-1", managingOrganization={"reference": f"Organization?identifier={SYS}|cond-1"}
+    )
     status, body = submit(repo, transaction(post("Patient", pat, urn())))
     assert status == 200, body
     stored = read(repo, ref_of(body["entry"][0]))
@@ -286,7 +290,9 @@ def test_conditional_reference_with_no_or_several_matches_is_412(
         seed(repo, organization("cond-x"))
     seed(repo, organization("cond-unrelated"))
     seq = max_seq(store)
-    pat = patient("c-2", managingOrganization={"reference": f"Organization?identifier={SYS}|cond-x"})
+    pat = patient(
+        "c-2", managingOrganization={"reference": f"Organization?identifier={SYS}|cond-x"}
+    )
     status, body = submit(repo, transaction(post("Patient", pat, urn())))
     assert status == 412, body
     assert "Entry 0" in diagnostics(body)
@@ -397,7 +403,9 @@ def test_response_entries_follow_request_order(repo: Repository) -> None:
         ),
     )
     assert status == 200, body
-    kinds = [(x["response"]["status"], x.get("resource", {}).get("resourceType")) for x in body["entry"]]
+    kinds = [
+        (x["response"]["status"], x.get("resource", {}).get("resourceType")) for x in body["entry"]
+    ]
     assert kinds == [
         ("200", "Patient"),
         ("201", "Patient"),
@@ -418,7 +426,9 @@ def test_response_entries_follow_request_order(repo: Repository) -> None:
 def test_two_entries_changing_one_resource_is_400(
     repo: Repository, store: Store, second: dict[str, Any]
 ) -> None:
-    seed_status, _ = submit(repo, transaction(put("Patient/twice", {**patient("a"), "id": "twice"})))
+    seed_status, _ = submit(
+        repo, transaction(put("Patient/twice", {**patient("a"), "id": "twice"}))
+    )
     assert seed_status == 200
     seq = max_seq(store)
     status, body = submit(

@@ -29,7 +29,9 @@ MRN = "http://bedside.test/mrn"
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """Overrides the per-test conftest server: one real server per backend for this module."""
     yield from module_server(tmp_path_factory, str(request.param))
 
@@ -322,9 +324,13 @@ def test_history_of_unknown_instance_is_404(client: httpx.Client) -> None:
 
 def test_type_history_pages_with_count_and_next_links(client: httpx.Client) -> None:
     # Organization is written by no other test of this module: its history is ours alone.
-    ids = [create(client, {"resourceType": "Organization", "name": f"Org {i}"})["id"] for i in range(5)]
+    ids = [
+        create(client, {"resourceType": "Organization", "name": f"Org {i}"})["id"] for i in range(5)
+    ]
     first = client.get(f"/Organization/{ids[0]}").json()
-    assert send(client, "PUT", f"/Organization/{ids[0]}", {**first, "active": True}).status_code == 200
+    assert (
+        send(client, "PUT", f"/Organization/{ids[0]}", {**first, "active": True}).status_code == 200
+    )
     seen: list[tuple[str, str]] = []
     url: str | None = "/Organization/_history?_count=2"
     pages = 0

@@ -243,7 +243,11 @@ def test_string_modifiers_are_accepted(modifier: str) -> None:
         ("patient", "1", ReferenceValue(None, "1")),
         ("subject:Patient", "1", ReferenceValue("Patient", "1")),
         ("subject", "Patient/1", ReferenceValue("Patient", "1")),
-        ("subject", "http://other.org/fhir/Patient/1", ReferenceValue("", "http://other.org/fhir/Patient/1")),
+        (
+            "subject",
+            "http://other.org/fhir/Patient/1",
+            ReferenceValue("", "http://other.org/fhir/Patient/1"),
+        ),
     ],
 )
 def test_reference_value_forms(name: str, raw: str, expected: ReferenceValue) -> None:

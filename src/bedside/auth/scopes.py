@@ -62,7 +62,7 @@ class ScopeSet:
         for item in text.split():
             m = _SCOPE_RE.fullmatch(item)
             if not m:
-                if "/" in item:
+                if "/" in item and not item.startswith("launch/"):  # launch/patient is SMART
                     raise InvalidRequest(f"'{item}' is not a valid SMART scope.")
                 other.append(item)
                 continue

@@ -30,6 +30,14 @@ def _regex(cls: Any) -> Check:
     return lambda v: isinstance(v, str) and pattern.fullmatch(v) is not None
 
 
+_STRING_RE: Final = re.compile(ft.String.regex.pattern)
+
+
+def _is_fhir_string(v: Any) -> bool:
+    """datatypes.html#string: non-empty; whitespace other than space, CR, LF and tab refused."""
+    return isinstance(v, str) and v != "" and (v.isprintable() or bool(_STRING_RE.fullmatch(v)))
+
+
 def _is_str(v: Any) -> bool:
     return isinstance(v, str) and v != ""
 
@@ -45,7 +53,7 @@ def _is_number(v: Any) -> bool:
 _PRIMITIVE_CHECKS: Final[dict[Any, tuple[str, Check]]] = {
     ft.Boolean: ("boolean", lambda v: isinstance(v, bool)),
     bool: ("boolean", lambda v: isinstance(v, bool)),
-    ft.String: ("string", _regex(ft.String)),
+    ft.String: ("string", _is_fhir_string),
     str: ("string", _is_str),
     ft.Code: ("code", _regex(ft.Code)),
     ft.Id: ("id", _regex(ft.Id)),
@@ -121,7 +129,7 @@ def spec(model_name: str) -> TypeSpec:
         )
         elements[alias] = el
         if group:
-            req, members = choices.setdefault(group, (el.choice_required, []))
+            _, members = choices.setdefault(group, (el.choice_required, []))
             members.append(alias)
     return TypeSpec(
         elements,
@@ -131,12 +139,27 @@ def spec(model_name: str) -> TypeSpec:
     )
 
 
-def check_resource(resource: dict[str, Any], rtype: str) -> list[Issue]:
-    """Every structural problem of a resource of type ``rtype`` (empty when valid)."""
-    return list(_check_object(resource, rtype, rtype, is_resource=True))
+RefCheck = Callable[[str], bool]
 
 
-def _check_object(node: Any, model: str, path: str, *, is_resource: bool) -> Iterator[Issue]:
+def _any_reference(ref: str) -> bool:
+    return True
+
+
+def check_resource(
+    resource: dict[str, Any], rtype: str, reference_ok: RefCheck = _any_reference
+) -> list[Issue]:
+    """Every structural problem of a resource of type ``rtype`` (empty when valid).
+
+    ``reference_ok`` is asked about every ``Reference.reference`` on the way, so the reference
+    format is checked in the same walk.
+    """
+    return list(_check_object(resource, rtype, rtype, True, reference_ok))
+
+
+def _check_object(
+    node: Any, model: str, path: str, is_resource: bool, ref_ok: RefCheck
+) -> Iterator[Issue]:
     if not isinstance(node, dict):
         yield Issue("structure", f"{path}: must be a JSON object", expression=(path,))
         return
@@ -146,6 +169,15 @@ def _check_object(node: Any, model: str, path: str, *, is_resource: bool) -> Ite
         yield Issue("structure", f"{path}: unknown type {model}", expression=(path,))
         return
     elements = ts.elements
+    if model == "Reference":
+        ref = node.get("reference")
+        if isinstance(ref, str) and not ref_ok(ref):
+            yield Issue(
+                "value",
+                f"{path}.reference is not a valid reference (expected Type/id, an absolute URL, "
+                "urn:uuid: or #contained).",
+                expression=(f"{path}.reference",),
+            )
     for key, value in node.items():
         el = elements.get(key)
         if el is None:
@@ -167,7 +199,7 @@ def _check_object(node: Any, model: str, path: str, *, is_resource: bool) -> Ite
                 )
                 continue
             for i, item in enumerate(value):
-                yield from _check_value(el, item, f"{path}.{key}[{i}]")
+                yield from _check_value(el, item, f"{path}.{key}[{i}]", ref_ok)
         else:
             if isinstance(value, list):
                 yield Issue(
@@ -176,7 +208,7 @@ def _check_object(node: Any, model: str, path: str, *, is_resource: bool) -> Ite
                     expression=(f"{path}.{key}",),
                 )
                 continue
-            yield from _check_value(el, value, f"{path}.{key}")
+            yield from _check_value(el, value, f"{path}.{key}", ref_ok)
     for el in ts.required:
         if el.name not in node and f"_{el.name}" not in node:
             yield Issue(
@@ -198,7 +230,7 @@ def _check_object(node: Any, model: str, path: str, *, is_resource: bool) -> Ite
             )
 
 
-def _check_value(el: Element, value: Any, path: str) -> Iterator[Issue]:
+def _check_value(el: Element, value: Any, path: str, ref_ok: RefCheck) -> Iterator[Issue]:
     if el.primitive is not None:
         name, check = el.primitive
         if not check(value):
@@ -213,6 +245,6 @@ def _check_value(el: Element, value: Any, path: str) -> Iterator[Issue]:
         except (KeyError, ValueError):
             yield Issue("structure", f"{path}: unknown resourceType", expression=(path,))
             return
-        yield from _check_object(value, rtype, f"{path}", is_resource=True)
+        yield from _check_object(value, rtype, path, True, ref_ok)
     elif el.complex_type is not None:
-        yield from _check_object(value, el.complex_type, path, is_resource=False)
+        yield from _check_object(value, el.complex_type, path, False, ref_ok)

@@ -125,17 +125,12 @@ def validate_resource(
             code="invalid",
             expression=("resourceType",),
         )
-    issues = _check_structure(rtype, resource)
-    if not issues:
-        issues.extend(_check_required_codes(rtype, resource))
+    ref_ok = _CONDITIONAL_OK if allow_conditional_refs else reference_is_well_formed
+    issues = check_resource(resource, rtype, ref_ok)
+    issues.extend(_check_required_codes(rtype, resource))
     issues.extend(_check_id(rtype, resource))
-    issues.extend(_check_references(rtype, resource, allow_conditional_refs))
     if issues:
         raise InvalidRequest(issues[0].diagnostics, issues=tuple(issues))
-
-
-def _check_structure(rtype: str, resource: dict[str, Any]) -> list[Issue]:
-    return check_resource(resource, rtype)
 
 
 def check_with_models(resource: dict[str, Any]) -> list[str]:
@@ -159,17 +154,6 @@ def _check_id(rtype: str, resource: dict[str, Any]) -> Iterator[Issue]:
         )
 
 
-def _check_references(rtype: str, resource: Any, allow_conditional: bool) -> Iterator[Issue]:
-    for path, ref in iter_references(resource, rtype):
-        if not reference_is_well_formed(ref, allow_conditional=allow_conditional):
-            yield Issue(
-                "value",
-                f"{path} is not a valid reference (expected Type/id, an absolute URL, "
-                "urn:uuid: or #contained).",
-                expression=(path,),
-            )
-
-
 def reference_is_well_formed(ref: str, *, allow_conditional: bool = False) -> bool:
     """references.html#literal: relative, absolute, or a local (contained) reference."""
     if ref.startswith("#"):
@@ -183,6 +167,13 @@ def reference_is_well_formed(ref: str, *, allow_conditional: bool = False) -> bo
         c = _CONDITIONAL_REF.fullmatch(ref)
         return c is not None and is_resource_type(c.group(1))
     return False
+
+
+def _conditional_ok(ref: str) -> bool:
+    return reference_is_well_formed(ref, allow_conditional=True)
+
+
+_CONDITIONAL_OK: Final = _conditional_ok
 
 
 def iter_references(node: Any, path: str) -> Iterator[tuple[str, str]]:

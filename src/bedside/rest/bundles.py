@@ -16,7 +16,7 @@ from typing import Any
 
 from bedside.errors import FhirError, InvalidRequest, PreconditionFailed
 from bedside.fhir.outcome import operation_outcome
-from bedside.fhir.validation import iter_references, reference_is_well_formed
+from bedside.fhir.validation import reference_is_well_formed
 from bedside.rest.types import FhirRequest, FhirResponse
 from bedside.store.base import Page, Session, StoredVersion, Write
 
@@ -199,23 +199,23 @@ def _qs(query: tuple[tuple[str, str], ...]) -> str:
 def _rewrite(
     session: BufferedSession, i: int, req: FhirRequest, mapping: dict[str, str], find: Finder
 ) -> FhirRequest:
-    """Point every reference at its final Type/id (http.html#trules)."""
+    """Point every reference at its final Type/id (http.html#trules), in place, in one walk.
+
+    The body is the request's own parsed JSON, so rewriting it in place is safe and saves a copy.
+    """
     body = req.body
     if not isinstance(body, dict) or req.method in ("GET", "DELETE", "PATCH"):
         return req
-    refs = list(iter_references(body, body.get("resourceType", "Resource")))
-    if not refs:
-        return req
-    replacements: dict[str, str] = {}
-    for path, ref in refs:
+
+    def resolve(path: str, ref: str) -> str | None:
         if ref in mapping:
-            replacements[ref] = mapping[ref]
-        elif ref.startswith("urn:uuid:"):
+            return mapping[ref]
+        if ref.startswith("urn:uuid:"):
             raise InvalidRequest(
                 f"Entry {i}: {path} points at {ref}, which no entry of the Bundle has as fullUrl.",
                 expression=(f"Bundle.entry[{i}].resource",),
             )
-        elif "?" in ref and reference_is_well_formed(ref, allow_conditional=True):
+        if "?" in ref and reference_is_well_formed(ref, allow_conditional=True):
             rtype, _, query = ref.partition("?")
             matches = find(session, rtype, query)
             if len(matches) != 1:
@@ -223,35 +223,27 @@ def _rewrite(
                     f"Entry {i}: the conditional reference at {path} matches "
                     f"{'no' if not matches else 'more than one'} resource."
                 )
-            replacements[ref] = f"{rtype}/{matches[0].id}"
-    if not replacements:
-        return req
-    return FhirRequest(
-        req.method,
-        req.path,
-        req.query,
-        _replace_refs(body, replacements),
-        req.if_match,
-        req.if_none_exist,
-        req.if_none_match,
-        req.prefer_return,
-        req.lenient,
-        req.content_type,
-    )
+            mapping[ref] = f"{rtype}/{matches[0].id}"
+            return mapping[ref]
+        return None
+
+    _replace_refs(body, body.get("resourceType", "Resource"), resolve)
+    return req
 
 
-def _replace_refs(node: Any, replacements: dict[str, str]) -> Any:
+def _replace_refs(node: Any, path: str, resolve: Callable[[str, str], str | None]) -> None:
     if isinstance(node, dict):
-        out = {}
-        for k, v in node.items():
-            if k == "reference" and isinstance(v, str) and v in replacements:
-                out[k] = replacements[v]
-            else:
-                out[k] = _replace_refs(v, replacements)
-        return out
-    if isinstance(node, list):
-        return [_replace_refs(v, replacements) for v in node]
-    return node
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str):
+                new = resolve(f"{path}.reference", value)
+                if new is not None:
+                    node[key] = new
+            elif isinstance(value, dict | list):
+                _replace_refs(value, f"{path}.{key}", resolve)
+    elif isinstance(node, list):
+        for j, item in enumerate(node):
+            if isinstance(item, dict | list):
+                _replace_refs(item, f"{path}[{j}]", resolve)
 
 
 def response_entry(resp: FhirResponse) -> dict[str, Any]:

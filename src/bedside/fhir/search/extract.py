@@ -10,6 +10,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from bedside.fhir.dates import MAX_MS, MIN_MS, parse_range
@@ -43,13 +44,30 @@ def normalize(text: str) -> str:
 def extract(resource: dict[str, Any]) -> IndexRows:
     """Index rows for every search parameter of the resource's type (``_id`` excepted)."""
     rows = IndexRows()
-    for param in params_for(resource["resourceType"]).values():
+    keys = resource.keys()
+    for first, choice, param, path in _plan(resource["resourceType"]):
+        if choice:
+            if not any(k.startswith(first) for k in keys):
+                continue
+        elif first not in keys:
+            continue
+        for value in _walk(resource, path.segments, 0):
+            _add(rows, param, path, value)
+    return rows
+
+
+@cache
+def _plan(rtype: str) -> tuple[tuple[str, bool, SearchParam, Path], ...]:
+    """(first element, is a choice, parameter, path) for each path, so absent roots cost little."""
+    plan = []
+    for param in params_for(rtype).values():
         if param.code == "_id":
             continue  # answered from the resources table itself
         for path in param.paths:
-            for value in select(resource, path):
-                _add(rows, param, path, value)
-    return rows
+            first = path.segments[0]
+            choice = first.endswith("[x]")
+            plan.append((first[:-3] if choice else first, choice, param, path))
+    return tuple(plan)
 
 
 def select(node: Any, path: Path) -> Iterator[Any]:

@@ -45,6 +45,8 @@ _MODIFIERS: Final[dict[str, frozenset[str]]] = {
     "number": frozenset({"missing"}),
 }
 _PREFIX_RE: Final = re.compile(r"(eq|ne|gt|lt|ge|le|sa|eb|ap)(?=[-+0-9.T])")
+_ESCAPE_RE: Final = re.compile(r"\\(.)")
+_DECIMAL_RE: Final = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,21 +235,27 @@ def _include(raw: str, *, rev: bool, rtype: str) -> Include:
 
 def split_values(raw: str) -> list[str]:
     """Split on unescaped commas and unescape (search.html#escaping)."""
-    out, cur, i = [], "", 0
+    return [_unescape(part) for part in _split_unescaped(raw, ",")]
+
+
+def _split_unescaped(raw: str, sep: str, maxsplit: int = -1) -> list[str]:
+    """Split on ``sep`` where it is not escaped by ``\\``; the parts keep their escapes."""
+    out: list[str] = []
+    start = i = 0
     while i < len(raw):
-        ch = raw[i]
-        if ch == "\\" and i + 1 < len(raw):
-            cur += raw[i + 1]
+        if raw[i] == "\\":
             i += 2
             continue
-        if ch == ",":
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
+        if raw[i] == sep and len(out) != maxsplit:
+            out.append(raw[start:i])
+            start = i + 1
         i += 1
-    out.append(cur)
+    out.append(raw[start:])
     return out
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPE_RE.sub(r"\1", text)
 
 
 def _clause(param: SearchParam, modifier: str | None, raw: str) -> Clause:
@@ -260,7 +268,7 @@ def _clause(param: SearchParam, modifier: str | None, raw: str) -> Clause:
         pass  # subject:Patient=123
     elif modifier is not None and modifier not in _MODIFIERS[kind]:
         raise InvalidRequest(f"The modifier :{modifier} is not supported on {param.code}.")
-    values = tuple(_value(param, modifier, v) for v in split_values(raw))
+    values = tuple(_value(param, modifier, v) for v in _split_unescaped(raw, ","))
     if not values or any(v == "" for v in values):
         raise InvalidRequest(f"Search parameter {param.code} needs a value.")
     return Clause(param, modifier, values)
@@ -268,11 +276,12 @@ def _clause(param: SearchParam, modifier: str | None, raw: str) -> Clause:
 
 def _value(param: SearchParam, modifier: str | None, raw: str) -> Value:
     kind = param.kind
-    if kind == "token":
-        if "|" in raw:
-            system, _, code = raw.partition("|")
-            return TokenValue(system, code or None)
-        return TokenValue(None, raw) if raw else ""
+    if kind == "token":  # split on an unescaped "|" before unescaping (search.html#escaping)
+        parts = [_unescape(p) for p in _split_unescaped(raw, "|", 1)]
+        if len(parts) == 2:
+            return TokenValue(parts[0], parts[1] or None)
+        return TokenValue(None, parts[0]) if parts[0] else ""
+    raw = _unescape(raw)
     if kind in ("string", "uri"):
         return raw
     if kind == "date":
@@ -311,6 +320,8 @@ def _number_value(param: SearchParam, raw: str) -> RangeValue:
     number, _, rest = text.partition("|")
     system, _, code = rest.partition("|")
     try:
+        if not _DECIMAL_RE.fullmatch(number):  # no NaN, Infinity, "1_0" (datatypes.html#decimal)
+            raise InvalidOperation
         dec = Decimal(number)
     except InvalidOperation:
         raise InvalidRequest(f"'{raw}' is not a valid number for {param.code}.") from None
