@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +13,9 @@ from rich.table import Table
 
 from bedside import settings as settings_mod
 from bedside.errors import BedsideError
+
+if TYPE_CHECKING:
+    from bedside.store import Store
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Bedside clinical data server.")
 admin = typer.Typer(no_args_is_help=True, help="Administer a Bedside server's data dir.")
@@ -75,14 +77,14 @@ def serve(
     uvicorn.run(create_app(store, keys, cfg.fhir_base), host=host, port=port, log_level="warning")
 
 
-def _load_demo(store: object, fhir_base: str, count: int) -> None:
+def _load_demo(store: Store, fhir_base: str, count: int) -> None:
     from bedside.auth.caller import Caller
     from bedside.auth.scopes import ScopeSet
     from bedside.demo.generator import generate_patients
     from bedside.rest import FhirRequest, Repository
 
-    repo = Repository(store, Caller("demo-loader", ScopeSet.parse("system/*.cruds")), fhir_base)  # type: ignore[arg-type]
-    with store.read() as session:  # type: ignore[attr-defined]
+    repo = Repository(store, Caller("demo-loader", ScopeSet.parse("system/*.cruds")), fhir_base)
+    with store.read() as session:
         if session.max_seq() > 0:
             return
     with _progress() as progress:
@@ -90,6 +92,7 @@ def _load_demo(store: object, fhir_base: str, count: int) -> None:
         for bundle in generate_patients(count, seed=2026):
             repo.handle(FhirRequest("POST", "", body=bundle, prefer_return="minimal"))
             progress.advance(task)
+    store.analyze()
 
 
 def _progress() -> Progress:
@@ -141,6 +144,7 @@ def import_(
             on_total=lambda n: progress.update(task, total=n),
             on_progress=lambda n: progress.advance(task, n),
         )
+    store.analyze()
     store.close()
     table = Table(title="Imported resources")
     table.add_column("Resource type")
@@ -202,6 +206,4 @@ def _parse_ttl(text: str) -> int | None:
 
 
 def main() -> None:
-    started = time.perf_counter()
-    del started
     app()

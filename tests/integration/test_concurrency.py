@@ -35,15 +35,10 @@ def server(
 
 
 @pytest.fixture(scope="module")
-def token(server: Server) -> str:
-    return server.token()
-
-
-@pytest.fixture
-def clients(server: Server, token: str) -> Iterator[queue.Queue[httpx.Client]]:
-    """WORKERS clients, each with its own connections (one token: loading keys is slow)."""
+def clients(server: Server) -> Iterator[queue.Queue[httpx.Client]]:
+    """WORKERS clients, each with its own connections, shared by the module's tests."""
     pool: queue.Queue[httpx.Client] = queue.Queue()
-    headers = {"Accept": "application/fhir+json", "Authorization": f"Bearer {token}"}
+    headers = {"Accept": "application/fhir+json", "Authorization": f"Bearer {server.token()}"}
     made = [httpx.Client(base_url=server.base, headers=headers, timeout=60) for _ in range(WORKERS)]
     for c in made:
         pool.put(c)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -14,6 +15,12 @@ from bedside.store.migrations import migrations
 from bedside.store.session import Cursor, SqlSession
 
 _MIGRATION_LOCK = 0x6265647369646501  # "bedside" + 1: serializes migrations across servers
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    # Search SQL is parameterised on the parameter name and value; a generic plan cannot know
+    # that "category = laboratory" matches thousands of rows and "patient = X" a few dozen.
+    conn.execute("SET plan_cache_mode = force_custom_plan")
 
 
 class PostgresDialect:
@@ -50,6 +57,7 @@ class PostgresStore:
                 min_size=1,
                 max_size=pool_size,
                 kwargs={"autocommit": True},
+                configure=_configure,
                 open=True,
                 timeout=30.0,
             )
@@ -103,6 +111,11 @@ class PostgresStore:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    def analyze(self) -> None:
+        """Refresh planner statistics (after a bulk import, before autovacuum gets to it)."""
+        with self._pool.connection() as conn:
+            conn.execute("ANALYZE")
 
     def close(self) -> None:
         self._pool.close()

@@ -117,6 +117,11 @@ class SqliteStore:
                 raise
             conn.execute("COMMIT")
 
+    def analyze(self) -> None:
+        """Refresh planner statistics (after a bulk import)."""
+        with self._write_lock, self._conn() as conn:
+            conn.execute("ANALYZE")
+
     def close(self) -> None:
         for conn in self._all:
             conn.close()
