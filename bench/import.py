@@ -48,7 +48,7 @@ def load_samples() -> list[dict[str, Any]]:
 def reidentify(bundle: dict[str, Any], copy_no: int) -> dict[str, Any]:
     """A copy of a patient bundle that is a different synthetic person."""
     out = copy.deepcopy(bundle)
-    rng = random.Random(copy_no)  # noqa: S311 - reproducible synthetic data, not security
+    rng = random.Random(copy_no)
     mapping: dict[str, str] = {}
     for entry in out["entry"]:
         old = entry.get("fullUrl", "")
@@ -169,7 +169,7 @@ def search_latency(url: str, samples: int) -> list[float]:
         FhirRequest("GET", "Patient", query=(("_count", "1000"), ("_elements", "id")))
     )
     ids = [e["resource"]["id"] for e in resp.resource["entry"]]  # type: ignore[index]
-    rng = random.Random(7)  # noqa: S311
+    rng = random.Random(7)
     queries = [
         ("Observation", ()),
         ("Observation", (("category", "laboratory"),)),

@@ -125,7 +125,7 @@ def test_concurrent_opens_of_an_empty_database_do_not_fail(db_url: str) -> None:
             s = open_store(db_url, pool_size=2)
             with lock:
                 stores.append(s)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             with lock:
                 errors.append(exc)
 

@@ -219,6 +219,15 @@ def test_identifier_token_matches_system_and_value(repo: Repository) -> None:
     assert found(repo, "Patient", ("identifier", r"|x\,y\|z")) == {"c"}
 
 
+def test_contact_point_token_is_its_value_without_system(repo: Repository) -> None:
+    put(repo, patient("a", telecom=[{"system": "phone", "value": "555-1234", "use": "home"}]))
+    put(repo, patient("b", telecom=[{"system": "email", "value": "b@example.org"}]))
+    assert found(repo, "Patient", ("telecom", "555-1234")) == {"a"}
+    assert found(repo, "Patient", ("telecom", "|555-1234")) == {"a"}
+    assert found(repo, "Patient", ("telecom", "phone|555-1234")) == set()
+    assert found(repo, "Patient", ("telecom", "b@example.org,555-1234")) == {"a", "b"}
+
+
 def test_boolean_token_matches_true_and_false(repo: Repository) -> None:
     put(repo, patient("yes", active=True))
     put(repo, patient("no", active=False))
@@ -367,8 +376,14 @@ def test_date_time_zone_offsets_are_honoured(dated: Repository) -> None:
 
 def test_date_comma_is_or_and_repeat_is_and(dated: Repository) -> None:
     assert found(dated, "Observation", ("date", "2024-03-20,2025")) == {"day", "next-year"}
+    # feb-into-mar ends after 2024-03-01 (gt) and starts before 2024-03-20 (lt)
     assert found(dated, "Observation", ("date", "ge2024-03-01"), ("date", "lt2024-03-20")) == {
-        "instant"
+        "instant",
+        "feb-into-mar",
+    }
+    assert found(dated, "Observation", ("date", "ge2024-03-10"), ("date", "le2024-03-20")) == {
+        "instant",
+        "day",
     }
 
 
@@ -550,6 +565,8 @@ def test_missing_true_and_false(repo: Repository) -> None:
     assert found(repo, "Patient", ("name:missing", "true")) == {"nameless"}
     assert found(repo, "Patient", ("general-practitioner:missing", "false")) == set()
     assert found(repo, "Patient", ("identifier:missing", "true")) == {"born", "unborn", "nameless"}
+    assert found(repo, "Patient", ("_id:missing", "false")) == {"born", "unborn", "nameless"}
+    assert found(repo, "Patient", ("_id:missing", "true")) == set()
 
 
 # --- _count and _sort (search.html#count, #sort) --------------------------------------------
@@ -767,6 +784,13 @@ def test_elements_with_several_names(repo: Repository) -> None:
     put(repo, patient("p1", name=[{"family": "A"}], birthDate="1990-01-01", gender="male"))
     (resource,) = entries(search(repo, "Patient", ("_elements", "name,gender")))
     assert set(resource) == {"resourceType", "id", "meta", "name", "gender"}
+
+
+def test_count_zero_returns_the_total_without_entries(people: Repository) -> None:
+    bundle = search(people, "Patient", ("_count", "0"))
+    assert bundle["total"] == 5
+    assert "entry" not in bundle
+    assert "next" not in links(bundle)
 
 
 def test_total_none_omits_the_total(people: Repository) -> None:
@@ -1033,7 +1057,8 @@ def test_every_type_is_searchable_by_id_and_last_updated(repo: Repository) -> No
         put(repo, minimal_resource(rtype, "two"))
     for rtype in STORED_TYPES:
         assert found(repo, rtype, ("_id", "one")) == {"one"}, rtype
-        assert found(repo, rtype, ("_lastUpdated", f"le{stamps[rtype]}")) == {"one"}, rtype
+        assert "one" in found(repo, rtype, ("_lastUpdated", f"le{stamps[rtype]}")), rtype
+        assert "one" not in found(repo, rtype, ("_lastUpdated", f"gt{stamps[rtype]}")), rtype
         assert found(repo, rtype, ("_id", "one,two"), ("_lastUpdated", "gt2000")) == {
             "one",
             "two",
@@ -1110,7 +1135,7 @@ def test_http_lenient_handling_ignores_unknown_parameters(client: httpx.Client) 
     assert r.status_code == 400
 
 
-def test_http_paging_follows_next_links(client: httpx.Client) -> None:
+def test_http_paging_follows_next_links_and_post_search_agrees(client: httpx.Client) -> None:
     made = set()
     for i in range(12):
         body = {"resourceType": "Patient", "name": [{"family": "Pager", "given": [f"G{i}"]}]}
@@ -1129,3 +1154,7 @@ def test_http_paging_follows_next_links(client: httpx.Client) -> None:
         served += ids(bundle)
     assert len(served) == 12
     assert set(served) == made
+    r = client.post("/Patient/_search", data={"family": "pager", "_count": "20"})
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] == 12
+    assert set(ids(r.json())) == made

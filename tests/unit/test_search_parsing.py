@@ -38,6 +38,8 @@ from bedside.fhir.search.query import (
 from bedside.fhir.search.registry import params_for
 from bedside.rest.paging import Cursor
 
+UCUM = "http://unitsofmeasure.org"
+
 
 def ms(text: str) -> int:
     """UTC milliseconds of an ISO instant (test oracle independent of bedside.fhir.dates)."""
@@ -419,6 +421,10 @@ def test_tokens_of_each_datatype() -> None:
     }
     assert list(tokens(concept)) == [("http://loinc.org", "8867-4"), (None, "hr")]
     assert list(tokens({"system": "urn:mrn", "value": "123"})) == [("urn:mrn", "123")]
+    # a ContactPoint token is its value; ContactPoint.system is not a token system
+    assert list(tokens({"system": "phone", "value": "555-1234", "use": "home"})) == [
+        (None, "555-1234")
+    ]
     assert list(tokens(True)) == [(None, "true")]
     assert list(tokens(False)) == [(None, "false")]
     assert list(tokens("final")) == [(None, "final")]
@@ -467,6 +473,21 @@ def test_quantity_uses_code_or_falls_back_to_unit() -> None:
     )
     assert quantity({"value": 5, "unit": "mg"}) == (5.0, None, "mg")
     assert quantity({"unit": "mg"}) is None
+
+
+def test_quantity_is_indexed_under_its_code_and_its_stated_unit() -> None:
+    rows = extract(
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "x"},
+            "valueQuantity": {"value": 5.4, "unit": "milligram", "system": UCUM, "code": "mg"},
+        }
+    )
+    assert [r for r in rows.quantity if r[0] == "Observation.value-quantity"] == [
+        ("Observation.value-quantity", 5.4, UCUM, "mg"),
+        ("Observation.value-quantity", 5.4, None, "milligram"),
+    ]
 
 
 def test_observation_index_rows() -> None:

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import orjson
 
 from bedside.auth.caller import Caller
-from bedside.errors import Forbidden
+from bedside.errors import Forbidden, InvalidRequest
 from bedside.fhir.search.query import SearchQuery
 from bedside.rest.interactions import load
 from bedside.rest.paging import Cursor
@@ -27,6 +27,7 @@ def search(session: Session, caller: Caller, query: SearchQuery, base: str) -> d
         ):
             raise Forbidden(f"The access token does not allow including {inc.source_type}.")
     cursor = Cursor.decode(query.cursor) if query.cursor else Cursor(session.max_seq())
+    _check_cursor(query, cursor)
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
     self_link = _link(base, query, None)
     if query.summary == "count":
@@ -47,8 +48,30 @@ def search(session: Session, caller: Caller, query: SearchQuery, base: str) -> d
     bundle["link"] = links
     entries = [_entry(base, v, query, "match") for v in rows]
     entries.extend(_entry(base, v, query, "include") for v in _included(session, query, rows))
-    bundle["entry"] = entries
+    if entries:  # FHIR JSON has no empty arrays
+        bundle["entry"] = entries
     return bundle
+
+
+def _check_cursor(query: SearchQuery, cursor: Cursor) -> None:
+    """A cursor must hold one key per sort column of this query (else it was tampered with)."""
+    if cursor.after is None:
+        return
+    kinds = [k.param.kind if k.param else "string" for k in query.sort] + ["seq"]
+    if len(cursor.after) != len(kinds) or not all(
+        _fits(kind, value) for kind, value in zip(kinds, cursor.after, strict=True)
+    ):
+        raise InvalidRequest("The paging cursor is not valid; start the search again.")
+
+
+def _fits(kind: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if kind in ("date", "seq"):
+        return isinstance(value, int)
+    if kind in ("quantity", "number"):
+        return isinstance(value, int | float)
+    return isinstance(value, str)
 
 
 def _included(

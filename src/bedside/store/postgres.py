@@ -64,7 +64,11 @@ class PostgresStore:
             self._pool.wait(timeout=30.0)
         except (psycopg.Error, Exception) as exc:
             raise StoreError(f"cannot connect to PostgreSQL: {type(exc).__name__}") from exc
-        self.migrate()
+        try:
+            self.migrate()
+        except BaseException:
+            self._pool.close()
+            raise
 
     def migrate(self) -> None:
         with self._pool.connection() as conn:
@@ -78,12 +82,15 @@ class PostgresStore:
                 for mg in migrations("postgresql"):
                     if mg.version in done:
                         continue
-                    with conn.transaction():
-                        conn.execute(mg.sql.encode())
-                        conn.execute(
-                            "INSERT INTO schema_migrations VALUES (%s, %s, %s)",
-                            (mg.version, mg.name, datetime.now(UTC).isoformat()),
-                        )
+                    try:
+                        with conn.transaction():
+                            conn.execute(mg.sql.encode())
+                            conn.execute(
+                                "INSERT INTO schema_migrations VALUES (%s, %s, %s)",
+                                (mg.version, mg.name, datetime.now(UTC).isoformat()),
+                            )
+                    except psycopg.Error as exc:
+                        raise StoreError(f"migration {mg.version} failed: {exc}") from exc
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
 

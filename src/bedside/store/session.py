@@ -136,7 +136,7 @@ class SqlSession:
             if w.rid is None:
                 inserts.append((rid, w.type, w.id, w.version, w.deleted, w.last_updated, seq, seq))
             else:
-                updates.append((w.version, w.deleted, w.last_updated, seq, rid))
+                updates.append((w.version, w.deleted, w.last_updated, seq, seq, rid))
                 reindex.append((rid,))
         if inserts:
             d.insert(
@@ -148,7 +148,9 @@ class SqlSession:
         if updates:
             cur.executemany(
                 d.sql(
-                    "UPDATE resources SET version = ?, deleted = ?, last_updated = ?, seq = ?"
+                    "UPDATE resources SET version = ?, deleted = ?, last_updated = ?, seq = ?,"
+                    # re-creating a deleted resource makes it new to paging snapshots
+                    " created_seq = CASE WHEN deleted THEN ? ELSE created_seq END"
                     " WHERE rid = ?"
                 ),
                 updates,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -54,7 +55,16 @@ class SqliteStore:
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30.0
         )
-        conn.execute("PRAGMA journal_mode=WAL")
+        # Switching a new file to WAL can be refused at once (no busy wait) while another
+        # connection opens it; retry briefly so stores opened together on one file all start.
+        for attempt in range(300):
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 299:
+                    raise
+                time.sleep(0.01)
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA cache_size=-65536")
@@ -84,13 +94,20 @@ class SqliteStore:
                     continue
                 stamp = datetime.now(UTC).isoformat()
                 try:
+                    # The version row goes first: a store opened concurrently on the same file
+                    # that already applied it makes this fail before any of the migration runs.
                     conn.executescript(
-                        f"BEGIN IMMEDIATE;\n{mg.sql}\nINSERT INTO schema_migrations VALUES "
-                        f"({mg.version}, '{mg.name}', '{stamp}');\nCOMMIT;"
+                        f"BEGIN IMMEDIATE;\nINSERT INTO schema_migrations VALUES "
+                        f"({mg.version}, '{mg.name}', '{stamp}');\n{mg.sql}\nCOMMIT;"
                     )
                 except sqlite3.Error as exc:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
+                    applied = conn.execute(
+                        "SELECT 1 FROM schema_migrations WHERE version = ?", (mg.version,)
+                    ).fetchone()
+                    if applied:
+                        continue
                     raise StoreError(f"migration {mg.version} failed: {exc}") from exc
 
     def schema_version(self) -> int:

@@ -150,6 +150,8 @@ def _clause(clause: Clause) -> Sql:
 
 
 def _id_clause(clause: Clause) -> Sql:
+    if clause.missing is not None:  # every resource has an id
+        return Sql("1 = 0" if clause.missing else "1 = 1", [])
     ids = [v.code for v in clause.values if isinstance(v, TokenValue) and v.code]
     marks = ", ".join("?" for _ in ids) or "NULL"
     op = "NOT IN" if clause.modifier == "not" else "IN"
@@ -197,8 +199,9 @@ def _date(v: RangeValue) -> tuple[str, list[object]]:
         "ne": ("NOT (low >= ? AND high <= ?)", [lo, hi]),
         "gt": ("high > ?", [hi]),
         "lt": ("low < ?", [lo]),
-        "ge": ("high >= ?", [lo]),
-        "le": ("low <= ?", [hi]),
+        # ge/le: gt/lt, or the search range fully contains the target (search.html#prefix)
+        "ge": ("high > ? OR (low >= ? AND high <= ?)", [hi, lo, hi]),
+        "le": ("low < ? OR (low >= ? AND high <= ?)", [lo, lo, hi]),
         "sa": ("low > ?", [hi]),
         "eb": ("high < ?", [lo]),
     }

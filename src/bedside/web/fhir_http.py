@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -91,8 +92,10 @@ async def _fhir_request(request: Request) -> FhirRequest:
         if path.endswith("/_search") or (
             method == "POST" and ctype == "application/x-www-form-urlencoded"
         ):
-            form = await request.form()
-            query.extend((k, str(v)) for k, v in form.multi_items())
+            try:  # parsed here: Starlette's request.form() needs python-multipart
+                query.extend(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+            except UnicodeDecodeError:
+                raise InvalidRequest("The form body is not UTF-8.") from None
         elif raw:
             if ctype and ctype not in _JSON_TYPES:
                 raise UnsupportedMediaType(

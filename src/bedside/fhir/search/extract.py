@@ -117,6 +117,9 @@ def _add(rows: IndexRows, param: SearchParam, path: Path, value: Any) -> None:
         q = quantity(value)
         if q is not None:
             rows.quantity.append((key, q[0], q[1], q[2]))
+            unit = value.get("unit") if isinstance(value, dict) else None
+            if isinstance(unit, str) and unit != q[2]:  # "5.4||mg" matches code or unit
+                rows.quantity.append((key, q[0], None, unit))
 
 
 def tokens(value: Any) -> Iterator[tuple[str | None, str]]:
@@ -132,9 +135,14 @@ def tokens(value: Any) -> Iterator[tuple[str | None, str]]:
         elif "code" in value and isinstance(value["code"], str):
             yield value.get("system"), value["code"]
         elif isinstance(value.get("value"), str):
-            yield value.get("system"), value["value"]
+            system = value.get("system")
+            if system in _CONTACT_SYSTEMS:  # a ContactPoint's system is no token system
+                system = None
+            yield system, value["value"]
 
 
+# ContactPoint.system codes; an Identifier.system is an absolute URI, never one of these
+_CONTACT_SYSTEMS = frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"})
 _NAME_PARTS = ("text", "family", "given", "prefix", "suffix")
 _ADDRESS_PARTS = ("text", "line", "city", "district", "state", "postalCode", "country")
 
