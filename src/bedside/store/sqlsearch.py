@@ -43,14 +43,39 @@ class Sql:
 
 
 def where(query: SearchQuery, snapshot: int) -> Sql:
-    """The WHERE clause shared by the page query and the count query."""
+    """The WHERE clause shared by the page query and the count query.
+
+    The clause likeliest to match few rows (a reference such as ``patient=``, then an
+    identifier, then anything but a plain code) drives the query as ``rid IN (...)``; the others
+    are checked per candidate row with ``EXISTS``, probing the ``(rid, param)`` index. Without
+    this, SQLite materializes every clause's full match list, e.g. every laboratory Observation
+    of every patient for ``patient=X&category=laboratory``.
+    """
     parts = ["r.type = ?", "r.deleted = ?", "r.created_seq <= ?"]
     args: list[object] = [query.resource_type, False, snapshot]
+    driving = _driving_clause(query.clauses)
     for clause in query.clauses:
-        sql = _clause(clause)
+        sql = _clause(clause, drive=clause is driving)
         parts.append(sql.text)
         args.extend(sql.args)
     return Sql(" AND ".join(parts), args)
+
+
+def _driving_clause(clauses: tuple[Clause, ...]) -> Clause | None:
+    candidates = [
+        c for c in clauses if c.param.code != "_id" and c.missing is None and c.modifier != "not"
+    ]
+    if not candidates:
+        return None
+
+    def rank(c: Clause) -> int:
+        if c.param.kind == "reference":
+            return 0
+        if c.param.code == "identifier":
+            return 1
+        return 3 if c.param.kind == "token" else 2
+
+    return min(candidates, key=rank)
 
 
 def page(
@@ -130,23 +155,25 @@ def _sort_expr(key: SortKey) -> tuple[str, list[object], bool]:
     return expr, [key.param.key], key.descending
 
 
-def _clause(clause: Clause) -> Sql:
+def _clause(clause: Clause, *, drive: bool) -> Sql:
     param = clause.param
     if param.code == "_id":
         return _id_clause(clause)
     table = _TABLE[param.kind]
     if clause.missing is not None:
-        op = "NOT IN" if clause.missing else "IN"
-        return Sql(f"r.rid {op} (SELECT rid FROM {table} WHERE param = ?)", [param.key])
+        op = "NOT EXISTS" if clause.missing else "EXISTS"
+        return Sql(f"{op} (SELECT 1 FROM {table} x {_OWN})", [param.key])
     ors: list[str] = []
     args: list[object] = [param.key]
     for value in clause.values:
         text, vargs = _value(param.kind, clause.modifier, value)
         ors.append(text)
         args.extend(vargs)
-    op = "NOT IN" if clause.modifier == "not" else "IN"
     body = " OR ".join(f"({o})" for o in ors)
-    return Sql(f"r.rid {op} (SELECT rid FROM {table} WHERE param = ? AND ({body}))", args)
+    if drive:
+        return Sql(f"r.rid IN (SELECT rid FROM {table} WHERE param = ? AND ({body}))", args)
+    op = "NOT EXISTS" if clause.modifier == "not" else "EXISTS"
+    return Sql(f"{op} (SELECT 1 FROM {table} x {_OWN} AND ({body}))", args)
 
 
 def _id_clause(clause: Clause) -> Sql:

@@ -48,7 +48,7 @@ CREATE TABLE idx_token (
     code   TEXT   NOT NULL
 );
 CREATE INDEX idx_token_lookup ON idx_token (param, code, system);
-CREATE INDEX idx_token_rid ON idx_token (rid);
+CREATE INDEX idx_token_rid ON idx_token (rid, param);
 
 CREATE TABLE idx_string (
     rid    BIGINT NOT NULL,
@@ -57,7 +57,7 @@ CREATE TABLE idx_string (
     exact  TEXT   NOT NULL
 );
 CREATE INDEX idx_string_lookup ON idx_string (param, norm text_pattern_ops);
-CREATE INDEX idx_string_rid ON idx_string (rid);
+CREATE INDEX idx_string_rid ON idx_string (rid, param);
 
 CREATE TABLE idx_date (
     rid    BIGINT NOT NULL,
@@ -67,7 +67,7 @@ CREATE TABLE idx_date (
 );
 CREATE INDEX idx_date_low ON idx_date (param, low);
 CREATE INDEX idx_date_high ON idx_date (param, high);
-CREATE INDEX idx_date_rid ON idx_date (rid);
+CREATE INDEX idx_date_rid ON idx_date (rid, param);
 
 CREATE TABLE idx_reference (
     rid         BIGINT NOT NULL,
@@ -76,7 +76,7 @@ CREATE TABLE idx_reference (
     target      TEXT   NOT NULL
 );
 CREATE INDEX idx_reference_lookup ON idx_reference (param, target, target_type);
-CREATE INDEX idx_reference_rid ON idx_reference (rid);
+CREATE INDEX idx_reference_rid ON idx_reference (rid, param);
 
 CREATE TABLE idx_quantity (
     rid    BIGINT           NOT NULL,
@@ -86,4 +86,4 @@ CREATE TABLE idx_quantity (
     code   TEXT
 );
 CREATE INDEX idx_quantity_lookup ON idx_quantity (param, value);
-CREATE INDEX idx_quantity_rid ON idx_quantity (rid);
+CREATE INDEX idx_quantity_rid ON idx_quantity (rid, param);
