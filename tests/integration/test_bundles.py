@@ -521,3 +521,36 @@ def test_prefer_header_over_http(client: httpx.Client) -> None:
     (entry,) = r.json()["entry"]
     assert "resource" not in entry
     assert entry["response"]["status"] == "201"
+
+
+def test_transaction_deletes_run_before_conditional_creates_resolve(repo: Repository) -> None:
+    """http.html#trules: DELETEs first, so an ifNoneExist on the same identifier creates anew."""
+    ident = {"system": "urn:test:order", "value": "del-then-create"}
+    first = repo.handle(
+        FhirRequest("POST", "Patient", body={"resourceType": "Patient", "identifier": [ident]})
+    )
+    old_id = first.resource["id"]  # type: ignore[index]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:6f1c0f4e-0000-4000-8000-000000000001",
+                "resource": {"resourceType": "Patient", "identifier": [ident]},
+                "request": {
+                    "method": "POST",
+                    "url": "Patient",
+                    "ifNoneExist": "identifier=urn:test:order|del-then-create",
+                },
+            },
+            {"request": {"method": "DELETE", "url": f"Patient/{old_id}"}},
+        ],
+    }
+    resp = repo.handle(FhirRequest("POST", "", body=bundle))
+    statuses = [e["response"]["status"] for e in resp.resource["entry"]]  # type: ignore[index]
+    assert statuses == ["201", "200"]
+    found = repo.handle(
+        FhirRequest("GET", "Patient", query=(("identifier", "urn:test:order|del-then-create"),))
+    ).resource
+    assert found["total"] == 1  # type: ignore[index]
+    assert found["entry"][0]["resource"]["id"] != old_id  # type: ignore[index]

@@ -103,36 +103,54 @@ def run_transaction(
     find: Finder,
     prefer: str | None,
 ) -> list[FhirResponse]:
-    """Resolve ids and references, then run the entries in spec order in one session."""
+    """Run the entries in spec order (http.html#trules) in one session.
+
+    DELETEs run first, before anything else is resolved, so a conditional create or a
+    conditional reference later in the Bundle sees the deletions. Then every POST and PUT gets
+    its id, references are rewritten, and the rest runs: POST, PUT/PATCH, GET/HEAD.
+    """
     buffered = BufferedSession(session)
     requests = [entry_request(e, prefer) for e in entries]
     methods = [r.method for r in requests]  # processing order follows what the client asked
-    mapping: dict[str, str] = {}
-    targets: set[str] = set()
-    for i, (entry, req) in enumerate(zip(entries, requests, strict=True)):
-        full_url = entry.get("fullUrl")
-        new_req = _assign(buffered, i, req, find, mapping, full_url)
-        requests[i] = new_req
-        key = new_req.path  # DELETE, PUT and PATCH of one resource overlap (http.html#trules)
-        if new_req.method not in ("GET", "HEAD") and "/" in new_req.path:
-            if key in targets:
-                raise InvalidRequest(f"Entry {i} changes a resource another entry also changes.")
-            targets.add(key)
-    requests = [_rewrite(buffered, i, r, mapping, find) for i, r in enumerate(requests)]
-    order = sorted(range(len(requests)), key=lambda i: _ORDER[methods[i]])
     results: list[FhirResponse | None] = [None] * len(requests)
+    _check_overlaps(requests)
+    for i in (i for i, m in enumerate(methods) if m == "DELETE"):
+        results[i] = _run_entry(run, buffered, i, requests[i])
+    mapping: dict[str, str] = {}
+    for i, (entry, req) in enumerate(zip(entries, requests, strict=True)):
+        if methods[i] != "DELETE":
+            requests[i] = _assign(buffered, i, req, find, mapping, entry.get("fullUrl"))
+    _check_overlaps(requests)
+    requests = [_rewrite(buffered, i, r, mapping, find) for i, r in enumerate(requests)]
+    order = sorted(
+        (i for i, m in enumerate(methods) if m != "DELETE"), key=lambda i: _ORDER[methods[i]]
+    )
     for i in order:
-        try:
-            results[i] = run(buffered, requests[i])
-        except FhirError as exc:
-            exc.message = f"Entry {i}: {exc.message}"
-            exc.issues = tuple(
-                dataclasses.replace(issue, diagnostics=f"Entry {i}: {issue.diagnostics}")
-                for issue in exc.issues
-            )
-            raise
+        results[i] = _run_entry(run, buffered, i, requests[i])
     buffered.flush()
     return [r for r in results if r is not None]
+
+
+def _check_overlaps(requests: list[FhirRequest]) -> None:
+    """DELETE, PUT and PATCH of one resource in one transaction are an error (http.html#trules)."""
+    targets: set[str] = set()
+    for i, req in enumerate(requests):
+        if req.method not in ("GET", "HEAD", "POST") and "/" in req.path:
+            if req.path in targets:
+                raise InvalidRequest(f"Entry {i} changes a resource another entry also changes.")
+            targets.add(req.path)
+
+
+def _run_entry(run: Runner, session: BufferedSession, i: int, req: FhirRequest) -> FhirResponse:
+    try:
+        return run(session, req)
+    except FhirError as exc:
+        exc.message = f"Entry {i}: {exc.message}"
+        exc.issues = tuple(
+            dataclasses.replace(issue, diagnostics=f"Entry {i}: {issue.diagnostics}")
+            for issue in exc.issues
+        )
+        raise
 
 
 def _assign(
