@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Bedside clinical data server.")
 admin = typer.Typer(no_args_is_help=True, help="Administer a Bedside server's data dir.")
 app.add_typer(admin, name="admin")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[
     Path, typer.Option("--data-dir", help="Folder for the SQLite database and the server's keys.")
