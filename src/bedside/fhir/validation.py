@@ -28,34 +28,15 @@ _RELATIVE_REF: Final = re.compile(
 _ABSOLUTE_REF: Final = re.compile(r"(https?://\S+|urn:uuid:[0-9a-fA-F-]{36}|urn:oid:[0-2](\.\d+)+)")
 _CONDITIONAL_REF: Final = re.compile(r"([A-Z][A-Za-z]+)\?\S+")
 
+_ENCOUNTER_STATUS: Final = frozenset(
+    {"planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled"}
+    | {"entered-in-error", "unknown"}
+)
+
 # Required bindings whose code lists the models abbreviate ("+"): the full R4 value sets.
 _FULL_REQUIRED_CODES: Final[Mapping[str, frozenset[str]]] = {
-    "Encounter.status": frozenset(
-        [
-            "planned",
-            "arrived",
-            "triaged",
-            "in-progress",
-            "onleave",
-            "finished",
-            "cancelled",
-            "entered-in-error",
-            "unknown",
-        ]
-    ),
-    "Encounter.statusHistory.status": frozenset(
-        [
-            "planned",
-            "arrived",
-            "triaged",
-            "in-progress",
-            "onleave",
-            "finished",
-            "cancelled",
-            "entered-in-error",
-            "unknown",
-        ]
-    ),
+    "Encounter.status": _ENCOUNTER_STATUS,
+    "Encounter.statusHistory.status": _ENCOUNTER_STATUS,
     "Observation.status": frozenset(
         [
             "registered",

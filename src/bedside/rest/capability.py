@@ -10,6 +10,7 @@ from typing import Any
 
 import bedside
 from bedside.fhir.resource_types import NOT_STORED, RESOURCE_TYPES
+from bedside.fhir.search.query import RESULT_PARAMETERS
 from bedside.fhir.search.registry import params_for
 
 _INTERACTIONS = (
@@ -23,6 +24,7 @@ _INTERACTIONS = (
     "create",
     "search-type",
 )
+_INTERNAL_PARAMETERS = frozenset({"_cursor", "_format", "_pretty"})
 _PARAM_DOCS = {
     "_id": "Logical id of the resource",
     "_lastUpdated": "When the resource version last changed",
@@ -85,15 +87,7 @@ def capability_statement(base: str, released: str) -> dict[str, Any]:
                 "interaction": [{"code": "transaction"}, {"code": "batch"}],
                 "searchParam": [
                     {"name": n, "type": "number" if n == "_count" else "string"}
-                    for n in (
-                        "_count",
-                        "_sort",
-                        "_include",
-                        "_revinclude",
-                        "_summary",
-                        "_elements",
-                        "_total",
-                    )
+                    for n in sorted(RESULT_PARAMETERS - _INTERNAL_PARAMETERS)
                 ],
             }
         ],
