@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -67,8 +68,8 @@ class PgSchema:
     name: str
 
 
-@pytest.fixture
-def pg_schema() -> Iterator[PgSchema]:
+@contextmanager
+def fresh_pg_schema() -> Iterator[PgSchema]:
     """A fresh, empty schema on the real PostgreSQL server, dropped afterwards."""
     require_postgres()
     import psycopg
@@ -77,10 +78,17 @@ def pg_schema() -> Iterator[PgSchema]:
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {name}")
     sep = "&" if "?" in PG_URL else "?"
-    url = f"{PG_URL}{sep}options={quote(f'-csearch_path={name}')}"
-    yield PgSchema(url, name)
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {name} CASCADE")
+    try:
+        yield PgSchema(f"{PG_URL}{sep}options={quote(f'-csearch_path={name}')}", name)
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[PgSchema]:
+    with fresh_pg_schema() as schema:
+        yield schema
 
 
 def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:

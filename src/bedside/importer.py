@@ -133,7 +133,7 @@ def run_unit(repo: Repository, unit: Unit, report: ImportReport) -> None:
     if not bad_lines:
         try:
             resp = repo.handle(FhirRequest("POST", "", body=bundle, prefer_return="minimal"))
-            _count(resp.resource, bundle, report)
+            _count(resp.resource, bundle, report, unit.source)
             return
         except FhirError as exc:
             if bundle.get("type") == "transaction" and _has_urn_refs(bundle):
@@ -149,7 +149,7 @@ def run_unit(repo: Repository, unit: Unit, report: ImportReport) -> None:
         single = {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
         try:
             resp = repo.handle(FhirRequest("POST", "", body=single, prefer_return="minimal"))
-            _count(resp.resource, single, report)
+            _count(resp.resource, single, report, where)
         except FhirError as exc:
             report.errors.append(f"{where}: {exc.message}")
 
@@ -158,15 +158,15 @@ def _has_urn_refs(bundle: dict[str, Any]) -> bool:
     return any(str(e.get("fullUrl", "")).startswith("urn:") for e in bundle["entry"])
 
 
-def _count(response: Any, bundle: dict[str, Any], report: ImportReport) -> None:
+def _count(response: Any, bundle: dict[str, Any], report: ImportReport, source: str) -> None:
     entries = (response or {}).get("entry", [])
-    for req_entry, resp_entry in zip(bundle["entry"], entries, strict=False):
+    for i, (req_entry, resp_entry) in enumerate(zip(bundle["entry"], entries, strict=False)):
         status = str(resp_entry.get("response", {}).get("status", ""))
         if status.startswith("2"):
             rtype = (req_entry.get("resource") or {}).get("resourceType", "?")
             report.by_type[rtype] += 1
         else:
-            report.errors.append(f"entry failed with status {status}")
+            report.errors.append(f"{source} entry {i}: failed with status {status}")
 
 
 def import_paths(

@@ -7,7 +7,6 @@ v1 forms ``.read`` / ``.write`` / ``.*`` map to ``rs`` / ``cud`` / ``cruds``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -83,7 +82,3 @@ class ScopeSet:
 def _scope_text(s: Scope) -> str:
     letters = "".join(c for c in "cruds" if c in s.permissions)
     return f"{s.context}/{s.resource_type}.{letters}" + (f"?{s.query}" if s.query else "")
-
-
-def parse_scopes(values: Iterable[str]) -> ScopeSet:
-    return ScopeSet.parse(" ".join(values))

@@ -157,19 +157,6 @@ def _conditional_ok(ref: str) -> bool:
 _CONDITIONAL_OK: Final = _conditional_ok
 
 
-def iter_references(node: Any, path: str) -> Iterator[tuple[str, str]]:
-    """Yield (FHIRPath, reference string) for every ``Reference.reference`` in a resource."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "reference" and isinstance(value, str):
-                yield f"{path}.reference", value
-            elif isinstance(value, dict | list):
-                yield from iter_references(value, f"{path}.{key}")
-    elif isinstance(node, list):
-        for i, item in enumerate(node):
-            yield from iter_references(item, f"{path}[{i}]")
-
-
 def _check_required_codes(rtype: str, resource: dict[str, Any]) -> Iterator[Issue]:
     for path, allowed in _required_code_paths(rtype):
         parts = path.split(".")[1:]

@@ -13,6 +13,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from bedside.errors import FhirError, InvalidRequest, PreconditionFailed
 from bedside.fhir.outcome import operation_outcome
@@ -83,8 +84,6 @@ def check_bundle(body: Any) -> tuple[str, list[dict[str, Any]]]:
 def entry_request(entry: dict[str, Any], prefer: str | None) -> FhirRequest:
     req = entry["request"]
     path, _, query = req["url"].partition("?")
-    from urllib.parse import parse_qsl
-
     return FhirRequest(
         method=req["method"],
         path=path.strip("/"),
@@ -209,8 +208,6 @@ def _map(mapping: dict[str, str], full_url: Any, target: str) -> None:
 
 
 def _qs(query: tuple[tuple[str, str], ...]) -> str:
-    from urllib.parse import urlencode
-
     return urlencode(query)
 
 

@@ -12,6 +12,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jsonpatch
 import orjson
@@ -274,6 +275,4 @@ def _stored(write: Write, rid: int, seq: int) -> StoredVersion:
 
 
 def _query_pairs(text: str) -> list[tuple[str, str]]:
-    from urllib.parse import parse_qsl
-
     return parse_qsl(text.lstrip("?"), keep_blank_values=True)

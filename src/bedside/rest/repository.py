@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from bedside.auth.caller import Caller
 from bedside.errors import FhirError, InvalidRequest, MethodNotAllowed, NotFound
-from bedside.fhir.outcome import information, operation_outcome
+from bedside.fhir.outcome import information
 from bedside.fhir.search.query import parse_search
 from bedside.rest import bundles
 from bedside.rest.interactions import Interactions, Outcome, check_type, load
@@ -204,7 +204,3 @@ def _read_response(v: StoredVersion, base: str) -> FhirResponse:
 
 def _qs(req: FhirRequest) -> str:
     return urlencode(req.query)
-
-
-def outcome_for(exc: FhirError) -> dict[str, Any]:
-    return operation_outcome(exc.issues)

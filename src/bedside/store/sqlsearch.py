@@ -248,7 +248,7 @@ def _number(v: RangeValue) -> tuple[str, list[object]]:
         "le": ("value <= ?", [v.value]),
         "sa": ("value > ?", [v.value]),
         "eb": ("value < ?", [v.value]),
-        "ap": ("value >= ? AND value <= ?", [v.value * 0.9, v.value * 1.1]),
+        "ap": ("value >= ? AND value <= ?", [*sorted((v.value * 0.9, v.value * 1.1))]),
     }
     text, args = rules[v.prefix]
     if v.system is not None:

@@ -70,11 +70,6 @@ def _plan(rtype: str) -> tuple[tuple[str, bool, SearchParam, Path], ...]:
     return tuple(plan)
 
 
-def select(node: Any, path: Path) -> Iterator[Any]:
-    """Elements a path selects; arrays are flattened, ``name[x]`` matches any choice."""
-    yield from _walk(node, path.segments, 0)
-
-
 def _walk(node: Any, segments: tuple[str, ...], i: int) -> Iterator[Any]:
     if isinstance(node, list):
         for item in node:

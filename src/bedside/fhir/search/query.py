@@ -18,7 +18,6 @@ from bedside.fhir.dates import parse_range
 from bedside.fhir.resource_types import is_resource_type
 from bedside.fhir.search.registry import SearchParam, params_for
 
-PREFIXES: Final = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 DEFAULT_COUNT: Final = 20
 MAX_COUNT: Final = 1000
 RESULT_PARAMETERS: Final = frozenset(

@@ -10,12 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Final
 
 from bedside.fhir.resource_types import RESOURCE_TYPES
 from bedside.fhir.search.definitions import COMMON_PARAMETERS, SEARCH_PARAMETERS
-
-KINDS: Final = frozenset({"token", "string", "date", "reference", "quantity", "uri", "number"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +75,3 @@ def _table() -> Mapping[str, Mapping[str, SearchParam]]:
 def params_for(resource_type: str) -> Mapping[str, SearchParam]:
     """All search parameters of a type, by code (empty for an unknown type)."""
     return _table().get(resource_type, {})
-
-
-def types_with_params() -> Mapping[str, Mapping[str, SearchParam]]:
-    return _table()
