@@ -1,4 +1,10 @@
-"""Who is calling, and what their grant lets them do. The repository is bound to one Caller."""
+"""Who is calling, and what their grant lets them do. The repository is bound to one Caller.
+
+A Caller comes from a verified access token. Besides its scopes it carries the context that
+confines them: ``patient`` (the launch context) confines ``patient/`` scopes to that patient's
+compartment, and a user whose role is ``patient`` has their ``user/`` scopes confined to their own
+compartment (``user_patient``). ``system/`` scopes and operator tokens are not confined.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,22 @@ class Caller:
     subject: str  # the token's ``sub``
     scopes: ScopeSet
     client_id: str | None = None
+    patient: str | None = None  # launch context: the Patient id that patient/ scopes confine to
+    fhir_user: str | None = None  # "Patient/123", "Practitioner/9"; None for services
+    role: str | None = None  # patient, nurse, doctor, admin, auditor, support; None for services
+    grant_id: str | None = None  # the grant (token family) the access token belongs to
+
+    @property
+    def user_patient(self) -> str | None:
+        """The Patient id a patient user's ``user/`` scopes are confined to.
+
+        None means "not confined" (clinical staff, services). A patient user without a linked
+        Patient gets "" , which matches no compartment: deny by default.
+        """
+        if self.role != "patient":
+            return None
+        kind, _, rid = (self.fhir_user or "").partition("/")
+        return rid if kind == "Patient" and rid else ""
 
     def require(self, resource_type: str, interaction: str) -> None:
         """Raise Forbidden (403, insufficient_scope) unless the grant covers the interaction."""
