@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from bedside import cli_admin
 from bedside import settings as settings_mod
 from bedside.errors import BedsideError
 
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Bedside clinical data server.")
 admin = typer.Typer(no_args_is_help=True, help="Administer a Bedside server's data dir.")
 app.add_typer(admin, name="admin")
+admin.add_typer(cli_admin.users_app, name="user")
+admin.add_typer(cli_admin.clients_app, name="client")
+admin.add_typer(cli_admin.keys_app, name="keys")
+admin.command("launch")(cli_admin.launch)
 console = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[
@@ -49,32 +54,41 @@ def serve(
     ] = None,
     demo: Annotated[bool, typer.Option(help="Load demo patients into an empty database.")] = False,
     demo_patients: Annotated[int, typer.Option(help="How many demo patients to generate.")] = 25,
+    token_ttl: Annotated[
+        str, typer.Option(help="Access-token lifetime for SMART apps, e.g. 15m (at most 1h).")
+    ] = "15m",  # noqa: S107 - a lifetime, not a password
 ) -> None:
     """Serve the FHIR API, creating and migrating the database and keys as needed."""
     import uvicorn
 
-    from bedside.auth.keys import load_or_create
+    from bedside.auth.keys import KeyRing
+    from bedside.auth.server import MAX_ACCESS_TTL, AuthConfig, AuthServer
     from bedside.store import open_store
     from bedside.web.app import create_app
 
+    ttl = _parse_ttl(token_ttl)
+    if ttl is None or not 0 < ttl <= MAX_ACCESS_TTL:
+        raise _fail("--token-ttl must be a duration such as 15m, at most 1h.")
     cfg = settings_mod.resolve(data_dir, database, host, port, base_url)
     try:
         settings_mod.prepare_data_dir(cfg.data_dir)
-        keys = load_or_create(cfg.data_dir)
+        keyring = KeyRing(cfg.data_dir)
         store = open_store(cfg.database_url)
     except BedsideError as exc:
         raise _fail(str(exc)) from None
+    auth = AuthServer(store, keyring, AuthConfig(cfg.fhir_base, cfg.root, access_ttl=ttl))
     settings_mod.record_server(cfg)
     if demo:
         _load_demo(store, cfg.fhir_base, demo_patients)
     console.print(f"[bold green]Bedside[/bold green] FHIR R4 API at [bold]{cfg.fhir_base}[/bold]")
     console.print(f"  CapabilityStatement: {cfg.fhir_base}/metadata")
+    console.print(f"  SMART discovery:     {cfg.fhir_base}/.well-known/smart-configuration")
     console.print(
         "  Get a token:  .venv/bin/bedside admin token --scope 'system/*.cruds'"
         f" --data-dir {data_dir}"
     )
     console.print(f'  Then:         curl -H "Authorization: Bearer $TOKEN" {cfg.fhir_base}/Patient')
-    uvicorn.run(create_app(store, keys, cfg.fhir_base), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(store, auth), host=host, port=port, log_level="warning")
 
 
 def _load_demo(store: Store, fhir_base: str, count: int) -> None:

@@ -6,6 +6,8 @@ below it raises them. Messages must never echo PHI the caller did not send.
     BedsideError
     ├── ConfigurationError           bad settings or a data dir we cannot use
     ├── StoreError                   the database failed in a way the caller cannot fix
+    ├── AdminError                   an admin command cannot be done as asked (CLI message)
+    ├── OAuthError                   an OAuth 2.0 endpoint refused (RFC 6749 §5.2 error codes)
     └── FhirError                    a FHIR interaction refused; carries status + issues
         ├── InvalidRequest           400  malformed request, unknown search parameter
         ├── Unauthorized             401  no or bad bearer token
@@ -34,6 +36,34 @@ class ConfigurationError(BedsideError):
 
 class StoreError(BedsideError):
     """The database failed (connection, schema) in a way the caller cannot fix."""
+
+
+class AdminError(BedsideError):
+    """An administrative change (user, client, key) cannot be made as asked."""
+
+
+class OAuthError(BedsideError):
+    """An OAuth 2.0 error response: ``error`` is one of RFC 6749's codes, ``status`` 400 or 401.
+
+    ``description`` goes to the client verbatim, so it must never contain a secret or PHI.
+    """
+
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        *,
+        status: int = 400,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,14 @@ class Settings:
     base_url: str = ""
 
     @property
+    def root(self) -> str:
+        """The server's public URL; the authorization server lives at root/auth/."""
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
     def fhir_base(self) -> str:
-        """The public FHIR base URL: tokens' audience and the root of every link."""
-        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/") + "/fhir"
+        """The public FHIR base URL: tokens' audience and issuer, and the root of every link."""
+        return self.root + "/fhir"
 
 
 def resolve(
@@ -45,10 +50,24 @@ def prepare_data_dir(path: Path) -> None:
 
 
 def record_server(settings: Settings) -> None:
-    """Remember the FHIR base in the data dir so `bedside admin token` can use it as audience."""
-    (settings.data_dir / "server.json").write_bytes(
-        orjson.dumps({"fhir_base": settings.fhir_base}, option=orjson.OPT_INDENT_2)
-    )
+    """Remember the FHIR base and database in the data dir, for the `bedside admin` commands.
+
+    The file is owner-only: a PostgreSQL URL may carry a password.
+    """
+    path = settings.data_dir / "server.json"
+    body = {"fhir_base": settings.fhir_base, "database": settings.database_url}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(orjson.dumps(body, option=orjson.OPT_INDENT_2))
+    os.chmod(path, 0o600)
+
+
+def recorded_database(data_dir: Path) -> str | None:
+    path = data_dir / "server.json"
+    if not path.exists():
+        return None
+    value = orjson.loads(path.read_bytes()).get("database")
+    return str(value) if value else None
 
 
 def recorded_fhir_base(data_dir: Path) -> str | None:

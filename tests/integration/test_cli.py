@@ -68,7 +68,7 @@ def test_admin_token_prints_a_jwt_and_creates_owner_only_keys(tmp_path: Path) ->
     claims = claims_of(token)
     assert claims["scope"] == "system/*.cruds"
     assert claims["aud"] == DEFAULT_AUDIENCE
-    assert claims["iss"] == tokens.ISSUER
+    assert claims["iss"] == DEFAULT_AUDIENCE
     ttl = int(claims["exp"]) - int(claims["iat"])  # type: ignore[call-overload]
     assert ttl == 3600
     caller = tokens.verify(load_or_create(data_dir), token, audience=DEFAULT_AUDIENCE)

@@ -545,7 +545,7 @@ def test_token_signed_by_foreign_key_is_401(server: Server) -> None:
     foreign = RSAKey.generate_key(2048, auto_kid=True, private=True)
     now = int(time.time())
     claims = {
-        "iss": tokens.ISSUER,
+        "iss": server.base,
         "sub": "intruder",
         "aud": server.base,
         "iat": now,

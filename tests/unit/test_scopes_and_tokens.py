@@ -73,10 +73,13 @@ def test_scopes_combine_across_a_grant() -> None:
     assert s.other == ("openid", "fhirUser")
 
 
-def test_scope_with_query_grants_nothing_it_cannot_enforce() -> None:
+def test_granular_scope_grants_its_letters_on_the_type_its_query_filters_rows() -> None:
+    # the query is applied to rows by bedside.rest.access (tests/unit/test_access.py)
     s = ScopeSet.parse("patient/Observation.rs?category=laboratory")
     assert len(s.scopes) == 1
-    assert allowed(s, "Observation") == set()
+    assert s.scopes[0].query == "category=laboratory"
+    assert allowed(s, "Observation") == {"read", "vread", "search"}
+    assert allowed(s, "Condition") == set()
 
 
 def test_text_round_trips_in_canonical_letter_order() -> None:
@@ -174,7 +177,7 @@ def test_token_claims_carry_issuer_audience_expiry_and_unique_id(keys: SigningKe
     a = tokens.issue(keys, subject="s", audience=AUD, scope="system/*.rs", ttl=300, now=now)
     b = tokens.issue(keys, subject="s", audience=AUD, scope="system/*.rs", ttl=300, now=now)
     ca, cb = jwt.decode(a, keys.all).claims, jwt.decode(b, keys.all).claims
-    assert ca["iss"] == tokens.ISSUER
+    assert ca["iss"] == AUD
     assert ca["aud"] == AUD
     assert ca["exp"] - ca["iat"] == 300
     assert ca["jti"] != cb["jti"]
@@ -244,7 +247,7 @@ def test_token_signed_by_another_key_is_rejected(keys: SigningKeys, tmp_path: Pa
         tokens.verify(keys, token, audience=AUD)
     stranger = RSAKey.generate_key(2048, auto_kid=True, private=True)
     now = int(time.time())
-    claims = {"iss": tokens.ISSUER, "sub": "s", "aud": AUD, "iat": now, "exp": now + 60}
+    claims = {"iss": AUD, "sub": "s", "aud": AUD, "iat": now, "exp": now + 60}
     header = {"alg": "RS256", "kid": keys.signing.kid}
     with pytest.raises(Unauthorized):
         tokens.verify(
@@ -254,7 +257,7 @@ def test_token_signed_by_another_key_is_rejected(keys: SigningKeys, tmp_path: Pa
 
 def test_unsigned_and_garbage_tokens_are_rejected(keys: SigningKeys) -> None:
     now = int(time.time())
-    claims = {"iss": tokens.ISSUER, "sub": "s", "aud": AUD, "exp": now + 60, "scope": "system/*.rs"}
+    claims = {"iss": AUD, "sub": "s", "aud": AUD, "exp": now + 60, "scope": "system/*.rs"}
     none_header = _b64(orjson.dumps({"alg": "none"}))
     unsigned = f"{none_header}.{_b64(orjson.dumps(claims))}."
     for token in (unsigned, "garbage", "a.b.c", ""):
@@ -263,7 +266,7 @@ def test_unsigned_and_garbage_tokens_are_rejected(keys: SigningKeys) -> None:
 
 
 def test_token_without_expiry_is_rejected(keys: SigningKeys) -> None:
-    claims = {"iss": tokens.ISSUER, "sub": "s", "aud": AUD, "scope": "system/*.rs"}
+    claims = {"iss": AUD, "sub": "s", "aud": AUD, "scope": "system/*.rs"}
     token = jwt.encode({"alg": "RS256", "kid": keys.signing.kid}, claims, keys.signing)
     with pytest.raises(Unauthorized):
         tokens.verify(keys, token, audience=AUD)

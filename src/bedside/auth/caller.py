@@ -36,6 +36,18 @@ class Caller:
         kind, _, rid = (self.fhir_user or "").partition("/")
         return rid if kind == "Patient" and rid else ""
 
+    def confined_to(self, context: str) -> str | None:
+        """The Patient id the scopes of ``context`` (patient, user, system) are confined to.
+
+        None means not confined; "" means confined to nothing (a ``patient/`` scope without a
+        launch patient, a patient user without a linked Patient): deny by default.
+        """
+        if context == "patient":
+            return self.patient or ""
+        if context == "user":
+            return self.user_patient
+        return None
+
     def require(self, resource_type: str, interaction: str) -> None:
         """Raise Forbidden (403, insufficient_scope) unless the grant covers the interaction."""
         if not self.scopes.allows(resource_type, interaction):

@@ -8,6 +8,8 @@ removed. Keys are never committed: they exist only where the server runs.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,3 +60,47 @@ def rotate(data_dir: Path) -> SigningKeys:
     with os.fdopen(fd, "wb") as fh:
         fh.write(key.as_pem(private=True))
     return load_or_create(data_dir)
+
+
+class KeyRing:
+    """The keys of a running server, reloaded when the key folder changes.
+
+    ``bedside admin keys rotate`` adds a key while the server runs; within ``recheck`` seconds
+    the server signs with it, and tokens signed by older keys stay valid because those keys
+    still verify until they are retired.
+    """
+
+    def __init__(self, data_dir: Path, *, recheck: float = 2.0) -> None:
+        self.data_dir = data_dir
+        self.recheck = recheck
+        self._keys = load_or_create(data_dir)
+        self._stamp = self._folder_stamp()
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    def _folder_stamp(self) -> tuple[int, ...]:
+        folder = self.data_dir / "keys"
+        return tuple(sorted(p.stat().st_mtime_ns for p in folder.glob("signing-*.pem")))
+
+    def current(self) -> SigningKeys:
+        now = time.monotonic()
+        if now - self._checked < self.recheck:
+            return self._keys
+        with self._lock:
+            self._checked = now
+            stamp = self._folder_stamp()
+            if stamp != self._stamp:
+                self._keys = load_or_create(self.data_dir)
+                self._stamp = stamp
+        return self._keys
+
+
+def retire(data_dir: Path, kid: str) -> None:
+    """Remove a verification key (after the tokens it signed have expired)."""
+    keys = load_or_create(data_dir)
+    if kid == keys.signing.kid:
+        raise ConfigurationError("That key is the current signing key; rotate first.")
+    path = data_dir / "keys" / f"signing-{kid}.pem"
+    if not path.exists():
+        raise ConfigurationError(f"There is no key {kid}.")
+    path.unlink()

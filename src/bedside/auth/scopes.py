@@ -2,6 +2,11 @@
 
 v2 form: ``<context>/<Type|*>.<c?r?u?d?s?>`` where context is patient, user or system;
 v1 forms ``.read`` / ``.write`` / ``.*`` map to ``rs`` / ``cud`` / ``cruds``.
+
+A granular scope (``patient/Observation.rs?category=...|laboratory``) grants its letters on the
+type like any other scope; its query then filters which resources the caller sees. Parsing here
+stays cheap and pure (token issuance uses it too): the query is only checked for shape, and
+``bedside.rest.access`` checks it against the type's search parameters when it is applied.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from bedside.errors import InvalidRequest
 _SCOPE_RE: Final = re.compile(
     r"(?P<ctx>patient|user|system)/(?P<type>\*|[A-Z][A-Za-z]+)\.(?P<perm>read|write|\*|c?r?u?d?s?)"
     r"(?:\?(?P<query>\S+))?"
+)
+_QUERY_RE: Final = re.compile(
+    r"[A-Za-z_][A-Za-z0-9_:.-]*=[^&=]+(?:&[A-Za-z_][A-Za-z0-9_:.-]*=[^&=]+)*"
 )
 _V1: Final = {"read": "rs", "write": "cud", "*": "cruds"}
 
@@ -40,11 +48,8 @@ class Scope:
     query: str | None = None
 
     def allows(self, resource_type: str, letter: str) -> bool:
-        return (
-            self.resource_type in ("*", resource_type)
-            and letter in self.permissions
-            and self.query is None
-        )
+        """The type-level grant: a granular scope grants it too, its query filtering rows."""
+        return self.resource_type in ("*", resource_type) and letter in self.permissions
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,8 @@ class ScopeSet:
             perm = _V1.get(m["perm"], m["perm"])
             if not perm:
                 raise InvalidRequest(f"'{item}' grants no permission.")
+            if m["query"] is not None and not _QUERY_RE.fullmatch(m["query"]):
+                raise InvalidRequest(f"'{item}' has a malformed query.")
             scopes.append(Scope(m["ctx"], m["type"], frozenset(perm), m["query"]))
         return cls(tuple(scopes), tuple(other))
 

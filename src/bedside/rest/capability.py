@@ -31,7 +31,45 @@ _PARAM_DOCS = {
 }
 
 
-def capability_statement(base: str, released: str) -> dict[str, Any]:
+_OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
+
+
+def _security(oauth: dict[str, str] | None) -> dict[str, Any]:
+    """rest.security: SMART-on-FHIR service and, for older clients, the oauth-uris extension."""
+    if not oauth:
+        return {
+            "cors": True,
+            "description": "Every request except /metadata needs a bearer token "
+            "signed by this server (see docs/api.md).",
+        }
+    return {
+        "cors": True,
+        "service": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "SMART-on-FHIR",
+                    }
+                ],
+                "text": "OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)",
+            }
+        ],
+        "extension": [
+            {
+                "url": _OAUTH_URIS,
+                "extension": [{"url": k, "valueUri": v} for k, v in oauth.items()],
+            }
+        ],
+        "description": "SMART App Launch 2.x: see .well-known/smart-configuration. Every "
+        "request except /metadata needs a bearer token issued by this server.",
+    }
+
+
+def capability_statement(
+    base: str, released: str, oauth: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The CapabilityStatement; ``oauth`` maps authorize/token/revoke/... to endpoint URLs."""
     resources = []
     for rtype in sorted(RESOURCE_TYPES - NOT_STORED):
         params = params_for(rtype)
@@ -78,11 +116,7 @@ def capability_statement(base: str, released: str) -> dict[str, Any]:
         "rest": [
             {
                 "mode": "server",
-                "security": {
-                    "cors": False,
-                    "description": "Every request except /metadata needs a bearer token "
-                    "signed by this server (see docs/api.md).",
-                },
+                "security": _security(oauth),
                 "resource": resources,
                 "interaction": [{"code": "transaction"}, {"code": "batch"}],
                 "searchParam": [

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from bedside.fhir.search.extract import IndexRows
     from bedside.fhir.search.query import SearchQuery
+    from bedside.fhir.search.visibility import Visibility
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +60,24 @@ class Page:
 class Session(Protocol):
     """One connection in one transaction (read-only or read-write)."""
 
-    def current(self, rtype: str, rid: str, *, for_update: bool = False) -> StoredVersion | None:
-        """The current version (possibly a delete), locked against concurrent writers if asked."""
+    def current(
+        self,
+        rtype: str,
+        rid: str,
+        *,
+        for_update: bool = False,
+        visible: Visibility | None = None,
+    ) -> StoredVersion | None:
+        """The current version (possibly a delete), locked against concurrent writers if asked.
+
+        With ``visible``, None also when the caller may not see the resource: to the caller an
+        invisible resource and a missing one look the same, in one query.
+        """
         ...
 
-    def version(self, rtype: str, rid: str, version: int) -> StoredVersion | None: ...
+    def version(
+        self, rtype: str, rid: str, version: int, *, visible: Visibility | None = None
+    ) -> StoredVersion | None: ...
 
     def history(
         self,
@@ -73,8 +87,12 @@ class Session(Protocol):
         since: str | None,
         before_seq: int | None,
         count: int,
+        visible: Visibility | None = None,
     ) -> list[StoredVersion]:
-        """Versions newest first (by change-feed position), optionally older than a position."""
+        """Versions newest first (by change-feed position), optionally older than a position.
+
+        With ``visible``, only versions of resources whose current version the caller may see.
+        """
         ...
 
     def lock(self, key: str) -> None:
@@ -86,10 +104,18 @@ class Session(Protocol):
         ...
 
     def search(
-        self, query: SearchQuery, *, snapshot: int, after: tuple[object, ...] | None, limit: int
-    ) -> Page: ...
+        self,
+        query: SearchQuery,
+        *,
+        snapshot: int,
+        after: tuple[object, ...] | None,
+        limit: int,
+        visible: Visibility | None,
+    ) -> Page:
+        """One page of matches; ``visible`` (None: no restriction) is part of the query."""
+        ...
 
-    def count(self, query: SearchQuery, *, snapshot: int) -> int: ...
+    def count(self, query: SearchQuery, *, snapshot: int, visible: Visibility | None) -> int: ...
 
     def referenced(
         self, rids: Sequence[int], param_keys: Sequence[str], target_type: str | None
@@ -103,11 +129,32 @@ class Session(Protocol):
         """Current versions of resources whose parameter ``param_key`` points at ``targets``."""
         ...
 
+    def visible_rids(self, rids: Sequence[int], visible: Visibility) -> set[int]:
+        """The subset of ``rids`` (all of one type) that ``visible`` lets the caller see."""
+        ...
+
     def max_seq(self) -> int: ...
+
+
+class Records(Protocol):
+    """Plain SQL on the server's own (non-FHIR) tables, e.g. the authorization server's state.
+
+    Statements use ``?`` placeholders on every backend. One transaction per ``Store.records``.
+    """
+
+    def rows(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]: ...
+
+    def one(self, sql: str, args: Sequence[object] = ()) -> tuple[Any, ...] | None: ...
+
+    def run(self, sql: str, args: Sequence[object] = ()) -> int:
+        """Execute a statement; return the number of rows it changed."""
+        ...
 
 
 class Store(Protocol):
     dialect: str
+
+    def records(self, *, write: bool = False) -> AbstractContextManager[Records]: ...
 
     def read(self) -> AbstractContextManager[Session]: ...
 

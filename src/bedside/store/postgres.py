@@ -12,7 +12,7 @@ from psycopg_pool import ConnectionPool
 
 from bedside.errors import StoreError
 from bedside.store.migrations import migrations
-from bedside.store.session import Cursor, SqlSession
+from bedside.store.session import Cursor, SqlRecords, SqlSession
 
 _MIGRATION_LOCK = 0x6265647369646501  # "bedside" + 1: serializes migrations across servers
 
@@ -98,6 +98,11 @@ class PostgresStore:
         with self._pool.connection() as conn:
             row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
             return int(row[0]) if row else 0
+
+    @contextmanager
+    def records(self, *, write: bool = False) -> Iterator[SqlRecords]:
+        with self.write() if write else self.read() as session:
+            yield session.records()
 
     @contextmanager
     def read(self) -> Iterator[SqlSession]:

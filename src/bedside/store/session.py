@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bedside.fhir.search.query import SearchQuery
+from bedside.fhir.search.visibility import Visibility
 from bedside.store import sqlsearch
 from bedside.store.base import Page, StoredVersion, Write
 from bedside.store.sqlsearch import COLUMNS, FROM
@@ -57,6 +58,27 @@ def _row(r: Sequence[Any]) -> StoredVersion:
     )
 
 
+class SqlRecords:
+    """:class:`bedside.store.base.Records` over one DB-API cursor in an open transaction."""
+
+    def __init__(self, cur: Cursor, dialect: Dialect) -> None:
+        self._cur = cur
+        self._d = dialect
+
+    def rows(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        self._cur.execute(self._d.sql(sql), args)
+        return [tuple(r) for r in self._cur.fetchall()]
+
+    def one(self, sql: str, args: Sequence[object] = ()) -> tuple[Any, ...] | None:
+        self._cur.execute(self._d.sql(sql), args)
+        row = self._cur.fetchone()
+        return tuple(row) if row is not None else None
+
+    def run(self, sql: str, args: Sequence[object] = ()) -> int:
+        self._cur.execute(self._d.sql(sql), args)
+        return int(getattr(self._cur, "rowcount", 0) or 0)
+
+
 class SqlSession:
     """A Session over one DB-API cursor in an open transaction."""
 
@@ -64,23 +86,39 @@ class SqlSession:
         self._cur = cur
         self._d = dialect
 
+    def records(self) -> SqlRecords:
+        """Plain SQL in this session's transaction."""
+        return SqlRecords(self._cur, self._d)
+
     def _exec(self, text: str, args: Sequence[object] = ()) -> Cursor:
         self._cur.execute(self._d.sql(text), args)
         return self._cur
 
-    def current(self, rtype: str, rid: str, *, for_update: bool = False) -> StoredVersion | None:
+    def current(
+        self,
+        rtype: str,
+        rid: str,
+        *,
+        for_update: bool = False,
+        visible: Visibility | None = None,
+    ) -> StoredVersion | None:
         suffix = self._d.for_update if for_update else ""
+        access = _visible(visible)
         row = self._exec(
-            f"SELECT {COLUMNS} FROM {FROM} WHERE r.type = ? AND r.id = ?{suffix}", (rtype, rid)
+            f"SELECT {COLUMNS} FROM {FROM} WHERE r.type = ? AND r.id = ?{access.text}{suffix}",
+            (rtype, rid, *access.args),
         ).fetchone()
         return _row(row) if row else None
 
-    def version(self, rtype: str, rid: str, version: int) -> StoredVersion | None:
+    def version(
+        self, rtype: str, rid: str, version: int, *, visible: Visibility | None = None
+    ) -> StoredVersion | None:
+        access = _visible(visible)
         row = self._exec(
             "SELECT r.rid, r.type, r.id, v.version, v.deleted, v.last_updated, v.seq, v.method,"
             " v.content FROM resources r JOIN resource_versions v ON v.rid = r.rid"
-            " WHERE r.type = ? AND r.id = ? AND v.version = ?",
-            (rtype, rid, version),
+            f" WHERE r.type = ? AND r.id = ? AND v.version = ?{access.text}",
+            (rtype, rid, version, *access.args),
         ).fetchone()
         return _row(row) if row else None
 
@@ -92,6 +130,7 @@ class SqlSession:
         since: str | None,
         before_seq: int | None,
         count: int,
+        visible: Visibility | None = None,
     ) -> list[StoredVersion]:
         conds: list[str] = []
         args: list[object] = []
@@ -108,6 +147,9 @@ class SqlSession:
             conds.append("v.seq < ?")
             args.append(before_seq)
         where = " AND ".join(conds) or "1 = 1"
+        access = _visible(visible)
+        where += access.text
+        args.extend(access.args)
         args.append(count)
         rows = self._exec(
             "SELECT r.rid, r.type, r.id, v.version, v.deleted, v.last_updated, v.seq, v.method,"
@@ -205,14 +247,20 @@ class SqlSession:
                 d.insert(cur, table, cols, rows)
 
     def search(
-        self, query: SearchQuery, *, snapshot: int, after: tuple[object, ...] | None, limit: int
+        self,
+        query: SearchQuery,
+        *,
+        snapshot: int,
+        after: tuple[object, ...] | None,
+        limit: int,
+        visible: Visibility | None,
     ) -> Page:
-        sql, nsort = sqlsearch.page(query, snapshot, after, limit)
+        sql, nsort = sqlsearch.page(query, snapshot, after, limit, visible)
         rows = self._exec(sql.text, sql.args).fetchall()
         return Page([_row(r) for r in rows], [tuple(r[9 : 9 + nsort]) for r in rows])
 
-    def count(self, query: SearchQuery, *, snapshot: int) -> int:
-        sql = sqlsearch.count(query, snapshot)
+    def count(self, query: SearchQuery, *, snapshot: int, visible: Visibility | None) -> int:
+        sql = sqlsearch.count(query, snapshot, visible)
         row = self._exec(sql.text, sql.args).fetchone()
         return int(row[0])
 
@@ -255,9 +303,28 @@ class SqlSession:
         ).fetchall()
         return [_row(r) for r in rows]
 
+    def visible_rids(self, rids: Sequence[int], visible: Visibility) -> set[int]:
+        if not rids or visible.nothing:
+            return set()
+        access = sqlsearch.visibility(visible)
+        marks = ", ".join("?" for _ in rids)
+        rows = self._exec(
+            f"SELECT r.rid FROM resources r WHERE r.rid IN ({marks}) AND {access.text}",
+            [*rids, *access.args],
+        ).fetchall()
+        return {int(r[0]) for r in rows}
+
     def max_seq(self) -> int:
         row = self._exec("SELECT COALESCE(MAX(seq), 0) FROM change_feed").fetchone()
         return int(row[0])
+
+
+def _visible(visible: Visibility | None) -> sqlsearch.Sql:
+    """`` AND <visibility>`` for a WHERE clause on ``resources r`` ("" when unrestricted)."""
+    if visible is None:
+        return sqlsearch.Sql()
+    access = sqlsearch.visibility(visible)
+    return sqlsearch.Sql(f" AND {access.text}", access.args)
 
 
 def _op(w: Write) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bedside.errors import StoreError
 from bedside.store.migrations import migrations
-from bedside.store.session import Cursor, SqlSession
+from bedside.store.session import Cursor, SqlRecords, SqlSession
 
 
 class SqliteDialect:
@@ -113,6 +113,11 @@ class SqliteStore:
     def schema_version(self) -> int:
         with self._conn() as conn:
             return int(conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0])
+
+    @contextmanager
+    def records(self, *, write: bool = False) -> Iterator[SqlRecords]:
+        with self.write() if write else self.read() as session:
+            yield session.records()
 
     @contextmanager
     def read(self) -> Iterator[SqlSession]:

@@ -8,6 +8,7 @@ right status, headers and OperationOutcome. Nothing below this module knows abou
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
@@ -19,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bedside.auth import tokens
-from bedside.auth.keys import SigningKeys
+from bedside.auth.caller import Caller
 from bedside.errors import (
     FhirError,
     InvalidRequest,
@@ -50,14 +51,14 @@ def error_response(exc: FhirError) -> Response:
 class FhirEndpoint:
     """Serves every /fhir/... path except /metadata."""
 
-    def __init__(self, store: Store, keys: SigningKeys, fhir_base: str) -> None:
+    def __init__(self, store: Store, authenticate: Callable[[str], Caller], fhir_base: str) -> None:
         self.store = store
-        self.keys = keys
+        self.authenticate = authenticate  # bearer token -> Caller, or Unauthorized
         self.base = fhir_base
 
     async def __call__(self, request: Request) -> Response:
         try:
-            caller = self._caller(request)
+            caller = await run_in_threadpool(self._caller, request)
             req = await _fhir_request(request)
             repo = Repository(self.store, caller, self.base)
             resp = await run_in_threadpool(repo.handle, req)
@@ -73,12 +74,12 @@ class FhirEndpoint:
                 ),
             )
 
-    def _caller(self, request: Request) -> Any:
+    def _caller(self, request: Request) -> Caller:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise tokens.missing_token()
-        return tokens.verify(self.keys, token.strip(), audience=self.base)
+        return self.authenticate(token.strip())
 
 
 async def _fhir_request(request: Request) -> FhirRequest:
