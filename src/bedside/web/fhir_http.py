@@ -32,6 +32,7 @@ from bedside.rest import FhirRequest, FhirResponse, Repository
 from bedside.store.base import Store
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
+_BODYLESS = frozenset({"GET", "HEAD", "DELETE"})
 _JSON_TYPES = ("application/fhir+json", "application/json", "application/json-patch+json")
 log = logging.getLogger("bedside.web")
 
@@ -58,10 +59,15 @@ class FhirEndpoint:
 
     async def __call__(self, request: Request) -> Response:
         try:
-            caller = await run_in_threadpool(self._caller, request)
-            req = await _fhir_request(request)
-            repo = Repository(self.store, caller, self.base)
-            resp = await run_in_threadpool(repo.handle, req)
+            if request.method in _BODYLESS:  # one worker-thread hop: authenticate, then run
+                req = await _fhir_request(request)
+                resp = await run_in_threadpool(self._serve, request, req)
+            else:  # authenticate before reading a body
+                caller = await run_in_threadpool(self._caller, request)
+                req = await _fhir_request(request)
+                resp = await run_in_threadpool(
+                    Repository(self.store, caller, self.base).handle, req
+                )
             return _http(resp, pretty=request.query_params.get("_pretty") == "true")
         except FhirError as exc:
             return error_response(exc)
@@ -73,6 +79,9 @@ class FhirEndpoint:
                     [Issue("exception", "The server could not complete the request.")]
                 ),
             )
+
+    def _serve(self, request: Request, req: FhirRequest) -> FhirResponse:
+        return Repository(self.store, self._caller(request), self.base).handle(req)
 
     def _caller(self, request: Request) -> Caller:
         header = request.headers.get("authorization", "")
