@@ -42,17 +42,30 @@ class TokenEndpoint:
                 form.get("code_verifier"),
             )
             return self._response(client, grant, ScopeSet.parse(grant.scope), nonce, fresh=True)
-        grant, refresh = self.server.grants.rotate_refresh(
-            form.get("refresh_token", ""), client.client_id
+        refresh_token = form.get("refresh_token", "")
+        wider = OAuthError(
+            "invalid_scope", "A refresh may narrow the granted scope, never widen it."
         )
+        requested = granting.parse(form["scope"]) if form.get("scope") else None
+        if requested is not None:
+            # Refuse a widening before rotating: a refused refresh must leave the client's
+            # refresh token usable (it gets no new one), not spend it and turn its next use
+            # into "reuse" that revokes the grant.
+            current = self.server.grants.grant_of_refresh(refresh_token)
+            if (
+                current is not None
+                and current.client_id == client.client_id
+                and current.revoked_at is None
+                and not granting.covers(ScopeSet.parse(current.scope), requested)
+            ):
+                raise wider
+        grant, refresh = self.server.grants.rotate_refresh(refresh_token, client.client_id)
         granted = ScopeSet.parse(grant.scope)
         scope = granted
-        if form.get("scope"):
-            scope = granting.parse(form["scope"])
-            if not granting.covers(granted, scope):
-                raise OAuthError(
-                    "invalid_scope", "A refresh may narrow the granted scope, never widen it."
-                )
+        if requested is not None:
+            if not granting.covers(granted, requested):
+                raise wider
+            scope = requested
         return self._response(client, grant, scope, None, fresh=False, refresh=refresh)
 
     def _client_credentials(self, client: Client, form: dict[str, str]) -> dict[str, Any]:
