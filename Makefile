@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements/lock.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck unit bench-quick clean
+.PHONY: run test lint typecheck unit bench-quick clean chromium interop-js
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Bedside needs Python 3.11 or newer")'
@@ -28,11 +28,29 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-test: lint typecheck
+test: lint typecheck chromium interop-js
 	$(BIN)/pytest -q
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/import.py --quick
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(INTEROP_JS)/node_modules
+
+# tests/interop drive the official SMART clients: the Python one from the lock, the JS one in
+# Debian's Chromium (never a downloaded browser) and from the npm lock. Each installs only when
+# missing; `make run` needs neither.
+CHROMIUM := /usr/bin/chromium
+INTEROP_JS := tests/interop/js
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends
+
+chromium:
+	@command -v $(CHROMIUM) >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) chromium; }
+
+interop-js: $(INTEROP_JS)/node_modules/.package-lock.json
+
+$(INTEROP_JS)/node_modules/.package-lock.json: $(INTEROP_JS)/package.json $(INTEROP_JS)/package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) nodejs npm; }
+	cd $(INTEROP_JS) && npm ci --no-audit --no-fund
+	@touch $@
