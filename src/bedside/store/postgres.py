@@ -101,8 +101,14 @@ class PostgresStore:
 
     @contextmanager
     def records(self, *, write: bool = False) -> Iterator[SqlRecords]:
-        with self.write() if write else self.read() as session:
-            yield session.records()
+        """Writes run in one transaction; reads run each statement on its own (autocommit),
+        one round trip each: the per-request grant check is a single primary-key SELECT."""
+        if write:
+            with self.write() as session:
+                yield session.records()
+            return
+        with self._pool.connection() as conn:
+            yield SqlRecords(conn.cursor(), self._dialect)
 
     @contextmanager
     def read(self) -> Iterator[SqlSession]:

@@ -116,8 +116,13 @@ class SqliteStore:
 
     @contextmanager
     def records(self, *, write: bool = False) -> Iterator[SqlRecords]:
-        with self.write() if write else self.read() as session:
-            yield session.records()
+        """Writes run in one transaction; reads run each statement on its own (autocommit)."""
+        if write:
+            with self.write() as session:
+                yield session.records()
+            return
+        with self._conn() as conn:
+            yield SqlRecords(conn.cursor(), self._dialect)
 
     @contextmanager
     def read(self) -> Iterator[SqlSession]:
