@@ -3,7 +3,8 @@
 Loads the 31 sample bundles plus re-identified copies (new names, identifiers and dates shifted)
 until the target resource count is reached, through the same transaction path as the API
 (``Repository.handle`` on a Bundle, what ``bedside import`` and ``POST /fhir`` run). Then measures
-``Observation?patient=``-style compartment searches at that size.
+``Observation?patient=``-style compartment searches at that size, and the same searches made by
+an app launched for the patient (``patient/*.rs``, confined by its access filter).
 
 Baseline, measured in the same run on the same database: inserting the same resources' JSON into
 a bare two-column table with executemany (no validation, no index, no history). The ratio says how
@@ -155,8 +156,12 @@ def baseline(url: str, bundles: list[dict[str, Any]]) -> float:
     return len(rows) / seconds
 
 
-def search_latency(url: str, samples: int) -> list[float]:
-    """Milliseconds per patient-compartment search (first page, total counted)."""
+def search_latency(url: str, samples: int, *, confined: bool = False) -> list[float]:
+    """Milliseconds per patient-compartment search (first page, total counted).
+
+    ``confined``: the same searches by an app launched for the patient (``patient/*.rs``), which
+    leaves out ``patient=`` and lets its access filter pick the compartment.
+    """
     from bedside.auth.caller import Caller
     from bedside.auth.scopes import ScopeSet
     from bedside.rest import FhirRequest, Repository
@@ -181,8 +186,12 @@ def search_latency(url: str, samples: int) -> list[float]:
     timings: list[float] = []
     for i in range(samples):
         rtype, extra = queries[i % len(queries)]
-        q = (("patient", f"Patient/{rng.choice(ids)}"), *extra)
+        pid = rng.choice(ids)
+        q = extra if confined else (("patient", f"Patient/{pid}"), *extra)
         t = time.perf_counter()
+        if confined:
+            app = Caller("app", ScopeSet.parse("patient/*.rs"), patient=pid)
+            repo = Repository(store, app, "http://bench/fhir")
         repo.handle(FhirRequest("GET", rtype, query=q))
         timings.append((time.perf_counter() - t) * 1000)
     store.close()
@@ -235,14 +244,18 @@ def main() -> None:
             rate = n / seconds
             base = baseline(url, bundles[: max(1, len(bundles) // 4)])
             lat = search_latency(url, args.searches)
+            app_lat = search_latency(url, args.searches, confined=True)
             latencies.extend(lat)
             results[f"{name}_resources_per_s"] = round(rate, 1)
             results[f"{name}_vs_raw_insert"] = round(rate / base, 3)
             results[f"{name}_search_p95_ms"] = round(p95(lat), 2)
+            results[f"{name}_patient_app_search_p95_ms"] = round(p95(app_lat), 2)
             print(
                 f"{name:>10}: {n:,} resources in {seconds:.1f} s = {rate:,.0f}/s "
                 f"(raw insert baseline {base:,.0f}/s, ratio {rate / base:.3f}); "
-                f"compartment search p50 {statistics.median(lat):.2f} ms, p95 {p95(lat):.2f} ms"
+                f"compartment search p50 {statistics.median(lat):.2f} ms, p95 {p95(lat):.2f} ms; "
+                f"as a patient app p50 {statistics.median(app_lat):.2f} ms, "
+                f"p95 {p95(app_lat):.2f} ms"
             )
             if name == "postgresql" and not args.keep:
                 drop_pg_schema(url)

@@ -3,7 +3,9 @@
 :class:`Interactions` does the work of read, vread, create, update, patch, delete and their
 conditional forms inside a session it is given: the Repository gives it a fresh session per
 request, a transaction Bundle gives all its entries one session. Every method checks the caller's
-grant first.
+grant first, then reads only what :class:`~bedside.rest.access.Access` lets the caller see: a
+resource outside it is "not known" (404), and a write that would put a resource outside it is
+refused (403) after the fact, which rolls the whole transaction back.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from urllib.parse import parse_qsl
 import jsonpatch
 import orjson
 
-from bedside.auth.caller import Caller
 from bedside.errors import (
     Conflict,
+    Forbidden,
     Gone,
     InvalidRequest,
     NotFound,
@@ -31,6 +33,7 @@ from bedside.fhir.resource_types import NOT_STORED, is_resource_type
 from bedside.fhir.search.extract import extract
 from bedside.fhir.search.query import parse_search
 from bedside.fhir.validation import validate_resource
+from bedside.rest.access import Access
 from bedside.store.base import Session, StoredVersion, Write
 
 _ETAG_RE = re.compile(r'\s*(?:W/)?"(\d+)"\s*')
@@ -65,9 +68,10 @@ def load(version: StoredVersion) -> dict[str, Any]:
 
 
 class Interactions:
-    def __init__(self, session: Session, caller: Caller) -> None:
+    def __init__(self, session: Session, access: Access) -> None:
         self.session = session
-        self.caller = caller
+        self.access = access
+        self.caller = access.caller
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -75,7 +79,7 @@ class Interactions:
         """http.html#read: 404 when unknown, 410 when the current version is a delete."""
         check_type(rtype)
         self.caller.require(rtype, "read")
-        current = self.session.current(rtype, rid)
+        current = self.session.current(rtype, rid, visible=self.access.rows(rtype, "read"))
         if current is None:
             raise NotFound(f"{rtype}/{rid} is not known.")
         if current.deleted:
@@ -87,7 +91,7 @@ class Interactions:
         self.caller.require(rtype, "vread")
         if not vid.isdigit() or len(vid) > 9:  # versions are 32-bit integers in the store
             raise NotFound(f"{rtype}/{rid} has no version {vid}.")
-        found = self.session.version(rtype, rid, int(vid))
+        found = self.session.version(rtype, rid, int(vid), visible=self.access.rows(rtype, "vread"))
         if found is None:
             raise NotFound(f"{rtype}/{rid} has no version {vid}.")
         if found.deleted:
@@ -105,7 +109,9 @@ class Interactions:
             # Serialize every writer that asks the same question (http.html#ccreate).
             self.session.lock(f"cond:{rtype}?{sorted(params)}")
         snapshot = self.session.max_seq()
-        return self.session.search(query, snapshot=snapshot, after=None, limit=2).rows
+        visible = self.access.rows(rtype, "search")
+        page = self.session.search(query, snapshot=snapshot, after=None, limit=2, visible=visible)
+        return page.rows
 
     # --- writes --------------------------------------------------------------------------
 
@@ -144,7 +150,10 @@ class Interactions:
         self.session.lock(f"res:{rtype}/{rid}")
         current = self.session.current(rtype, rid, for_update=True)
         exists = current is not None and not current.deleted
-        self.caller.require(rtype, "update" if exists else "create")
+        interaction = "update" if exists else "create"
+        self.caller.require(rtype, interaction)
+        if current is not None and not self._may(rtype, rid, interaction):
+            raise NotFound(f"{rtype}/{rid} is not known.")
         if if_match is not None:
             wanted = parse_etag(if_match)
             if current is None or current.version != wanted:
@@ -184,7 +193,7 @@ class Interactions:
             raise InvalidRequest("A JSON Patch body must be an array of operations.")
         self.session.lock(f"res:{rtype}/{rid}")
         current = self.session.current(rtype, rid, for_update=True)
-        if current is None:
+        if current is None or not self._may(rtype, rid, "patch"):
             raise NotFound(f"{rtype}/{rid} is not known.")
         if current.deleted:
             raise Gone(f"{rtype}/{rid} was deleted.")
@@ -204,8 +213,8 @@ class Interactions:
         self.caller.require(rtype, "delete")
         self.session.lock(f"res:{rtype}/{rid}")
         current = self.session.current(rtype, rid, for_update=True)
-        if current is None or current.deleted:
-            return None
+        if current is None or current.deleted or not self._may(rtype, rid, "delete"):
+            return None  # an invisible resource is deleted as if it did not exist
         write = Write(
             type=rtype,
             id=rid,
@@ -228,6 +237,20 @@ class Interactions:
             )
         return self.delete(rtype, matches[0].id) if matches else None
 
+    def _may(self, rtype: str, rid: str, interaction: str) -> bool:
+        """Whether the caller may apply ``interaction`` to the stored ``rtype/rid``.
+
+        False when it cannot see the resource at all (the caller then answers as if it did not
+        exist); Forbidden when it may read it but not change it.
+        """
+        visible = self.access.rows(rtype, interaction)
+        if visible is None or self.session.current(rtype, rid, visible=visible) is not None:
+            return True
+        readable = self.access.rows(rtype, "read")
+        if readable is None or self.session.current(rtype, rid, visible=readable) is not None:
+            raise Forbidden(f"The access token does not allow {interaction} on this {rtype}.")
+        return False
+
     def _store(
         self,
         rtype: str,
@@ -237,6 +260,11 @@ class Interactions:
         previous: StoredVersion | None,
         method: str,
     ) -> Outcome:
+        """Write a new version; refuse (and so roll back) a result the caller could not see."""
+        created = previous is None or previous.deleted
+        visible = self.access.rows(rtype, "create" if created else "update")
+        if visible is not None and visible.nothing:
+            raise _outside(rtype)
         version = previous.version + 1 if previous is not None else 1
         resource = dict(body)
         resource["id"] = rid
@@ -256,8 +284,16 @@ class Interactions:
             rid=previous.rid if previous is not None else None,
         )
         (seq,) = self.session.apply([write])
-        created = previous is None or previous.deleted
+        if visible is not None and self.session.current(rtype, rid, visible=visible) is None:
+            raise _outside(rtype)  # the caller's transaction rolls back: nothing is stored
         return Outcome(_stored(write, write.rid or 0, seq), resource, created=created)
+
+
+def _outside(rtype: str) -> Forbidden:
+    return Forbidden(
+        f"The {rtype} would lie outside the patient's compartment or the access token's scopes;"
+        " nothing was stored."
+    )
 
 
 def _stored(write: Write, rid: int, seq: int) -> StoredVersion:

@@ -2,7 +2,9 @@
 
 ``Repository(store, caller, base)`` is built once per request by the web layer from the verified
 token; everything the caller can do goes through it, and every method checks the caller's grant
-before it touches data. Routes never check permissions themselves.
+before it touches data. Routes never check permissions themselves: the Repository holds the
+caller's :class:`~bedside.rest.access.Access`, and every read, search, history and write asks it
+which rows the caller may see (see ``bedside.rest.access`` for the rules).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from bedside.errors import FhirError, InvalidRequest, MethodNotAllowed, NotFound
 from bedside.fhir.outcome import information
 from bedside.fhir.search.query import parse_search
 from bedside.rest import bundles
+from bedside.rest.access import Access
 from bedside.rest.interactions import Interactions, Outcome, check_type, load
 from bedside.rest.paging import Cursor
 from bedside.rest.searchset import history_bundle, search
@@ -28,6 +31,7 @@ class Repository:
     def __init__(self, store: Store, caller: Caller, base: str) -> None:
         self.store = store
         self.caller = caller
+        self.access = Access(caller)
         self.base = base.rstrip("/")
 
     # --- entry point -----------------------------------------------------------------------
@@ -67,13 +71,13 @@ class Repository:
         return FhirResponse(200, {"resourceType": "Bundle", "type": "batch-response", "entry": out})
 
     def _find(self, session: Session, rtype: str, query: str) -> list[StoredVersion]:
-        return Interactions(session, self.caller).find(rtype, query, lock=True)
+        return Interactions(session, self.access).find(rtype, query, lock=True)
 
     # --- routing -----------------------------------------------------------------------------
 
     def _run(self, session: Session, req: FhirRequest) -> FhirResponse:
         parts = [p for p in req.path.split("/") if p]
-        act = Interactions(session, self.caller)
+        act = Interactions(session, self.access)
         m = req.method
         if not parts:
             if m == "GET" and req.query and dict(req.query).get("_history") is None:
@@ -149,16 +153,21 @@ class Repository:
         self, session: Session, rtype: str, params: list[tuple[str, str]], lenient: bool
     ) -> FhirResponse:
         query = parse_search(rtype, params, lenient=lenient)
-        return FhirResponse(200, search(session, self.caller, query, self.base))
+        return FhirResponse(200, search(session, self.access, query, self.base))
 
     def _history(
         self, session: Session, rtype: str | None, rid: str | None, req: FhirRequest
     ) -> FhirResponse:
-        """http.html#history: newest first, paged by change-feed position."""
+        """http.html#history: newest first, paged by change-feed position.
+
+        Only versions of resources the caller may see now (by their current version) are listed;
+        an instance the caller may not see is "not known", like a missing one.
+        """
         if rtype is None:
             raise NotFound("System-wide history is not available; ask for a type's history.")
         if rid is None:
             self.caller.require(rtype, "history-type")
+        visible = self.access.rows(rtype, "history-type" if rid is None else "history-instance")
         params = dict(req.query)
         unknown = set(params) - {"_count", "_since", "_cursor", "_format"}
         if unknown and not req.lenient:
@@ -169,7 +178,7 @@ class Repository:
             else (_HISTORY_COUNT)
         )
         cursor = Cursor.decode(params["_cursor"]) if "_cursor" in params else None
-        if rid is not None and session.current(rtype, rid) is None:
+        if rid is not None and session.current(rtype, rid, visible=visible) is None:
             raise NotFound(f"{rtype}/{rid} is not known.")
         versions = session.history(
             rtype,
@@ -177,6 +186,7 @@ class Repository:
             since=params.get("_since"),
             before_seq=cursor.snapshot if cursor else None,
             count=count + 1,
+            visible=visible,
         )
         path = f"{self.base}/{rtype}" + (f"/{rid}" if rid else "") + "/_history"
         keep = [(k, v) for k, v in req.query if k in ("_count", "_since")]

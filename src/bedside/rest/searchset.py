@@ -1,4 +1,9 @@
-"""Search and history results as Bundles (search.html#bundle, http.html#history)."""
+"""Search and history results as Bundles (search.html#bundle, http.html#history).
+
+What the caller may see is part of the search's SQL (``Access.rows``), so totals, pages and
+``next`` links only ever count visible resources; ``_include``/``_revinclude`` results are
+dropped unless the caller may read them.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ from urllib.parse import urlencode
 
 import orjson
 
-from bedside.auth.caller import Caller
 from bedside.errors import Forbidden, InvalidRequest
 from bedside.fhir.search.query import SearchQuery
+from bedside.rest.access import Access
 from bedside.rest.interactions import load
 from bedside.rest.paging import Cursor
 from bedside.store.base import Session, StoredVersion
@@ -17,9 +22,11 @@ from bedside.store.base import Session, StoredVersion
 _ALWAYS_KEPT = ("resourceType", "id", "meta")
 
 
-def search(session: Session, caller: Caller, query: SearchQuery, base: str) -> dict[str, Any]:
+def search(session: Session, access: Access, query: SearchQuery, base: str) -> dict[str, Any]:
     """Run a search and build its searchset Bundle with self and next links."""
+    caller = access.caller
     caller.require(query.resource_type, "search")
+    visible = access.rows(query.resource_type, "search")
     for inc in query.includes + query.revincludes:
         target = inc.target_type or inc.source_type
         if not caller.scopes.allows(inc.source_type, "search") or not caller.scopes.allows(
@@ -31,13 +38,13 @@ def search(session: Session, caller: Caller, query: SearchQuery, base: str) -> d
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
     self_link = _link(base, query, None)
     if query.summary == "count":
-        bundle["total"] = session.count(query, snapshot=cursor.snapshot)
+        bundle["total"] = session.count(query, snapshot=cursor.snapshot, visible=visible)
         bundle["link"] = [{"relation": "self", "url": self_link}]
         return bundle
     if query.total != "none" and cursor.after is None:
-        bundle["total"] = session.count(query, snapshot=cursor.snapshot)
+        bundle["total"] = session.count(query, snapshot=cursor.snapshot, visible=visible)
     page = session.search(
-        query, snapshot=cursor.snapshot, after=cursor.after, limit=query.count + 1
+        query, snapshot=cursor.snapshot, after=cursor.after, limit=query.count + 1, visible=visible
     )
     rows = page.rows[: query.count]
     links = [{"relation": "self", "url": _link(base, query, query.cursor)}]
@@ -47,7 +54,8 @@ def search(session: Session, caller: Caller, query: SearchQuery, base: str) -> d
         links.append({"relation": "next", "url": _link(base, query, token)})
     bundle["link"] = links
     entries = [_entry(base, v, query, "match") for v in rows]
-    entries.extend(_entry(base, v, query, "include") for v in _included(session, query, rows))
+    included = access.visible(session, _included(session, query, rows))
+    entries.extend(_entry(base, v, query, "include") for v in included)
     if entries:  # FHIR JSON has no empty arrays
         bundle["entry"] = entries
     return bundle

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from bedside.fhir.compartment import Compartment
 from bedside.fhir.search.extract import normalize
 from bedside.fhir.search.query import (
     Clause,
@@ -19,6 +20,7 @@ from bedside.fhir.search.query import (
     SortKey,
     TokenValue,
 )
+from bedside.fhir.search.visibility import Visibility
 
 COLUMNS: Final = (
     "r.rid, r.type, r.id, r.version, r.deleted, r.last_updated, r.seq, v.method, v.content"
@@ -42,18 +44,28 @@ class Sql:
     args: list[object] = field(default_factory=list)
 
 
-def where(query: SearchQuery, snapshot: int) -> Sql:
+def where(query: SearchQuery, snapshot: int, visible: Visibility | None) -> Sql:
     """The WHERE clause shared by the page query and the count query.
 
     The clause likeliest to match few rows (a reference such as ``patient=``, then an
     identifier, then anything but a plain code) drives the query as ``rid IN (...)``; the others
     are checked per candidate row with ``EXISTS``, probing the ``(rid, param)`` index. Without
     this, SQLite materializes every clause's full match list, e.g. every laboratory Observation
-    of every patient for ``patient=X&category=laboratory``.
+    of every patient for ``patient=X&category=laboratory``. A caller confined to one patient's
+    compartment has that compartment drive instead, unless a reference clause already does.
     """
     parts = ["r.type = ?", "r.deleted = ?", "r.created_seq <= ?"]
     args: list[object] = [query.resource_type, False, snapshot]
     driving = _driving_clause(query.clauses)
+    if visible is not None:
+        drive = visible.shared_compartment() is not None and (
+            driving is None or driving.param.kind != "reference"
+        )
+        if drive:
+            driving = None
+        access = visibility(visible, drive=drive)
+        parts.append(access.text)
+        args.extend(access.args)
     for clause in query.clauses:
         sql = _clause(clause, drive=clause is driving)
         parts.append(sql.text)
@@ -78,11 +90,72 @@ def _driving_clause(clauses: tuple[Clause, ...]) -> Clause | None:
     return min(candidates, key=rank)
 
 
+def visibility(visible: Visibility, *, drive: bool = False) -> Sql:
+    """SQL that is true for the rows ``r`` the caller may see (an OR over the alternatives).
+
+    When every alternative is confined to the same compartment, the compartment is tested once
+    and may drive the query (``drive``); granular-scope clauses are ``EXISTS`` probes.
+    """
+    if visible.nothing:
+        return Sql("1 = 0", [])
+    shared = visible.shared_compartment()
+    ors: list[str] = []
+    args: list[object] = []
+    for alt in visible.alternatives:
+        ands: list[str] = []
+        parts = [] if alt.compartment is None or shared else [_compartment(alt.compartment)]
+        parts.extend(_clause(c, drive=False) for c in alt.clauses)
+        for part in parts:
+            ands.append(part.text)
+            args.extend(part.args)
+        if not ands:  # this alternative lets every row through
+            ors, args = [], []
+            break
+        ors.append(" AND ".join(ands))
+    body = Sql("(" + " OR ".join(f"({o})" for o in ors) + ")", args) if ors else None
+    if shared is None:
+        return body or Sql("1 = 1", [])
+    comp = _compartment(shared, drive=drive)
+    if body is None:
+        return comp
+    return Sql(f"{comp.text} AND {body.text}", [*comp.args, *body.args])
+
+
+def _compartment(c: Compartment, *, drive: bool = False) -> Sql:
+    """Rows in Patient ``c.patient``'s compartment: a reference to it, or (Patient) its id."""
+    if c.empty:
+        return Sql("1 = 0", [])
+    marks = ", ".join("?" for _ in c.params)
+    refs = f"x.param IN ({marks}) AND x.target = ? AND x.target_type = ?"
+    ref_args: list[object] = [*c.params, c.patient, "Patient"]
+    ors: list[str] = []
+    args: list[object] = []
+    if drive:
+        if c.is_patient:
+            ors.append("SELECT rid FROM resources WHERE type = ? AND id = ?")
+            args.extend(["Patient", c.patient])
+        if c.params:
+            ors.append(f"SELECT x.rid FROM idx_reference x WHERE {refs}")
+            args.extend(ref_args)
+        return Sql(f"r.rid IN ({' UNION '.join(ors)})", args)
+    if c.is_patient:
+        ors.append("r.id = ?")
+        args.append(c.patient)
+    if c.params:
+        ors.append(f"EXISTS (SELECT 1 FROM idx_reference x WHERE x.rid = r.rid AND {refs})")
+        args.extend(ref_args)
+    return Sql("(" + " OR ".join(ors) + ")", args)
+
+
 def page(
-    query: SearchQuery, snapshot: int, after: tuple[object, ...] | None, limit: int
+    query: SearchQuery,
+    snapshot: int,
+    after: tuple[object, ...] | None,
+    limit: int,
+    visible: Visibility | None,
 ) -> tuple[Sql, int]:
     """The page query; returns the SQL and how many sort columns precede the row columns."""
-    base = where(query, snapshot)
+    base = where(query, snapshot, visible)
     sort_exprs: list[tuple[str, list[object], bool]] = [_sort_expr(k) for k in query.sort]
     sort_exprs.append(("r.created_seq", [], False))
     select_extra = ", ".join(f"{e} AS s{i}" for i, (e, _, _) in enumerate(sort_exprs))
@@ -103,8 +176,8 @@ def page(
     return Sql(text, args), len(sort_exprs)
 
 
-def count(query: SearchQuery, snapshot: int) -> Sql:
-    base = where(query, snapshot)
+def count(query: SearchQuery, snapshot: int, visible: Visibility | None) -> Sql:
+    base = where(query, snapshot, visible)
     return Sql(f"SELECT COUNT(*) FROM resources r WHERE {base.text}", base.args)
 
 
