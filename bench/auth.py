@@ -15,6 +15,7 @@ patient, then drives it over HTTP/1.1 keep-alive from this process with asyncio:
     python bench/auth.py                 # SQLite, 10 s per measurement
     python bench/auth.py --postgres      # PostgreSQL at $BEDSIDE_BENCH_POSTGRES
     python bench/auth.py --seconds 3     # quicker
+    python bench/auth.py --workers 2     # serve --workers 2 (one process per core)
 
 The last line is JSON with token_per_s and authed_reads_per_s.
 """
@@ -192,6 +193,7 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="use PostgreSQL, not SQLite")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="server processes (serve --workers)")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bedside-bench-auth-"))
@@ -212,6 +214,8 @@ def main() -> None:
             database,
             "--port",
             str(port),
+            "--workers",
+            str(args.workers),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -274,7 +278,10 @@ def main() -> None:
         server.wait(timeout=10)
     backend = "postgresql" if args.postgres else "sqlite"
     cpu = platform.processor() or platform.machine()
-    print(f"machine: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {backend}")
+    print(
+        f"machine: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {backend},"
+        f" {args.workers} server process(es), {args.concurrency} connections"
+    )
     print(f"baseline GET /healthz:           {results['baseline_healthz_per_s']:>7,}/s")
     print(
         f"authenticated GET Patient/{{id}}:  {results['authed_reads_per_s']:>7,}/s "
@@ -284,7 +291,7 @@ def main() -> None:
         f"token endpoint (client_credentials): {results['token_per_s']:>7,}/s "
         f"(errors {results['token_errors']})"
     )
-    print(orjson.dumps({"backend": backend, **results}).decode())
+    print(orjson.dumps({"backend": backend, "workers": args.workers, **results}).decode())
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -57,26 +58,27 @@ def serve(
     token_ttl: Annotated[
         str, typer.Option(help="Access-token lifetime for SMART apps, e.g. 15m (at most 1h).")
     ] = "15m",  # noqa: S107 - a lifetime, not a password
+    workers: Annotated[
+        int, typer.Option(help="Server processes (one per CPU core is a good start).")
+    ] = 1,
 ) -> None:
     """Serve the FHIR API, creating and migrating the database and keys as needed."""
     import uvicorn
 
-    from bedside.auth.keys import KeyRing
-    from bedside.auth.server import MAX_ACCESS_TTL, AuthConfig, AuthServer
-    from bedside.store import open_store
-    from bedside.web.app import create_app
+    from bedside.auth.server import MAX_ACCESS_TTL
+    from bedside.web import asgi
 
     ttl = _parse_ttl(token_ttl)
     if ttl is None or not 0 < ttl <= MAX_ACCESS_TTL:
         raise _fail("--token-ttl must be a duration such as 15m, at most 1h.")
+    if not 1 <= workers <= 64:
+        raise _fail("--workers must be between 1 and 64.")
     cfg = settings_mod.resolve(data_dir, database, host, port, base_url)
     try:
         settings_mod.prepare_data_dir(cfg.data_dir)
-        keyring = KeyRing(cfg.data_dir)
-        store = open_store(cfg.database_url)
+        app, store = asgi.build(cfg.data_dir, cfg.database_url, cfg.fhir_base, cfg.root, ttl)
     except BedsideError as exc:
         raise _fail(str(exc)) from None
-    auth = AuthServer(store, keyring, AuthConfig(cfg.fhir_base, cfg.root, access_ttl=ttl))
     settings_mod.record_server(cfg)
     if demo:
         _load_demo(store, cfg.fhir_base, demo_patients)
@@ -88,7 +90,21 @@ def serve(
         f" --data-dir {data_dir}"
     )
     console.print(f'  Then:         curl -H "Authorization: Bearer $TOKEN" {cfg.fhir_base}/Patient')
-    uvicorn.run(create_app(store, auth), host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+    store.close()  # each worker process opens its own
+    os.environ[asgi.ENV] = asgi.settings_for_workers(
+        cfg.data_dir, cfg.database_url, cfg.fhir_base, cfg.root, ttl
+    )
+    uvicorn.run(
+        "bedside.web.asgi:worker_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="warning",
+    )
 
 
 def _load_demo(store: Store, fhir_base: str, count: int) -> None:

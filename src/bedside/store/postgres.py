@@ -48,7 +48,7 @@ class PostgresDialect:
 class PostgresStore:
     dialect = "postgresql"
 
-    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+    def __init__(self, url: str, *, pool_size: int = 16) -> None:
         self.url = url
         self._dialect = PostgresDialect()
         try:
