@@ -35,6 +35,9 @@ Database = Annotated[
     str | None,
     typer.Option("--database", help="sqlite:///path or postgresql://... (default: the server's)."),
 ]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -75,9 +78,7 @@ def user_add(
     fhir_user: Annotated[
         str | None, typer.Option("--fhir-user", help="Their FHIR record, e.g. Patient/123.")
     ] = None,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
     data_dir: DataDir = Path("var"),
     database: Database = None,
 ) -> None:
@@ -134,9 +135,7 @@ def user_enable(username: str, data_dir: DataDir = Path("var"), database: Databa
 @users_app.command("reset-password")
 def user_reset_password(
     username: str,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
     data_dir: DataDir = Path("var"),
     database: Database = None,
 ) -> None:

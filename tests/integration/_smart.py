@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,7 +34,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
-from tests.conftest import Server, fresh_pg_schema, start_server, stop_server
+from tests.conftest import Server
+from tests.integration._module_server import live_server
 
 PASSWORD = "correct horse battery staple"
 REDIRECT = "http://127.0.0.1:9/callback"  # never fetched: the tests read the Location header
@@ -438,17 +439,8 @@ class Smart:
 
 
 @contextmanager
-def smart_server(factory: pytest.TempPathFactory, backend: str) -> Iterator[Smart]:
-    """A module's server on ``backend``, stopped (and its PostgreSQL schema dropped) on exit,
-    also when the module's setup fails half way."""
-    tmp = factory.mktemp(f"smart-{backend}")
-    with ExitStack() as stack:
-        if backend == "sqlite":
-            url = f"sqlite:///{tmp / 'bedside.db'}"
-        else:
-            url = stack.enter_context(fresh_pg_schema()).url
-        srv = start_server(tmp / "data", url)
-        try:
-            yield Smart(srv, url, backend)
-        finally:
-            stop_server(srv)
+def smart_server(factory: pytest.TempPathFactory, backend: str, *extra: str) -> Iterator[Smart]:
+    """A module's server on ``backend`` (``extra`` are more `serve` options), stopped and its
+    PostgreSQL schema dropped on exit, also when the module's setup fails half way."""
+    with live_server(factory, backend, *extra) as (srv, url):
+        yield Smart(srv, url, backend)

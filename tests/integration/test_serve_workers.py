@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 
 import httpx
 import pytest
 from joserfc import jws
 
-from tests.conftest import BACKENDS, fresh_pg_schema, start_server, stop_server
+from tests.conftest import BACKENDS
 from tests.integration._smart import (
     JWT_BEARER,
     AssertionKey,
@@ -19,6 +18,7 @@ from tests.integration._smart import (
     client_assertion,
     generate_key,
     public_jwks,
+    smart_server,
 )
 
 
@@ -26,20 +26,10 @@ from tests.integration._smart import (
 def workers(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Smart, AssertionKey]]:
-    tmp = tmp_path_factory.mktemp(f"workers-{request.param}")
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp / 'bedside.db'}"
-        else:
-            url = stack.enter_context(fresh_pg_schema()).url
-        srv = start_server(tmp / "data", url, "--workers", "2")
-        try:
-            smart = Smart(srv, url, str(request.param))
-            key = generate_key("RS384")
-            smart.add_backend("svc", jwks=public_jwks(key))
-            yield smart, key
-        finally:
-            stop_server(srv)
+    with smart_server(tmp_path_factory, str(request.param), "--workers", "2") as smart:
+        key = generate_key("RS384")
+        smart.add_backend("svc", jwks=public_jwks(key))
+        yield smart, key
 
 
 def _form(smart: Smart, key: AssertionKey, **extra: str) -> dict[str, str]:

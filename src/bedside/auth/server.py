@@ -23,7 +23,7 @@ from bedside.auth.grants import Grants
 from bedside.auth.keys import KeyRing
 from bedside.auth.scopes import ScopeSet
 from bedside.auth.tokens import verify
-from bedside.auth.users import ROLES, User, Users
+from bedside.auth.users import User, Users
 from bedside.errors import OAuthError
 from bedside.store.base import Store
 
@@ -297,4 +297,4 @@ class AuthServer:
         return self.clients.get(client_id)
 
 
-__all__ = ["ROLES", "AuthConfig", "AuthServer", "AuthorizationRequest", "RedirectError"]
+__all__ = ["AuthConfig", "AuthServer", "AuthorizationRequest", "RedirectError"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
@@ -35,7 +36,7 @@ from bedside.auth import wording
 from bedside.auth.server import AuthorizationRequest, AuthServer, RedirectError
 from bedside.auth.token_endpoint import TokenEndpoint
 from bedside.auth.users import SignInFailed, User
-from bedside.errors import BedsideError, FhirError, OAuthError
+from bedside.errors import OAuthError
 from bedside.web.oauth_api import AccountApi, patient_choices
 
 log = logging.getLogger("bedside.auth")
@@ -237,15 +238,23 @@ class OAuthRoutes:
         await run_in_threadpool(self.server.grants.update_request, rid, user_id=user.id)
         return RedirectResponse(f"/auth/consent?request={rid}", status_code=303)
 
-    async def patient(self, request: Request) -> Response:
+    async def _signed_in_step(self, request: Request) -> _Step | Response:
+        """The form and request of a step that needs a signed-in user, or where to go instead."""
         form = await _step_form(request)
         rid = str(form.get("request", ""))
         try:
-            req, user, _ = await self._load(request, rid)
+            req, user, patient = await self._load(request, rid)
         except OAuthError as exc:
             return page("error", 400, title="Cannot sign in", message=exc.description)
         if user is None:
             return RedirectResponse(f"/auth/signin?request={rid}", status_code=303)
+        return _Step(form, rid, req, user, patient)
+
+    async def patient(self, request: Request) -> Response:
+        step = await self._signed_in_step(request)
+        if isinstance(step, Response):
+            return step
+        form, rid, req, user = step.form, step.rid, step.req, step.user
         if request.method == "POST" and form.get("patient"):
             chosen = str(form["patient"])
             allowed = {p["id"] for p in await self._choices(user, chosen, by_id=True)}
@@ -269,14 +278,10 @@ class OAuthRoutes:
         return await run_in_threadpool(patient_choices, self.server, user, query, by_id)
 
     async def consent(self, request: Request) -> Response:
-        form = await _step_form(request)
-        rid = str(form.get("request", ""))
-        try:
-            req, user, patient = await self._load(request, rid)
-        except OAuthError as exc:
-            return page("error", 400, title="Cannot sign in", message=exc.description)
-        if user is None:
-            return RedirectResponse(f"/auth/signin?request={rid}", status_code=303)
+        step = await self._signed_in_step(request)
+        if isinstance(step, Response):
+            return step
+        form, rid, req, user, patient = step.form, step.rid, step.req, step.user, step.patient
         if patient is None and self.server.needs_patient_choice(req, user):
             return RedirectResponse(f"/auth/patient?request={rid}", status_code=303)
         scopes = self.server.role_scope(req, user)
@@ -310,6 +315,15 @@ class OAuthRoutes:
         return RedirectResponse(url, status_code=303)
 
 
+@dataclass(frozen=True)
+class _Step:
+    form: dict[str, Any]
+    rid: str
+    req: AuthorizationRequest
+    user: User
+    patient: str | None
+
+
 def _refresh_words(other: tuple[str, ...]) -> str | None:
     if "offline_access" in other:
         return "when you are not using it"
@@ -327,4 +341,4 @@ async def _step_form(request: Request) -> dict[str, Any]:
         return {}
 
 
-__all__ = ["BedsideError", "FhirError", "OAuthRoutes", "oauth_error", "oauth_json", "page"]
+__all__ = ["OAuthRoutes", "oauth_error", "oauth_json", "page"]
