@@ -14,7 +14,8 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -82,6 +83,15 @@ class Grants:
     def now(self) -> int:
         return int(self.clock())
 
+    @contextmanager
+    def _writing(self, db: Records | None) -> Iterator[Records]:
+        """The caller's open write transaction, or a new one of our own."""
+        if db is not None:
+            yield db
+            return
+        with self.store.records(write=True) as own:
+            yield own
+
     # --- grants ------------------------------------------------------------------------------
 
     def create(
@@ -111,11 +121,8 @@ class Grants:
             "INSERT INTO auth_grants (id, client_id, user_id, scope, context, created_at,"
             " expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
-        if db is not None:
-            db.run(sql, args)
-        else:
-            with self.store.records(write=True) as w:
-                w.run(sql, args)
+        with self._writing(db) as w:
+            w.run(sql, args)
         return grant
 
     def get(self, grant_id: str) -> Grant | None:
@@ -137,9 +144,7 @@ class Grants:
             "UPDATE auth_grants SET revoked_at = ?, revoked_why = ?"
             " WHERE id = ? AND revoked_at IS NULL"
         )
-        if db is not None:
-            return db.run(sql, (self.now(), why, grant_id)) > 0
-        with self.store.records(write=True) as w:
+        with self._writing(db) as w:
             return w.run(sql, (self.now(), why, grant_id)) > 0
 
     def for_user(self, user_id: str) -> list[Grant]:
@@ -208,11 +213,8 @@ class Grants:
             " VALUES (?, ?, ?, ?)"
         )
         args = (digest(token), grant.id, self.now(), grant.expires_at)
-        if db is not None:
-            db.run(sql, args)
-        else:
-            with self.store.records(write=True) as w:
-                w.run(sql, args)
+        with self._writing(db) as w:
+            w.run(sql, args)
         return token
 
     def rotate_refresh(self, token: str, client_id: str) -> tuple[Grant, str]:

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from bedside.auth import granting
 from bedside.auth.caller import Caller
 from bedside.auth.client_auth import ASSERTION_ALGORITHMS, ClientAuthenticator
-from bedside.auth.clients import Client, Clients
+from bedside.auth.clients import METHODS, Client, Clients
 from bedside.auth.grants import Grants
 from bedside.auth.keys import KeyRing
 from bedside.auth.scopes import ScopeSet
@@ -130,11 +130,7 @@ class AuthServer:
             "introspection_endpoint": c.url("introspect"),
             "management_endpoint": c.url("grants"),
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-            "token_endpoint_auth_methods_supported": [
-                "none",
-                "client_secret_basic",
-                "private_key_jwt",
-            ],
+            "token_endpoint_auth_methods_supported": list(METHODS),
             "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             "scopes_supported": [
                 *granting.CONTEXT_SCOPES,
@@ -162,11 +158,7 @@ class AuthServer:
             "id_token_signing_alg_values_supported": ["RS256"],
             "scopes_supported": ["openid", "fhirUser", "profile"],
             "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "fhirUser"],
-            "token_endpoint_auth_methods_supported": [
-                "none",
-                "client_secret_basic",
-                "private_key_jwt",
-            ],
+            "token_endpoint_auth_methods_supported": list(METHODS),
             "code_challenge_methods_supported": ["S256"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
         }

@@ -45,6 +45,14 @@ def json_response(
     return Response(content, status_code=status, headers=headers, media_type=FHIR_JSON)
 
 
+def bearer_token(request: Request) -> str:
+    """The token of an ``Authorization: Bearer`` header, or 401."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise tokens.missing_token()
+    return token.strip()
+
+
 def error_response(exc: FhirError) -> Response:
     return json_response(exc.status, operation_outcome(exc.issues), exc.headers)
 
@@ -84,11 +92,7 @@ class FhirEndpoint:
         return Repository(self.store, self._caller(request), self.base).handle(req)
 
     def _caller(self, request: Request) -> Caller:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise tokens.missing_token()
-        return self.authenticate(token.strip())
+        return self.authenticate(bearer_token(request))
 
 
 async def _fhir_request(request: Request) -> FhirRequest:

@@ -209,13 +209,21 @@ class OAuthRoutes:
         client = self.server.client(req.client_id)
         return client.name if client else req.client_id
 
-    async def signin(self, request: Request) -> Response:
+    async def _step(self, request: Request) -> _Step | Response:
+        """The form and pending request of a browser step, or the error page."""
         form = await _step_form(request)
         rid = str(form.get("request", ""))
         try:
-            req, _, _ = await self._load(request, rid)
+            req, user, patient = await self._load(request, rid)
         except OAuthError as exc:
             return page("error", 400, title="Cannot sign in", message=exc.description)
+        return _Step(form, rid, req, user, patient)
+
+    async def signin(self, request: Request) -> Response:
+        step = await self._step(request)
+        if isinstance(step, Response):
+            return step
+        form, rid, req = step.form, step.rid, step.req
         context: dict[str, Any] = {
             "title": "Sign in",
             "client_name": self._client_name(req),
@@ -238,17 +246,14 @@ class OAuthRoutes:
         await run_in_threadpool(self.server.grants.update_request, rid, user_id=user.id)
         return RedirectResponse(f"/auth/consent?request={rid}", status_code=303)
 
-    async def _signed_in_step(self, request: Request) -> _Step | Response:
-        """The form and request of a step that needs a signed-in user, or where to go instead."""
-        form = await _step_form(request)
-        rid = str(form.get("request", ""))
-        try:
-            req, user, patient = await self._load(request, rid)
-        except OAuthError as exc:
-            return page("error", 400, title="Cannot sign in", message=exc.description)
-        if user is None:
-            return RedirectResponse(f"/auth/signin?request={rid}", status_code=303)
-        return _Step(form, rid, req, user, patient)
+    async def _signed_in_step(self, request: Request) -> _SignedIn | Response:
+        """A step that needs a signed-in user, or where to go instead."""
+        step = await self._step(request)
+        if isinstance(step, Response):
+            return step
+        if step.user is None:
+            return RedirectResponse(f"/auth/signin?request={step.rid}", status_code=303)
+        return _SignedIn(step.form, step.rid, step.req, step.user, step.patient)
 
     async def patient(self, request: Request) -> Response:
         step = await self._signed_in_step(request)
@@ -320,8 +325,13 @@ class _Step:
     form: dict[str, Any]
     rid: str
     req: AuthorizationRequest
-    user: User
+    user: User | None
     patient: str | None
+
+
+@dataclass(frozen=True)
+class _SignedIn(_Step):
+    user: User
 
 
 def _refresh_words(other: tuple[str, ...]) -> str | None:

@@ -20,11 +20,10 @@ from starlette.routing import Route
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
 from bedside.auth.server import AuthServer
-from bedside.auth.tokens import missing_token
 from bedside.auth.users import User
 from bedside.errors import FhirError, Forbidden, InvalidRequest, NotFound
-from bedside.fhir.outcome import operation_outcome
 from bedside.rest import FhirRequest, Repository
+from bedside.web.fhir_http import bearer_token, error_response
 
 _JSON = "application/json"
 
@@ -50,22 +49,14 @@ class AccountApi:
         ]
 
     def _caller(self, request: Request) -> Caller:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise missing_token()
-        return self.server.caller(token.strip())
+        return self.server.caller(bearer_token(request))
 
     async def _run(self, request: Request, work: Any) -> Response:
         try:
             caller = await run_in_threadpool(self._caller, request)
             status, body = await run_in_threadpool(work, caller)
         except FhirError as exc:
-            return Response(
-                orjson.dumps(operation_outcome(exc.issues)),
-                status_code=exc.status,
-                media_type="application/fhir+json",
-                headers=exc.headers,
-            )
+            return error_response(exc)
         return _json(status, body)
 
     async def list_grants(self, request: Request) -> Response:
