@@ -23,6 +23,8 @@ class Caller:
     fhir_user: str | None = None  # "Patient/123", "Practitioner/9"; None for services
     role: str | None = None  # patient, nurse, doctor, admin, auditor, support; None for services
     grant_id: str | None = None  # the grant (token family) the access token belongs to
+    auth_time: int | None = None  # when the user last signed in (UNIX seconds), for step-up
+    device: str | None = None  # the device the token was issued to (claim ``device``), if any
 
     @property
     def user_patient(self) -> str | None:

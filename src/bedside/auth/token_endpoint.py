@@ -130,6 +130,7 @@ class TokenEndpoint:
                 "encounter": ctx.get("encounter"),
                 "fhirUser": user.fhir_user,
                 "role": user.role,
+                "auth_time": grant.created_at,  # the sign-in that authorized this grant
             },
         )
         body: dict[str, Any] = {

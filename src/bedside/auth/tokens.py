@@ -162,6 +162,8 @@ def verify(
         fhir_user=_text(claims.get("fhirUser")),
         role=_text(claims.get("role")),
         grant_id=_text(sid),
+        auth_time=claims["auth_time"] if isinstance(claims.get("auth_time"), int) else None,
+        device=_text(claims.get("device")),
     )
 
 

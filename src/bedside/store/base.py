@@ -103,6 +103,14 @@ class Session(Protocol):
         """Store new versions with their index rows; return their change-feed positions."""
         ...
 
+    def mark(self, op: str, rtype: str, rid: str, version: int, recorded_at: str) -> int:
+        """Put a non-write event (``access-revoked``, ``access-expired``) in the change feed."""
+        ...
+
+    def records(self) -> Records:
+        """Plain SQL in this session's transaction (audit rows, policy tables)."""
+        ...
+
     def search(
         self,
         query: SearchQuery,

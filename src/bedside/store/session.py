@@ -220,6 +220,21 @@ class SqlSession:
         self._write_index(writes, rids)
         return seqs
 
+    def mark(self, op: str, rtype: str, rid: str, version: int, recorded_at: str) -> int:
+        """Put a non-write event (e.g. ``access-revoked``) in the change feed; return its seq.
+
+        The event names the resource it is about (``rid`` is 0 when that is not stored).
+        """
+        seq = self._d.allocate(self._cur, "seq", 1)[0]
+        row = self._exec("SELECT rid FROM resources WHERE type = ? AND id = ?", (rtype, rid))
+        found = row.fetchone()
+        self._exec(
+            "INSERT INTO change_feed (seq, rid, type, id, version, op, recorded_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (seq, int(found[0]) if found else 0, rtype, rid, version, op, recorded_at),
+        )
+        return seq
+
     def _write_index(self, writes: Sequence[Write], rids: Sequence[int]) -> None:
         token: list[tuple[object, ...]] = []
         string: list[tuple[object, ...]] = []

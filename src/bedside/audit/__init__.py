@@ -1,0 +1,1 @@
+"""The audit trail: AuditEvents (IHE BALP style), hash-chained, durable before the response."""
