@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from bedside import cli_admin
+from bedside import cli_admin, cli_assign, cli_audit
 from bedside import settings as settings_mod
 from bedside.errors import BedsideError
 
@@ -26,6 +26,8 @@ admin.add_typer(cli_admin.users_app, name="user")
 admin.add_typer(cli_admin.clients_app, name="client")
 admin.add_typer(cli_admin.keys_app, name="keys")
 admin.command("launch")(cli_admin.launch)
+admin.add_typer(cli_assign.assign_app, name="assign")
+app.add_typer(cli_audit.audit_app, name="audit")
 console = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[
@@ -61,13 +63,27 @@ def serve(
     workers: Annotated[
         int, typer.Option(help="Server processes (one per CPU core is a good start).")
     ] = 1,
+    log_level: Annotated[
+        str, typer.Option(help="debug, info (one line per request), warning or error.")
+    ] = "info",
+    log_json: Annotated[
+        bool, typer.Option(help="Log one JSON object per line instead of logfmt.")
+    ] = False,
+    policy: Annotated[
+        Path | None,
+        typer.Option(help="Access policy file (default: DATA_DIR/policy.toml, else built in)."),
+    ] = None,
 ) -> None:
     """Serve the FHIR API, creating and migrating the database and keys as needed."""
     import uvicorn
 
     from bedside.auth.server import MAX_ACCESS_TTL
+    from bedside.logs import configure_logging
     from bedside.web import asgi
 
+    if log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise _fail("--log-level must be debug, info, warning or error.")
+    configure_logging(log_level, json=log_json)  # every log line is PHI-scrubbed (docs/logging.md)
     ttl = _parse_ttl(token_ttl)
     if ttl is None or not 0 < ttl <= MAX_ACCESS_TTL:
         raise _fail("--token-ttl must be a duration such as 15m, at most 1h.")
@@ -76,7 +92,11 @@ def serve(
     cfg = settings_mod.resolve(data_dir, database, host, port, base_url)
     try:
         settings_mod.prepare_data_dir(cfg.data_dir)
-        app, store = asgi.build(cfg.data_dir, cfg.database_url, cfg.fhir_base, cfg.root, ttl)
+        if policy is not None and not policy.is_file():
+            raise BedsideError(f"The policy file {policy} does not exist.")
+        app, store = asgi.build(
+            cfg.data_dir, cfg.database_url, cfg.fhir_base, cfg.root, ttl, policy
+        )
     except BedsideError as exc:
         raise _fail(str(exc)) from None
     settings_mod.record_server(cfg)
@@ -91,11 +111,21 @@ def serve(
     )
     console.print(f'  Then:         curl -H "Authorization: Bearer $TOKEN" {cfg.fhir_base}/Patient')
     if workers == 1:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # log_config=None keeps uvicorn off our logging setup; its access log prints full URLs
+        uvicorn.run(
+            app, host=host, port=port, log_level="warning", log_config=None, access_log=False
+        )
         return
     store.close()  # each worker process opens its own
     os.environ[asgi.ENV] = asgi.settings_for_workers(
-        cfg.data_dir, cfg.database_url, cfg.fhir_base, cfg.root, ttl
+        cfg.data_dir,
+        cfg.database_url,
+        cfg.fhir_base,
+        cfg.root,
+        ttl,
+        log_level=log_level,
+        log_json=log_json,
+        policy_file=policy,
     )
     uvicorn.run(
         "bedside.web.asgi:worker_app",
@@ -104,6 +134,8 @@ def serve(
         host=host,
         port=port,
         log_level="warning",
+        log_config=None,
+        access_log=False,
     )
 
 

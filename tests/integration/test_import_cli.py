@@ -72,9 +72,10 @@ def stored(url: str) -> Counter[str]:
             if resp.resource["total"]:
                 out[rtype] = resp.resource["total"]
         with store.read() as session:  # every stored version, across types
-            out["_versions"] = len(
-                session.history(None, None, since=None, before_seq=None, count=1_000_000)
-            )
+            versions = session.history(None, None, since=None, before_seq=None, count=1_000_000)
+        # each import transaction also stores the Provenance of its writes
+        out["_versions"] = sum(1 for v in versions if v.type != "Provenance")
+        out["_provenance"] = sum(1 for v in versions if v.type == "Provenance")
         return out
     finally:
         store.close()
@@ -120,6 +121,7 @@ def test_import_folder_prints_summary(target: Target, tmp_path: Path) -> None:
 
     got = stored(target.url)
     assert got["_versions"] == total
+    assert 1 <= got["_provenance"] <= len(chosen)  # one per transaction Bundle
     for rtype in ("Patient", "Observation", "Encounter"):
         assert got[rtype] == expected[rtype]
 
@@ -208,7 +210,14 @@ def test_ndjson_with_ids_loads_and_bad_json_line_is_reported(
 
     got = stored(target.url)
     assert got == Counter(
-        {"Observation": 3, "Organization": 1, "Patient": 1, "Encounter": 1, "_versions": 6}
+        {
+            "Observation": 3,
+            "Organization": 1,
+            "Patient": 1,
+            "Encounter": 1,
+            "_versions": 6,
+            "_provenance": 6,
+        }
     )
     obs = read(target.url, "Observation/nd-obs-2")
     assert obs["subject"]["reference"] == "Patient/nd-pat"
@@ -233,5 +242,12 @@ def test_ndjson_invalid_resource_line_is_reported_with_its_line_number(
     assert re.search(r"resources\.ndjson line 5\b", done.stderr), done.stderr
     got = stored(target.url)
     assert got == Counter(
-        {"Observation": 3, "Organization": 1, "Patient": 1, "Encounter": 1, "_versions": 6}
+        {
+            "Observation": 3,
+            "Organization": 1,
+            "Patient": 1,
+            "Encounter": 1,
+            "_versions": 6,
+            "_provenance": 6,
+        }
     )

@@ -60,6 +60,8 @@ def world(
         smart.add_user("carla", "patient", f"Patient/{carla}")
         smart.add_user("erin", "patient", f"Patient/{erin}")
         smart.add_user("drwho", "doctor", f"Practitioner/{practitioner}")
+        for patient in (carla, erin):  # a clinician sees the patients assigned to them
+            smart.admin("assign", "add", "--user", "drwho", "--patient", patient)
         smart.add_user("drno", "doctor")
         smart.add_app("app")
         yield world

@@ -20,7 +20,7 @@ from bedside.fhir.search.visibility import NOTHING, Alternative, Visibility
 from bedside.rest.access import Access
 
 CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
-OBS_COMPARTMENT = Compartment("p1", ("Observation.subject", "Observation.performer"))
+OBS_COMPARTMENT = Compartment(("p1",), ("Observation.subject", "Observation.performer"))
 
 
 def rows(scope: str, rtype: str, interaction: str = "read", **context: str) -> Visibility | None:
@@ -46,8 +46,10 @@ def test_patient_scope_without_a_launch_patient_sees_nothing() -> None:
     assert rows("patient/*.cruds", "Practitioner") == NOTHING
 
 
-def test_user_scope_of_clinical_staff_is_not_confined() -> None:
-    assert rows("user/*.rs", "Observation", role="nurse", fhir_user="Practitioner/9") is None
+def test_user_scope_of_clinical_staff_without_a_policy_view_sees_no_patient_data() -> None:
+    # The Repository always computes the view; without one a role gets the narrowest reading.
+    assert rows("user/*.rs", "Observation", role="nurse", fhir_user="Practitioner/9") == NOTHING
+    assert rows("user/*.rs", "Practitioner", role="nurse", fhir_user="Practitioner/9") is None
 
 
 def test_user_scope_of_a_patient_user_is_confined_to_their_own_compartment() -> None:
@@ -93,7 +95,7 @@ def test_types_outside_the_compartment_are_invisible_to_a_confined_caller() -> N
 
 
 def test_a_patient_is_in_its_own_compartment_and_in_those_it_links_to() -> None:
-    assert patient_compartment("Patient", "p1") == Compartment("p1", ("Patient.link",), True)
+    assert patient_compartment("Patient", "p1") == Compartment(("p1",), ("Patient.link",), True)
 
 
 def test_compartment_parameters_of_the_defined_types_are_all_indexed() -> None:
@@ -163,7 +165,7 @@ def test_unconfined_granular_scope_filters_without_a_compartment() -> None:
     assert rows(f"system/Observation.rs?category={CATEGORY}|x system/*.rs", "Observation") is None
 
 
-def test_scopes_confined_to_different_patients_keep_both_alternatives() -> None:
+def test_a_patient_user_sees_only_their_own_record_whatever_the_launch_patient() -> None:
     caller = Caller(
         "u",
         ScopeSet.parse("patient/Observation.rs user/Observation.rs"),
@@ -173,8 +175,9 @@ def test_scopes_confined_to_different_patients_keep_both_alternatives() -> None:
     )
     vis = Access(caller).rows("Observation", "read")
     assert vis is not None
-    assert {a.compartment.patient for a in vis.alternatives if a.compartment} == {"p1", "p2"}
-    assert vis.shared_compartment() is None
+    patients = {p for a in vis.alternatives if a.compartment for p in a.compartment.patients}
+    assert patients == {"p1"}  # policy: a patient's role reaches their own record only
+    assert vis.shared_compartment() is not None
 
 
 @pytest.mark.parametrize(

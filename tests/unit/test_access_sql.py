@@ -51,9 +51,9 @@ def test_a_reference_clause_keeps_driving_and_the_compartment_is_probed() -> Non
 
 def test_a_patient_is_found_by_its_id_or_by_its_links() -> None:
     sql = where("Patient", app(rtype="Patient"))
-    assert "SELECT rid FROM resources WHERE type = ? AND id = ? UNION" in sql.text
+    assert "SELECT rid FROM resources WHERE type = ? AND id IN (?) UNION" in sql.text
     probe = sqlsearch.visibility(Visibility((Alternative(patient_compartment("Patient", "p1")),)))
-    assert probe.text.startswith("(r.id = ? OR EXISTS")
+    assert probe.text.startswith("(r.id IN (?) OR EXISTS")
 
 
 def test_granular_alternatives_are_ored_inside_the_shared_compartment() -> None:
@@ -68,7 +68,7 @@ def test_granular_alternatives_are_ored_inside_the_shared_compartment() -> None:
 
 
 @pytest.mark.parametrize("drive", [False, True])
-def test_different_compartments_are_ored_and_never_drive(drive: bool) -> None:
+def test_different_compartments_drive_by_their_union_and_each_is_probed(drive: bool) -> None:
     visible = Visibility(
         (
             Alternative(patient_compartment("Observation", "p1")),
@@ -76,5 +76,8 @@ def test_different_compartments_are_ored_and_never_drive(drive: bool) -> None:
         )
     )
     sql = sqlsearch.visibility(visible, drive=drive)
-    assert sql.text.count(PROBES) == 2 and DRIVES not in sql.text
+    union = "x.target IN (?, ?)"
+    assert sql.text.count(PROBES) == (2 if drive else 3)
+    assert (DRIVES in sql.text) == drive and union in sql.text
+    assert sql.args.count("p1") == 2 and sql.args.count("p2") == 2
     assert sql.text.count("?") == len(sql.args)

@@ -35,12 +35,16 @@ class TokenEndpoint:
         if client.backend:
             raise OAuthError("unauthorized_client", "A backend service uses client_credentials.")
         if grant_type == "authorization_code":
-            grant, nonce = self.server.grants.redeem_code(
-                form.get("code", ""),
-                client.client_id,
-                form.get("redirect_uri"),
-                form.get("code_verifier"),
-            )
+            try:
+                grant, nonce = self.server.grants.redeem_code(
+                    form.get("code", ""),
+                    client.client_id,
+                    form.get("redirect_uri"),
+                    form.get("code_verifier"),
+                )
+            except OAuthError:
+                self.server.audit_refused_exchange("code", form.get("code", ""), client.client_id)
+                raise
             return self._response(client, grant, ScopeSet.parse(grant.scope), nonce, fresh=True)
         refresh_token = form.get("refresh_token", "")
         wider = OAuthError(
@@ -59,7 +63,11 @@ class TokenEndpoint:
                 and not granting.covers(ScopeSet.parse(current.scope), requested)
             ):
                 raise wider
-        grant, refresh = self.server.grants.rotate_refresh(refresh_token, client.client_id)
+        try:
+            grant, refresh = self.server.grants.rotate_refresh(refresh_token, client.client_id)
+        except OAuthError:
+            self.server.audit_refused_exchange("refresh", refresh_token, client.client_id)
+            raise
         granted = ScopeSet.parse(grant.scope)
         scope = granted
         if requested is not None:
@@ -90,6 +98,7 @@ class TokenEndpoint:
             now=self.server.clock(),
             extra={"client_id": client.client_id, "sid": grant.id},
         )
+        self.server.audit("token-issue", subject=client.client_id, client_id=client.client_id)
         return {
             "access_token": token,
             "token_type": "Bearer",
@@ -160,6 +169,14 @@ class TokenEndpoint:
             body["refresh_token"] = refresh
         elif fresh and wants_refresh:
             body["refresh_token"] = server.grants.issue_refresh(grant)
+        server.audit(
+            "token-issue" if fresh else "token-refresh",
+            subject=user.id,
+            user_ref=user.fhir_user,
+            role=user.role,
+            client_id=client.client_id,
+            patient=ctx.get("patient"),
+        )
         return body
 
     # --- POST /auth/introspect (RFC 7662) -----------------------------------------------------
@@ -235,5 +252,14 @@ class TokenEndpoint:
                 grant = server.grants.get(str(sid)) if sid else None
             except (Unauthorized, JoseError, ValueError):
                 grant = None
-        if grant is not None and grant.client_id == client.client_id:
-            server.grants.revoke(grant.id, "revoked by the client")
+        if (
+            grant is not None
+            and grant.client_id == client.client_id
+            and server.grants.revoke(grant.id, "revoked by the client")
+        ):
+            server.audit(
+                "token-revoke",
+                subject=grant.user_id or grant.client_id,
+                client_id=client.client_id,
+                patient=grant.patient,
+            )

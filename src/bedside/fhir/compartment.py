@@ -25,9 +25,11 @@ of a patient user):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from functools import cache
+from typing import Any, Final
 
-from bedside.fhir.search.registry import params_for
+from bedside.fhir.search.extract import reference, walk
+from bedside.fhir.search.registry import Path, params_for
 
 #: Resource type -> the search parameters that put a resource in a Patient's compartment (R4).
 PATIENT_COMPARTMENT: Final[dict[str, tuple[str, ...]]] = {
@@ -118,20 +120,27 @@ REFERENCE_TYPES: Final = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Compartment:
-    """The compartment of one Patient, for one resource type, as the index can test it.
+    """The compartments of some Patients, for one resource type, as the index can test them.
 
     A row is in it when one of ``params`` (index keys such as ``Observation.subject``) refers to
-    ``Patient/<patient>``, or, for the Patient type, when the row is that Patient.
+    ``Patient/<p>`` for a ``p`` in ``patients``, or, for the Patient type, when the row is one of
+    those Patients. A caller confined to one patient has one; a clinician has the patients of
+    their care relationships, grouped by the rules that apply to them.
     """
 
-    patient: str
+    patients: tuple[str, ...]
     params: tuple[str, ...]
     is_patient: bool = False
 
     @property
     def empty(self) -> bool:
         """True when no row of the type can be in the compartment."""
-        return not self.params and not self.is_patient
+        return not self.patients or (not self.params and not self.is_patient)
+
+    def union(self, other: Compartment) -> Compartment:
+        """Both compartments' patients (of the same resource type)."""
+        patients = tuple(sorted(set(self.patients) | set(other.patients)))
+        return Compartment(patients, self.params, self.is_patient)
 
 
 def indexed_params(resource_type: str) -> tuple[str, ...]:
@@ -144,6 +153,36 @@ def indexed_params(resource_type: str) -> tuple[str, ...]:
     )
 
 
-def patient_compartment(resource_type: str, patient: str) -> Compartment:
-    """The compartment of ``Patient/<patient>`` for ``resource_type`` (maybe empty)."""
-    return Compartment(patient, indexed_params(resource_type), resource_type == "Patient")
+def patient_compartment(resource_type: str, *patients: str) -> Compartment:
+    """The compartments of ``Patient/<p>`` for ``resource_type`` (maybe empty)."""
+    ids = tuple(sorted(set(patients)))
+    return Compartment(ids, indexed_params(resource_type), resource_type == "Patient")
+
+
+def patients_of(resource: dict[str, Any]) -> tuple[str, ...]:
+    """The Patients in whose compartments ``resource`` lies (for audit and change feeds).
+
+    Reads the same compartment parameters as :func:`indexed_params`, straight from the resource,
+    so it costs a walk of a few paths rather than a query.
+    """
+    rtype = resource.get("resourceType", "")
+    found: set[str] = set()
+    if rtype == "Patient" and isinstance(resource.get("id"), str):
+        found.add(resource["id"])
+    for path in _compartment_paths(rtype):
+        for value in walk(resource, path.segments, 0):
+            ref = reference(value)
+            if ref is not None and ref[0] == "Patient":
+                found.add(ref[1])
+    return tuple(sorted(found))
+
+
+@cache
+def _compartment_paths(rtype: str) -> tuple[Path, ...]:
+    known = params_for(rtype)
+    return tuple(
+        path
+        for code in PATIENT_COMPARTMENT.get(rtype, ())
+        if code in known and known[code].kind == "reference"
+        for path in known[code].paths
+    )

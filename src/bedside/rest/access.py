@@ -1,25 +1,30 @@
-"""Which resources a caller may see and change, row by row (SMART App Launch 2.2 "Scopes").
+"""Which resources a caller may see and change, row by row: scopes ∩ role ∩ patients ∩ consent.
 
-The Repository builds one :class:`Access` per request from the verified caller; Interactions
-and searches ask it for the :class:`Visibility` of a (type, interaction) and hand that to the
-store, which applies it inside its queries. The rules:
+The Repository builds one :class:`Access` per request from the verified caller and the
+:class:`~bedside.policy.model.AccessView` policy computed for it (:mod:`bedside.policy.decide`);
+Interactions and searches ask it for the :class:`Visibility` of a (type, interaction) and hand
+that to the store, which applies it inside its queries. The rules:
 
-* A scope grants its letters (c r u d s) on its type or ``*``. No scope for the type and letter:
-  403 ``insufficient_scope`` (``Caller.require``), before any data is touched.
-* Each scope that grants the letter adds one alternative; a resource is visible when any
+* A scope grants its letters (c r u d s) on its type or ``*``; the caller's role (policy file)
+  grants letters per type too. Both must allow the letter, else 403 (``require``), before any
+  data is touched.
+* Each scope that grants the letter adds alternatives; a resource is visible when any
   alternative lets it through:
 
-  - ``system/`` scopes are not confined; ``user/`` scopes are confined to the user's own
-    compartment when the user is a patient (``Caller.user_patient``), else not confined;
-    ``patient/`` scopes are confined to the launch patient's compartment, and grant nothing
-    when there is no launch patient (deny by default).
+  - ``system/`` scopes are not confined. ``patient/`` scopes are confined to the launch
+    patient (nothing without one). ``user/`` scopes are confined by the role: a patient user
+    to their own record; a clinician to the patients policy relates them to; an auditor or a
+    service not at all.
+  - A clinician sees a related patient's record less data carrying a sensitive security label
+    and less what a consent refuses them; a consent that shares data with them adds exactly
+    that data (read and search only; sensitive data only when the consent names its label);
+    break-glass adds the whole record.
   - Confinement is the Patient compartment (:mod:`bedside.fhir.compartment`): types outside it
     are invisible to a confined caller, except shared reference data (Practitioner,
-    Organization, Medication, ...), which a confined caller may read and search but not change.
+    Organization, Medication, ...), which it may read and search; only staff whose role allows
+    it may change reference data.
   - A granular scope (``?category=...``) adds its query as a filter: the resource must match it.
-    Several granular scopes on a type are ORed; a plain scope in the same context makes them
-    moot. A query that is not a valid search on the type is a 400 (a bad token, not a bad
-    request, but nothing can be served with it).
+    A query that is not a valid search on the type is a 400.
 
 * A resource outside the caller's alternatives answers exactly as if it did not exist: 404 for
   read, vread and history, absent from searches, counts and includes. A write whose result
@@ -34,10 +39,12 @@ from urllib.parse import parse_qsl
 
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import INTERACTION_LETTER, Scope
-from bedside.errors import InvalidRequest
-from bedside.fhir.compartment import REFERENCE_TYPES, patient_compartment
-from bedside.fhir.search.query import RESULT_PARAMETERS, Clause, parse_search
+from bedside.errors import Forbidden, InvalidRequest
+from bedside.fhir.compartment import REFERENCE_TYPES, Compartment, patient_compartment
+from bedside.fhir.search.query import RESULT_PARAMETERS, Clause, TokenValue, parse_search
+from bedside.fhir.search.registry import params_for
 from bedside.fhir.search.visibility import NOTHING, Alternative, Visibility
+from bedside.policy.model import AccessView, Label, PatientAccess
 from bedside.store.base import Session, StoredVersion
 
 #: Letters a confined caller has on shared reference data (it may not change it).
@@ -47,9 +54,17 @@ _REFERENCE_LETTERS: Final = frozenset("rs")
 class Access:
     """The caller's grant as row visibility, computed once per (type, letter) and request."""
 
-    def __init__(self, caller: Caller) -> None:
+    def __init__(self, caller: Caller, view: AccessView | None = None) -> None:
         self.caller = caller
+        self.view = view if view is not None else unconfined_view(caller)
         self._cache: dict[tuple[str, str], Visibility | None] = {}
+
+    def require(self, rtype: str, interaction: str) -> None:
+        """403 unless both the token's scopes and the caller's role allow the interaction."""
+        self.caller.require(rtype, interaction)
+        if INTERACTION_LETTER[interaction] not in self.view.letters(rtype):
+            role = self.view.role or "unknown"
+            raise Forbidden(f"The {role} role does not allow {interaction} on {rtype}.")
 
     def rows(self, rtype: str, interaction: str) -> Visibility | None:
         """What of ``rtype`` the interaction may touch: None is everything, NOTHING nothing."""
@@ -70,25 +85,109 @@ class Access:
         return [v for v in versions if v.rid in keep]
 
     def _compute(self, rtype: str, letter: str) -> Visibility | None:
+        if letter not in self.view.letters(rtype):
+            return NOTHING
         alternatives: list[Alternative] = []
         for scope in self.caller.scopes.scopes:
             if not scope.allows(rtype, letter):
                 continue
             clauses = _granular(scope, rtype)
-            patient = self.caller.confined_to(scope.context)
-            if patient == "":
-                continue  # confined to nothing
-            compartment = None
-            if patient is not None and not (
-                rtype in REFERENCE_TYPES and letter in _REFERENCE_LETTERS
-            ):
-                compartment = patient_compartment(rtype, patient)
-                if compartment.empty:
-                    continue  # outside the compartment: invisible to a confined caller
-            if compartment is None and not clauses:
-                return None
-            alternatives.append(Alternative(compartment, clauses))
+            groups = self._groups(rtype, letter, scope.context)
+            if groups is None:
+                if not clauses:
+                    return None
+                alternatives.append(Alternative(None, clauses))
+                continue
+            alternatives.extend(Alternative(comp, clauses + extra) for comp, extra in groups)
         return _simplify(alternatives)
+
+    def _groups(
+        self, rtype: str, letter: str, context: str
+    ) -> list[tuple[Compartment, tuple[Clause, ...]]] | None:
+        """The patients a scope of ``context`` reaches, grouped by the filters each group needs.
+
+        None means not confined to patients at all.
+        """
+        view = self.view
+        only = self.caller.patient or "" if context == "patient" else None
+        if context == "system" or (context == "user" and not view.confined):
+            return None
+        if only == "":
+            return []  # a patient/ scope without a launch patient: deny by default
+        if rtype in REFERENCE_TYPES and (
+            letter in _REFERENCE_LETTERS or (only is None and view.role not in (None, "patient"))
+        ):
+            return None  # shared reference data: not any patient's
+        if not view.confined:  # a service or an auditor with a patient/ scope: the launch patient
+            comp = patient_compartment(rtype, only) if only else None
+            return [] if comp is None or comp.empty else [(comp, ())]
+        groups: dict[tuple[Clause, ...], set[str]] = {}
+
+        def add(patient: str, extra: tuple[Clause, ...] | None) -> None:
+            if extra is not None and patient and (only is None or patient == only):
+                groups.setdefault(extra, set()).add(patient)
+
+        glass = view.glass_patients()
+        for patient in glass:
+            add(patient, ())
+        for patient in {a.patient for a in view.relations} - glass:
+            add(patient, self._filters(rtype, patient, view.sensitive))
+        if letter in _REFERENCE_LETTERS:  # consents share data to read, never to change
+            for share in view.shares:
+                if share.patient in glass or (share.types is not None and rtype not in share.types):
+                    continue
+                named = share.labels_any or frozenset()
+                hidden = (view.sensitive - named) | share.labels_not
+                add(share.patient, self._filters(rtype, share.patient, hidden, share.labels_any))
+        out = []
+        for extra, patients in sorted(groups.items(), key=lambda g: sorted(g[1])):
+            comp = patient_compartment(rtype, *patients)
+            if not comp.empty:
+                out.append((comp, extra))
+        return out
+
+    def _filters(
+        self,
+        rtype: str,
+        patient: str,
+        hidden: frozenset[Label],
+        required: frozenset[Label] | None = None,
+    ) -> tuple[Clause, ...] | None:
+        """Label filters for one patient's data; None when a refusal withholds all of it."""
+        for refusal in self.view.refusals:
+            if refusal.patient != patient:
+                continue
+            if refusal.types is not None and rtype not in refusal.types:
+                continue
+            if refusal.labels_any is None:
+                return None
+            hidden = hidden | refusal.labels_any
+        extra: list[Clause] = []
+        if required is not None:
+            extra.append(label_clause(rtype, required, exclude=False))
+        if hidden:
+            extra.append(label_clause(rtype, hidden, exclude=True))
+        return tuple(extra)
+
+
+def label_clause(rtype: str, labels: frozenset[Label], *, exclude: bool) -> Clause:
+    """``_security`` (carries one of) or ``_security:not`` (carries none of) the labels."""
+    values = tuple(TokenValue(system, code) for system, code in sorted(labels))
+    return Clause(params_for(rtype)["_security"], "not" if exclude else None, values)
+
+
+def unconfined_view(caller: Caller) -> AccessView:
+    """The view of a caller whose scopes alone decide (services, and layers tested alone).
+
+    A caller with a role but no computed view is a programming error in production; here it is
+    given the most restrictive reading: a patient user their own record, anyone else nothing.
+    """
+    if caller.role is None:
+        return AccessView(None, False, {"*": frozenset("cruds")})
+    if caller.role == "patient" and caller.user_patient:
+        own = (PatientAccess(caller.user_patient, "self", "self"),)
+        return AccessView("patient", True, {"*": frozenset("cruds")}, glass=own)
+    return AccessView(caller.role, True, {"*": frozenset("cruds")})
 
 
 def _simplify(alternatives: list[Alternative]) -> Visibility:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import jsonpatch
@@ -35,6 +35,9 @@ from bedside.fhir.search.query import parse_search
 from bedside.fhir.validation import validate_resource
 from bedside.rest.access import Access
 from bedside.store.base import Session, StoredVersion, Write
+
+if TYPE_CHECKING:
+    from bedside.rest.writes import WriteHooks
 
 _ETAG_RE = re.compile(r'\s*(?:W/)?"(\d+)"\s*')
 
@@ -68,17 +71,18 @@ def load(version: StoredVersion) -> dict[str, Any]:
 
 
 class Interactions:
-    def __init__(self, session: Session, access: Access) -> None:
+    def __init__(self, session: Session, access: Access, hooks: WriteHooks | None = None) -> None:
         self.session = session
         self.access = access
         self.caller = access.caller
+        self.hooks = hooks  # consent rules, consent change feed, Provenance (bedside.rest.writes)
 
     # --- reads ---------------------------------------------------------------------------
 
     def read(self, rtype: str, rid: str) -> StoredVersion:
         """http.html#read: 404 when unknown, 410 when the current version is a delete."""
         check_type(rtype)
-        self.caller.require(rtype, "read")
+        self.access.require(rtype, "read")
         current = self.session.current(rtype, rid, visible=self.access.rows(rtype, "read"))
         if current is None:
             raise NotFound(f"{rtype}/{rid} is not known.")
@@ -88,7 +92,7 @@ class Interactions:
 
     def vread(self, rtype: str, rid: str, vid: str) -> StoredVersion:
         check_type(rtype)
-        self.caller.require(rtype, "vread")
+        self.access.require(rtype, "vread")
         if not vid.isdigit() or len(vid) > 9:  # versions are 32-bit integers in the store
             raise NotFound(f"{rtype}/{rid} has no version {vid}.")
         found = self.session.version(rtype, rid, int(vid), visible=self.access.rows(rtype, "vread"))
@@ -100,7 +104,7 @@ class Interactions:
 
     def find(self, rtype: str, query_text: str, *, lock: bool) -> list[StoredVersion]:
         """Resources matching a conditional query (at most 2: enough to tell one from many)."""
-        self.caller.require(rtype, "search")
+        self.access.require(rtype, "search")
         params = _query_pairs(query_text)
         if not params:
             raise InvalidRequest("A conditional request needs search parameters.")
@@ -125,7 +129,7 @@ class Interactions:
     ) -> Outcome:
         """http.html#create; with If-None-Exist a conditional create (http.html#ccreate)."""
         check_type(rtype)
-        self.caller.require(rtype, "create")
+        self.access.require(rtype, "create")
         validate_resource(body, expected_type=rtype)
         if if_none_exist:
             matches = self.find(rtype, if_none_exist, lock=True)
@@ -151,7 +155,7 @@ class Interactions:
         current = self.session.current(rtype, rid, for_update=True)
         exists = current is not None and not current.deleted
         interaction = "update" if exists else "create"
-        self.caller.require(rtype, interaction)
+        self.access.require(rtype, interaction)
         if current is not None and not self._may(rtype, rid, interaction):
             raise NotFound(f"{rtype}/{rid} is not known.")
         if if_match is not None:
@@ -180,7 +184,7 @@ class Interactions:
         rid = body.get("id") or str(uuid.uuid4())
         if self.session.current(rtype, rid) is not None:
             raise Conflict(f"{rtype}/{rid} exists but does not match the criteria.")
-        self.caller.require(rtype, "create")
+        self.access.require(rtype, "create")
         return self._store(rtype, rid, {**body, "id": rid}, previous=None, method="PUT")
 
     def patch(
@@ -188,7 +192,7 @@ class Interactions:
     ) -> Outcome:
         """http.html#patch with JSON Patch (RFC 6902); the result is validated like an update."""
         check_type(rtype)
-        self.caller.require(rtype, "patch")
+        self.access.require(rtype, "patch")
         if not isinstance(operations, list):
             raise InvalidRequest("A JSON Patch body must be an array of operations.")
         self.session.lock(f"res:{rtype}/{rid}")
@@ -210,11 +214,13 @@ class Interactions:
     def delete(self, rtype: str, rid: str) -> StoredVersion | None:
         """http.html#delete: a new version marked deleted; history keeps every earlier one."""
         check_type(rtype)
-        self.caller.require(rtype, "delete")
+        self.access.require(rtype, "delete")
         self.session.lock(f"res:{rtype}/{rid}")
         current = self.session.current(rtype, rid, for_update=True)
         if current is None or current.deleted or not self._may(rtype, rid, "delete"):
             return None  # an invisible resource is deleted as if it did not exist
+        if self.hooks is not None:
+            self.hooks.before(rtype, current, None)
         write = Write(
             type=rtype,
             id=rid,
@@ -227,7 +233,10 @@ class Interactions:
             rid=current.rid,
         )
         (seq,) = self.session.apply([write])
-        return _stored(write, current.rid, seq)
+        stored = _stored(write, current.rid, seq)
+        if self.hooks is not None:
+            self.hooks.after(self, stored, None, current)
+        return stored
 
     def conditional_delete(self, rtype: str, query_text: str) -> StoredVersion | None:
         matches = self.find(rtype, query_text, lock=True)
@@ -272,6 +281,8 @@ class Interactions:
         meta["versionId"] = str(version)
         meta["lastUpdated"] = now_instant()
         resource["meta"] = meta
+        if self.hooks is not None:
+            self.hooks.before(rtype, previous, resource)
         write = Write(
             type=rtype,
             id=rid,
@@ -286,7 +297,10 @@ class Interactions:
         (seq,) = self.session.apply([write])
         if visible is not None and self.session.current(rtype, rid, visible=visible) is None:
             raise _outside(rtype)  # the caller's transaction rolls back: nothing is stored
-        return Outcome(_stored(write, write.rid or 0, seq), resource, created=created)
+        stored = _stored(write, write.rid or 0, seq)
+        if self.hooks is not None:
+            self.hooks.after(self, stored, resource, previous)
+        return Outcome(stored, resource, created=created)
 
 
 def _outside(rtype: str) -> Forbidden:

@@ -9,50 +9,97 @@ which rows the caller may see (see ``bedside.rest.access`` for the rules).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from bedside.audit.entry import MINOR_FAILURE, Auditor, NullAuditor
+from bedside.audit.search import AuditSearch
 from bedside.auth.caller import Caller
-from bedside.errors import FhirError, InvalidRequest, MethodNotAllowed, NotFound
+from bedside.errors import FhirError, Forbidden, InvalidRequest, MethodNotAllowed, NotFound
 from bedside.fhir.outcome import information
 from bedside.fhir.search.query import parse_search
+from bedside.policy import breakglass
+from bedside.policy.decide import Policy
 from bedside.rest import bundles
 from bedside.rest.access import Access
 from bedside.rest.interactions import Interactions, Outcome, check_type, load
 from bedside.rest.paging import Cursor
 from bedside.rest.searchset import history_bundle, search
+from bedside.rest.trail import Trail
 from bedside.rest.types import FhirRequest, FhirResponse
+from bedside.rest.writes import WriteHooks
 from bedside.store.base import Session, Store, StoredVersion
 
 _HISTORY_COUNT = 50
 
 
 class Repository:
-    def __init__(self, store: Store, caller: Caller, base: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        caller: Caller,
+        base: str,
+        *,
+        policy: Policy | None = None,
+        auditor: Auditor | None = None,
+        network: str | None = None,
+    ) -> None:
         self.store = store
         self.caller = caller
+        self.policy = policy or Policy()
+        self.auditor: Auditor = auditor or NullAuditor()
         self.access = Access(caller)
         self.base = base.rstrip("/")
+        self.trail = Trail(caller, self.policy.clock, network)
+        self.hooks = WriteHooks(caller, self.trail, caller.client_id or self.base)
 
     # --- entry point -----------------------------------------------------------------------
 
     def handle(self, req: FhirRequest) -> FhirResponse:
-        """Run one interaction in its own transaction."""
+        """Run one interaction in its own transaction, audited before it answers.
+
+        A read's audit entries are made durable (batched with other requests') before the
+        response leaves; a write's are chained in the write's own transaction. A refused or
+        failed interaction is audited too, after its transaction rolled back.
+        """
         if req.path == "" and req.method == "POST":
             return self.bundle(req)
-        if req.method in ("GET", "HEAD"):
-            with self.store.read() as session:
-                return self._run(session, req)
-        with self.store.write() as session:
-            return self._run(session, req)
+        try:
+            if req.method in ("GET", "HEAD"):
+                with self.store.read() as session:
+                    self._bind(session)
+                    resp = self._run(session, req)
+            else:
+                with self.store.write() as session:
+                    self._bind(session)
+                    resp = self._run(session, req)
+                    self._chain(session)
+        except FhirError as exc:
+            self.trail.entries.clear()  # notes of a rolled-back transaction did not happen
+            self.hooks.pending.clear()
+            self.trail.failure(_subtype(req), _type_of(req), exc)
+            self._submit()
+            raise
+        self._submit()
+        return resp
 
     def bundle(self, req: FhirRequest) -> FhirResponse:
         btype, entries = bundles.check_bundle(req.body)
         if btype == "transaction":
-            with self.store.write() as session:
-                results = bundles.run_transaction(
-                    session, entries, self._run, self._find, req.prefer_return
-                )
+            try:
+                with self.store.write() as session:
+                    self._bind(session)
+                    results = bundles.run_transaction(
+                        session, entries, self._run, self._find, req.prefer_return
+                    )
+                    self._chain(session)
+            except FhirError as exc:
+                self.trail.entries.clear()
+                self.hooks.pending.clear()
+                self.trail.failure("transaction", None, exc)
+                self._submit()
+                raise
             body = {
                 "resourceType": "Bundle",
                 "type": "transaction-response",
@@ -70,14 +117,33 @@ class Repository:
                 out.append(bundles.error_entry(exc))
         return FhirResponse(200, {"resourceType": "Bundle", "type": "batch-response", "entry": out})
 
+    def _bind(self, session: Session) -> None:
+        """Decide, inside this transaction, what the caller may see (bedside.policy.decide)."""
+        view = self.policy.view(session.records(), self.caller)
+        self.access = Access(self.caller, view)
+        self.trail.view = view
+
+    def _chain(self, session: Session) -> None:
+        """Before the write commits: its Provenance, then its audit entries, same transaction."""
+        self.hooks.flush(session)
+        if self.trail.entries:
+            self.auditor.append(session.records(), self.trail.entries)
+            self.trail.entries = []
+
+    def _submit(self) -> None:
+        if self.trail.entries:
+            entries, self.trail.entries = self.trail.entries, []
+            self.auditor.submit(entries)
+
     def _find(self, session: Session, rtype: str, query: str) -> list[StoredVersion]:
-        return Interactions(session, self.access).find(rtype, query, lock=True)
+        return Interactions(session, self.access, self.hooks).find(rtype, query, lock=True)
 
     # --- routing -----------------------------------------------------------------------------
 
     def _run(self, session: Session, req: FhirRequest) -> FhirResponse:
         parts = [p for p in req.path.split("/") if p]
-        act = Interactions(session, self.access)
+        act = Interactions(session, self.access, self.hooks)
+        note = self.trail.note
         m = req.method
         if not parts:
             if m == "GET" and req.query and dict(req.query).get("_history") is None:
@@ -86,15 +152,22 @@ class Repository:
         if parts == ["_history"] and m == "GET":
             return self._history(session, None, None, req)
         rtype = parts[0]
+        if rtype == "AuditEvent":
+            return self._audit_events(session, parts, req)
         check_type(rtype)
+        if len(parts) == 3 and parts[2].startswith("$"):
+            return self._operation(session, rtype, parts[1], parts[2], req)
         if len(parts) == 1:
             if m == "GET":
                 return self._search(session, rtype, list(req.query), req.lenient)
             if m == "POST":
                 out = act.create(rtype, req.body, if_none_exist=req.if_none_exist)
+                note("create" if out.created else "read", rtype=rtype, versions=[out.version])
                 return self._written(out, req, matched=not out.created)
             if m == "PUT" and req.query:
-                return self._written(act.conditional_update(rtype, _qs(req), req.body), req)
+                out = act.conditional_update(rtype, _qs(req), req.body)
+                note("create" if out.created else "update", rtype=rtype, versions=[out.version])
+                return self._written(out, req)
             if m == "DELETE" and req.query:
                 return self._deleted(act.conditional_delete(rtype, _qs(req)))
         elif len(parts) == 2:
@@ -104,22 +177,106 @@ class Repository:
             if rid == "_history" and m == "GET":
                 return self._history(session, rtype, None, req)
             if m in ("GET", "HEAD"):
-                return _read_response(act.read(rtype, rid), self.base)
-            if m == "PUT":
-                return self._written(act.update(rtype, rid, req.body, if_match=req.if_match), req)
-            if m == "PUT-NEW":  # a transaction's POST whose id was assigned in advance
-                out = act.create(rtype, req.body, new_id=rid)
+                found = self._read(act.read, session, rtype, rid)
+                note("read", rtype=rtype, versions=[found])
+                return _read_response(found, self.base)
+            if m in ("PUT", "PUT-NEW", "PATCH"):
+                if m == "PUT":
+                    out = act.update(rtype, rid, req.body, if_match=req.if_match)
+                elif m == "PUT-NEW":  # a transaction's POST whose id was assigned in advance
+                    out = act.create(rtype, req.body, new_id=rid)
+                else:
+                    out = act.patch(rtype, rid, req.body, if_match=req.if_match)
+                subtype = "create" if out.created else ("patch" if m == "PATCH" else "update")
+                note(subtype, rtype=rtype, versions=[out.version])
                 return self._written(out, req)
-            if m == "PATCH":
-                return self._written(act.patch(rtype, rid, req.body, if_match=req.if_match), req)
             if m == "DELETE":
                 return self._deleted(act.delete(rtype, rid))
         elif len(parts) == 3 and parts[2] == "_history" and m == "GET":
-            act.caller.require(rtype, "history-instance")
+            act.access.require(rtype, "history-instance")
             return self._history(session, rtype, parts[1], req)
         elif len(parts) == 4 and parts[2] == "_history" and m in ("GET", "HEAD"):
-            return _read_response(act.vread(rtype, parts[1], parts[3]), self.base)
+            found = self._read(lambda t, i: act.vread(t, i, parts[3]), session, rtype, parts[1])
+            note("vread", rtype=rtype, versions=[found])
+            return _read_response(found, self.base)
         raise MethodNotAllowed(f"{m} is not supported on {req.path}.")
+
+    def _read(
+        self, read: Callable[[str, str], StoredVersion], session: Session, rtype: str, rid: str
+    ) -> StoredVersion:
+        """``read(rtype, rid)``; a 404 for something that exists is audited as a denial."""
+        try:
+            return read(rtype, rid)
+        except NotFound:
+            if session.current(rtype, rid) is not None:
+                self.trail.note(
+                    "read",
+                    rtype=rtype,
+                    outcome=MINOR_FAILURE,
+                    description="denied: outside the caller's access (answered as not found)",
+                    entities=[f"{rtype}/{rid}"],
+                )
+            raise
+
+    def _operation(
+        self, session: Session, rtype: str, rid: str, name: str, req: FhirRequest
+    ) -> FhirResponse:
+        if rtype == "Patient" and name == "$break-glass" and req.method == "POST":
+            current = session.current("Patient", rid)
+            exists = current is not None and not current.deleted
+            try:
+                body, grant = breakglass.start(
+                    session.records(),
+                    self.caller,
+                    exists,
+                    rid,
+                    req.body,
+                    rules=self.policy.rules,
+                    now=self.policy.clock(),
+                )
+            except FhirError as exc:
+                self.trail.failure("break-glass", rtype, exc, description="break-glass refused")
+                raise
+            self.trail.note(
+                "break-glass",
+                rtype=rtype,
+                patients=[rid],
+                purpose=("BTG",),
+                description=f"break-glass started ({grant})",
+            )
+            return FhirResponse(200, body)
+        raise NotFound(f"Operation {name} is not supported on {rtype}.", code="not-supported")
+
+    def _audit_events(self, session: Session, parts: list[str], req: FhirRequest) -> FhirResponse:
+        """AuditEvent is served from the audit trail, read-only: auditors see all of it, a
+        patient user the events about their own record, nobody else anything."""
+        if req.method not in ("GET", "HEAD") and parts[1:] != ["_search"]:
+            raise MethodNotAllowed("The audit trail is read-only.")
+        interaction = "read" if len(parts) == 2 and parts[1] != "_search" else "search"
+        self.access.require("AuditEvent", interaction)
+        own = None
+        if self.access.view.confined:
+            own = self.caller.user_patient
+            if not own:
+                raise Forbidden("Only auditors and patients may read the audit trail.")
+        audit = AuditSearch(session.records(), self.base)
+        if interaction == "read":
+            found = audit.read(parts[1])
+            if found is not None and own and not _concerns(found, own):
+                found = None  # another patient's event: as if it did not exist
+            if found is None:
+                raise NotFound(f"AuditEvent/{parts[1]} is not known.")
+            self.trail.note("read", rtype="AuditEvent", resources=[found])
+            return FhirResponse(200, found)
+        bundle = audit.search(list(req.query), patient_only=own)
+        self.trail.note(
+            "search-type",
+            rtype="AuditEvent",
+            patients=[own] if own else [],
+            query=urlencode(req.query),
+            description=f"{len(bundle.get('entry', []))} audit events returned",
+        )
+        return FhirResponse(200, bundle)
 
     # --- responses -----------------------------------------------------------------------------
 
@@ -141,6 +298,8 @@ class Repository:
         return resp
 
     def _deleted(self, version: StoredVersion | None) -> FhirResponse:
+        if version is not None:
+            self.trail.note("delete", rtype=version.type, versions=[version])
         if version is None:
             return FhirResponse(200, information("Nothing to delete: the resource does not exist."))
         return FhirResponse(
@@ -153,7 +312,10 @@ class Repository:
         self, session: Session, rtype: str, params: list[tuple[str, str]], lenient: bool
     ) -> FhirResponse:
         query = parse_search(rtype, params, lenient=lenient)
-        return FhirResponse(200, search(session, self.access, query, self.base))
+        bundle = search(session, self.access, query, self.base)
+        returned = [e["resource"] for e in bundle.get("entry", []) if "resource" in e]
+        self.trail.note("search-type", rtype=rtype, resources=returned, query=urlencode(params))
+        return FhirResponse(200, bundle)
 
     def _history(
         self, session: Session, rtype: str | None, rid: str | None, req: FhirRequest
@@ -166,7 +328,7 @@ class Repository:
         if rtype is None:
             raise NotFound("System-wide history is not available; ask for a type's history.")
         if rid is None:
-            self.caller.require(rtype, "history-type")
+            self.access.require(rtype, "history-type")
         visible = self.access.rows(rtype, "history-type" if rid is None else "history-instance")
         params = dict(req.query)
         unknown = set(params) - {"_count", "_since", "_cursor", "_format"}
@@ -197,6 +359,9 @@ class Repository:
                 token = Cursor(versions[-1].seq).encode()
                 next_url = f"{path}?{urlencode([*keep, ('_cursor', token)])}"
         self_url = f"{path}?{urlencode(req.query)}" if req.query else path
+        self.trail.note(
+            "history-type" if rid is None else "history-instance", rtype=rtype, versions=versions
+        )
         return FhirResponse(
             200, history_bundle(self.base, versions, self_url=self_url, next_url=next_url)
         )
@@ -214,3 +379,27 @@ def _read_response(v: StoredVersion, base: str) -> FhirResponse:
 
 def _qs(req: FhirRequest) -> str:
     return urlencode(req.query)
+
+
+def _subtype(req: FhirRequest) -> str:
+    """The audit subtype of a request that failed before it could say what it was."""
+    parts = [p for p in req.path.split("/") if p]
+    if req.method in ("GET", "HEAD"):
+        if len(parts) == 1 or parts[-1] == "_search":
+            return "search-type"
+        return "history-instance" if parts[-1] == "_history" else "read"
+    if parts and parts[-1].startswith("$"):
+        return "operation"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(
+        req.method, "operation"
+    )
+
+
+def _type_of(req: FhirRequest) -> str | None:
+    first = req.path.strip("/").split("/")[0]
+    return first or None
+
+
+def _concerns(event: dict[str, Any], patient: str) -> bool:
+    ref = f"Patient/{patient}"
+    return any((e.get("what") or {}).get("reference") == ref for e in event.get("entity", []))

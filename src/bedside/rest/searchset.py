@@ -25,7 +25,7 @@ _ALWAYS_KEPT = ("resourceType", "id", "meta")
 def search(session: Session, access: Access, query: SearchQuery, base: str) -> dict[str, Any]:
     """Run a search and build its searchset Bundle with self and next links."""
     caller = access.caller
-    caller.require(query.resource_type, "search")
+    access.require(query.resource_type, "search")
     visible = access.rows(query.resource_type, "search")
     for inc in query.includes + query.revincludes:
         target = inc.target_type or inc.source_type

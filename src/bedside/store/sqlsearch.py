@@ -58,7 +58,7 @@ def where(query: SearchQuery, snapshot: int, visible: Visibility | None) -> Sql:
     args: list[object] = [query.resource_type, False, snapshot]
     driving = _driving_clause(query.clauses)
     if visible is not None:
-        drive = visible.shared_compartment() is not None and (
+        drive = visible.covering_compartment() is not None and (
             driving is None or driving.param.kind != "reference"
         )
         if drive:
@@ -93,12 +93,14 @@ def _driving_clause(clauses: tuple[Clause, ...]) -> Clause | None:
 def visibility(visible: Visibility, *, drive: bool = False) -> Sql:
     """SQL that is true for the rows ``r`` the caller may see (an OR over the alternatives).
 
-    When every alternative is confined to the same compartment, the compartment is tested once
-    and may drive the query (``drive``); granular-scope clauses are ``EXISTS`` probes.
+    When every alternative is confined to some compartment, their union is tested first and may
+    drive the query (``drive``); when they share one compartment it is tested only once.
+    Granular-scope and label clauses are ``EXISTS`` probes.
     """
     if visible.nothing:
         return Sql("1 = 0", [])
     shared = visible.shared_compartment()
+    cover = visible.covering_compartment()
     ors: list[str] = []
     args: list[object] = []
     for alt in visible.alternatives:
@@ -113,34 +115,35 @@ def visibility(visible: Visibility, *, drive: bool = False) -> Sql:
             break
         ors.append(" AND ".join(ands))
     body = Sql("(" + " OR ".join(f"({o})" for o in ors) + ")", args) if ors else None
-    if shared is None:
+    if cover is None:
         return body or Sql("1 = 1", [])
-    comp = _compartment(shared, drive=drive)
+    comp = _compartment(cover, drive=drive)
     if body is None:
         return comp
     return Sql(f"{comp.text} AND {body.text}", [*comp.args, *body.args])
 
 
 def _compartment(c: Compartment, *, drive: bool = False) -> Sql:
-    """Rows in Patient ``c.patient``'s compartment: a reference to it, or (Patient) its id."""
+    """Rows in the compartment of one of ``c.patients``: a reference to one, or (Patient) one."""
     if c.empty:
         return Sql("1 = 0", [])
     marks = ", ".join("?" for _ in c.params)
-    refs = f"x.param IN ({marks}) AND x.target = ? AND x.target_type = ?"
-    ref_args: list[object] = [*c.params, c.patient, "Patient"]
+    who = ", ".join("?" for _ in c.patients)
+    refs = f"x.param IN ({marks}) AND x.target IN ({who}) AND x.target_type = ?"
+    ref_args: list[object] = [*c.params, *c.patients, "Patient"]
     ors: list[str] = []
     args: list[object] = []
     if drive:
         if c.is_patient:
-            ors.append("SELECT rid FROM resources WHERE type = ? AND id = ?")
-            args.extend(["Patient", c.patient])
+            ors.append(f"SELECT rid FROM resources WHERE type = ? AND id IN ({who})")
+            args.extend(["Patient", *c.patients])
         if c.params:
             ors.append(f"SELECT x.rid FROM idx_reference x WHERE {refs}")
             args.extend(ref_args)
         return Sql(f"r.rid IN ({' UNION '.join(ors)})", args)
     if c.is_patient:
-        ors.append("r.id = ?")
-        args.append(c.patient)
+        ors.append(f"r.id IN ({who})")
+        args.extend(c.patients)
     if c.params:
         ors.append(f"EXISTS (SELECT 1 FROM idx_reference x WHERE x.rid = r.rid AND {refs})")
         args.extend(ref_args)

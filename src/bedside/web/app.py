@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Final
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bedside.audit.entry import Auditor, NullAuditor
 from bedside.auth.server import AuthServer
+from bedside.consent.changes import sweep
+from bedside.policy.decide import Policy
 from bedside.rest.capability import capability_statement
 from bedside.store.base import Store
+from bedside.web.access_log import AccessLog
+from bedside.web.consent_api import ConsentApi
 from bedside.web.fhir_http import FhirEndpoint, json_response
 from bedside.web.oauth import OAuthRoutes
+from bedside.web.policy_api import PolicyApi
 
+log = logging.getLogger("bedside.web")
 _FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 #: Browser apps on other origins call these; the sign-in pages are deliberately not among them.
 _CORS_PREFIXES: Final = ("/fhir", "/auth/token", "/auth/revoke", "/auth/introspect", "/auth/jwks")
-_CORS_EXACT: Final = ("/auth/grants", "/auth/smart-style.json", "/auth/launch")
+_CORS_EXACT: Final = (
+    "/auth/grants",
+    "/auth/smart-style.json",
+    "/auth/launch",
+    "/patient/consents",
+    "/policy/snapshot",
+)
 
 
 class SelectiveCORS:
@@ -64,7 +82,23 @@ class SelectiveCORS:
             await self.app(scope, receive, send)
 
 
-def create_app(store: Store, auth: AuthServer) -> ASGIApp:
+def create_app(
+    store: Store,
+    auth: AuthServer,
+    *,
+    policy: Policy | None = None,
+    auditor: Auditor | None = None,
+    sweep_every: float = 15.0,
+) -> ASGIApp:
+    """The server: FHIR API, SMART authorization, policy and governance APIs.
+
+    ``policy`` (default rules, system clock) decides access; ``auditor`` makes the audit trail
+    (``NullAuditor`` only for benchmarks and tests of other layers). A background task notes
+    consent and break-glass expiries in the change feed every ``sweep_every`` seconds.
+    """
+    policy = policy or Policy()
+    auditor = auditor or NullAuditor()
+    auth.auditor = auditor
     fhir_base = auth.config.fhir_base
     started = datetime.now(UTC).isoformat(timespec="seconds")
     oauth_uris = {
@@ -75,7 +109,7 @@ def create_app(store: Store, auth: AuthServer) -> ASGIApp:
         "manage": auth.config.url("grants"),
     }
     capability = capability_statement(fhir_base, started, oauth_uris)
-    endpoint = FhirEndpoint(store, auth.caller, fhir_base)
+    endpoint = FhirEndpoint(store, auth.caller, fhir_base, policy=policy, auditor=auditor)
 
     async def metadata(request: Request) -> Response:
         return json_response(200, capability)
@@ -90,7 +124,31 @@ def create_app(store: Store, auth: AuthServer) -> ASGIApp:
         Route("/healthz", health, methods=["GET"]),
         Route("/fhir/metadata", metadata, methods=["GET"]),
         *OAuthRoutes(auth).routes(),
+        *ConsentApi(store, auth.caller, policy.clock).routes(),
+        *PolicyApi(store, auth, policy).routes(),
         Route("/fhir", fhir, methods=_FHIR_METHODS),
         Route("/fhir/{path:path}", fhir, methods=_FHIR_METHODS),
     ]
-    return SelectiveCORS(Starlette(routes=routes))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(_sweeper(store, policy, sweep_every))
+        try:
+            yield
+        finally:
+            task.cancel()
+            close = getattr(auditor, "close", None)
+            if close is not None:
+                await run_in_threadpool(close)
+
+    return AccessLog(SelectiveCORS(Starlette(routes=routes, lifespan=lifespan)))
+
+
+async def _sweeper(store: Store, policy: Policy, every: float) -> None:
+    """Note consent and break-glass expiries in the change feed soon after they happen."""
+    while True:
+        try:
+            await run_in_threadpool(sweep, store, policy.clock())
+        except Exception as exc:  # keep sweeping; the next round retries
+            log.warning("expiry sweep failed: %s", type(exc).__name__)
+        await asyncio.sleep(every)

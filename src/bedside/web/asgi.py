@@ -18,7 +18,15 @@ ENV = "BEDSIDE_SERVE"
 
 
 def settings_for_workers(
-    data_dir: Path, database_url: str, fhir_base: str, root: str, access_ttl: int
+    data_dir: Path,
+    database_url: str,
+    fhir_base: str,
+    root: str,
+    access_ttl: int,
+    *,
+    log_level: str = "info",
+    log_json: bool = False,
+    policy_file: Path | None = None,
 ) -> str:
     return orjson.dumps(
         {
@@ -27,31 +35,52 @@ def settings_for_workers(
             "fhir_base": fhir_base,
             "root": root,
             "access_ttl": access_ttl,
+            "log_level": log_level,
+            "log_json": log_json,
+            "policy_file": str(policy_file) if policy_file else None,
         }
     ).decode()
 
 
 def build(
-    data_dir: Path, database_url: str, fhir_base: str, root: str, access_ttl: int
+    data_dir: Path,
+    database_url: str,
+    fhir_base: str,
+    root: str,
+    access_ttl: int,
+    policy_file: Path | None = None,
 ) -> tuple[ASGIApp, Any]:
-    """The app and its store (so the caller can close it)."""
+    """The app and its store (so the caller can close it).
+
+    The access policy is ``policy_file``, else ``<data dir>/policy.toml``, else the default.
+    """
+    from bedside.audit.chain import auditor_from_env
     from bedside.auth.keys import KeyRing
     from bedside.auth.server import AuthConfig, AuthServer
+    from bedside.policy.decide import Policy
+    from bedside.policy.rules import PolicyRules
     from bedside.store import open_store
     from bedside.web.app import create_app
 
+    rules = PolicyRules.load(policy_file or data_dir / "policy.toml")
     store = open_store(database_url)
     auth = AuthServer(store, KeyRing(data_dir), AuthConfig(fhir_base, root, access_ttl=access_ttl))
-    return create_app(store, auth), store
+    auditor = auditor_from_env(store, fhir_base)
+    return create_app(store, auth, policy=Policy(rules), auditor=auditor), store
 
 
 def worker_app() -> ASGIApp:
+    from bedside.logs import configure_logging
+
     cfg = orjson.loads(os.environ[ENV])
+    # a spawned worker starts with stdlib logging unconfigured: scrub its lines too
+    configure_logging(str(cfg.get("log_level", "info")), json=bool(cfg.get("log_json", False)))
     app, _ = build(
         Path(cfg["data_dir"]),
         cfg["database_url"],
         cfg["fhir_base"],
         cfg["root"],
         int(cfg["access_ttl"]),
+        Path(cfg["policy_file"]) if cfg.get("policy_file") else None,
     )
     return app

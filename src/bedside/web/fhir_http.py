@@ -19,15 +19,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bedside.audit.entry import MINOR_FAILURE, AuditEntry, Auditor, NullAuditor
 from bedside.auth import tokens
 from bedside.auth.caller import Caller
 from bedside.errors import (
     FhirError,
     InvalidRequest,
     Issue,
+    Unauthorized,
     UnsupportedMediaType,
 )
 from bedside.fhir.outcome import operation_outcome
+from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, FhirResponse, Repository
 from bedside.store.base import Store
 
@@ -60,10 +63,20 @@ def error_response(exc: FhirError) -> Response:
 class FhirEndpoint:
     """Serves every /fhir/... path except /metadata."""
 
-    def __init__(self, store: Store, authenticate: Callable[[str], Caller], fhir_base: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        authenticate: Callable[[str], Caller],
+        fhir_base: str,
+        *,
+        policy: Policy | None = None,
+        auditor: Auditor | None = None,
+    ) -> None:
         self.store = store
         self.authenticate = authenticate  # bearer token -> Caller, or Unauthorized
         self.base = fhir_base
+        self.policy = policy or Policy()
+        self.auditor: Auditor = auditor or NullAuditor()
 
     async def __call__(self, request: Request) -> Response:
         try:
@@ -73,9 +86,7 @@ class FhirEndpoint:
             else:  # authenticate before reading a body
                 caller = await run_in_threadpool(self._caller, request)
                 req = await _fhir_request(request)
-                resp = await run_in_threadpool(
-                    Repository(self.store, caller, self.base).handle, req
-                )
+                resp = await run_in_threadpool(self._repository(request, caller).handle, req)
             return _http(resp, pretty=request.query_params.get("_pretty") == "true")
         except FhirError as exc:
             return error_response(exc)
@@ -89,10 +100,32 @@ class FhirEndpoint:
             )
 
     def _serve(self, request: Request, req: FhirRequest) -> FhirResponse:
-        return Repository(self.store, self._caller(request), self.base).handle(req)
+        return self._repository(request, self._caller(request)).handle(req)
+
+    def _repository(self, request: Request, caller: Caller) -> Repository:
+        network = request.client.host if request.client else None
+        return Repository(
+            self.store, caller, self.base, policy=self.policy, auditor=self.auditor, network=network
+        )
 
     def _caller(self, request: Request) -> Caller:
-        return self.authenticate(bearer_token(request))
+        try:
+            return self.authenticate(bearer_token(request))
+        except Unauthorized:
+            network = request.client.host if request.client else None
+            self.auditor.submit(
+                [
+                    AuditEntry(
+                        subtype="read" if request.method in _BODYLESS else "operation",
+                        action="E",
+                        outcome=MINOR_FAILURE,
+                        recorded_ms=int(self.policy.clock() * 1000),
+                        description="refused: no valid access token",
+                        network=network,
+                    )
+                ]
+            )
+            raise
 
 
 async def _fhir_request(request: Request) -> FhirRequest:

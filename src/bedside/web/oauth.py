@@ -235,9 +235,15 @@ class OAuthRoutes:
         if request.method == "GET":
             return page("signin", **context)
         username = str(form.get("username", ""))
+        network = request.client.host if request.client else None
         try:
             user = await run_in_threadpool(
-                self.server.users.authenticate, username, str(form.get("password", ""))
+                lambda: self.server.sign_in(
+                    username,
+                    str(form.get("password", "")),
+                    client_id=req.client_id,
+                    network=network,
+                )
             )
         except SignInFailed as exc:
             log.info("sign-in refused")

@@ -51,7 +51,7 @@ def extract(resource: dict[str, Any]) -> IndexRows:
                 continue
         elif first not in keys:
             continue
-        for value in _walk(resource, path.segments, 0):
+        for value in walk(resource, path.segments, 0):
             _add(rows, param, path, value)
     return rows
 
@@ -70,10 +70,10 @@ def _plan(rtype: str) -> tuple[tuple[str, bool, SearchParam, Path], ...]:
     return tuple(plan)
 
 
-def _walk(node: Any, segments: tuple[str, ...], i: int) -> Iterator[Any]:
+def walk(node: Any, segments: tuple[str, ...], i: int) -> Iterator[Any]:
     if isinstance(node, list):
         for item in node:
-            yield from _walk(item, segments, i)
+            yield from walk(item, segments, i)
         return
     if i == len(segments):
         yield node
@@ -85,9 +85,9 @@ def _walk(node: Any, segments: tuple[str, ...], i: int) -> Iterator[Any]:
         prefix = seg[:-3]
         for key, value in node.items():
             if key.startswith(prefix) and key[len(prefix) : len(prefix) + 1].isupper():
-                yield from _walk(value, segments, i + 1)
+                yield from walk(value, segments, i + 1)
     elif seg in node:
-        yield from _walk(node[seg], segments, i + 1)
+        yield from walk(node[seg], segments, i + 1)
 
 
 def _add(rows: IndexRows, param: SearchParam, path: Path, value: Any) -> None:

@@ -39,5 +39,21 @@ class Visibility:
             return None
         return first
 
+    def covering_compartment(self) -> Compartment | None:
+        """All alternatives' patients together, when every alternative is confined to some.
+
+        The store lets it drive the query (one indexed lookup of the patients' references), then
+        tests each alternative on the rows it found.
+        """
+        comps = [a.compartment for a in self.alternatives]
+        if not comps or any(c is None for c in comps):
+            return None
+        cover = comps[0]
+        assert cover is not None
+        for c in comps[1:]:
+            assert c is not None
+            cover = cover.union(c)
+        return cover
+
 
 NOTHING = Visibility(())

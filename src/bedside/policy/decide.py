@@ -1,0 +1,114 @@
+"""The one place access is decided: a caller and an instant in, an :class:`AccessView` out.
+
+The FHIR API asks at every request (:class:`bedside.rest.access.Access` turns the view into row
+visibility inside SQL); sync asks the same question at pull and at push; the policy snapshot
+signs it for offline use. Inputs, all read fresh from the database:
+
+* the role's permissions from the policy file (:mod:`bedside.policy.rules`);
+* care relationships (:mod:`bedside.policy.relationships`);
+* consents naming the user or concerning their patients (:mod:`bedside.consent.evaluate`);
+* the user's active break-glass grants.
+
+A token's scopes are intersected with all of this by the caller of :meth:`Policy.view`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from bedside.auth.caller import Caller
+from bedside.policy import relationships
+from bedside.policy.model import AccessView, PatientAccess, Refusal, Share
+from bedside.policy.rules import PolicyRules
+from bedside.store.base import Records
+
+
+class Policy:
+    """Server-wide policy: the rules file and the clock every decision reads."""
+
+    def __init__(self, rules: PolicyRules | None = None, *, clock: Callable[[], float] = time.time):
+        self.rules = rules or PolicyRules.default()
+        self.clock = clock
+
+    def view(self, db: Records, caller: Caller) -> AccessView:
+        """What ``caller`` may do now. ``db`` is a read (or write) transaction's records."""
+        now = self.clock()
+        if caller.role is None:  # a service: governed by its registered scopes alone
+            return AccessView(None, False, {"*": frozenset("cruds")}, now=now)
+        role = self.rules.role(caller.role)
+        name, perms, sensitive = role.name or None, role.permissions, self.rules.sensitive
+        if role.patients == "all":
+            return AccessView(name, False, perms, sensitive=sensitive, now=now)
+        if role.patients == "own":
+            patient = caller.user_patient or ""
+            own = (PatientAccess(patient, "self", "self"),) if patient else ()
+            return AccessView(name, True, perms, glass=own, now=now)
+        user_ref = caller.fhir_user or ""
+        practitioner = user_ref.startswith(("Practitioner/", "PractitionerRole/"))
+        if role.patients != "related" or not practitioner:
+            return AccessView(name, True, perms, sensitive=sensitive, now=now)
+        locations, assigned = relationships.assignments(db, user_ref)
+        relations = [
+            *relationships.care_teams(db, user_ref, now),
+            *relationships.ward_patients(db, locations, now),
+            *(PatientAccess(p, "assignment", "assignment") for p in assigned),
+        ]
+        shares, refusals = self._consents(db, user_ref, {a.patient for a in relations}, now)
+        return AccessView(
+            name,
+            True,
+            perms,
+            relations=tuple(relations),
+            glass=tuple(break_glass_grants(db, user_ref, now)),
+            shares=tuple(shares),
+            refusals=tuple(refusals),
+            sensitive=sensitive,
+            now=now,
+        )
+
+    def _consents(
+        self, db: Records, user_ref: str, patients: set[str], now: float
+    ) -> tuple[list[Share], list[Refusal]]:
+        """Active consents that name the user, or concern a patient the user is related to."""
+        from bedside.consent.evaluate import shares_for
+
+        kind, _, rid = user_ref.partition("/")
+        select = (
+            "SELECT x.rid FROM idx_reference x WHERE x.param = ? AND x.target = ?"
+            " AND x.target_type = ?"
+        )
+        args: list[object] = ["Consent.actor", rid, kind]
+        if patients:
+            marks = ", ".join("?" for _ in patients)
+            select += (
+                " UNION SELECT x.rid FROM idx_reference x WHERE x.param = ?"
+                f" AND x.target IN ({marks}) AND x.target_type = ?"
+            )
+            args += ["Consent.patient", *sorted(patients), "Patient"]
+        active = (
+            "SELECT t.rid FROM idx_token t WHERE t.param = ? AND t.code = ?"
+            f" AND t.rid IN ({select})"
+        )
+        consents = relationships.current_resources(
+            db, "Consent", active, ["Consent.status", "active", *args]
+        )
+        shares, refusals = shares_for(consents, {user_ref}, now)
+        return list(shares), list(refusals)
+
+
+def break_glass_grants(db: Records, user_ref: str, now: float) -> list[PatientAccess]:
+    rows = db.rows(
+        "SELECT id, patient, expires_at FROM break_glass"
+        " WHERE user_ref = ? AND started_at <= ? AND expires_at > ? ORDER BY started_at",
+        [user_ref, int(now), int(now)],
+    )
+    return [PatientAccess(str(p), "break-glass", f"break-glass/{i}", float(e)) for i, p, e in rows]
+
+
+def content(raw: bytes | memoryview) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads(bytes(raw))
+    return data

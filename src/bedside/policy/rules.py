@@ -1,0 +1,153 @@
+"""The policy file: what each role may do, which data is sensitive, break-glass settings.
+
+Role permissions come from a TOML file, not from code: ``default.toml`` ships with Bedside, and a
+deployment overrides it with ``<data dir>/policy.toml`` or ``serve --policy FILE``. The file is
+checked when it is loaded; a mistake is a startup error naming the line's role and field, never a
+silently wider policy. See docs/policy.md for the format.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+from bedside.errors import BedsideError
+from bedside.fhir.resource_types import is_resource_type
+from bedside.policy.model import Label
+
+LETTERS: Final = frozenset("cruds")
+PATIENT_REACH: Final = ("related", "own", "all", "none")
+
+
+class PolicyError(BedsideError):
+    """The policy file is malformed; the message says where."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRules:
+    name: str
+    patients: str  # one of PATIENT_REACH
+    permissions: dict[str, frozenset[str]]  # type or "*" -> letters
+
+    def letters(self, rtype: str) -> frozenset[str]:
+        return self.permissions.get(rtype, self.permissions.get("*", frozenset()))
+
+
+NO_ROLE: Final = RoleRules("", "none", {})
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRules:
+    roles: dict[str, RoleRules]
+    sensitive: frozenset[Label]
+    break_glass_roles: frozenset[str] = frozenset()
+    break_glass_seconds: int = 3600
+    max_auth_age: int = 300
+    review_roles: frozenset[str] = frozenset()
+    monitor_roles: frozenset[str] = frozenset()
+    snapshot_seconds: int = 8 * 3600
+    source: str = "default"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def role(self, name: str | None) -> RoleRules:
+        """The rules of a role; an unknown role (or none) may do nothing."""
+        return self.roles.get(name or "", NO_ROLE)
+
+    @classmethod
+    def default(cls) -> PolicyRules:
+        text = resources.files("bedside.policy").joinpath("default.toml").read_text("utf-8")
+        return parse(text, source="default")
+
+    @classmethod
+    def load(cls, path: Path | None) -> PolicyRules:
+        """The file at ``path``, or the default policy when there is none."""
+        if path is None or not path.exists():
+            return cls.default()
+        try:
+            text = path.read_text("utf-8")
+        except OSError as exc:
+            raise PolicyError(f"Cannot read the policy file {path}: {exc.strerror}.") from None
+        return parse(text, source=str(path))
+
+
+def parse(text: str, *, source: str) -> PolicyRules:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"The policy file {source} is not valid TOML: {exc}.") from None
+    roles = {
+        name: _role(name, body, source) for name, body in _table(data, "roles", source).items()
+    }
+    sensitive = frozenset(
+        _label(x, source) for x in _table(data, "sensitive", source).get("labels", [])
+    )
+    glass = _table(data, "break_glass", source)
+    gov = _table(data, "governance", source)
+    offline = _table(data, "offline", source)
+    return PolicyRules(
+        roles=roles,
+        sensitive=sensitive,
+        break_glass_roles=_names(glass.get("roles", []), roles, source),
+        break_glass_seconds=_positive(glass.get("minutes", 60), "break_glass.minutes", source) * 60,
+        max_auth_age=_positive(
+            glass.get("max_auth_age_seconds", 300), "break_glass.max_auth_age_seconds", source
+        ),
+        review_roles=_names(gov.get("review_roles", []), roles, source),
+        monitor_roles=_names(gov.get("monitor_roles", []), roles, source),
+        snapshot_seconds=_positive(
+            offline.get("snapshot_hours", 8), "offline.snapshot_hours", source
+        )
+        * 3600,
+        source=source,
+    )
+
+
+def _table(data: dict[str, Any], key: str, source: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise PolicyError(f"In the policy file {source}, [{key}] must be a table.")
+    return value
+
+
+def _role(name: str, body: Any, source: str) -> RoleRules:
+    where = f"In the policy file {source}, role {name}"
+    if not isinstance(body, dict):
+        raise PolicyError(f"{where} must be a table.")
+    reach = body.get("patients", "none")
+    if reach not in PATIENT_REACH:
+        raise PolicyError(f"{where}: patients must be one of {', '.join(PATIENT_REACH)}.")
+    types = body.get("types", {})
+    if not isinstance(types, dict):
+        raise PolicyError(f"{where}: types must be a table of type = letters.")
+    permissions: dict[str, frozenset[str]] = {}
+    for rtype, letters in types.items():
+        if rtype != "*" and not is_resource_type(rtype):
+            raise PolicyError(f"{where}: {rtype} is not a FHIR R4 resource type.")
+        if not isinstance(letters, str) or not set(letters) <= LETTERS:
+            raise PolicyError(f'{where}: {rtype} must be letters from cruds, e.g. "rs".')
+        permissions[rtype] = frozenset(letters)
+    return RoleRules(name, reach, permissions)
+
+
+def _label(text: Any, source: str) -> Label:
+    system, bar, code = str(text).partition("|")
+    if not bar or not system or not code:
+        raise PolicyError(
+            f"In the policy file {source}, sensitive label {text!r} is not system|code."
+        )
+    return (system, code)
+
+
+def _names(value: Any, roles: dict[str, RoleRules], source: str) -> frozenset[str]:
+    if not isinstance(value, list) or any(v not in roles for v in value):
+        raise PolicyError(f"In the policy file {source}, {value!r} must list defined roles.")
+    return frozenset(value)
+
+
+def _positive(value: Any, what: str, source: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise PolicyError(f"In the policy file {source}, {what} must be a positive whole number.")
+    return value

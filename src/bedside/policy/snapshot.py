@@ -1,0 +1,218 @@
+"""The signed offline policy snapshot: what a device may let its user do while disconnected.
+
+A device that loses the network cannot ask the server for each decision, so it asks once, while
+online, for ``GET /policy/snapshot``: the caller's :class:`~bedside.policy.model.AccessView`
+turned into JWT claims (RFC 7519), signed RS256 by the server's current key with
+``typ: bedside-policy+jwt`` so it can never be mistaken for (or replayed as) an access token.
+The device verifies it against the server's JWKS and enforces it until ``exp``; break-glass and
+consent entries carry their own ``until`` and end earlier when they do. docs/policy-snapshot.md
+describes every claim.
+
+Everything here is pure: a view, a caller, an instant in; claims, a JWS out. Lists are sorted so
+the same view always gives the same claims (bar ``iat``/``jti``), which keeps diffs and caches
+meaningful.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from typing import Any, Final
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from bedside.auth.caller import Caller
+from bedside.auth.keys import SigningKeys
+from bedside.auth.scopes import Scope
+from bedside.errors import Unauthorized
+from bedside.policy.model import AccessView, Label, PatientAccess, Refusal, Share
+from bedside.policy.rules import PolicyRules
+
+TYP: Final = "bedside-policy+jwt"
+VERSION: Final = 1
+#: purposeOfUse code (v3-ActReason) a device must record on every access under break-glass.
+BREAK_GLASS_PURPOSE: Final = "BTG"
+#: How far ahead of the device's clock ``nbf`` may be (a device clock a little behind).
+NBF_LEEWAY: Final = 60
+_LETTERS: Final = "cruds"
+
+
+def snapshot(
+    view: AccessView, caller: Caller, *, issuer: str, rules: PolicyRules, now: float
+) -> dict[str, Any]:
+    """The claims of ``caller``'s snapshot at ``now`` (see docs/policy-snapshot.md)."""
+    issued = int(now)
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": caller.subject,
+        "aud": caller.client_id or caller.subject,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + rules.snapshot_seconds,
+        "jti": secrets.token_urlsafe(16),
+        "bedside_policy_version": VERSION,
+        "role": view.role,
+        "fhirUser": caller.fhir_user,
+    }
+    if caller.device:
+        claims["device"] = caller.device
+    permissions, filters = _permissions(view, caller.scopes.scopes)
+    claims["permissions"] = permissions
+    if filters:
+        claims["filters"] = filters
+    claims["confined"] = view.confined
+    if caller.scopes.scopes and all(s.context == "patient" for s in caller.scopes.scopes):
+        claims["patient"] = caller.patient or ""  # patient/ scopes only: that patient, or none
+    glass = [a for a in view.glass if a.basis == "break-glass"]
+    claims["patients"] = sorted(
+        [*(_access(a) for a in (*view.relations, *view.glass)), *map(_share, view.shares)],
+        key=_order,
+    )
+    claims["refusals"] = sorted(map(_refusal, view.refusals), key=_order)
+    claims["sensitive_labels"] = _labels(view.sensitive)
+    claims["purpose"] = sorted(
+        (
+            {"patient": a.patient, "code": BREAK_GLASS_PURPOSE, "until": _until(a.until)}
+            for a in glass
+        ),
+        key=lambda p: (p["patient"], p["until"] or 0),
+    )
+    return claims
+
+
+def _permissions(
+    view: AccessView, scopes: tuple[Scope, ...]
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The role's letters intersected with the token's, per type, and granular-scope filters.
+
+    ``"*"`` is always present; a type is listed only where it differs from ``"*"`` (a device
+    looks a type up and falls back to ``"*"``). A type whose letters come only from granular
+    scopes (``patient/Observation.rs?category=...``) gets its queries in ``filters``: the device
+    must allow only resources matching one of them.
+    """
+    types = {k for k in view.permissions if k != "*"} | {
+        s.resource_type for s in scopes if s.resource_type != "*"
+    }
+    star = _letters(view.letters("*") & _granted(scopes, "*"))
+    out: dict[str, str] = {"*": star}
+    filters: dict[str, list[str]] = {}
+    for rtype in sorted(types):
+        letters = _letters(view.letters(rtype) & _granted(scopes, rtype))
+        if letters != star:
+            out[rtype] = letters
+    for rtype in ["*", *sorted(types)]:
+        kinds = ("*",) if rtype == "*" else ("*", rtype)
+        applies = [s for s in scopes if s.resource_type in kinds]
+        plain = frozenset().union(*(s.permissions for s in applies if s.query is None))
+        queries = sorted({s.query for s in applies if s.query is not None})
+        if queries and set(out.get(rtype, star)) - plain:
+            filters[rtype] = queries
+    return dict(sorted(out.items())), filters
+
+
+def _granted(scopes: Iterable[Scope], rtype: str) -> frozenset[str]:
+    """The letters the token's scopes grant on ``rtype`` ("*": only wildcard scopes)."""
+    kinds = ("*",) if rtype == "*" else ("*", rtype)
+    return frozenset().union(*(s.permissions for s in scopes if s.resource_type in kinds))
+
+
+def _letters(letters: Iterable[str]) -> str:
+    chosen = set(letters)
+    return "".join(c for c in _LETTERS if c in chosen)
+
+
+def _access(a: PatientAccess) -> dict[str, Any]:
+    return {"id": a.patient, "basis": a.basis, "source": a.source, "until": _until(a.until)}
+
+
+def _share(s: Share) -> dict[str, Any]:
+    return {
+        "id": s.patient,
+        "basis": "consent",
+        "source": s.source,
+        "until": _until(s.until),
+        "types": sorted(s.types) if s.types is not None else None,
+        "labels": _labels(s.labels_any) if s.labels_any is not None else None,
+        "labels_not": _labels(s.labels_not),
+    }
+
+
+def _refusal(r: Refusal) -> dict[str, Any]:
+    return {
+        "id": r.patient,
+        "source": r.source,
+        "until": _until(r.until),
+        "types": sorted(r.types) if r.types is not None else None,
+        "labels": _labels(r.labels_any) if r.labels_any is not None else None,
+    }
+
+
+def _order(entry: dict[str, Any]) -> tuple[str, str, str]:
+    return (entry["id"], entry.get("basis", ""), entry["source"])
+
+
+def _labels(labels: Iterable[Label]) -> list[str]:
+    return sorted(f"{system}|{code}" for system, code in labels)
+
+
+def _until(until: float | None) -> int | None:
+    """Whole seconds, rounded down: an access never lasts longer on the device than here."""
+    return int(until // 1) if until is not None else None
+
+
+def sign_snapshot(claims: dict[str, Any], keys: SigningKeys) -> str:
+    """The compact JWS (RFC 7515) of ``claims``, signed like access tokens but typed apart."""
+    header = {"alg": "RS256", "kid": keys.signing.kid, "typ": TYP}
+    return jwt.encode(header, claims, keys.signing)
+
+
+def verify_snapshot(
+    token: str,
+    keys_or_jwks: SigningKeys | KeySet | dict[str, Any],
+    *,
+    now: float,
+    issuer: str | None = None,
+) -> dict[str, Any]:
+    """The claims of a valid snapshot, or Unauthorized saying why it cannot be used.
+
+    ``keys_or_jwks`` is the server's keys, or the JWK Set a device fetched from ``/auth/jwks``.
+    The snapshot is refused at ``exp`` exactly (no leeway: offline rights end on time) and
+    before ``nbf`` less a minute of clock skew.
+    """
+    keys = _key_set(keys_or_jwks)
+    try:
+        decoded = jwt.decode(token, keys, algorithms=["RS256"])
+    except (JoseError, ValueError, TypeError):
+        raise _invalid("its signature or format is invalid") from None
+    if decoded.header.get("typ") != TYP:
+        raise _invalid("it is not a policy snapshot")
+    claims = dict(decoded.claims)
+    if claims.get("bedside_policy_version") != VERSION:
+        raise _invalid("its format version is not supported")
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if not isinstance(exp, int) or not isinstance(nbf, int):
+        raise _invalid("it has no validity period")
+    if now >= exp:
+        raise _invalid("it has expired")
+    if now + NBF_LEEWAY < nbf:
+        raise _invalid("it is not valid yet")
+    if issuer is not None and claims.get("iss") != issuer:
+        raise _invalid("it was issued by another server")
+    return claims
+
+
+def _key_set(value: SigningKeys | KeySet | dict[str, Any]) -> KeySet:
+    if isinstance(value, SigningKeys):
+        return value.all
+    if isinstance(value, KeySet):
+        return value
+    try:
+        return KeySet.import_key_set(value)  # type: ignore[arg-type]
+    except (JoseError, ValueError, TypeError, KeyError):
+        raise _invalid("the key set cannot be read") from None
+
+
+def _invalid(why: str) -> Unauthorized:
+    return Unauthorized(f"The policy snapshot cannot be used: {why}.")

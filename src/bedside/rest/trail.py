@@ -1,0 +1,115 @@
+"""The audit entries of one FHIR request: who touched which patients' data, how, and why.
+
+The Repository notes what each interaction returned or wrote; :class:`Trail` turns that into
+:class:`~bedside.audit.entry.AuditEntry` values with the caller, the patients concerned (read
+from the resources, :func:`bedside.fhir.compartment.patients_of`) and the purpose of use:
+``BTG`` when a patient is reached under break-glass, else ``TREAT`` for staff and ``PATRQT``
+for a patient reading their own record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+import orjson
+
+from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS, AuditEntry
+from bedside.auth.caller import Caller
+from bedside.errors import FhirError
+from bedside.fhir.compartment import patients_of
+from bedside.policy.model import AccessView
+from bedside.store.base import StoredVersion
+
+ACTIONS: Final = {
+    "read": "R",
+    "vread": "R",
+    "history-instance": "R",
+    "history-type": "R",
+    "search-type": "E",
+    "create": "C",
+    "update": "U",
+    "patch": "U",
+    "delete": "D",
+    "operation": "E",
+    "consent": "U",
+    "break-glass": "E",
+}
+
+
+class Trail:
+    def __init__(
+        self, caller: Caller, clock: Callable[[], float], network: str | None = None
+    ) -> None:
+        self.caller = caller
+        self.clock = clock
+        self.network = network
+        self.view: AccessView | None = None
+        self.entries: list[AuditEntry] = []
+
+    def note(
+        self,
+        subtype: str,
+        *,
+        rtype: str | None = None,
+        versions: Iterable[StoredVersion] = (),
+        resources: Iterable[dict[str, Any]] = (),
+        patients: Iterable[str] = (),
+        entities: Iterable[str] = (),
+        query: str | None = None,
+        outcome: str = SUCCESS,
+        description: str | None = None,
+        purpose: tuple[str, ...] | None = None,
+    ) -> None:
+        found = set(patients)
+        named = list(entities)
+        for v in versions:
+            named.append(f"{v.type}/{v.id}/_history/{v.version}")
+            if v.content is not None:
+                found.update(patients_of(orjson.loads(v.content)))
+        for res in resources:
+            meta = res.get("meta") or {}
+            named.append(
+                f"{res.get('resourceType')}/{res.get('id')}/_history/{meta.get('versionId')}"
+            )
+            found.update(patients_of(res))
+        self.entries.append(
+            AuditEntry(
+                subtype=subtype,
+                action=ACTIONS.get(subtype, "E"),
+                outcome=outcome,
+                recorded_ms=int(self.clock() * 1000),
+                user_ref=self.caller.fhir_user,
+                subject=self.caller.subject,
+                client_id=self.caller.client_id,
+                role=self.caller.role,
+                device=self.caller.device,
+                purpose=purpose if purpose is not None else self._purpose(found),
+                patients=tuple(sorted(found)),
+                entities=tuple(named),
+                resource_type=rtype,
+                query=query,
+                description=description,
+                network=self.network,
+            )
+        )
+
+    def failure(
+        self, subtype: str, rtype: str | None, exc: FhirError, *, description: str | None = None
+    ) -> None:
+        """A refused or failed interaction: 4 for the client's side (denials), 8 for ours."""
+        outcome = SERIOUS_FAILURE if exc.status >= 500 else MINOR_FAILURE
+        words = description or f"refused with {exc.status}"
+        self.note(subtype, rtype=rtype, outcome=outcome, description=words)
+
+    def _purpose(self, patients: set[str]) -> tuple[str, ...]:
+        view = self.view
+        if view is not None and patients & {
+            a.patient for a in view.glass if a.basis == "break-glass"
+        }:
+            return ("BTG",)
+        if self.caller.role == "patient":
+            return ("PATRQT",)
+        if self.caller.role is None:
+            return ()
+        return ("TREAT",)

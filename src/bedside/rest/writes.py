@@ -1,0 +1,130 @@
+"""What happens around every stored write: consent rules, the consent change feed, Provenance.
+
+:class:`Interactions` calls :meth:`WriteHooks.before` before it stores a version (a refusal
+there stores nothing) and :meth:`WriteHooks.after` once it is stored, in the same transaction:
+
+* a Consent must follow the consent state machine (:mod:`bedside.consent.rules`); when one is
+  withdrawn the change feed gets an entry telling devices what to drop
+  (:mod:`bedside.consent.changes`), and the change is audited;
+* every write is the target of a ``Provenance`` (who, from which app and device, when, what it
+  was based on), written by the server in the same transaction so neither exists without the
+  other: one per activity and transaction (:meth:`WriteHooks.flush`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from bedside.auth.caller import Caller
+from bedside.consent.changes import note_consent_change
+from bedside.consent.rules import check_consent_write
+from bedside.fhir.dates import now_instant
+from bedside.fhir.search.extract import extract
+from bedside.provenance import provenance_for
+from bedside.rest.trail import Trail
+from bedside.store.base import Session, StoredVersion, Write
+
+if TYPE_CHECKING:
+    from bedside.rest.interactions import Interactions
+
+_ACTIVITY = {"POST": "CREATE", "PUT": "UPDATE", "PATCH": "UPDATE", "DELETE": "DELETE"}
+
+
+class WriteHooks:
+    def __init__(self, caller: Caller, trail: Trail, source: str) -> None:
+        self.caller = caller
+        self.trail = trail
+        self.source = source
+        self.pending: list[tuple[str, str, str | None]] = []  # (activity, target, based on)
+
+    def before(
+        self, rtype: str, previous: StoredVersion | None, resource: dict[str, Any] | None
+    ) -> None:
+        if rtype == "Consent":
+            check_consent_write(_content(previous), resource, patient_user=self.caller.user_patient)
+
+    def after(
+        self,
+        act: Interactions,
+        stored: StoredVersion,
+        resource: dict[str, Any] | None,
+        previous: StoredVersion | None,
+    ) -> None:
+        if stored.type == "Consent" and resource is not None:
+            old = _content(previous)
+            note_consent_change(act.session, old, resource, stored.last_updated)
+            before = (old or {}).get("status", "new")
+            after = resource.get("status")
+            if before != after:
+                self.trail.note(
+                    "consent",
+                    rtype="Consent",
+                    versions=[stored],
+                    description=f"consent {before} -> {after}",
+                )
+        if stored.type == "Provenance":
+            return  # a Provenance is not itself given a Provenance
+        based_on = (
+            f"{previous.type}/{previous.id}/_history/{previous.version}"
+            if previous is not None and not previous.deleted
+            else None
+        )
+        target = f"{stored.type}/{stored.id}/_history/{stored.version}"
+        self.pending.append((_ACTIVITY.get(stored.method, "UPDATE"), target, based_on))
+
+    def flush(self, session: Session) -> None:
+        """Store the Provenance of the writes so far: one per activity (CREATE, UPDATE, DELETE),
+        naming every version it covers, so a transaction Bundle gets one or a few, not one per
+        entry. Called in the write's transaction, just before it commits."""
+        pending, self.pending = self.pending, []
+        recorded = now_instant()
+        writes: list[Write] = []
+        for activity in ("CREATE", "UPDATE", "DELETE"):
+            items = [(t, p) for a, t, p in pending if a == activity]
+            if not items:
+                continue
+            pid = str(uuid.uuid4())
+            prov = provenance_for(
+                target=items[0][0],
+                previous=items[0][1],
+                activity=activity,
+                recorded=recorded,
+                user_ref=self.caller.fhir_user,
+                subject=self.caller.subject,
+                client_id=self.caller.client_id,
+                device=self.caller.device,
+                source=self.source,
+                provenance_id=pid,
+            )
+            prov["target"] = [{"reference": t} for t, _ in items]
+            role = "removal" if activity == "DELETE" else "revision"
+            entities = [{"role": role, "what": {"reference": p}} for _, p in items if p]
+            if entities:
+                prov["entity"] = entities
+            prov["id"] = pid
+            prov["meta"] = {**prov.get("meta", {}), "versionId": "1", "lastUpdated": recorded}
+            writes.append(
+                Write(
+                    type="Provenance",
+                    id=pid,
+                    version=1,
+                    deleted=False,
+                    last_updated=recorded,
+                    method="POST",
+                    content=orjson.dumps(prov),
+                    index=extract(prov),
+                    rid=None,
+                )
+            )
+        if writes:
+            session.apply(writes)
+
+
+def _content(version: StoredVersion | None) -> dict[str, Any] | None:
+    if version is None or version.deleted or version.content is None:
+        return None
+    data: dict[str, Any] = orjson.loads(version.content)
+    return data

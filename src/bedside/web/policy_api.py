@@ -1,0 +1,156 @@
+"""HTTP for the policy snapshot and break-glass governance (bearer-token JSON APIs).
+
+``GET /policy/snapshot`` signs the caller's current access view for offline use
+(docs/policy-snapshot.md). ``/governance/break-glass`` is the review queue for
+``[governance] review_roles`` and ``/governance/break-glass/stats`` the counts for
+``monitor_roles``. The work lives in :mod:`bedside.policy.snapshot` and
+:mod:`bedside.policy.breakglass`; this module only authenticates, checks the role, parses the
+request and maps results and :class:`~bedside.errors.FhirError` to HTTP (OperationOutcome).
+Every body may hold PHI (a queue item names a patient and a reason), so none is cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bedside.auth.caller import Caller
+from bedside.auth.server import AuthServer
+from bedside.errors import FhirError, Forbidden, InvalidRequest
+from bedside.policy import breakglass
+from bedside.policy.decide import Policy
+from bedside.policy.snapshot import sign_snapshot, snapshot
+from bedside.store.base import Store
+from bedside.web.fhir_http import bearer_token, error_response
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=_NO_STORE
+    )
+
+
+class PolicyApi:
+    def __init__(self, store: Store, auth: AuthServer, policy: Policy) -> None:
+        self.store = store
+        self.auth = auth
+        self.policy = policy
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/policy/snapshot", self.snapshot, methods=["GET"]),
+            Route("/governance/break-glass", self.queue, methods=["GET"]),
+            Route("/governance/break-glass/stats", self.stats, methods=["GET"]),
+            Route("/governance/break-glass/{grant_id}/close", self.close, methods=["POST"]),
+        ]
+
+    async def _run(self, request: Request, work: Callable[[Caller], Response]) -> Response:
+        """Authenticate (401 before anything else), then run ``work`` off the event loop."""
+        try:
+            caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
+            return await run_in_threadpool(work, caller)
+        except FhirError as exc:
+            return error_response(exc)
+
+    def _require(self, caller: Caller, roles: frozenset[str], what: str) -> None:
+        if caller.role is None or caller.role not in roles:
+            raise Forbidden(f"Your role cannot {what}.")
+
+    # --- the offline policy snapshot ---------------------------------------------------------
+
+    async def snapshot(self, request: Request) -> Response:
+        as_json = "application/json" in request.headers.get("accept", "")
+
+        def work(caller: Caller) -> Response:
+            with self.store.records() as db:
+                view = self.policy.view(db, caller)
+            claims = snapshot(
+                view,
+                caller,
+                issuer=self.auth.config.fhir_base,
+                rules=self.policy.rules,
+                now=view.now,
+            )
+            jws = sign_snapshot(claims, self.auth.keyring.current())
+            if as_json:
+                return _json(200, {"snapshot": jws, "claims": claims})
+            return Response(jws, media_type="application/jose", headers=_NO_STORE)
+
+        return await self._run(request, work)
+
+    # --- governance: the break-glass review queue ---------------------------------------------
+
+    async def queue(self, request: Request) -> Response:
+        status = request.query_params.get("status", "open")
+        limit = request.query_params.get("limit", "100")
+
+        def work(caller: Caller) -> Response:
+            self._require(caller, self.policy.rules.review_roles, "review break-glass access")
+            with self.store.records() as db:
+                items = breakglass.review_queue(db, status=status, limit=_whole(limit, "limit"))
+            return _json(200, {"status": status, "items": items})
+
+        return await self._run(request, work)
+
+    async def close(self, request: Request) -> Response:
+        grant_id = request.path_params["grant_id"]
+
+        async def body() -> dict[str, Any]:
+            try:
+                parsed = orjson.loads(await request.body())
+            except orjson.JSONDecodeError:
+                parsed = None
+            if not isinstance(parsed, dict):
+                raise InvalidRequest(
+                    'Send a JSON object such as {"outcome": "justified", "note": "..."}.'
+                )
+            return parsed
+
+        def work(caller: Caller, sent: dict[str, Any]) -> Response:
+            outcome, note = sent.get("outcome"), sent.get("note")
+            if not isinstance(outcome, str) or not (note is None or isinstance(note, str)):
+                raise InvalidRequest("outcome must be text, and note text or absent.")
+            with self.store.records(write=True) as db:
+                item = breakglass.close(
+                    db,
+                    grant_id,
+                    reviewer=caller.fhir_user or caller.subject,
+                    outcome=outcome,
+                    note=note,
+                    now=self.policy.clock(),
+                )
+            return _json(200, item)
+
+        try:  # authenticate and check the role before reading the body
+            caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
+            self._require(caller, self.policy.rules.review_roles, "review break-glass access")
+            sent = await body()
+            return await run_in_threadpool(work, caller, sent)
+        except FhirError as exc:
+            return error_response(exc)
+
+    async def stats(self, request: Request) -> Response:
+        hours = request.query_params.get("hours", "24")
+
+        def work(caller: Caller) -> Response:
+            self._require(caller, self.policy.rules.monitor_roles, "read break-glass statistics")
+            with self.store.records() as db:
+                counts = breakglass.stats(db, now=self.policy.clock(), hours=_whole(hours, "hours"))
+            return _json(200, counts)
+
+        return await self._run(request, work)
+
+
+def _whole(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidRequest(f"{name} must be a whole number.") from None
