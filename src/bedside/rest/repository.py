@@ -224,19 +224,15 @@ class Repository:
         if rtype == "Patient" and name == "$break-glass" and req.method == "POST":
             current = session.current("Patient", rid)
             exists = current is not None and not current.deleted
-            try:
-                body, grant = breakglass.start(
-                    session.records(),
-                    self.caller,
-                    exists,
-                    rid,
-                    req.body,
-                    rules=self.policy.rules,
-                    now=self.policy.clock(),
-                )
-            except FhirError as exc:
-                self.trail.failure("break-glass", rtype, exc, description="break-glass refused")
-                raise
+            body, grant = breakglass.start(  # a refusal is audited by handle()
+                session.records(),
+                self.caller,
+                exists,
+                rid,
+                req.body,
+                rules=self.policy.rules,
+                now=self.policy.clock(),
+            )
             self.trail.note(
                 "break-glass",
                 rtype=rtype,
@@ -388,6 +384,8 @@ def _subtype(req: FhirRequest) -> str:
         if len(parts) == 1 or parts[-1] == "_search":
             return "search-type"
         return "history-instance" if parts[-1] == "_history" else "read"
+    if parts and parts[-1] == "$break-glass":
+        return "break-glass"
     if parts and parts[-1].startswith("$"):
         return "operation"
     return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(

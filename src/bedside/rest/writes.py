@@ -30,8 +30,6 @@ from bedside.store.base import Session, StoredVersion, Write
 if TYPE_CHECKING:
     from bedside.rest.interactions import Interactions
 
-_ACTIVITY = {"POST": "CREATE", "PUT": "UPDATE", "PATCH": "UPDATE", "DELETE": "DELETE"}
-
 
 class WriteHooks:
     def __init__(self, caller: Caller, trail: Trail, source: str) -> None:
@@ -73,7 +71,8 @@ class WriteHooks:
             else None
         )
         target = f"{stored.type}/{stored.id}/_history/{stored.version}"
-        self.pending.append((_ACTIVITY.get(stored.method, "UPDATE"), target, based_on))
+        activity = "DELETE" if stored.deleted else ("UPDATE" if based_on else "CREATE")
+        self.pending.append((activity, target, based_on))
 
     def flush(self, session: Session) -> None:
         """Store the Provenance of the writes so far: one per activity (CREATE, UPDATE, DELETE),
