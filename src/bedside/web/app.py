@@ -124,7 +124,7 @@ def create_app(
         Route("/healthz", health, methods=["GET"]),
         Route("/fhir/metadata", metadata, methods=["GET"]),
         *OAuthRoutes(auth).routes(),
-        *ConsentApi(store, auth.caller, policy.clock).routes(),
+        *ConsentApi(store, auth.caller, policy.clock, policy=policy).routes(),
         *PolicyApi(store, auth, policy).routes(),
         Route("/fhir", fhir, methods=_FHIR_METHODS),
         Route("/fhir/{path:path}", fhir, methods=_FHIR_METHODS),
@@ -150,5 +150,5 @@ async def _sweeper(store: Store, policy: Policy, every: float) -> None:
         try:
             await run_in_threadpool(sweep, store, policy.clock())
         except Exception as exc:  # keep sweeping; the next round retries
-            log.warning("expiry sweep failed: %s", type(exc).__name__)
+            log.warning("expiry sweep failed", extra={"error_type": type(exc).__name__})
         await asyncio.sleep(every)

@@ -91,7 +91,7 @@ class FhirEndpoint:
         except FhirError as exc:
             return error_response(exc)
         except Exception as exc:  # never a stack trace or PHI to the client
-            log.error("unhandled error: %s", type(exc).__name__, exc_info=False)
+            log.error("unhandled error", extra={"error_type": type(exc).__name__})
             return json_response(
                 500,
                 operation_outcome(
