@@ -146,3 +146,18 @@ def test_indexed_fields_read_back_what_the_entry_said() -> None:
     back = indexed(to_audit_event(reuse, 2, server=SERVER))
     assert (back.subtype, back.outcome, back.purpose) == ("token-reuse", "8", "TREAT BTG")
     assert back.user_ref is None and back.client_id is None and back.patients == ()
+
+
+def test_user_agent_type_says_whether_they_received_or_authored_data() -> None:
+    def kind(subtype: str, action: str, role: str | None = None) -> list[str]:
+        entry = AuditEntry(subtype, action, SUCCESS, 0, user_ref="Patient/p1", role=role)
+        return [
+            c["code"] for c in to_audit_event(entry, 1, server=SERVER)["agent"][0]["type"]["coding"]
+        ]
+
+    assert kind("search-type", "E") == ["IRCP"]
+    assert kind("read", "R") == ["IRCP"]
+    assert kind("create", "C") == ["AUT"]
+    assert kind("patch", "U") == ["AUT"]
+    assert kind("delete", "D") == ["AGNT"]
+    assert kind("read", "R", "patient") == ["IRCP", "PAT"]

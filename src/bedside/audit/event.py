@@ -86,8 +86,12 @@ BEDSIDE_CODES: Final = {
     "break-glass": "Break-glass access started",
 }
 
-_ACTIONS_AS_RECIPIENT: Final = frozenset({"R"})
-_ACTIONS_AS_AUTHOR: Final = frozenset({"C", "U"})
+#: Interactions where the user receives data (BALP: user agent type IRCP) or authors it (AUT).
+_RECEIVES: Final = frozenset(
+    {"read", "vread", "history", "history-instance", "history-type", "history-system"}
+    | {"search", "search-type", "search-system", "search-compartment"}
+)
+_AUTHORS: Final = frozenset({"create", "update", "patch"})
 
 
 def _coding(system: str, code: str, display: str | None = None) -> dict[str, str]:
@@ -116,9 +120,9 @@ def instant(ms: int) -> str:
 def _user_agent(entry: AuditEntry) -> dict[str, Any]:
     """BALP user agent: IRCP when they receive data, AUT when they author it, AGNT otherwise;
     a patient acting for themselves is also typed PAT."""
-    if entry.action in _ACTIONS_AS_RECIPIENT:
+    if entry.subtype in _RECEIVES or entry.action == "R":
         kinds = [_coding(PARTICIPATION, "IRCP", "information recipient")]
-    elif entry.action in _ACTIONS_AS_AUTHOR:
+    elif entry.subtype in _AUTHORS or entry.action in ("C", "U"):
         kinds = [_coding(PARTICIPATION, "AUT", "author (originator)")]
     else:
         kinds = [_coding(ROLE_CLASS, "AGNT", "agent")]
@@ -324,8 +328,8 @@ def indexed(event: dict[str, Any]) -> Indexed:
 
 
 def _ms_of(recorded: str) -> int:
-    moment = datetime.strptime(recorded[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-    return int(moment.timestamp()) * 1000 + int(recorded[20:23])
+    moment = datetime.fromisoformat(recorded)  # "...Z" parses as UTC (Python 3.11+)
+    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
 
 
 __all__ = [
