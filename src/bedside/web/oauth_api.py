@@ -89,6 +89,15 @@ class AccountApi:
             if caller.role is None or grant is None or grant.user_id != caller.subject:
                 raise NotFound("No such authorized app.")
             self.server.grants.revoke(grant.id, "revoked by the user")
+            self.server.audit(
+                "token-revoke",
+                subject=caller.subject,
+                user_ref=caller.fhir_user,
+                role=caller.role,
+                client_id=grant.client_id,
+                network=request.client.host if request.client else None,
+                description="an app's access revoked by the user",
+            )
             return 204, None
 
         return await self._run(request, work)
