@@ -40,18 +40,19 @@ from typing import Any
 import httpx
 import orjson
 import psycopg
-from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # bench/ is a folder of scripts, not a package: reuse bench/auth.py's load generator.
 from auth import (
-    JWT_BEARER,
     PG_URL,
     bedside,
     free_port,
     http_get,
     run_for,
+)
+from auth import (
+    service_token as bench_service_token,
 )
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "synthea-r4"
@@ -146,29 +147,7 @@ def service_token(root: str, data: str, database: str, tmp: Path) -> str:
         "--database",
         database,
     )
-    assertion = jwt.encode(
-        {"alg": "RS384", "kid": key.kid},
-        {
-            "iss": "bench-service",
-            "sub": "bench-service",
-            "aud": f"{root}/auth/token",
-            "exp": int(time.time()) + 60,
-            "jti": secrets.token_urlsafe(16),
-        },
-        key,
-        algorithms=["RS384"],
-    )
-    response = httpx.post(
-        f"{root}/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "scope": "system/Patient.rs",
-            "client_assertion_type": JWT_BEARER,
-            "client_assertion": assertion,
-        },
-    )
-    response.raise_for_status()
-    return str(response.json()["access_token"])
+    return bench_service_token(root, key, "system/Patient.rs")
 
 
 async def measure(port: int, ids: list[str], access: str, args: Any) -> dict[str, int]:

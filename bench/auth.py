@@ -112,6 +112,33 @@ def http_post_form(path: str, host: str, body: str) -> bytes:
     ).encode()
 
 
+def service_token(root: str, key: Any, scope: str) -> str:
+    """A SMART backend-service access token for the bench client (RS384 client assertion)."""
+    assertion = jwt.encode(
+        {"alg": "RS384", "kid": key.kid},
+        {
+            "iss": "bench-service",
+            "sub": "bench-service",
+            "aud": f"{root}/auth/token",
+            "exp": int(time.time()) + 60,
+            "jti": secrets.token_urlsafe(16),
+        },
+        key,
+        algorithms=["RS384"],
+    )
+    response = httpx.post(
+        f"{root}/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "scope": scope,
+            "client_assertion_type": JWT_BEARER,
+            "client_assertion": assertion,
+        },
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
 async def run_for(
     seconds: float, concurrency: int, port: int, make: Callable[[int], bytes]
 ) -> tuple[int, int]:
@@ -251,27 +278,7 @@ def main() -> None:
         )
         patient_id = created.json()["id"]
         # The read token is a SMART grant token (live-grant check on every request).
-        assertion = jwt.encode(
-            {"alg": "RS384", "kid": key.kid},
-            {
-                "iss": "bench-service",
-                "sub": "bench-service",
-                "aud": f"{root}/auth/token",
-                "exp": int(time.time()) + 60,
-                "jti": secrets.token_urlsafe(16),
-            },
-            key,
-            algorithms=["RS384"],
-        )
-        access = httpx.post(
-            f"{root}/auth/token",
-            data={
-                "grant_type": "client_credentials",
-                "scope": "system/Patient.rs",
-                "client_assertion_type": JWT_BEARER,
-                "client_assertion": assertion,
-            },
-        ).json()["access_token"]
+        access = service_token(root, key, "system/Patient.rs")
         results = asyncio.run(measure(port, patient_id, access, key, args))
     finally:
         server.terminate()

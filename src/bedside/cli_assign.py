@@ -41,6 +41,34 @@ def _user_ref(store: object, user: str) -> str:
     return found.fhir_user
 
 
+def _change(
+    adding: bool,
+    user: str,
+    location: str | None,
+    patient: str | None,
+    data_dir: Path,
+    db: str | None,
+) -> None:
+    from bedside.policy import assignments
+
+    kind, target = _target(location, patient)
+    store = _store(data_dir, db)
+    try:
+        ref = _user_ref(store, user)
+        change = assignments.add if adding else assignments.remove
+        changed = change(store, ref, kind, target)
+    except BedsideError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    if adding:
+        console.print(f"{'Assigned' if changed else 'Already assigned:'} {ref} to {kind} {target}.")
+    elif not changed:
+        raise _fail(f"{ref} is not assigned to {kind} {target}.")
+    else:
+        console.print(f"Removed the assignment of {ref} to {kind} {target}.")
+
+
 @assign_app.command("add")
 def add(
     user: User,
@@ -50,18 +78,7 @@ def add(
     database: Database = None,
 ) -> None:
     """Assign a clinician to a ward (Location) or a patient."""
-    from bedside.policy import assignments
-
-    kind, target = _target(location, patient)
-    store = _store(data_dir, database)
-    try:
-        ref = _user_ref(store, user)
-        made = assignments.add(store, ref, kind, target)
-    except BedsideError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        store.close()
-    console.print(f"{'Assigned' if made else 'Already assigned:'} {ref} to {kind} {target}.")
+    _change(True, user, location, patient, data_dir, database)
 
 
 @assign_app.command("remove")
@@ -73,20 +90,7 @@ def remove(
     database: Database = None,
 ) -> None:
     """Remove an assignment; the access it gave ends at the user's next request."""
-    from bedside.policy import assignments
-
-    kind, target = _target(location, patient)
-    store = _store(data_dir, database)
-    try:
-        ref = _user_ref(store, user)
-        gone = assignments.remove(store, ref, kind, target)
-    except BedsideError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        store.close()
-    if not gone:
-        raise _fail(f"{ref} is not assigned to {kind} {target}.")
-    console.print(f"Removed the assignment of {ref} to {kind} {target}.")
+    _change(False, user, location, patient, data_dir, database)
 
 
 @assign_app.command("list")
