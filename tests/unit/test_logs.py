@@ -9,6 +9,7 @@ import logging
 import threading
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import structlog
@@ -257,7 +258,10 @@ def call(app: AccessLog, method: str, path: str, query: str = "") -> list[Messag
     async def send(message: Message) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    # In a thread of its own: an earlier test (Playwright's sync API) may have left an event
+    # loop running in this one, and asyncio.run refuses to nest.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
     return sent
 
 
