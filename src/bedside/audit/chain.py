@@ -217,7 +217,8 @@ class AuditLog:
             else:
                 # One request's entries must not sink the others': retry each on its own.
                 log.warning(
-                    "audit group commit failed (%s); retrying one by one", type(exc).__name__
+                    "audit group commit failed; retrying one by one",
+                    extra={"error_type": type(exc).__name__},
                 )
                 for p in batch:
                     try:

@@ -33,6 +33,7 @@ from bedside.auth.scopes import ScopeSet
 from bedside.auth.tokens import verify
 from bedside.auth.users import SignInFailed, User, Users
 from bedside.errors import OAuthError
+from bedside.policy.decide import Policy
 from bedside.store.base import Store
 
 DEFAULT_ACCESS_TTL: Final = 15 * 60
@@ -124,6 +125,7 @@ class AuthServer:
             self.clients, self.grants, config.url("token"), clock=clock
         )
         self.auditor: Auditor = NullAuditor()  # the server's AuditLog, set by whoever builds us
+        self.policy = Policy(clock=clock)  # the server's access policy, likewise
 
     # --- discovery -------------------------------------------------------------------------------
 

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
-
-import orjson
 
 from bedside.auth.caller import Caller
 from bedside.policy import relationships
@@ -107,8 +104,3 @@ def break_glass_grants(db: Records, user_ref: str, now: float) -> list[PatientAc
         [user_ref, int(now), int(now)],
     )
     return [PatientAccess(str(p), "break-glass", f"break-glass/{i}", float(e)) for i, p, e in rows]
-
-
-def content(raw: bytes | memoryview) -> dict[str, Any]:
-    data: dict[str, Any] = orjson.loads(bytes(raw))
-    return data

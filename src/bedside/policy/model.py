@@ -7,7 +7,7 @@ values for one actor at one instant; relationship lookups produce :class:`Patien
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 #: A security label as (system, code), e.g. (v3-Confidentiality system, "R").
 Label = tuple[str, str]
@@ -80,7 +80,6 @@ class AccessView:
     refusals: tuple[Refusal, ...] = ()
     sensitive: frozenset[Label] = frozenset()
     now: float = 0.0
-    extra: dict[str, object] = field(default_factory=dict)
 
     def letters(self, rtype: str) -> frozenset[str]:
         """The interaction letters (c r u d s) the role allows on ``rtype``."""

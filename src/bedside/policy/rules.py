@@ -9,7 +9,8 @@ silently wider policy. See docs/policy.md for the format.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
@@ -50,7 +51,6 @@ class PolicyRules:
     monitor_roles: frozenset[str] = frozenset()
     snapshot_seconds: int = 8 * 3600
     source: str = "default"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def role(self, name: str | None) -> RoleRules:
         """The rules of a role; an unknown role (or none) may do nothing."""
@@ -58,8 +58,7 @@ class PolicyRules:
 
     @classmethod
     def default(cls) -> PolicyRules:
-        text = resources.files("bedside.policy").joinpath("default.toml").read_text("utf-8")
-        return parse(text, source="default")
+        return _default()
 
     @classmethod
     def load(cls, path: Path | None) -> PolicyRules:
@@ -71,6 +70,13 @@ class PolicyRules:
         except OSError as exc:
             raise PolicyError(f"Cannot read the policy file {path}: {exc.strerror}.") from None
         return parse(text, source=str(path))
+
+
+@cache
+def _default() -> PolicyRules:
+    """The built-in policy, parsed once per process (PolicyRules is immutable)."""
+    text = resources.files("bedside.policy").joinpath("default.toml").read_text("utf-8")
+    return parse(text, source="default")
 
 
 def parse(text: str, *, source: str) -> PolicyRules:

@@ -235,7 +235,7 @@ class Interactions:
         (seq,) = self.session.apply([write])
         stored = _stored(write, current.rid, seq)
         if self.hooks is not None:
-            self.hooks.after(self, stored, None, current)
+            self.hooks.after(self.session, stored, None, current)
         return stored
 
     def conditional_delete(self, rtype: str, query_text: str) -> StoredVersion | None:
@@ -299,7 +299,7 @@ class Interactions:
             raise _outside(rtype)  # the caller's transaction rolls back: nothing is stored
         stored = _stored(write, write.rid or 0, seq)
         if self.hooks is not None:
-            self.hooks.after(self, stored, resource, previous)
+            self.hooks.after(self.session, stored, resource, previous)
         return Outcome(stored, resource, created=created)
 
 

@@ -14,16 +14,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bedside.audit.entry import MINOR_FAILURE, Auditor, NullAuditor
-from bedside.audit.search import AuditSearch
 from bedside.auth.caller import Caller
-from bedside.errors import FhirError, Forbidden, InvalidRequest, MethodNotAllowed, NotFound
+from bedside.errors import FhirError, InvalidRequest, MethodNotAllowed, NotFound
 from bedside.fhir.outcome import information
 from bedside.fhir.search.query import parse_search
-from bedside.policy import breakglass
 from bedside.policy.decide import Policy
 from bedside.rest import bundles
 from bedside.rest.access import Access
 from bedside.rest.interactions import Interactions, Outcome, check_type, load
+from bedside.rest.operations import audit_events, operation
 from bedside.rest.paging import Cursor
 from bedside.rest.searchset import history_bundle, search
 from bedside.rest.trail import Trail
@@ -153,10 +152,10 @@ class Repository:
             return self._history(session, None, None, req)
         rtype = parts[0]
         if rtype == "AuditEvent":
-            return self._audit_events(session, parts, req)
+            return audit_events(self, session, parts, req)
         check_type(rtype)
         if len(parts) == 3 and parts[2].startswith("$"):
-            return self._operation(session, rtype, parts[1], parts[2], req)
+            return operation(self, session, rtype, parts[1], parts[2], req)
         if len(parts) == 1:
             if m == "GET":
                 return self._search(session, rtype, list(req.query), req.lenient)
@@ -178,8 +177,7 @@ class Repository:
                 return self._history(session, rtype, None, req)
             if m in ("GET", "HEAD"):
                 found = self._read(act.read, session, rtype, rid)
-                note("read", rtype=rtype, versions=[found])
-                return _read_response(found, self.base)
+                return self._served("read", found)
             if m in ("PUT", "PUT-NEW", "PATCH"):
                 if m == "PUT":
                     out = act.update(rtype, rid, req.body, if_match=req.if_match)
@@ -197,8 +195,7 @@ class Repository:
             return self._history(session, rtype, parts[1], req)
         elif len(parts) == 4 and parts[2] == "_history" and m in ("GET", "HEAD"):
             found = self._read(lambda t, i: act.vread(t, i, parts[3]), session, rtype, parts[1])
-            note("vread", rtype=rtype, versions=[found])
-            return _read_response(found, self.base)
+            return self._served("vread", found)
         raise MethodNotAllowed(f"{m} is not supported on {req.path}.")
 
     def _read(
@@ -218,63 +215,19 @@ class Repository:
                 )
             raise
 
-    def _operation(
-        self, session: Session, rtype: str, rid: str, name: str, req: FhirRequest
-    ) -> FhirResponse:
-        if rtype == "Patient" and name == "$break-glass" and req.method == "POST":
-            current = session.current("Patient", rid)
-            exists = current is not None and not current.deleted
-            body, grant = breakglass.start(  # a refusal is audited by handle()
-                session.records(),
-                self.caller,
-                exists,
-                rid,
-                req.body,
-                rules=self.policy.rules,
-                now=self.policy.clock(),
-            )
-            self.trail.note(
-                "break-glass",
-                rtype=rtype,
-                patients=[rid],
-                purpose=("BTG",),
-                description=f"break-glass started ({grant})",
-            )
-            return FhirResponse(200, body)
-        raise NotFound(f"Operation {name} is not supported on {rtype}.", code="not-supported")
-
-    def _audit_events(self, session: Session, parts: list[str], req: FhirRequest) -> FhirResponse:
-        """AuditEvent is served from the audit trail, read-only: auditors see all of it, a
-        patient user the events about their own record, nobody else anything."""
-        if req.method not in ("GET", "HEAD") and parts[1:] != ["_search"]:
-            raise MethodNotAllowed("The audit trail is read-only.")
-        interaction = "read" if len(parts) == 2 and parts[1] != "_search" else "search"
-        self.access.require("AuditEvent", interaction)
-        own = None
-        if self.access.view.confined:
-            own = self.caller.user_patient
-            if not own:
-                raise Forbidden("Only auditors and patients may read the audit trail.")
-        audit = AuditSearch(session.records(), self.base)
-        if interaction == "read":
-            found = audit.read(parts[1])
-            if found is not None and own and not _concerns(found, own):
-                found = None  # another patient's event: as if it did not exist
-            if found is None:
-                raise NotFound(f"AuditEvent/{parts[1]} is not known.")
-            self.trail.note("read", rtype="AuditEvent", resources=[found])
-            return FhirResponse(200, found)
-        bundle = audit.search(list(req.query), patient_only=own)
-        self.trail.note(
-            "search-type",
-            rtype="AuditEvent",
-            patients=[own] if own else [],
-            query=urlencode(req.query),
-            description=f"{len(bundle.get('entry', []))} audit events returned",
-        )
-        return FhirResponse(200, bundle)
-
     # --- responses -----------------------------------------------------------------------------
+
+    def _served(self, subtype: str, v: StoredVersion) -> FhirResponse:
+        """A read or vread response; the resource is parsed once, for the audit and the body."""
+        resource = load(v)
+        self.trail.note(subtype, rtype=v.type, resources=[resource])
+        return FhirResponse(
+            200,
+            resource,
+            version=v.version,
+            last_modified=v.last_updated,
+            location=f"{self.base}/{v.type}/{v.id}/_history/{v.version}",
+        )
 
     def _written(self, out: Outcome, req: FhirRequest, *, matched: bool = False) -> FhirResponse:
         v = out.version
@@ -363,16 +316,6 @@ class Repository:
         )
 
 
-def _read_response(v: StoredVersion, base: str) -> FhirResponse:
-    return FhirResponse(
-        200,
-        load(v),
-        version=v.version,
-        last_modified=v.last_updated,
-        location=f"{base}/{v.type}/{v.id}/_history/{v.version}",
-    )
-
-
 def _qs(req: FhirRequest) -> str:
     return urlencode(req.query)
 
@@ -396,8 +339,3 @@ def _subtype(req: FhirRequest) -> str:
 def _type_of(req: FhirRequest) -> str | None:
     first = req.path.strip("/").split("/")[0]
     return first or None
-
-
-def _concerns(event: dict[str, Any], patient: str) -> bool:
-    ref = f"Patient/{patient}"
-    return any((e.get("what") or {}).get("reference") == ref for e in event.get("entity", []))

@@ -14,7 +14,7 @@ there stores nothing) and :meth:`WriteHooks.after` once it is stored, in the sam
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
@@ -26,9 +26,6 @@ from bedside.fhir.search.extract import extract
 from bedside.provenance import provenance_for
 from bedside.rest.trail import Trail
 from bedside.store.base import Session, StoredVersion, Write
-
-if TYPE_CHECKING:
-    from bedside.rest.interactions import Interactions
 
 
 class WriteHooks:
@@ -46,14 +43,14 @@ class WriteHooks:
 
     def after(
         self,
-        act: Interactions,
+        session: Session,
         stored: StoredVersion,
         resource: dict[str, Any] | None,
         previous: StoredVersion | None,
     ) -> None:
         if stored.type == "Consent" and resource is not None:
             old = _content(previous)
-            note_consent_change(act.session, old, resource, stored.last_updated)
+            note_consent_change(session, old, resource, stored.last_updated)
             before = (old or {}).get("status", "new")
             after = resource.get("status")
             if before != after:

@@ -99,6 +99,7 @@ def create_app(
     policy = policy or Policy()
     auditor = auditor or NullAuditor()
     auth.auditor = auditor
+    auth.policy = policy
     fhir_base = auth.config.fhir_base
     started = datetime.now(UTC).isoformat(timespec="seconds")
     oauth_uris = {

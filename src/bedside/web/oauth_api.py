@@ -114,7 +114,7 @@ class AccountApi:
                 raise InvalidRequest('Send a JSON object such as {"patient": "123"}.') from None
             if not isinstance(body, dict) or not isinstance(body.get("patient"), str):
                 raise InvalidRequest('A launch needs "patient" (a Patient id).')
-            repo = Repository(self.server.store, caller, self.server.config.fhir_base)
+            repo = _repository(self.server, caller)
             repo.handle(FhirRequest("GET", f"Patient/{body['patient']}"))  # 404 if not visible
             context: dict[str, Any] = {"patient": body["patient"]}
             if isinstance(body.get("encounter"), str):
@@ -129,6 +129,17 @@ class AccountApi:
         return await self._run(request, work)
 
 
+def _repository(server: AuthServer, caller: Caller) -> Repository:
+    """The caller's FHIR repository under the server's policy, audited like the FHIR API."""
+    return Repository(
+        server.store,
+        caller,
+        server.config.fhir_base,
+        policy=server.policy,
+        auditor=server.auditor,
+    )
+
+
 def patient_choices(
     server: AuthServer, user: User, query: str, by_id: bool
 ) -> list[dict[str, str]]:
@@ -136,7 +147,7 @@ def patient_choices(
     caller = Caller(
         user.id, ScopeSet.parse("user/Patient.rs"), role=user.role, fhir_user=user.fhir_user
     )
-    repo = Repository(server.store, caller, server.config.fhir_base)
+    repo = _repository(server, caller)
     params: list[tuple[str, str]] = [("_count", "20")]
     if by_id:
         params.append(("_id", query))

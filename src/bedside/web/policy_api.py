@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bedside.audit.entry import SUCCESS, AuditEntry
 from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
 from bedside.errors import FhirError, Forbidden, InvalidRequest
@@ -126,6 +127,23 @@ class PolicyApi:
                     outcome=outcome,
                     note=note,
                     now=self.policy.clock(),
+                )
+                self.auth.auditor.append(  # the review is audited in its own transaction
+                    db,
+                    [
+                        AuditEntry(
+                            subtype="break-glass",
+                            action="U",
+                            outcome=SUCCESS,
+                            recorded_ms=int(self.policy.clock() * 1000),
+                            user_ref=caller.fhir_user,
+                            subject=caller.subject,
+                            client_id=caller.client_id,
+                            role=caller.role,
+                            patients=(item["patient"].partition("/")[2],),
+                            description=f"break-glass review closed: {outcome}",
+                        )
+                    ],
                 )
             return _json(200, item)
 

@@ -1,0 +1,78 @@
+"""Requests the Repository routes away from stored resources: ``$break-glass`` and the
+read-only ``AuditEvent`` type, which is served from the audit trail (ADR 0006).
+
+Both run inside the Repository's transaction, with its caller, policy and audit trail.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from bedside.audit.search import AuditSearch
+from bedside.errors import Forbidden, MethodNotAllowed, NotFound
+from bedside.policy import breakglass
+from bedside.rest.types import FhirRequest, FhirResponse
+from bedside.store.base import Session
+
+if TYPE_CHECKING:
+    from bedside.rest.repository import Repository
+
+
+def operation(
+    repo: Repository, session: Session, rtype: str, rid: str, name: str, req: FhirRequest
+) -> FhirResponse:
+    """``POST Patient/{id}/$break-glass``; any other operation is not supported."""
+    if rtype == "Patient" and name == "$break-glass" and req.method == "POST":
+        current = session.current("Patient", rid)
+        exists = current is not None and not current.deleted
+        body, grant = breakglass.start(  # a refusal is audited by Repository.handle
+            session.records(),
+            repo.caller,
+            exists,
+            rid,
+            req.body,
+            rules=repo.policy.rules,
+            now=repo.policy.clock(),
+        )
+        repo.trail.note(
+            "break-glass",
+            rtype=rtype,
+            patients=[rid],
+            purpose=("BTG",),
+            description=f"break-glass started ({grant})",
+        )
+        return FhirResponse(200, body)
+    raise NotFound(f"Operation {name} is not supported on {rtype}.", code="not-supported")
+
+
+def audit_events(
+    repo: Repository, session: Session, parts: list[str], req: FhirRequest
+) -> FhirResponse:
+    """AuditEvent, read-only: auditors see all of it, a patient user the events about their
+    own record, nobody else anything."""
+    if req.method not in ("GET", "HEAD") and parts[1:] != ["_search"]:
+        raise MethodNotAllowed("The audit trail is read-only.")
+    interaction = "read" if len(parts) == 2 and parts[1] != "_search" else "search"
+    repo.access.require("AuditEvent", interaction)
+    own = None
+    if repo.access.view.confined:
+        own = repo.caller.user_patient
+        if not own:
+            raise Forbidden("Only auditors and patients may read the audit trail.")
+    audit = AuditSearch(session.records(), repo.base)
+    if interaction == "read":
+        found = audit.read(parts[1], patient_only=own)  # another patient's event: not known
+        if found is None:
+            raise NotFound(f"AuditEvent/{parts[1]} is not known.")
+        repo.trail.note("read", rtype="AuditEvent", resources=[found])
+        return FhirResponse(200, found)
+    bundle = audit.search(list(req.query), patient_only=own)
+    repo.trail.note(
+        "search-type",
+        rtype="AuditEvent",
+        patients=[own] if own else [],
+        query=urlencode(req.query),
+        description=f"{len(bundle.get('entry', []))} audit events returned",
+    )
+    return FhirResponse(200, bundle)
