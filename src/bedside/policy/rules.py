@@ -41,6 +41,30 @@ NO_ROLE: Final = RoleRules("", "none", {})
 
 
 @dataclass(frozen=True, slots=True)
+class OfflineRules:
+    """How a device may work offline: the ``[offline]`` table, carried in the snapshot."""
+
+    snapshot_seconds: int = 8 * 3600  # a snapshot's lifetime: full use until it expires
+    grace_seconds: int = 24 * 3600  # after expiry: read-only for this long, then locked
+    pin_attempts: int = 5  # wrong PINs in a row before only an online sign-in unlocks
+    inactivity_seconds: int = 5 * 60  # idle time before the device locks itself
+    quick_unlock_seconds: int = 30 * 60  # after an idle lock: PIN without the slow key derivation
+    attachment_retention_seconds: int = 24 * 3600  # attachments kept after confirmed sync
+    clinical_grace_seconds: int = 72 * 3600  # a patient's data kept after leaving the working set
+
+    def claims(self) -> dict[str, int]:
+        """The snapshot's ``offline`` claim (docs/policy-snapshot.md)."""
+        return {
+            "grace_seconds": self.grace_seconds,
+            "pin_attempts": self.pin_attempts,
+            "inactivity_seconds": self.inactivity_seconds,
+            "quick_unlock_seconds": self.quick_unlock_seconds,
+            "attachment_retention_seconds": self.attachment_retention_seconds,
+            "clinical_grace_seconds": self.clinical_grace_seconds,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class PolicyRules:
     roles: dict[str, RoleRules]
     sensitive: frozenset[Label]
@@ -49,8 +73,12 @@ class PolicyRules:
     max_auth_age: int = 300
     review_roles: frozenset[str] = frozenset()
     monitor_roles: frozenset[str] = frozenset()
-    snapshot_seconds: int = 8 * 3600
+    offline: OfflineRules = OfflineRules()
     source: str = "default"
+
+    @property
+    def snapshot_seconds(self) -> int:
+        return self.offline.snapshot_seconds
 
     def role(self, name: str | None) -> RoleRules:
         """The rules of a role; an unknown role (or none) may do nothing."""
@@ -103,12 +131,32 @@ def parse(text: str, *, source: str) -> PolicyRules:
         ),
         review_roles=_names(gov.get("review_roles", []), roles, source),
         monitor_roles=_names(gov.get("monitor_roles", []), roles, source),
-        snapshot_seconds=_positive(
-            offline.get("snapshot_hours", 8), "offline.snapshot_hours", source
-        )
-        * 3600,
+        offline=_offline(offline, source),
         source=source,
     )
+
+
+#: ``[offline]`` keys: (field of OfflineRules, seconds per unit, default in those units).
+_OFFLINE_KEYS: Final = {
+    "snapshot_hours": ("snapshot_seconds", 3600, 8),
+    "grace_hours": ("grace_seconds", 3600, 24),
+    "pin_attempts": ("pin_attempts", 1, 5),
+    "inactivity_minutes": ("inactivity_seconds", 60, 5),
+    "quick_unlock_minutes": ("quick_unlock_seconds", 60, 30),
+    "attachments_hours_after_sync": ("attachment_retention_seconds", 3600, 24),
+    "clinical_grace_hours": ("clinical_grace_seconds", 3600, 72),
+}
+
+
+def _offline(table: dict[str, Any], source: str) -> OfflineRules:
+    unknown = sorted(set(table) - set(_OFFLINE_KEYS))
+    if unknown:
+        raise PolicyError(f"In the policy file {source}, [offline] has no setting {unknown[0]}.")
+    values = {
+        field: _positive(table.get(key, default), f"offline.{key}", source) * unit
+        for key, (field, unit, default) in _OFFLINE_KEYS.items()
+    }
+    return OfflineRules(**values)
 
 
 def _table(data: dict[str, Any], key: str, source: str) -> dict[str, Any]:

@@ -40,9 +40,19 @@ _LETTERS: Final = "cruds"
 
 
 def snapshot(
-    view: AccessView, caller: Caller, *, issuer: str, rules: PolicyRules, now: float
+    view: AccessView,
+    caller: Caller,
+    *,
+    issuer: str,
+    rules: PolicyRules,
+    now: float,
+    pins: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """The claims of ``caller``'s snapshot at ``now`` (see docs/policy-snapshot.md)."""
+    """The claims of ``caller``'s snapshot at ``now`` (see docs/policy-snapshot.md).
+
+    ``pins`` are the patients the caller's device pinned (server-checked, docs/device.md); they
+    are listed as given, and a device keeps only those the ``patients`` entries still reach.
+    """
     issued = int(now)
     claims: dict[str, Any] = {
         "iss": issuer,
@@ -58,6 +68,8 @@ def snapshot(
     }
     if caller.device:
         claims["device"] = caller.device
+        claims["pins"] = sorted(set(pins))
+    claims["offline"] = rules.offline.claims()
     permissions, filters = _permissions(view, caller.scopes.scopes)
     claims["permissions"] = permissions
     if filters:

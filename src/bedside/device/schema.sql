@@ -1,0 +1,112 @@
+-- The device's local store, inside one SQLCipher database (docs/device.md).
+-- Everything here is encrypted at rest by the data key; nothing about a patient lives elsewhere
+-- on disk except attachments, which are AES-256-GCM files under <home>/attachments.
+-- Times are UNIX seconds (REAL). JSON columns hold UTF-8 JSON text.
+
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,            -- schema_version, snapshot (JWS), jwks, refresh_token,
+    value TEXT NOT NULL              -- sync_token, server, user, device_id, next_seq ...
+);
+
+-- The working set's patients: the patient list a clinician picks from.
+CREATE TABLE IF NOT EXISTS patients (
+    id TEXT PRIMARY KEY,             -- the server's Patient id
+    display TEXT NOT NULL DEFAULT '', -- name as shown in the list (PHI: only ever in here)
+    birth_date TEXT,
+    gender TEXT,
+    basis TEXT NOT NULL DEFAULT '',  -- why it is on the device: care-team, location, pin ...
+    pinned INTEGER NOT NULL DEFAULT 0,
+    joined REAL NOT NULL,            -- when it entered the working set
+    left_at REAL                     -- when it left (kept for the clinical grace), else NULL
+);
+
+-- The working set's resources, as the server sent them or as the user saved them.
+CREATE TABLE IF NOT EXISTS resources (
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    patient TEXT,                    -- Patient id of its compartment, NULL for shared resources
+    server_version TEXT,             -- versionId on the server; NULL for a create not yet synced
+    local_state TEXT NOT NULL,       -- 'synced' | 'saved-on-device'
+    body TEXT NOT NULL,              -- the resource JSON
+    updated REAL NOT NULL,           -- when this row last changed on the device
+    provenance TEXT,                 -- JSON: who/when/which event wrote the local version
+    PRIMARY KEY (type, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS resources_patient ON resources (patient, type, updated);
+
+-- The local search index: one row per (resource, parameter, value).
+-- param is 'code' (system|code and |code), 'date' (ISO prefix, sortable), 'status' or 'category'.
+CREATE TABLE IF NOT EXISTS search (
+    patient TEXT,
+    type TEXT NOT NULL,
+    param TEXT NOT NULL,
+    value TEXT NOT NULL,
+    id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_lookup ON search (patient, type, param, value);
+CREATE INDEX IF NOT EXISTS search_resource ON search (type, id);
+
+-- Work in progress the user can resume; never sent until recorded as an action.
+CREATE TABLE IF NOT EXISTS drafts (
+    id TEXT PRIMARY KEY,
+    patient TEXT,
+    type TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    outbox_seq INTEGER               -- set when the draft was recorded; NULL while a draft
+);
+
+-- The event log and outbox: every local action, signed, in device-sequence order.
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY,         -- the event's seq: 1, 2, 3 ... with no gaps
+    idempotency_key TEXT NOT NULL UNIQUE,
+    patient TEXT,
+    type TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    state TEXT NOT NULL,             -- pending | sending | confirmed | needs-review | rejected
+    reason TEXT,                     -- rejected: the server's sentence; needs-review: why
+    event TEXT NOT NULL,             -- the signed event JSON exactly as it will be sent
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    result TEXT                      -- the server's per-event result JSON, once acknowledged
+);
+CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, seq);
+
+-- Conflicts the server reported (sync fills these; the device lists them).
+CREATE TABLE IF NOT EXISTS conflicts (
+    id TEXT PRIMARY KEY,             -- the server's review item id
+    outbox_seq INTEGER,
+    patient TEXT,
+    type TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    device_value TEXT,
+    server_value TEXT,
+    base_value TEXT,
+    fields TEXT NOT NULL DEFAULT '[]', -- JSON list of the clinical fields that differ
+    state TEXT NOT NULL,             -- open | resolved
+    outcome TEXT,
+    created REAL NOT NULL
+);
+
+-- Encrypted attachment files under <home>/attachments/<id>.bin and what they belong to.
+CREATE TABLE IF NOT EXISTS attachments (
+    id TEXT PRIMARY KEY,
+    patient TEXT,
+    content_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    created REAL NOT NULL,
+    synced_at REAL                   -- when the server confirmed it; retention counts from here
+);
+
+-- What was purged and why, without PHI: no ids, names or content; counts only.
+CREATE TABLE IF NOT EXISTS purge_log (
+    at REAL NOT NULL,
+    reason TEXT NOT NULL,            -- left-working-set | access-ended | retention | wipe-request
+    patients INTEGER NOT NULL,
+    resources INTEGER NOT NULL,
+    drafts INTEGER NOT NULL,
+    attachments INTEGER NOT NULL
+);

@@ -1,0 +1,1 @@
+"""Sync between devices and the server: the shared signed-event format (docs/sync-protocol.md)."""
