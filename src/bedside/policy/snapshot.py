@@ -186,8 +186,12 @@ def verify_snapshot(
     *,
     now: float,
     issuer: str | None = None,
+    expired_ok: bool = False,
 ) -> dict[str, Any]:
     """The claims of a valid snapshot, or Unauthorized saying why it cannot be used.
+
+    ``expired_ok`` is for a device deciding what an expired snapshot still allows (read-only,
+    then locked; docs/device.md): the signature and everything else are checked all the same.
 
     ``keys_or_jwks`` is the server's keys, or the JWK Set a device fetched from ``/auth/jwks``.
     The snapshot is refused at ``exp`` exactly (no leeway: offline rights end on time) and
@@ -206,7 +210,7 @@ def verify_snapshot(
     exp, nbf = claims.get("exp"), claims.get("nbf")
     if not isinstance(exp, int) or not isinstance(nbf, int):
         raise _invalid("it has no validity period")
-    if now >= exp:
+    if now >= exp and not expired_ok:
         raise _invalid("it has expired")
     if now + NBF_LEEWAY < nbf:
         raise _invalid("it is not valid yet")
