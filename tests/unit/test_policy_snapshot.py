@@ -15,7 +15,7 @@ from bedside.auth.keys import SigningKeys, load_or_create, rotate
 from bedside.auth.scopes import ScopeSet
 from bedside.errors import Unauthorized
 from bedside.policy.model import AccessView, PatientAccess, Refusal, Share
-from bedside.policy.rules import PolicyRules
+from bedside.policy.rules import PolicyError, PolicyRules, parse
 from bedside.policy.snapshot import TYP, sign_snapshot, snapshot, verify_snapshot
 
 ISSUER = "http://bedside.test/fhir"
@@ -224,6 +224,64 @@ def test_a_snapshot_from_a_rotated_out_key_still_verifies_while_the_key_is_kept(
     new = rotate(tmp_path)
     assert new.signing.kid != old.signing.kid
     assert verify_snapshot(token, new, now=NOW)["sub"] == "user-9"
+
+
+def test_a_device_snapshot_lists_its_pins_and_every_one_carries_offline_rules() -> None:
+    with_device = snapshot(
+        doctor_view(),
+        doctor(device="dev-1"),
+        issuer=ISSUER,
+        rules=RULES,
+        now=NOW,
+        pins=["p5", "p1", "p5"],
+    )
+    assert with_device["pins"] == ["p1", "p5"]
+    without = snapshot(doctor_view(), doctor(), issuer=ISSUER, rules=RULES, now=NOW, pins=["p1"])
+    assert "pins" not in without
+    assert (
+        with_device["offline"]
+        == without["offline"]
+        == {
+            "grace_seconds": 24 * 3600,
+            "pin_attempts": 5,
+            "inactivity_seconds": 300,
+            "quick_unlock_seconds": 1800,
+            "attachment_retention_seconds": 24 * 3600,
+            "clinical_grace_seconds": 72 * 3600,
+        }
+    )
+
+
+def test_a_policy_file_sets_offline_rules_and_refuses_unknown_ones() -> None:
+    text = """
+[roles.doctor]
+patients = "related"
+types = { "*" = "rs" }
+[offline]
+snapshot_hours = 2
+grace_hours = 1
+pin_attempts = 3
+"""
+    rules = parse(text, source="test")
+    assert rules.snapshot_seconds == 7200
+    assert rules.offline.grace_seconds == 3600
+    assert rules.offline.pin_attempts == 3
+    assert rules.offline.inactivity_seconds == 300  # the default stays
+    with pytest.raises(PolicyError, match="no setting pin_tries"):
+        parse(text.replace("pin_attempts", "pin_tries"), source="test")
+    with pytest.raises(PolicyError, match=r"offline\.grace_hours must be a positive"):
+        parse(text.replace("grace_hours = 1", "grace_hours = 0"), source="test")
+
+
+def test_an_expired_snapshot_still_verifies_for_a_device_that_asks_with_expired_ok(
+    keys: SigningKeys,
+) -> None:
+    token, claims = signed(keys)
+    late = claims["exp"] + 10
+    assert verify_snapshot(token, keys, now=late, expired_ok=True) == claims
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(Unauthorized, match="signature or format"):
+        verify_snapshot(tampered, keys, now=late, expired_ok=True)
 
 
 def test_expired_snapshot_is_refused_exactly_at_exp(keys: SigningKeys) -> None:

@@ -24,6 +24,7 @@ from typing import Any, Final
 import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from bedside.errors import BedsideError
 from bedside.fhir.resource_types import is_resource_type
@@ -32,6 +33,8 @@ VERSION: Final = 1
 KIND: Final = "bedside-event"
 #: create: a new resource; update: a new version of an existing one; correct: a new version that
 #: amends a recorded one (for example ``status: entered-in-error``), kept apart for review rules.
+#: An update of a resource whose create is still in the outbox has ``base_version`` "pending:<seq>",
+#: naming the device seq of that create: the server resolves it once the create is confirmed.
 ACTIONS: Final = ("create", "update", "correct")
 _ID: Final = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _KEY: Final = re.compile(r"^[A-Za-z0-9\-_]{16,128}$")
@@ -159,8 +162,6 @@ def parse_time(text: str) -> float | None:
 
 def public_key_text(key: Ed25519PublicKey) -> str:
     """The raw 32-byte public key, base64url: how the device registry stores it."""
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
     return _b64(key.public_bytes(Encoding.Raw, PublicFormat.Raw))
 
 
