@@ -192,6 +192,22 @@ _RULES: Final[Mapping[str, Callable[[object], object]]] = {
     "interaction": _matching(re.compile(r"[a-z][a-z-]{0,31}")),
     "error_type": _matching(_TYPE_NAME),
     "location": _matching(re.compile(r"[\w./<>-]{1,200}:\d{1,7}")),  # code: file:line
+    # the device's purge lines (bedside.device.workingset): a reason code and counts, never ids
+    "reason": _matching(re.compile(r"[a-z][a-z-]{0,31}")),
+    **dict.fromkeys(
+        (
+            "patients",
+            "resources",
+            "search",
+            "drafts",
+            "attachments",
+            "conflicts",
+            "outbox",
+            "outbox_kept",
+            "attachments_kept",
+        ),
+        _number,
+    ),
 }
 ALLOWED_KEYS: Final = frozenset(_RULES)
 _SET_BY_LOGGING: Final = frozenset({"event", "level", "logger"})  # not from `extra=`
