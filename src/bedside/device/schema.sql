@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS resources (
 CREATE INDEX IF NOT EXISTS resources_patient ON resources (patient, type, updated);
 
 -- The local search index: one row per (resource, parameter, value).
--- param is 'code' (system|code and |code), 'date' (ISO prefix, sortable), 'status' or 'category'.
+-- param is 'code' or 'category' (value 'code|system', 'code|' without a system: one row per
+-- coding serves exact and any-system queries by index), 'date' (ISO text, UTC, sortable) or
+-- 'status'. bedside/device/index.py makes the rows.
 CREATE TABLE IF NOT EXISTS search (
     patient TEXT,
     type TEXT NOT NULL,
@@ -110,3 +112,21 @@ CREATE TABLE IF NOT EXISTS purge_log (
     drafts INTEGER NOT NULL,
     attachments INTEGER NOT NULL
 );
+
+-- Every local access decision (G7): each read, search and write the device allowed or refused,
+-- with the purposeOfUse it was made under. Sync uploads these as AuditEvents and then sets
+-- uploaded; rows carry ids (they are audit of PHI access) and so live only in here.
+CREATE TABLE IF NOT EXISTS accesses (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,                -- device time of the decision
+    patient TEXT,                    -- Patient id, NULL for a list or a shared resource
+    type TEXT NOT NULL,              -- resource type ('Patient' for the patient list)
+    resource_id TEXT,                -- the one resource read or written, NULL for a list
+    action TEXT NOT NULL,            -- read | search | create | update | correct | attach
+    outcome TEXT NOT NULL,           -- permitted | refused
+    purpose TEXT,                    -- v3-ActReason purposeOfUse ('BTG'), else NULL
+    reason TEXT,                     -- refused: the sentence shown (never PHI)
+    count INTEGER NOT NULL DEFAULT 1, -- resources this decision covered (a chart: per type)
+    uploaded REAL                    -- when sync delivered it to the server, else NULL
+);
+CREATE INDEX IF NOT EXISTS accesses_pending ON accesses (uploaded, id);

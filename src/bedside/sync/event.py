@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -62,8 +62,15 @@ class Event:
     purpose: str | None = None  # v3-ActReason purposeOfUse, "BTG" under break-glass
 
     def body(self) -> dict[str, Any]:
-        """The signed fields, with the format's version and kind."""
-        return {"v": VERSION, "kind": KIND, **asdict(self)}
+        """The signed fields, with the format's version and kind.
+
+        Shallow on purpose (not ``dataclasses.asdict``, which deep-copies the resource): the
+        body is serialised at once and never kept.
+        """
+        return {"v": VERSION, "kind": KIND, **{f: getattr(self, f) for f in _FIELDS}}
+
+
+_FIELDS: Final = tuple(f.name for f in fields(Event))
 
 
 def canonical(body: dict[str, Any]) -> bytes:
