@@ -39,9 +39,16 @@ def test_pragmas_keep_temporary_data_in_memory_and_use_wal(store: LocalStore) ->
     conn = store.conn
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
-    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL: clinical writes
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert conn.execute("PRAGMA cipher_memory_security").fetchone()[0] == "1"
+    assert conn.execute("PRAGMA cipher_memory_security").fetchone()[0] == "0"
+
+
+def test_only_transactions_asked_not_to_be_durable_skip_the_disk_sync(store: LocalStore) -> None:
+    with store.transaction(durable=False) as tx:
+        assert tx.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    with store.transaction() as tx:
+        assert tx.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
 def test_wrong_key_is_a_sentence_not_a_crash(tmp_path: Path, dk: bytes) -> None:

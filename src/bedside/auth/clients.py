@@ -29,6 +29,7 @@ METHODS: Final = ("none", "client_secret_basic", "private_key_jwt")
 MIN_SECRET_LENGTH: Final = 32
 _CLIENT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _LOOPBACK: Final = ("127.0.0.1", "localhost", "::1")
+_LOOPBACK_NETLOC: Final = re.compile(r"(127\.0\.0\.1|\[::1\]):([0-9]{1,5})")
 _COLUMNS: Final = (
     "client_id, name, auth_method, secret_hash, jwks, jwks_url, redirect_uris, scope, backend,"
     " disabled"
@@ -85,6 +86,27 @@ def check_redirect_uri(uri: str) -> None:
         raise AdminError(f"'{uri}' is not an absolute http(s) redirect URI without a fragment.")
     if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
         raise AdminError(f"'{uri}' must use https (plain http is allowed only on loopback).")
+
+
+def redirect_allowed(registered: tuple[str, ...], uri: str) -> bool:
+    """Whether an authorization request may use ``uri`` as its redirect.
+
+    An exact match of a registered URI; or, for a registered loopback IP literal without a port
+    (``http://127.0.0.1/callback``, ``http://[::1]/callback``), the same URI with any port, as
+    RFC 8252 §7.3 requires for native apps that listen on an ephemeral port. Scheme, host, path
+    and query must still match exactly; user info, fragments and ``localhost`` never qualify
+    (§8.3: a name can resolve elsewhere).
+    """
+    if uri in registered:
+        return True
+    parts = urlsplit(uri)
+    port = _LOOPBACK_NETLOC.fullmatch(parts.netloc)
+    if parts.scheme != "http" or port is None or parts.fragment or "#" in uri:
+        return False
+    if not 0 < int(port.group(2)) < 65536:
+        return False
+    bare = f"http://{port.group(1)}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+    return bare in registered
 
 
 def check_jwks(jwks: Any) -> dict[str, Any]:

@@ -27,7 +27,9 @@ from bedside.store.base import Records, Store
 CODE_TTL: Final = 60
 REQUEST_TTL: Final = 15 * 60
 LAUNCH_TTL: Final = 10 * 60
-_GRANT_COLUMNS: Final = "id, client_id, user_id, scope, context, created_at, expires_at, revoked_at"
+_GRANT_COLUMNS: Final = (
+    "id, client_id, user_id, scope, context, created_at, expires_at, revoked_at, device"
+)
 
 
 def new_secret() -> str:
@@ -54,6 +56,7 @@ class Grant:
     created_at: int = 0
     expires_at: int = 0
     revoked_at: int | None = None
+    device: str | None = None  # the registered device holding it (docs/device-registry.md)
 
     @property
     def patient(self) -> str | None:
@@ -62,7 +65,7 @@ class Grant:
 
 
 def _grant(row: tuple[Any, ...]) -> Grant:
-    gid, client_id, user_id, scope, context, created, expires, revoked = row
+    gid, client_id, user_id, scope, context, created, expires, revoked, device = row
     return Grant(
         str(gid),
         str(client_id),
@@ -72,6 +75,7 @@ def _grant(row: tuple[Any, ...]) -> Grant:
         int(created),
         int(expires),
         revoked if revoked is None else int(revoked),
+        device,
     )
 
 
@@ -131,10 +135,15 @@ class Grants:
         return _grant(row) if row else None
 
     def is_active(self, grant_id: str) -> bool:
-        """One indexed read per authenticated request: not revoked and not expired."""
+        """One indexed read per authenticated request: not revoked, not expired, and, for a
+        grant bound to a device, that device still active (a device flagged for wipe keeps
+        its grant, so it can still learn its status, but its tokens reach nothing else)."""
         with self.store.records() as db:
             row = db.one(
-                "SELECT expires_at FROM auth_grants WHERE id = ? AND revoked_at IS NULL",
+                "SELECT g.expires_at FROM auth_grants g"
+                " LEFT JOIN devices d ON d.device_id = g.device"
+                " WHERE g.id = ? AND g.revoked_at IS NULL"
+                " AND (g.device IS NULL OR d.status = 'active')",
                 (grant_id,),
             )
         return row is not None and int(row[0]) > self.now()

@@ -26,7 +26,7 @@ from bedside.audit.entry import (
 from bedside.auth import granting
 from bedside.auth.caller import Caller
 from bedside.auth.client_auth import ASSERTION_ALGORITHMS, ClientAuthenticator
-from bedside.auth.clients import METHODS, Client, Clients
+from bedside.auth.clients import METHODS, Client, Clients, redirect_allowed
 from bedside.auth.grants import Grants, digest
 from bedside.auth.keys import KeyRing
 from bedside.auth.scopes import ScopeSet
@@ -200,7 +200,7 @@ class AuthServer:
         if client is None or client.disabled or client.backend:
             raise OAuthError("invalid_client", "This app is not registered with Bedside.")
         redirect_uri = params.get("redirect_uri", "")
-        if redirect_uri not in client.redirect_uris:
+        if not redirect_allowed(client.redirect_uris, redirect_uri):
             raise OAuthError("invalid_request", "The redirect_uri is not registered for this app.")
         req = AuthorizationRequest(client.client_id, redirect_uri, params.get("state", ""), "", "")
 

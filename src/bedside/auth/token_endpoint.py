@@ -140,6 +140,7 @@ class TokenEndpoint:
                 "fhirUser": user.fhir_user,
                 "role": user.role,
                 "auth_time": grant.created_at,  # the sign-in that authorized this grant
+                "device": grant.device,  # set once the device registered (docs/device-registry.md)
             },
         )
         body: dict[str, Any] = {

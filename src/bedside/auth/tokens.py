@@ -3,7 +3,8 @@ OpenID Connect id_tokens.
 
 Access tokens (RFC 9068 shape, ``typ: at+jwt``) carry ``iss`` (the FHIR base URL, which is also
 the OpenID issuer), ``sub``, ``aud`` (the FHIR base URL), ``iat``, ``exp``, ``jti``, ``scope`` and,
-for SMART grants, ``client_id``, ``sid`` (the grant), ``patient``, ``fhirUser`` and ``role``.
+for SMART grants, ``client_id``, ``sid`` (the grant), ``patient``, ``fhirUser``, ``role``,
+``auth_time`` and, once the grant is bound to a registered device, ``device``.
 Verification checks the signature against the server's keys, the algorithm, expiry, issuer and
 audience, and, for tokens of a grant, that the grant is still live (revocation is immediate).
 Any failure is a 401 that says only what the client needs.

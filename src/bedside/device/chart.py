@@ -82,7 +82,7 @@ def _item(row: Sequence[Any]) -> ChartItem:
 def patients(s: Session) -> list[PatientEntry]:
     """The working set's patients the policy still reaches, by display name."""
     now = s.clock()
-    with s.store.transaction() as tx:
+    with s.store.transaction(durable=False) as tx:
         rows = tx.execute(
             "SELECT id, display, birth_date, gender, basis, pinned FROM patients "
             "WHERE left_at IS NULL ORDER BY display = '', display, id"
@@ -109,7 +109,7 @@ def not_reached(s: Session, patient: str, rtype: str, action: str) -> Refused | 
     now = s.clock()
     if s.policy.reaches(patient, now):
         return None
-    with s.store.transaction() as tx:
+    with s.store.transaction(durable=False) as tx:
         accesses.log(
             tx,
             at=now,
@@ -149,7 +149,7 @@ def read(s: Session, rtype: str, rid: str) -> ChartItem:
     item = _item(row)
     now = s.clock()
     why = s.policy.refuse_read(item.resource, item.patient, now)
-    with s.store.transaction() as tx:
+    with s.store.transaction(durable=False) as tx:
         accesses.log(
             tx,
             at=now,
@@ -231,7 +231,7 @@ def _visible(
     if not tally:
         tally[(rtype or "*", None)] = 0  # an empty result is a decision too
     purpose = s.policy.purpose(patient, now)
-    with s.store.transaction() as tx:
+    with s.store.transaction(durable=False) as tx:
         for (kind, why), count in sorted(tally.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
             accesses.log(
                 tx,

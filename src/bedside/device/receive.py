@@ -49,7 +49,7 @@ def receive(
     now = s.clock()
     batch: dict[tuple[str, str], tuple[dict[str, Any], str | None]] = {}
     skipped = 0
-    with s.store.transaction() as tx:
+    with s.store.transaction(durable=False) as tx:
         members = {str(r[0]) for r in tx.execute("SELECT id FROM patients WHERE left_at IS NULL")}
         marks = ",".join("?" * len(UNCONFIRMED))
         protected = {

@@ -129,17 +129,24 @@ class LocalStore:
         return self._conn is not None
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self, *, durable: bool = True) -> Iterator[Connection]:
         """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any exception.
 
         IMMEDIATE takes the write lock at the start, so a transaction that reads then writes
         (the outbox's next seq) can never be overtaken. A nested use joins the outer one.
+
+        ``durable=False`` commits without waiting for the disk (``synchronous = NORMAL``): the
+        commit survives a killed process at once, and a power loss once the next durable commit
+        or checkpoint has synced the log (every WAL sync covers all earlier frames). For what
+        can be rebuilt or is not clinical: read-access log rows, data pulled from the server.
+        A clinical action is always durable before the app shows it saved.
         """
         with self.lock:
             conn = self.conn
             if conn.in_transaction:
                 yield conn
                 return
+            conn.execute("PRAGMA synchronous = FULL" if durable else "PRAGMA synchronous = NORMAL")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn

@@ -20,11 +20,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bedside.audit.entry import Auditor, NullAuditor
 from bedside.auth.server import AuthServer
 from bedside.consent.changes import sweep
+from bedside.devices import registry as devices
+from bedside.devices.client import ensure_device_client
+from bedside.devices.escrow import EscrowSeal
 from bedside.policy.decide import Policy
 from bedside.rest.capability import capability_statement
 from bedside.store.base import Store
 from bedside.web.access_log import AccessLog
 from bedside.web.consent_api import ConsentApi
+from bedside.web.device_api import DeviceApi
 from bedside.web.fhir_http import FhirEndpoint, json_response
 from bedside.web.oauth import OAuthRoutes
 from bedside.web.policy_api import PolicyApi
@@ -89,12 +93,15 @@ def create_app(
     policy: Policy | None = None,
     auditor: Auditor | None = None,
     sweep_every: float = 15.0,
+    seal: EscrowSeal | None = None,
 ) -> ASGIApp:
-    """The server: FHIR API, SMART authorization, policy and governance APIs.
+    """The server: FHIR API, SMART authorization, policy, governance and device APIs.
 
     ``policy`` (default rules, system clock) decides access; ``auditor`` makes the audit trail
     (``NullAuditor`` only for benchmarks and tests of other layers). A background task notes
     consent and break-glass expiries in the change feed every ``sweep_every`` seconds.
+    ``seal`` protects devices' escrow keys (default: the key in the data dir's ``keys/``); the
+    device app's built-in OAuth client is registered here if it is missing.
     """
     policy = policy or Policy()
     auditor = auditor or NullAuditor()
@@ -111,6 +118,8 @@ def create_app(
     }
     capability = capability_statement(fhir_base, started, oauth_uris)
     endpoint = FhirEndpoint(store, auth.caller, fhir_base, policy=policy, auditor=auditor)
+    ensure_device_client(store)
+    seal = seal or EscrowSeal.load_or_create(auth.keyring.data_dir)
 
     async def metadata(request: Request) -> Response:
         return json_response(200, capability)
@@ -126,7 +135,8 @@ def create_app(
         Route("/fhir/metadata", metadata, methods=["GET"]),
         *OAuthRoutes(auth).routes(),
         *ConsentApi(store, auth.caller, policy.clock, policy=policy).routes(),
-        *PolicyApi(store, auth, policy).routes(),
+        *PolicyApi(store, auth, policy, pins=devices.pins_of).routes(),
+        *DeviceApi(store, auth, policy, seal).routes(),
         Route("/fhir", fhir, methods=_FHIR_METHODS),
         Route("/fhir/{path:path}", fhir, methods=_FHIR_METHODS),
     ]

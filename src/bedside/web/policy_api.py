@@ -1,17 +1,18 @@
 """HTTP for the policy snapshot and break-glass governance (bearer-token JSON APIs).
 
 ``GET /policy/snapshot`` signs the caller's current access view for offline use
-(docs/policy-snapshot.md). ``/governance/break-glass`` is the review queue for
-``[governance] review_roles`` and ``/governance/break-glass/stats`` the counts for
-``monitor_roles``. The work lives in :mod:`bedside.policy.snapshot` and
-:mod:`bedside.policy.breakglass`; this module only authenticates, checks the role, parses the
-request and maps results and :class:`~bedside.errors.FhirError` to HTTP (OperationOutcome).
-Every body may hold PHI (a queue item names a patient and a reason), so none is cached.
+(docs/policy-snapshot.md), with the pins of the caller's device when the token names one.
+``/governance/break-glass`` is the review queue for ``[governance] review_roles`` and
+``/governance/break-glass/stats`` the counts for ``monitor_roles``. The work lives in
+:mod:`bedside.policy.snapshot` and :mod:`bedside.policy.breakglass`; this module only
+authenticates, checks the role, parses the request and maps results and
+:class:`~bedside.errors.FhirError` to HTTP (OperationOutcome). Every body may hold PHI (a queue
+item names a patient and a reason), so none is cached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -27,7 +28,7 @@ from bedside.errors import FhirError, Forbidden, InvalidRequest
 from bedside.policy import breakglass
 from bedside.policy.decide import Policy
 from bedside.policy.snapshot import sign_snapshot, snapshot
-from bedside.store.base import Store
+from bedside.store.base import Records, Store
 from bedside.web.fhir_http import bearer_token, error_response
 
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -40,10 +41,18 @@ def _json(status: int, body: Any) -> Response:
 
 
 class PolicyApi:
-    def __init__(self, store: Store, auth: AuthServer, policy: Policy) -> None:
+    def __init__(
+        self,
+        store: Store,
+        auth: AuthServer,
+        policy: Policy,
+        *,
+        pins: Callable[[Records, Caller], Sequence[str]] | None = None,
+    ) -> None:
         self.store = store
         self.auth = auth
         self.policy = policy
+        self.pins = pins  # the patients the caller's device pinned (bedside.devices.registry)
 
     def routes(self) -> list[Route]:
         return [
@@ -73,12 +82,14 @@ class PolicyApi:
         def work(caller: Caller) -> Response:
             with self.store.records() as db:
                 view = self.policy.view(db, caller)
+                pins = self.pins(db, caller) if self.pins and caller.device else ()
             claims = snapshot(
                 view,
                 caller,
                 issuer=self.auth.config.fhir_base,
                 rules=self.policy.rules,
                 now=view.now,
+                pins=pins,
             )
             jws = sign_snapshot(claims, self.auth.keyring.current())
             if as_json:
