@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import random
+import struct
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bedside.sync.event import (
     Event,
     EventError,
     canonical,
+    es_number,
     format_time,
     load_public_key,
     parse,
@@ -136,3 +143,50 @@ def test_public_keys_round_trip_as_text_and_garbage_is_refused() -> None:
     assert verify(signed, load_public_key(text)) == event()
     with pytest.raises(EventError, match="not a base64url Ed25519 key"):
         load_public_key("not-a-key")
+
+
+# --- the fast canonical path must be byte-for-byte RFC 8785 -----------------------------------
+
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "data" / "synthea-r4"
+
+
+def test_fast_canonical_json_equals_rfc8785_for_every_sample_resource() -> None:
+    files = sorted(SAMPLES.glob("*.json"))
+    assert files, f"no sample bundles in {SAMPLES}"
+    checked = 0
+    for path in files:
+        for entry in orjson.loads(path.read_bytes())["entry"]:
+            resource = entry["resource"]
+            assert canonical(resource) == rfc8785.dumps(resource), resource["resourceType"]
+            checked += 1
+    assert checked > 5000
+
+
+def test_floats_print_as_ecmascript_does_across_the_whole_range() -> None:
+    rng = random.Random(8785)
+    edge = [0.1, 1.5, 123.0, 1e-7, 1e-6, 1e21, 1e20, 5e-324, 1.7976931348623157e308, -0.0]
+    edge += [0.000001, 1.2345e-5, 37.2, -2.5e-10, 9007199254740993.0, 123456789012345680000.0]
+    randoms = [struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0] for _ in range(20000)]
+    randoms += [round(rng.uniform(-500, 500), rng.randint(0, 5)) for _ in range(20000)]
+    for value in edge + [v for v in randoms if math.isfinite(v)]:
+        assert es_number(value) == rfc8785.dumps(value), repr(value)
+    assert es_number(float("nan")) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"s": "\x00 a NUL sends it the slow way", "n": 1.5},
+        {"clé": "a non-ASCII key", "n": 2.25},
+        {"big": 2**60, "n": 0.5},
+        {"text": '\x01\x1f"\\\u2028é😀\x7f', "list": [1, 2.5, None, True, {"b": 1e-7, "a": []}]},
+    ],
+)
+def test_fast_and_slow_paths_agree_on_awkward_bodies(body: dict[str, Any]) -> None:
+    try:
+        expected = rfc8785.dumps(body)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(EventError, match="cannot be canonicalised"):
+            canonical(body)
+        return
+    assert canonical(body) == expected

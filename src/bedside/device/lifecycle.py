@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import threading
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -33,6 +34,7 @@ from bedside.device.session import Session
 from bedside.device.store import STORE_FILE, LocalStore
 from bedside.device.workingset import PurgeReport, reconcile
 from bedside.errors import Unauthorized
+from bedside.fhir.compartment import PATIENT_COMPARTMENT, patient_compartment
 from bedside.policy.snapshot import verify_snapshot
 
 __all__ = ["META_KEYS", "enroll", "open_session", "remove_store", "store_snapshot", "verify"]
@@ -143,10 +145,33 @@ def enroll(
     return dk, ek
 
 
+_warmed = threading.Event()
+
+
+def _warm_once() -> None:
+    """Load the FHIR compartment tables in the background, once per process.
+
+    The offline policy asks which types lie in the Patient compartment, from the same search
+    definitions as the server; they build from the R4 models on first use, which took about
+    a second and a half. Doing that while the user looks at the patient list keeps it out of
+    the first write the clinician records.
+    """
+    if _warmed.is_set():
+        return
+    _warmed.set()
+
+    def warm() -> None:
+        for rtype in PATIENT_COMPARTMENT:
+            patient_compartment(rtype)
+
+    threading.Thread(target=warm, name="bedside-warm", daemon=True).start()
+
+
 def open_session(
     home: Path, info: DeviceInfo, keyfile: KeyFile, dk: bytes, clock: Callable[[], float]
 ) -> Session:
     """Open the store with ``dk`` and build the session (module docstring)."""
+    _warm_once()
     store = LocalStore.open(home / STORE_FILE, dk)
     try:
         now = clock()

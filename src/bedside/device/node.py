@@ -248,6 +248,7 @@ class Node:
                 session = self._current(background=True)
             except DeviceError:
                 return None
+            session.store.checkpoint()
             return self._enforce(session, self._clock())
 
     def status(self) -> Status:
@@ -371,7 +372,9 @@ class Node:
         self, resources: Iterable[dict[str, Any]], *, sync_token: str | None = None
     ) -> Received:
         with self._use(background=True) as s:
-            return receiving.receive(s, resources, sync_token=sync_token)
+            received = receiving.receive(s, resources, sync_token=sync_token)
+            s.store.checkpoint()
+            return received
 
     def apply_snapshot(self, jws: str, jwks: dict[str, Any] | None = None) -> PurgeReport:
         """Verify and store a new snapshot, then reconcile the working set with it."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Final
@@ -66,6 +68,18 @@ class Prepared:
     at: float
 
 
+def new_id() -> str:
+    """A UUIDv7 (RFC 9562): unique everywhere, and in time order on this device.
+
+    Time-ordered ids land next to each other in the store's B-trees, so a write touches the
+    same few pages as the one before rather than a random page of each index.
+    """
+    ms = time.time_ns() // 1_000_000
+    value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | secrets.randbits(76)
+    value = (value & ~(0b11 << 62)) | (0b10 << 62)  # the RFC 4122 variant bits
+    return str(uuid.UUID(int=value))
+
+
 def prepare(s: Session, action: str, resource: dict[str, Any], patient: str | None) -> Prepared:
     """Validate a write and ask the policy; :class:`Refused` (logged) when it may not happen."""
     if action not in ACTIONS:
@@ -79,7 +93,7 @@ def prepare(s: Session, action: str, resource: dict[str, Any], patient: str | No
     rtype = str(body["resourceType"])
     server_version: str | None = None
     if action == "create":
-        body["id"] = str(uuid.uuid4())
+        body["id"] = new_id()
     derived = patient_of(body)
     if patient is not None and derived is not None and patient != derived:
         raise DeviceError("This record belongs to another patient than the one given.")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import orjson
 import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -74,11 +75,94 @@ _FIELDS: Final = tuple(f.name for f in fields(Event))
 
 
 def canonical(body: dict[str, Any]) -> bytes:
-    """RFC 8785 canonical JSON of ``body`` (an event without ``sig``)."""
+    """RFC 8785 canonical JSON of ``body`` (an event without ``sig``).
+
+    Every signed write on a device pays for this, and the ``rfc8785`` package (pure Python)
+    took a fifth of a write. So the usual event takes a fast path: orjson with sorted keys,
+    which is byte-for-byte JCS for ASCII keys, strings and safe integers, with each float
+    swapped for a placeholder and then written in ECMAScript form (JCS §3.2.2.3). Anything
+    else (non-ASCII keys, NUL in a string, huge integers, NaN) goes to ``rfc8785``.
+    ``tests/unit/test_sync_event.py`` holds the two equal over every sample resource.
+    """
+    floats: list[bytes] = []
+    fast = _placeheld(body, floats)
+    if fast is not _SLOW:
+        out = orjson.dumps(fast, option=orjson.OPT_SORT_KEYS)
+        for i, number in enumerate(floats):
+            out = out.replace(b'"\\u0000%d\\u0000"' % i, number, 1)
+        return out
     try:
         return rfc8785.dumps(body)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise EventError(f"The event cannot be canonicalised: {exc}.") from None
+
+
+_SLOW: Final = object()
+_SAFE_INT: Final = 2**53 - 1
+
+
+def _placeheld(value: Any, floats: list[bytes]) -> Any:
+    """``value`` with floats replaced by ``"\\0<n>\\0"``, or _SLOW when the fast path is unsafe."""
+    if isinstance(value, str):
+        return _SLOW if "\0" in value else value
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if -_SAFE_INT <= value <= _SAFE_INT else _SLOW
+    if isinstance(value, float):
+        number = es_number(value)
+        if number is None:
+            return _SLOW
+        floats.append(number)
+        return f"\0{len(floats) - 1}\0"
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if not isinstance(k, str) or not k.isascii() or "\0" in k:
+                return _SLOW
+            placed = _placeheld(v, floats)
+            if placed is _SLOW:
+                return _SLOW
+            out[k] = placed
+        return out
+    if isinstance(value, list):
+        items = []
+        for v in value:
+            placed = _placeheld(v, floats)
+            if placed is _SLOW:
+                return _SLOW
+            items.append(placed)
+        return items
+    return _SLOW
+
+
+def es_number(x: float) -> bytes | None:
+    """ECMAScript's Number::toString of a finite float (what JCS prints), or None."""
+    if x != x or x in (float("inf"), float("-inf")):
+        return None
+    if x == 0:
+        return b"0"
+    text = repr(abs(x))  # the shortest digits that round-trip, as ECMAScript chooses them
+    mantissa, _, exp_text = text.partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    exponent = int(exp_text) if exp_text else 0
+    if whole.strip("0"):
+        point = len(whole.lstrip("0")) + exponent
+    else:
+        point = exponent - (len(fraction) - len(fraction.lstrip("0")))
+    digits = (whole + fraction).lstrip("0").rstrip("0")
+    k = len(digits)
+    if k <= point <= 21:
+        out = digits + "0" * (point - k)
+    elif 0 < point <= 21:
+        out = digits[:point] + "." + digits[point:]
+    elif -6 < point <= 0:
+        out = "0." + "0" * -point + digits
+    else:
+        e = point - 1
+        out = digits[0] + ("." + digits[1:] if k > 1 else "") + ("e+" if e >= 0 else "e-")
+        out += str(abs(e))
+    return (("-" if x < 0 else "") + out).encode("ascii")
 
 
 def sign(event: Event, key: Ed25519PrivateKey) -> dict[str, Any]:
