@@ -84,6 +84,15 @@ BEDSIDE_CODES: Final = {
     "token-reuse": "Refresh token or authorization code reused",
     "consent": "Consent changed",
     "break-glass": "Break-glass access started",
+    "device-register": "Device registered",
+    "device-status": "Device told its status",
+    "device-unlock-key": "Device unlock key released",
+    "device-pins": "Device pins listed",
+    "device-pin": "Patient pinned to a device",
+    "device-unpin": "Patient unpinned from a device",
+    "device-list": "Device registry listed",
+    "device-revoke": "Device revoked",
+    "device-wipe": "Device flagged for wipe",
 }
 
 #: Interactions where the user receives data (BALP: user agent type IRCP) or authors it (AUT).

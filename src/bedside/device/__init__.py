@@ -9,11 +9,12 @@ from bedside.device.errors import (
     DeviceError,
     KeysLocked,
     KeystoreUnavailable,
+    Locked,
     NotEnrolled,
+    Refused,
     WrongPin,
 )
 from bedside.device.node import Node
-from bedside.device.session import Locked, Refused
 from bedside.device.status import Status
 
 __all__ = [

@@ -20,9 +20,9 @@ from typing import Any, Final
 import orjson
 
 from bedside.device import accesses
-from bedside.device.errors import DeviceError
+from bedside.device.errors import DeviceError, Refused
 from bedside.device.index import search_bounds, token_query
-from bedside.device.session import Refused, Session
+from bedside.device.session import Session
 
 __all__ = [
     "ChartItem",

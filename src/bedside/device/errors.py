@@ -15,6 +15,8 @@ next. None carries a secret, a PIN or anything about a patient.
 
 from __future__ import annotations
 
+from typing import Final
+
 from bedside.errors import BedsideError
 
 __all__ = [
@@ -71,3 +73,17 @@ class KeystoreUnavailable(DeviceError):
 
 class AttachmentError(DeviceError):
     """An attachment file is missing, or failed its integrity check and was not opened."""
+
+
+LOCKED_SENTENCE: Final = "This device is locked. Enter your PIN to continue."
+
+
+class Locked(DeviceError):
+    """The device is locked (by the user or after inactivity): the PIN opens it again."""
+
+    def __init__(self, message: str = LOCKED_SENTENCE) -> None:
+        super().__init__(message)
+
+
+class Refused(DeviceError):
+    """The offline policy does not allow this read or write; nothing was read or written."""

@@ -35,7 +35,7 @@ from bedside.device import receive as receiving
 from bedside.device.accesses import Access, pending
 from bedside.device.chart import ChartItem, Conflict, PatientEntry
 from bedside.device.drafts import Draft
-from bedside.device.errors import DeviceError, KeysLocked, NotEnrolled
+from bedside.device.errors import DeviceError, KeysLocked, Locked, NotEnrolled
 from bedside.device.home import DEVICE_FILE, DeviceInfo
 from bedside.device.keys import KEY_FILE, KdfParams, KeyFile
 from bedside.device.offline import Mode
@@ -43,7 +43,7 @@ from bedside.device.outbox import OutboxEntry
 from bedside.device.receive import Received
 from bedside.device.retention import enforce
 from bedside.device.secret import SECRET_FILE, shred_file
-from bedside.device.session import Locked, QuickUnlock, Session
+from bedside.device.session import QuickUnlock, Session
 from bedside.device.status import Status, build_status
 from bedside.device.workingset import PurgeReport
 from bedside.device.writes import Recorded

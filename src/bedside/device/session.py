@@ -19,33 +19,18 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bedside.device.attachments import Attachments
-from bedside.device.errors import DeviceError
 from bedside.device.home import DeviceInfo
 from bedside.device.keys import KeyFile
 from bedside.device.offline import OfflinePolicy
 from bedside.device.outbox import Outbox
 from bedside.device.store import LocalStore
 
-__all__ = ["Locked", "QuickUnlock", "Refused", "Session"]
-
-LOCKED_SENTENCE: Final = "This device is locked. Enter your PIN to continue."
-
-
-class Locked(DeviceError):
-    """The device is locked (by the user or after inactivity): the PIN opens it again."""
-
-    def __init__(self, message: str = LOCKED_SENTENCE) -> None:
-        super().__init__(message)
-
-
-class Refused(DeviceError):
-    """The offline policy does not allow this read or write; nothing was read or written."""
+__all__ = ["QuickUnlock", "Session"]
 
 
 @dataclass(slots=True)

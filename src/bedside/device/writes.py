@@ -23,10 +23,10 @@ from typing import Any, Final
 import orjson
 
 from bedside.device import accesses
-from bedside.device.errors import DeviceError
+from bedside.device.errors import DeviceError, Refused
 from bedside.device.index import display_of, patient_of, search_rows
 from bedside.device.outbox import Outbox
-from bedside.device.session import Refused, Session
+from bedside.device.session import Session
 from bedside.device.store import Connection
 from bedside.fhir.structure import check_resource
 from bedside.sync.event import ACTIONS, format_time
