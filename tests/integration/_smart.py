@@ -444,3 +444,32 @@ def smart_server(factory: pytest.TempPathFactory, backend: str, *extra: str) -> 
     PostgreSQL schema dropped on exit, also when the module's setup fails half way."""
     with live_server(factory, backend, *extra) as (srv, url):
         yield Smart(srv, url, backend)
+
+
+# --- a small world for device tests: a nurse on one patient's care team, and a stranger ---------
+
+
+@dataclass
+class Nurse:
+    username: str
+    user_id: str
+    patient: str  # on her care team
+    stranger: str  # no relationship
+
+
+def new_nurse(smart: Smart) -> Nurse:
+    """A nurse user whose Practitioner is on an active CareTeam of a new patient."""
+    practitioner = smart.create({"resourceType": "Practitioner", "name": [{"family": "Nurse"}]})
+    patient = smart.create_patient("Cared")
+    stranger = smart.create_patient("Stranger")
+    smart.create(
+        {
+            "resourceType": "CareTeam",
+            "status": "active",
+            "subject": {"reference": f"Patient/{patient}"},
+            "participant": [{"member": {"reference": f"Practitioner/{practitioner}"}}],
+        }
+    )
+    username = f"nurse-{secrets.token_hex(4)}"
+    user_id = smart.add_user(username, "nurse", f"Practitioner/{practitioner}")
+    return Nurse(username, user_id, patient, stranger)

@@ -13,14 +13,12 @@ import json
 import os
 import queue
 import re
-import secrets
 import stat
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
@@ -29,7 +27,7 @@ import httpx
 import pytest
 
 from tests.conftest import BACKENDS, free_port
-from tests.integration._smart import PASSWORD, Smart, smart_server
+from tests.integration._smart import PASSWORD, Nurse, Smart, new_nurse, smart_server
 from tests.integration.test_cli import assert_plain_failure
 
 PIN = "204863"
@@ -49,35 +47,6 @@ def smart(
 @pytest.fixture(autouse=True)
 def _file_keystore(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BEDSIDE_DEVICE_KEYSTORE", "file")  # for the in-process Node, too
-
-
-@dataclass
-class Nurse:
-    username: str
-    user_id: str
-    patient: str  # on her care team
-    stranger: str  # no relationship
-
-
-def new_nurse(smart: Smart) -> Nurse:
-    practitioner = smart.create({"resourceType": "Practitioner", "name": [{"family": "Nurse"}]})
-    patient = smart.create_patient("Cared")
-    stranger = smart.create_patient("Stranger")
-    smart.create(
-        {
-            "resourceType": "CareTeam",
-            "status": "active",
-            "subject": {"reference": f"Patient/{patient}"},
-            "participant": [{"member": {"reference": f"Practitioner/{practitioner}"}}],
-        }
-    )
-    username = f"nurse-{secrets.token_hex(4)}"
-    return Nurse(
-        username,
-        smart.add_user(username, "nurse", f"Practitioner/{practitioner}"),
-        patient,
-        stranger,
-    )
 
 
 # --- the CLI and the browser -----------------------------------------------------------------

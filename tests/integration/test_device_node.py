@@ -38,7 +38,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> SigningKeys:
 def world(tmp_path: Path, keys: SigningKeys, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setenv(ENV_KEYSTORE, "file")
     w = enroll(tmp_path / "home", keys, Clock())
-    w.node.receive([patient("p1", "Ada Lovelace"), patient("p2", "Mary Seacole")])
+    w.node.receive([patient("p1", "Alba Quennell"), patient("p2", "Brin Ottaway")])
     yield w
     w.node.lock()
 
@@ -51,8 +51,8 @@ def count(w: World, table: str) -> int:
 def test_enrolled_node_lists_its_working_set_with_names(world: World) -> None:
     listed = world.node.patients()
     assert [(p.id, p.display, p.basis) for p in listed] == [
-        ("p1", "Ada Lovelace", "care-team"),
-        ("p2", "Mary Seacole", "care-team"),
+        ("p1", "Alba Quennell", "care-team"),
+        ("p2", "Brin Ottaway", "care-team"),
     ]
     assert world.node.refresh_token() is not None
     status = world.node.status()

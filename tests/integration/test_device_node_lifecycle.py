@@ -40,7 +40,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> SigningKeys:
 def world(tmp_path: Path, keys: SigningKeys, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setenv(ENV_KEYSTORE, "file")
     w = enroll(tmp_path / "home", keys, Clock())
-    w.node.receive([patient("p1", "Ada Lovelace")])
+    w.node.receive([patient("p1", "Alba Quennell")])
     yield w
     w.node.lock()
 

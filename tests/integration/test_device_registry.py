@@ -26,7 +26,7 @@ from bedside.errors import ConfigurationError
 from bedside.store import open_store
 from bedside.sync.event import public_key_text
 from tests.conftest import BACKENDS
-from tests.integration._smart import REDIRECT, Smart, pkce_pair, smart_server
+from tests.integration._smart import REDIRECT, Nurse, Smart, new_nurse, pkce_pair, smart_server
 
 CLIENT = "bedside-device"
 SCOPE = "openid fhirUser offline_access user/*.cruds"
@@ -41,14 +41,6 @@ def smart(
 
 
 # --- a small world: a nurse on one patient's care team, and a patient she has no relation to ---
-
-
-@dataclass
-class Nurse:
-    username: str
-    user_id: str
-    patient: str  # on her care team
-    stranger: str  # no relationship
 
 
 @dataclass
@@ -74,24 +66,6 @@ class Device:
 
 def b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def new_nurse(smart: Smart) -> Nurse:
-    tag = secrets.token_hex(4)
-    practitioner = smart.create({"resourceType": "Practitioner", "name": [{"family": "Nurse"}]})
-    patient = smart.create_patient("Cared")
-    stranger = smart.create_patient("Stranger")
-    smart.create(
-        {
-            "resourceType": "CareTeam",
-            "status": "active",
-            "subject": {"reference": f"Patient/{patient}"},
-            "participant": [{"member": {"reference": f"Practitioner/{practitioner}"}}],
-        }
-    )
-    username = f"nurse-{tag}"
-    user_id = smart.add_user(username, "nurse", f"Practitioner/{practitioner}")
-    return Nurse(username, user_id, patient, stranger)
 
 
 def sign_in(smart: Smart, username: str) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from bedside.device.store import Connection
+from bedside.device.errors import Refused
+from bedside.device.store import Connection, LocalStore
 
 __all__ = ["OUTCOMES", "Access", "log", "mark_uploaded", "pending"]
 
@@ -65,6 +66,35 @@ def log(
         "count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (at, patient, rtype, resource_id, action, outcome, purpose, reason, count),
     )
+
+
+def refusal(
+    store: LocalStore,
+    *,
+    at: float,
+    patient: str | None,
+    rtype: str,
+    action: str,
+    purpose: str | None,
+    reason: str,
+) -> Refused:
+    """Log a refused access in its own transaction; the :class:`Refused` for the caller to raise.
+
+    Not durable (``synchronous = NORMAL``): nothing was read or written, and a killed process
+    keeps the row all the same.
+    """
+    with store.transaction(durable=False) as tx:
+        log(
+            tx,
+            at=at,
+            patient=patient,
+            rtype=rtype,
+            action=action,
+            outcome="refused",
+            purpose=purpose,
+            reason=reason,
+        )
+    return Refused(reason)
 
 
 def pending(conn: Connection, limit: int = 1000) -> list[Access]:

@@ -109,18 +109,15 @@ def not_reached(s: Session, patient: str, rtype: str, action: str) -> Refused | 
     now = s.clock()
     if s.policy.reaches(patient, now):
         return None
-    with s.store.transaction(durable=False) as tx:
-        accesses.log(
-            tx,
-            at=now,
-            patient=patient,
-            rtype=rtype,
-            action=action,
-            outcome="refused",
-            purpose=s.policy.purpose(patient, now),
-            reason=_NOT_REACHED,
-        )
-    return Refused(_NOT_REACHED)
+    return accesses.refusal(
+        s.store,
+        at=now,
+        patient=patient,
+        rtype=rtype,
+        action=action,
+        purpose=s.policy.purpose(patient, now),
+        reason=_NOT_REACHED,
+    )
 
 
 def chart(s: Session, patient: str, rtype: str | None = None) -> list[ChartItem]:

@@ -24,7 +24,9 @@ __all__ = [
     "DeviceError",
     "KeysLocked",
     "KeystoreUnavailable",
+    "Locked",
     "NotEnrolled",
+    "Refused",
     "WrongPin",
 ]
 

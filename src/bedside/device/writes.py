@@ -119,18 +119,15 @@ def prepare(s: Session, action: str, resource: dict[str, Any], patient: str | No
     why = s.policy.refuse_write(action, body, patient, now)
     purpose = s.policy.purpose(patient, now) if patient else None
     if why is not None:
-        with s.store.transaction() as tx:
-            accesses.log(
-                tx,
-                at=now,
-                patient=patient,
-                rtype=rtype,
-                action=action,
-                outcome="refused",
-                purpose=purpose,
-                reason=why,
-            )
-        raise Refused(why)
+        raise accesses.refusal(
+            s.store,
+            at=now,
+            patient=patient,
+            rtype=rtype,
+            action=action,
+            purpose=purpose,
+            reason=why,
+        )
     return Prepared(action, body, patient, server_version, purpose, now)
 
 
@@ -230,18 +227,15 @@ def add_attachment(s: Session, patient: str, content_type: str, data: bytes) -> 
     why = s.policy.refuse_write("create", _document(patient), patient, now)
     purpose = s.policy.purpose(patient, now)
     if why is not None:
-        with s.store.transaction() as tx:
-            accesses.log(
-                tx,
-                at=now,
-                patient=patient,
-                rtype="DocumentReference",
-                action="attach",
-                outcome="refused",
-                purpose=purpose,
-                reason=why,
-            )
-        raise Refused(why)
+        raise accesses.refusal(
+            s.store,
+            at=now,
+            patient=patient,
+            rtype="DocumentReference",
+            action="attach",
+            purpose=purpose,
+            reason=why,
+        )
     attachment_id = s.attachments.put(data)
     try:
         with s.store.transaction() as tx:
