@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 
 from bedside.auth.keys import SigningKeys, load_or_create
-from bedside.device import DeviceError, KeysLocked, Locked, Node, NotEnrolled, Refused, WrongPin
+from bedside.device import (
+    DeviceError,
+    KeysLocked,
+    Locked,
+    Node,
+    NotEnrolled,
+    Refused,
+    Ticker,
+    WrongPin,
+)
 from bedside.device.keys import KeyFile
 from bedside.device.secret import ENV_KEYSTORE
 from tests.integration._device_world import (
@@ -80,6 +89,21 @@ def test_inactivity_locks_and_a_quick_unlock_skips_the_key_file(
     world.node.unlock(world.pin)
     assert full_unlocks == []  # within quick_unlock_seconds: no key derivation
     assert sorted(p.id for p in world.node.patients()) == ["p1", "p2"]
+
+
+def test_the_devices_own_timer_locks_it_when_idle_without_any_call_from_the_app(
+    world: World,
+) -> None:
+    with Ticker(world.node, every=0.02):
+        time.sleep(0.1)
+        assert world.node.unlocked  # ticks are not uses, and not idle yet
+        world.clock.advance(OFFLINE.inactivity_seconds + 1)
+        deadline = time.monotonic() + 5
+        while world.node.unlocked and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert not world.node.unlocked
+    with pytest.raises(ValueError):
+        Ticker(world.node, every=0)
 
 
 def test_wrong_pin_on_the_quick_path_falls_back_and_counts(

@@ -16,6 +16,7 @@ from bedside.device.errors import (
 )
 from bedside.device.node import Node
 from bedside.device.status import Status
+from bedside.device.ticker import Ticker
 
 __all__ = [
     "AttachmentError",
@@ -27,5 +28,6 @@ __all__ = [
     "NotEnrolled",
     "Refused",
     "Status",
+    "Ticker",
     "WrongPin",
 ]
