@@ -31,14 +31,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, TypeVar
-from urllib.parse import parse_qsl
 
 from bedside.device.errors import DeviceError
-from bedside.errors import InvalidRequest
+from bedside.device.filters import matches_any
 from bedside.fhir.compartment import REFERENCE_TYPES, patient_compartment
 from bedside.fhir.resource_types import is_resource_type
-from bedside.fhir.search.extract import extract
-from bedside.fhir.search.query import RESULT_PARAMETERS, Clause, TokenValue, parse_search
 from bedside.policy.model import Label
 from bedside.policy.rules import OfflineRules
 from bedside.policy.snapshot import NBF_LEEWAY
@@ -336,51 +333,7 @@ class OfflinePolicy:
         queries = self.filters.get(rtype)
         if queries is None and rtype not in self.permissions:
             queries = self.filters.get("*")
-        if queries is None:
-            return True
-        tokens: list[tuple[str, str | None, str]] | None = None
-        for query in queries:
-            clauses = _clauses(rtype, query)
-            if clauses is None:
-                continue  # a query the device cannot evaluate never admits anything
-            if tokens is None:
-                tokens = extract(dict(resource)).token
-            if all(_holds(clause, tokens) for clause in clauses):
-                return True
-        return False
-
-
-def _clauses(rtype: str, query: str) -> tuple[Clause, ...] | None:
-    """The clauses of a plain token query (``category=...&status=...``), or None."""
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if not pairs or any(name in RESULT_PARAMETERS for name, _ in pairs):
-        return None
-    try:
-        clauses = parse_search(rtype, pairs).clauses
-    except InvalidRequest:
-        return None
-    for clause in clauses:
-        if clause.param.kind != "token" or clause.modifier is not None:
-            return None
-    return clauses
-
-
-def _holds(clause: Clause, tokens: list[tuple[str, str | None, str]]) -> bool:
-    """FHIR token matching (search.html#token): any of the clause's values matches a row."""
-    key = clause.param.key
-    for value in clause.values:
-        if not isinstance(value, TokenValue):
-            return False
-        for row_key, system, code in tokens:
-            if row_key != key:
-                continue
-            if value.code is not None and code != value.code:
-                continue
-            if value.system is None or (value.system == "" and not system):
-                return True
-            if value.system != "" and system == value.system:
-                return True
-    return False
+        return queries is None or matches_any(rtype, resource, queries)
 
 
 def _labels_of(resource: Mapping[str, Any]) -> frozenset[Label]:
