@@ -373,7 +373,7 @@ class Node:
     ) -> Received:
         with self._use(background=True) as s:
             received = receiving.receive(s, resources, sync_token=sync_token)
-            s.store.checkpoint()
+            s.store.checkpoint_if_large()
             return received
 
     def apply_snapshot(self, jws: str, jwks: dict[str, Any] | None = None) -> PurgeReport:

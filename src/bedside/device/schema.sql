@@ -43,10 +43,12 @@ CREATE TABLE IF NOT EXISTS search (
     type TEXT NOT NULL,
     param TEXT NOT NULL,
     value TEXT NOT NULL,
-    id TEXT NOT NULL
-);
+    id TEXT NOT NULL,
+    -- clustered by resource: rewriting or purging one resource's rows is one range, and a
+    -- write updates this tree and search_lookup only (docs/benchmarks.md)
+    PRIMARY KEY (type, id, param, value)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS search_lookup ON search (patient, type, param, value);
-CREATE INDEX IF NOT EXISTS search_resource ON search (type, id);
 
 -- Work in progress the user can resume; never sent until recorded as an action.
 CREATE TABLE IF NOT EXISTS drafts (

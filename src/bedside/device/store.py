@@ -49,6 +49,8 @@ SCHEMA_VERSION: Final = "1"
 KEY_BYTES: Final = 32
 #: Commits between the store's own checkpoints, for an app that never calls the timer.
 CHECKPOINT_EVERY: Final = 1000
+#: Bytes of write-ahead log after which a pull checkpoints (:meth:`LocalStore.checkpoint_if_large`).
+WAL_LIMIT: Final = 64 * 1024 * 1024
 
 
 class LocalStore:
@@ -170,6 +172,21 @@ class LocalStore:
         """Copy the write-ahead log into the database (PASSIVE: never waits on a reader)."""
         with self.lock, suppress(_Error):
             self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def checkpoint_if_large(self, limit: int = WAL_LIMIT) -> None:
+        """Checkpoint once the write-ahead log passes ``limit`` bytes (a long pull, say).
+
+        Checkpointing after every batch of a first sync would copy the same B-tree pages into
+        the database again and again; never checkpointing would let the log grow with the
+        whole working set. This keeps it bounded at little cost.
+        """
+        wal = self.path.with_name(self.path.name + "-wal")
+        try:
+            large = wal.stat().st_size > limit
+        except OSError:
+            return
+        if large:
+            self.checkpoint()
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
