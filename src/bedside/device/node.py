@@ -40,6 +40,7 @@ from bedside.device.home import DEVICE_FILE, DeviceInfo
 from bedside.device.keys import KEY_FILE, KdfParams, KeyFile
 from bedside.device.offline import Mode
 from bedside.device.outbox import OutboxEntry
+from bedside.device.pulled import Applied, apply_page
 from bedside.device.receive import Received
 from bedside.device.retention import enforce
 from bedside.device.secret import SECRET_FILE, shred_file
@@ -108,6 +109,11 @@ class Node:
         keyfile = KeyFile.open(home)
         node._start(lifecycle.open_session(home, node.info, keyfile, dk, clock), pin, dk)
         return node, ek
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The node's clock (device time, as events and pushes carry it)."""
+        return self._clock
 
     # --- locking ------------------------------------------------------------------------------
 
@@ -367,6 +373,23 @@ class Node:
     def outbox_settle(self, seq: int, result: dict[str, Any]) -> OutboxEntry:
         with self._use(background=True) as s:
             return s.outbox.settle(seq, result, at=self._clock())
+
+    def outbox_requeue(self, seqs: Iterable[int]) -> int:
+        """``sending`` events back to ``pending`` (deferred by the server, or unanswered)."""
+        with self._use(background=True) as s:
+            return s.outbox.requeue(seqs, at=self._clock())
+
+    def apply_pull(self, page: dict[str, Any]) -> Applied:
+        """Apply one pulled page and its cursor in one transaction (docs/sync-protocol.md)."""
+        with self._use(background=True) as s:
+            applied = apply_page(s, page)
+            s.store.checkpoint_if_large()
+            return applied
+
+    def sync_token(self) -> str | None:
+        """The pull cursor of the last page applied (None before a first sync)."""
+        with self._use(background=True) as s:
+            return s.store.meta("sync_token")
 
     def receive(
         self, resources: Iterable[dict[str, Any]], *, sync_token: str | None = None

@@ -21,7 +21,7 @@ result (G2).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -212,6 +212,52 @@ class Outbox:
             "WHERE type = ? AND id = ?",
             (version, still, rtype, rid),
         )
+
+    def requeue(self, seqs: Iterable[int], *, at: float) -> int:
+        """``sending`` events back to ``pending``: the server deferred them, or never answered."""
+        chosen = sorted(set(seqs))
+        if not chosen:
+            return 0
+        marks = ",".join("?" * len(chosen))
+        with self.store.transaction() as tx:
+            return int(
+                tx.execute(
+                    f"UPDATE outbox SET state = 'pending', updated = ? "
+                    f"WHERE state = 'sending' AND seq IN ({marks})",
+                    (at, *chosen),
+                ).rowcount
+            )
+
+    def review_settled(
+        self, tx: Connection, seq: int, result: Mapping[str, Any], at: float
+    ) -> bool:
+        """A review item's outcome for event ``seq`` (``needs-review`` → confirmed | rejected).
+
+        Runs inside the caller's transaction (a pulled page); False when the event is not
+        waiting for review (already settled, or purged), so a repeated page changes nothing.
+        """
+        state = result.get("state")
+        if state not in ("confirmed", "rejected"):
+            raise DeviceError(f"A review outcome must say confirmed or rejected, not {state!r}.")
+        row = tx.execute("SELECT state, type, resource_id FROM outbox WHERE seq = ?", (seq,))
+        found = row.fetchone()
+        if found is None or found[0] != "needs-review":
+            return False
+        reason = result.get("reason")
+        tx.execute(
+            "UPDATE outbox SET state = ?, reason = ?, result = ?, updated = ? WHERE seq = ?",
+            (
+                state,
+                reason if isinstance(reason, str) else None,
+                orjson.dumps(dict(result)).decode("utf-8"),
+                at,
+                seq,
+            ),
+        )
+        version = result.get("version")
+        if state == "confirmed" and isinstance(version, str) and version:
+            self._confirm_resource(tx, str(found[1]), str(found[2]), version)
+        return True
 
     def reset_sending(self, *, at: float) -> int:
         """Every ``sending`` event back to ``pending`` (run at open); how many there were."""

@@ -108,7 +108,7 @@ class Remote:
 
     # --- transport and errors ----------------------------------------------------------------
 
-    def _request(
+    def request(
         self,
         method: str,
         url: str,
@@ -127,7 +127,7 @@ class Remote:
         except httpx.HTTPError:
             raise DeviceError(f"The server at {self.root} cannot be reached.") from None
 
-    def _json(self, response: httpx.Response, doing: str) -> dict[str, Any]:
+    def json_of(self, response: httpx.Response, doing: str) -> dict[str, Any]:
         if response.status_code >= 400:
             raise DeviceError(_refusal(response, doing, self.root))
         try:
@@ -144,7 +144,7 @@ class Remote:
         """SMART discovery; the issuer must be this FHIR base (mix-up defence, RFC 9207 §2.4)."""
         if self._discovery is None:
             url = f"{self.fhir_base}/.well-known/smart-configuration"
-            body = self._json(self._request("GET", url), "the discovery request")
+            body = self.json_of(self.request("GET", url), "the discovery request")
             try:
                 found = Discovery(
                     issuer=str(body["issuer"]),
@@ -167,7 +167,9 @@ class Remote:
     def jwks(self, *, fresh: bool = False) -> dict[str, Any]:
         """The server's public signing keys (they verify tokens and policy snapshots)."""
         if self._jwks is None or fresh:
-            body = self._json(self._request("GET", self.discover().jwks_uri), "the key set request")
+            body = self.json_of(
+                self.request("GET", self.discover().jwks_uri), "the key set request"
+            )
             if not isinstance(body.get("keys"), list):
                 raise DeviceError(f"The server at {self.root} sent an unreadable key set.")
             self._jwks = body
@@ -238,8 +240,8 @@ class Remote:
         return self._token(form, "the token refresh")
 
     def _token(self, form: dict[str, str], doing: str) -> Tokens:
-        response = self._request("POST", self.discover().token_endpoint, data=form)
-        body = self._json(response, doing)
+        response = self.request("POST", self.discover().token_endpoint, data=form)
+        body = self.json_of(response, doing)
         access = body.get("access_token")
         if not isinstance(access, str):
             raise DeviceError(f"The server at {self.root} sent no access token.")
@@ -257,7 +259,7 @@ class Remote:
         if endpoint is None:
             return False
         form = {"token": refresh_token, "token_type_hint": "refresh_token"}
-        response = self._request("POST", endpoint, data={**form, "client_id": self.client_id})
+        response = self.request("POST", endpoint, data={**form, "client_id": self.client_id})
         return response.status_code == 200
 
     # --- the device API ----------------------------------------------------------------------
@@ -285,8 +287,8 @@ class Remote:
         }
         if escrow_key is not None:
             body["escrow_key"] = base64.urlsafe_b64encode(escrow_key).rstrip(b"=").decode()
-        response = self._request("POST", f"{self.root}/device/register", token=token, json=body)
-        return self._json(response, "the device registration")
+        response = self.request("POST", f"{self.root}/device/register", token=token, json=body)
+        return self.json_of(response, "the device registration")
 
     def device_status(self, token: str, device_id: str | None = None) -> str:
         """``GET /device/status``: "active", "revoked" or "wipe".
@@ -296,18 +298,18 @@ class Remote:
         """
         params = {"device_id": device_id} if device_id else None
         url = f"{self.root}/device/status"
-        response = self._request("GET", url, token=token, params=params)
-        status = self._json(response, "the device status request").get("status")
+        response = self.request("GET", url, token=token, params=params)
+        status = self.json_of(response, "the device status request").get("status")
         if status not in ("active", "revoked", "wipe"):
             raise DeviceError(f"The server at {self.root} sent an unknown device status.")
         return str(status)
 
     def unlock_key(self, token: str) -> UnlockKey:
         """``POST /device/unlock-key``: the escrow key after a fresh sign-in, or a wipe order."""
-        response = self._request("POST", f"{self.root}/device/unlock-key", token=token)
+        response = self.request("POST", f"{self.root}/device/unlock-key", token=token)
         if response.status_code >= 400 and _device_status(response) == "wipe":
             return UnlockKey(None, wipe=True)
-        text = self._json(response, "the unlock").get("escrow_key")
+        text = self.json_of(response, "the unlock").get("escrow_key")
         try:
             key = base64.urlsafe_b64decode(str(text) + "=" * (-len(str(text)) % 4))
         except (binascii.Error, ValueError):
@@ -318,8 +320,8 @@ class Remote:
 
     def pins(self, token: str) -> list[str]:
         """``GET /device/pins``: the patient ids this device pinned."""
-        response = self._request("GET", f"{self.root}/device/pins", token=token)
-        pins = self._json(response, "the pin list request").get("pins")
+        response = self.request("GET", f"{self.root}/device/pins", token=token)
+        pins = self.json_of(response, "the pin list request").get("pins")
         return [str(p) for p in pins] if isinstance(pins, list) else []
 
     def pin(self, token: str, patient: str) -> None:
@@ -330,13 +332,13 @@ class Remote:
         self._no_content("DELETE", f"/device/pins/{quote(patient, safe='')}", token, "the unpin")
 
     def _no_content(self, method: str, path: str, token: str, doing: str) -> None:
-        response = self._request(method, f"{self.root}{path}", token=token)
+        response = self.request(method, f"{self.root}{path}", token=token)
         if response.status_code >= 400:
             raise DeviceError(_refusal(response, doing, self.root))
 
     def snapshot(self, token: str) -> str:
         """``GET /policy/snapshot`` as a compact JWS (``Accept: application/jose``)."""
-        response = self._request(
+        response = self.request(
             "GET", f"{self.root}/policy/snapshot", token=token, accept="application/jose"
         )
         if response.status_code >= 400:

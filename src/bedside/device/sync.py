@@ -1,0 +1,180 @@
+"""Sync from the device's side: push the outbox, then pull what changed (docs/sync-protocol.md).
+
+:func:`sync` is what ``bedside device sync`` and an app call with an unlocked :class:`Node`, a
+:class:`Remote` and a fresh access token that names the device. Push sends outbox events in
+``seq`` order in batches; each result settles its event (``merged`` is a confirmation with the
+server's merged version; ``deferred`` returns the event to ``pending`` for the next sync). An
+event leaves ``sending`` only with an answer: if the connection drops, the batch goes back to
+``pending`` and is re-sent under the same idempotency keys, so the server answers with its
+first results (G2). Pull then applies page after page, each atomically with its cursor.
+
+The summary holds counts only; a progress callback gets ``(phase, done, total)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from bedside.device.errors import DeviceError
+from bedside.device.node import Node
+from bedside.device.outbox import OutboxEntry
+from bedside.device.remote import Remote
+from bedside.sync.event import format_time
+
+__all__ = ["PROTOCOL", "Progress", "SyncSummary", "pull", "push", "sync"]
+
+PROTOCOL: Final = 1
+PUSH_BATCH: Final = 500
+PULL_PAGE: Final = 1000
+#: (phase "push" | "pull", done so far, total when known)
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass(slots=True)
+class SyncSummary:
+    """What one sync did, in counts (what ``bedside device sync`` prints)."""
+
+    sent: int = 0
+    confirmed: int = 0
+    merged: int = 0
+    needs_review: int = 0
+    rejected: int = 0
+    deferred: int = 0
+    received: int = 0
+    deleted: int = 0
+    purged: int = 0
+    reviews_settled: int = 0
+    skew_ms: int | None = None
+    snapshot: bool = False
+    reasons: list[str] = field(default_factory=list)  # rejection sentences (no PHI by contract)
+
+
+def sync(
+    node: Node, remote: Remote, token: str, *, progress: Progress | None = None
+) -> SyncSummary:
+    """Push, then pull. Raises DeviceError (a sentence) when the server cannot be used."""
+    summary = SyncSummary()
+    push(node, remote, token, summary, progress=progress)
+    pull(node, remote, token, summary, progress=progress)
+    return summary
+
+
+def push(
+    node: Node,
+    remote: Remote,
+    token: str,
+    summary: SyncSummary,
+    *,
+    progress: Progress | None = None,
+    batch: int = PUSH_BATCH,
+) -> None:
+    total = len(node.outbox("pending"))
+    while True:
+        entries = node.outbox_take(batch)
+        if not entries:
+            return
+        try:
+            answer = _post_push(remote, token, entries, node)
+        except BaseException:
+            node.outbox_requeue(e.seq for e in entries)  # unanswered: same keys next time
+            raise
+        summary.sent += len(entries)
+        if isinstance(answer.get("skew_ms"), int):
+            summary.skew_ms = int(answer["skew_ms"])
+        settled = _settle(node, entries, answer, summary)
+        if progress is not None:
+            progress("push", summary.sent, total)
+        if not settled:
+            return  # everything deferred: try again at the next sync, never spin
+
+
+def _post_push(
+    remote: Remote, token: str, entries: list[OutboxEntry], node: Node
+) -> dict[str, Any]:
+    body = {
+        "protocol": PROTOCOL,
+        "device_time": format_time(node.clock()),
+        "events": [e.event for e in entries],
+    }
+    response = remote.request("POST", f"{remote.root}/sync/push", token=token, json=body)
+    return remote.json_of(response, "the sync push")
+
+
+def _settle(
+    node: Node, entries: list[OutboxEntry], answer: dict[str, Any], summary: SyncSummary
+) -> int:
+    """Settle each answered event; requeue the deferred and the unanswered. How many settled."""
+    results = answer.get("results")
+    by_seq = {
+        r["seq"]: r
+        for r in (results if isinstance(results, list) else [])
+        if isinstance(r, dict) and isinstance(r.get("seq"), int)
+    }
+    again: list[int] = []
+    settled = 0
+    for entry in entries:
+        result = by_seq.get(entry.seq)
+        state = result.get("state") if result else None
+        if result is None or state == "deferred" or state not in _STATES:
+            again.append(entry.seq)
+            summary.deferred += 1
+            continue
+        if result.get("idempotency_key") not in (None, entry.idempotency_key):
+            raise DeviceError("The server answered for another event; the sync was stopped.")
+        local = {**result, "state": _STATES[state], "server_state": state}
+        node.outbox_settle(entry.seq, local)
+        settled += 1
+        if state == "confirmed":
+            summary.confirmed += 1
+        elif state == "merged":
+            summary.merged += 1
+        elif state == "needs-review":
+            summary.needs_review += 1
+        else:
+            summary.rejected += 1
+            if isinstance(result.get("reason"), str):
+                summary.reasons.append(result["reason"])
+    node.outbox_requeue(again)
+    return settled
+
+
+#: Server result state -> outbox state.
+_STATES: Final = {
+    "confirmed": "confirmed",
+    "merged": "confirmed",
+    "needs-review": "needs-review",
+    "rejected": "rejected",
+}
+
+
+def pull(
+    node: Node,
+    remote: Remote,
+    token: str,
+    summary: SyncSummary,
+    *,
+    progress: Progress | None = None,
+    limit: int = PULL_PAGE,
+) -> None:
+    since = node.sync_token()
+    while True:
+        params: dict[str, Any] = {"protocol": PROTOCOL, "limit": limit}
+        if since:
+            params["since"] = since
+        response = remote.request("GET", f"{remote.root}/sync/pull", token=token, params=params)
+        page = remote.json_of(response, "the sync pull")
+        applied = node.apply_pull(page)
+        summary.received += applied.received
+        summary.deleted += applied.deleted
+        summary.purged += applied.purged_patients
+        summary.reviews_settled += applied.reviews
+        summary.snapshot = summary.snapshot or applied.snapshot
+        if progress is not None:
+            done = page.get("progress", {}) if isinstance(page.get("progress"), dict) else {}
+            total = done.get("total") if isinstance(done.get("total"), int) else None
+            progress("pull", summary.received, total)
+        since = page.get("next")
+        if not page.get("more"):
+            return
