@@ -1,9 +1,10 @@
 """`bedside device sync --home DIR`: push the outbox, then pull what changed for its patients.
 
-The protocol is docs/sync-protocol.md. The refresh token lives only inside the encrypted store, so the command unlocks the device with
-the PIN, trades the refresh token for an access token that names the device (storing the
-rotated refresh token at once, before anything else can fail), and runs
-:func:`bedside.device.sync.sync` with a progress bar. The summary is counts only.
+The protocol is docs/sync-protocol.md. The refresh token lives only inside the encrypted store,
+so the command unlocks the device with the PIN, trades the refresh token for an access token
+that names the device (storing the rotated refresh token at once, before anything else can
+fail), and runs :func:`bedside.device.sync.sync` with a progress bar. The summary is counts
+only.
 """
 
 from __future__ import annotations
