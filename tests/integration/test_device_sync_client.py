@@ -225,3 +225,28 @@ def test_sync_pushes_then_pulls_and_reports_counts(world: World) -> None:
     summary = sync(world.node, remote(route), "t0k3n")
     assert calls == ["/sync/push", "/sync/pull"]
     assert (summary.sent, summary.confirmed, summary.received) == (1, 1, 0)
+
+
+def test_a_patient_purged_and_sent_again_in_one_page_keeps_what_was_resent(world: World) -> None:
+    first, _ = pages(
+        {
+            "next": "c1",
+            "more": False,
+            "resources": [
+                pulse("p1", 90, oid="o-old", version="1"),
+                pulse("p1", 91, oid="o-kept", version="1"),
+            ],
+        }
+    )
+    pull(world.node, remote(first), "t0k3n", SyncSummary())
+    again, _ = pages(
+        {
+            "next": "c2",
+            "more": False,
+            "purge": [{"patient": "p1", "reason": "access-changed", "types": [], "labels": []}],
+            "resources": [pulse("p1", 91, oid="o-kept", version="1")],
+        }
+    )
+    pull(world.node, remote(again), "t0k3n", SyncSummary())
+    assert {i.id for i in world.node.chart("p1", "Observation")} == {"o-kept"}
+    assert "p1" in {p.id for p in world.node.patients()}

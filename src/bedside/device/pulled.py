@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -26,9 +26,13 @@ from bedside.device.lifecycle import store_snapshot
 from bedside.device.outbox import UNCONFIRMED
 from bedside.device.session import Session
 from bedside.device.store import Connection
-from bedside.device.workingset import ACCESS_ENDED, REASONS, purging
+from bedside.device.workingset import ACCESS_ENDED, LEFT_WORKING_SET, purging
 
 __all__ = ["Applied", "apply_page"]
+
+#: Purge reasons that take the patient off the device (docs/device-offline.md); any other
+#: reason the server gives drops data but keeps the patient in the working set.
+_GONE: Final = (ACCESS_ENDED, LEFT_WORKING_SET)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +58,11 @@ def apply_page(s: Session, page: Mapping[str, Any]) -> Applied:
     with s.store.transaction(durable=False) as tx:
         if isinstance(snapshot, str) and snapshot:
             store_snapshot(s, snapshot, None, now)  # first: it decides the working set
-        got = receiving.receive(s, _list(page.get("resources")))
-        deleted = sum(_delete(tx, d) for d in _list(page.get("deleted")))
+        # purges before resources: a patient whose visible data changed is purged, then sent
+        # again in the same page
         patients, resources = _purge(s, tx, _list(page.get("purge")), now)
+        deleted = sum(_delete(tx, d) for d in _list(page.get("deleted")))
+        got = receiving.receive(s, _list(page.get("resources")))
         reviews = sum(_review(s, tx, r, now) for r in _list(page.get("reviews")))
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('sync_token', ?) "
@@ -113,10 +119,12 @@ def _purge(s: Session, tx: Connection, orders: list[Any], now: float) -> tuple[i
             continue
         patient = order["patient"]
         types, labels = _list(order.get("types")), _list(order.get("labels"))
-        if not types and not labels:
-            reason = order.get("reason")
-            whole.setdefault(reason if reason in REASONS else ACCESS_ENDED, []).append(patient)
+        reason = order.get("reason")
+        if not types and not labels and reason in _GONE:
+            whole.setdefault(str(reason), []).append(patient)
             continue
+        # anything else (a narrowed consent, access-changed, resync): drop what is named and
+        # keep the patient, whose still-visible data the server sends again
         resources += _purge_part(tx, patient, {str(t) for t in types}, {str(x) for x in labels})
     patients = 0
     if whole:
