@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from bedside import cli_admin, cli_assign, cli_audit, cli_device, cli_device_admin
+from bedside import cli_admin, cli_assign, cli_audit, cli_device, cli_device_admin, cli_review
 from bedside import cli_device_sync as _registers_device_sync  # noqa: F401  (adds `device sync`)
 from bedside import settings as settings_mod
 from bedside.errors import BedsideError
@@ -31,6 +31,7 @@ admin.add_typer(cli_assign.assign_app, name="assign")
 admin.add_typer(cli_device_admin.device_app, name="device")
 app.add_typer(cli_audit.audit_app, name="audit")
 app.add_typer(cli_device.device_app, name="device")
+app.add_typer(cli_review.review_app, name="review")
 console = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[

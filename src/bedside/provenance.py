@@ -20,6 +20,9 @@ Shape (every coding from the R4 value sets the elements are bound to):
 * ``entity``: the version the write was based on, role ``revision`` (``removal`` for a
   delete: provenance-entity-role defines it as "removed from accessibility ... through the use
   of the Delete operation"); absent for a create;
+* ``occurredDateTime``: for a device's write (sync), when the user acted by the device's clock
+  (``recorded`` stays the server's time), and ``reason``: its purposeOfUse (``v3-ActReason``,
+  e.g. ``BTG``), the R4 PurposeOfUse binding of ``Provenance.reason``;
 * ``meta.source``: the source system of the write (the caller passes the client id or the
   server's base URL). ``meta.source`` is R4's element for exactly that ("a uri that identifies
   the source system of the resource", resource.html#Meta); ``policy`` is left for the
@@ -35,6 +38,7 @@ __all__ = [
     "ACTIVITY_SYSTEM",
     "AGENT_TYPE_SYSTEM",
     "CLIENT_ID_SYSTEM",
+    "PURPOSE_SYSTEM",
     "SUBJECT_SYSTEM",
     "provenance_for",
 ]
@@ -45,6 +49,8 @@ AGENT_TYPE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/provenance-par
 CLIENT_ID_SYSTEM: Final = "urn:ietf:params:oauth:client-id"
 #: Identifier system of a token subject that has no FHIR resource (a backend service).
 SUBJECT_SYSTEM: Final = "urn:bedside:subject"
+#: purposeOfUse codes (R4 Provenance.reason is bound to the v3 PurposeOfUse value set).
+PURPOSE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 
 #: v3-DataOperation codes and their displays.
 _ACTIVITIES: Final = {"CREATE": "create", "UPDATE": "revise", "DELETE": "remove"}
@@ -64,6 +70,8 @@ def provenance_for(
     device: str | None,
     source: str,
     provenance_id: str,
+    occurred: str | None = None,
+    purpose: str | None = None,
 ) -> dict[str, Any]:
     """The Provenance of one write; raises ValueError on arguments no write can have."""
     if activity not in _ACTIVITIES:
@@ -110,6 +118,10 @@ def provenance_for(
     if previous is not None:
         role = "removal" if activity == "DELETE" else "revision"
         prov["entity"] = [{"role": role, "what": {"reference": previous}}]
+    if occurred is not None:
+        prov["occurredDateTime"] = occurred
+    if purpose is not None:
+        prov["reason"] = [{"coding": [{"system": PURPOSE_SYSTEM, "code": purpose}]}]
     return prov
 
 

@@ -44,6 +44,7 @@ class AuditEntry:
     query: str | None = None  # the search query string (kept in the audit store only)
     description: str | None = None  # plain words, no PHI: "denied: outside the care team"
     network: str | None = None  # the client's address
+    occurred_ms: int | None = None  # when the user acted, by a device's clock (sync): period
 
 
 class Auditor(Protocol):

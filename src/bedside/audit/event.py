@@ -93,6 +93,11 @@ BEDSIDE_CODES: Final = {
     "device-list": "Device registry listed",
     "device-revoke": "Device revoked",
     "device-wipe": "Device flagged for wipe",
+    "sync-reject": "Device event rejected at sync",
+    "sync-review": "Device event sent to review at sync",
+    "review-list": "Sync review queue listed",
+    "review-read": "Sync review item read",
+    "review-resolve": "Sync review item resolved",
 }
 
 #: Interactions where the user receives data (BALP: user agent type IRCP) or authors it (AUT).
@@ -247,6 +252,9 @@ def to_audit_event(entry: AuditEntry, n: int, *, server: str) -> dict[str, Any]:
     }
     if entry.description:
         event["outcomeDesc"] = entry.description
+    if entry.occurred_ms is not None:  # a device's action: when it happened by the device clock
+        at = instant(entry.occurred_ms)
+        event["period"] = {"start": at, "end": at}
     if entry.purpose:
         event["purposeOfEvent"] = _purposes(entry.purpose)
     entities = _entities(entry)

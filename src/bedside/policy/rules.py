@@ -9,7 +9,7 @@ silently wider policy. See docs/policy.md for the format.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -38,6 +38,31 @@ class RoleRules:
 
 
 NO_ROLE: Final = RoleRules("", "none", {})
+
+#: Conflict classes of device writes (docs/sync-protocol.md "Conflict classes").
+APPEND_ONLY: Final = "append-only"
+MERGEABLE: Final = "mergeable"
+EXCLUSIVE: Final = "exclusive"
+READ_ONLY: Final = "read-only"
+CONFLICT_CLASSES: Final = (APPEND_ONLY, MERGEABLE, EXCLUSIVE, READ_ONLY)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRules:
+    """How the server settles device writes: the ``[sync.conflicts]`` and ``[sync.review]``
+    tables. Defaults are the brief's ("Conflict classes")."""
+
+    classes: dict[str, str]  # resource type -> one of CONFLICT_CLASSES
+    default_class: str = EXCLUSIVE  # a type listed nowhere: the safest rule
+    sign_off: frozenset[str] = frozenset()  # types whose change to ``final`` is exclusive
+    review_roles: dict[str, str] = field(default_factory=dict)  # type or "*" -> role
+
+    def conflict_class(self, rtype: str) -> str:
+        return self.classes.get(rtype, self.default_class)
+
+    def review_role(self, rtype: str) -> str:
+        """The role whose review queue a conflict on ``rtype`` goes to."""
+        return self.review_roles.get(rtype, self.review_roles.get("*", "doctor"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +99,7 @@ class PolicyRules:
     review_roles: frozenset[str] = frozenset()
     monitor_roles: frozenset[str] = frozenset()
     offline: OfflineRules = OfflineRules()
+    sync: SyncRules = SyncRules({})
     source: str = "default"
 
     @property
@@ -132,8 +158,69 @@ def parse(text: str, *, source: str) -> PolicyRules:
         review_roles=_names(gov.get("review_roles", []), roles, source),
         monitor_roles=_names(gov.get("monitor_roles", []), roles, source),
         offline=_offline(offline, source),
+        sync=_sync(_table(data, "sync", source), roles, source),
         source=source,
     )
+
+
+def _sync(table: dict[str, Any], roles: dict[str, RoleRules], source: str) -> SyncRules:
+    """``[sync.conflicts]``: a list of types per class, ``default`` and ``sign_off``;
+    ``[sync.review]``: ``roles``, a table of type (or "*") = role. A file without one of the
+    two tables gets the built-in one (the brief's defaults)."""
+    where = f"In the policy file {source}, [sync"
+    unknown = sorted(set(table) - {"conflicts", "review"})
+    if unknown:
+        raise PolicyError(f"{where}] has no table {unknown[0]}.")
+    inherited = source != "default" and "review" not in table
+    if source != "default" and not ("conflicts" in table and "review" in table):
+        builtin = _default().sync
+        table = {
+            "conflicts": table.get("conflicts", _conflicts_table(builtin)),
+            "review": table.get("review", {"roles": builtin.review_roles}),
+        }
+    conflicts = _table(table, "conflicts", source)
+    classes: dict[str, str] = {}
+    for key, types in conflicts.items():
+        if key in ("default", "sign_off"):
+            continue
+        if key not in CONFLICT_CLASSES:
+            raise PolicyError(f"{where}.conflicts] has no class {key}.")
+        for rtype in _types(types, f"{where}.conflicts] {key}"):
+            if rtype in classes:
+                raise PolicyError(f"{where}.conflicts] lists {rtype} in two classes.")
+            classes[rtype] = key
+    default = conflicts.get("default", EXCLUSIVE)
+    if default not in CONFLICT_CLASSES:
+        raise PolicyError(f"{where}.conflicts] default must be one of {CONFLICT_CLASSES}.")
+    sign_off = frozenset(_types(conflicts.get("sign_off", []), f"{where}.conflicts] sign_off"))
+    review = _table(table, "review", source)
+    if set(review) - {"roles"}:
+        raise PolicyError(f"{where}.review] has only the setting roles.")
+    routes = review.get("roles", {})
+    if not isinstance(routes, dict):
+        raise PolicyError(f"{where}.review] roles must be a table of type = role.")
+    for rtype, role in routes.items():
+        if rtype != "*" and not is_resource_type(rtype):
+            raise PolicyError(f"{where}.review] {rtype} is not a FHIR R4 resource type.")
+        if role not in roles and not inherited:
+            raise PolicyError(f"{where}.review] {rtype} names the undefined role {role!r}.")
+    return SyncRules(classes, default, sign_off, dict(routes))
+
+
+def _conflicts_table(rules: SyncRules) -> dict[str, Any]:
+    out: dict[str, Any] = {"default": rules.default_class, "sign_off": sorted(rules.sign_off)}
+    for rtype, klass in rules.classes.items():
+        out.setdefault(klass, []).append(rtype)
+    return out
+
+
+def _types(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise PolicyError(f"{where} must be a list of resource types.")
+    bad = [t for t in value if not is_resource_type(t)]
+    if bad:
+        raise PolicyError(f"{where}: {bad[0]} is not a FHIR R4 resource type.")
+    return list(value)
 
 
 #: ``[offline]`` keys: (field of OfflineRules, seconds per unit, default in those units).

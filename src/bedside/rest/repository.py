@@ -19,6 +19,7 @@ from bedside.errors import FhirError, InvalidRequest, MethodNotAllowed, NotFound
 from bedside.fhir.outcome import information
 from bedside.fhir.search.query import parse_search
 from bedside.policy.decide import Policy
+from bedside.policy.model import AccessView
 from bedside.rest import bundles
 from bedside.rest.access import Access
 from bedside.rest.interactions import Interactions, Outcome, check_type, load
@@ -116,11 +117,31 @@ class Repository:
                 out.append(bundles.error_entry(exc))
         return FhirResponse(200, {"resourceType": "Bundle", "type": "batch-response", "entry": out})
 
-    def _bind(self, session: Session) -> None:
+    def _bind(self, session: Session, view: AccessView | None = None) -> None:
         """Decide, inside this transaction, what the caller may see (bedside.policy.decide)."""
-        view = self.policy.view(session.records(), self.caller)
+        if view is None:
+            view = self.policy.view(session.records(), self.caller)
         self.access = Access(self.caller, view)
         self.trail.view = view
+
+    # --- a write transaction someone else holds (sync ingest, review resolution) ---------------
+
+    def bind(self, session: Session, view: AccessView | None = None) -> Interactions:
+        """The caller's interactions inside ``session``, an open write transaction the caller of
+        this method commits: the same checks, validation, Provenance and audit as :meth:`handle`
+        once :meth:`chain` has run before the commit. ``view`` replaces the policy's view of now
+        (sync widens it with a break-glass grant that covered the device's time)."""
+        self._bind(session, view)
+        return Interactions(session, self.access, self.hooks)
+
+    def chain(self, session: Session) -> None:
+        """Store the Provenance and audit entries noted so far, in ``session``'s transaction."""
+        self._chain(session)
+
+    def discard(self) -> None:
+        """Forget what was noted for writes that were rolled back (to a savepoint)."""
+        self.trail.entries.clear()
+        self.hooks.pending.clear()
 
     def _chain(self, session: Session) -> None:
         """Before the write commits: its Provenance, then its audit entries, same transaction."""

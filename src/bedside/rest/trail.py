@@ -46,6 +46,7 @@ class Trail:
         self.network = network
         self.view: AccessView | None = None
         self.entries: list[AuditEntry] = []
+        self.occurred_ms: int | None = None  # a device's action: its time by the device clock
 
     def note(
         self,
@@ -91,6 +92,7 @@ class Trail:
                 query=query,
                 description=description,
                 network=self.network,
+                occurred_ms=self.occurred_ms,
             )
         )
 

@@ -34,6 +34,10 @@ class WriteHooks:
         self.trail = trail
         self.source = source
         self.pending: list[tuple[str, str, str | None]] = []  # (activity, target, based on)
+        # A device's write (sync ingest) also says when the user acted, by the device's clock,
+        # and under which purposeOfUse; both go on the Provenance.
+        self.occurred: str | None = None
+        self.purpose: str | None = None
 
     def before(
         self, rtype: str, previous: StoredVersion | None, resource: dict[str, Any] | None
@@ -94,6 +98,8 @@ class WriteHooks:
                 device=self.caller.device,
                 source=self.source,
                 provenance_id=pid,
+                occurred=self.occurred,
+                purpose=self.purpose,
             )
             prov["target"] = [{"reference": t} for t, _ in items]
             role = "removal" if activity == "DELETE" else "revision"

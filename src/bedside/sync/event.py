@@ -45,6 +45,10 @@ class EventError(BedsideError):
     """An event is malformed or its signature does not verify; the message says which field."""
 
 
+class SignatureError(EventError):
+    """The event has no signature, or its signature does not match its content."""
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One clinical action, as signed by the device that recorded it."""
@@ -176,11 +180,11 @@ def verify(signed: dict[str, Any], key: Ed25519PublicKey) -> Event:
     body = {k: v for k, v in signed.items() if k != "sig"}
     sig = signed.get("sig")
     if not isinstance(sig, str):
-        raise EventError("The event has no signature.")
+        raise SignatureError("The event has no signature.")
     try:
         key.verify(_unb64(sig), canonical(body))
     except (InvalidSignature, ValueError):
-        raise EventError("The event's signature does not match its content.") from None
+        raise SignatureError("The event's signature does not match its content.") from None
     return parse(body)
 
 

@@ -32,6 +32,8 @@ from bedside.web.device_api import DeviceApi
 from bedside.web.fhir_http import FhirEndpoint, json_response
 from bedside.web.oauth import OAuthRoutes
 from bedside.web.policy_api import PolicyApi
+from bedside.web.sync_api import SyncApi
+from bedside.web.sync_pull_api import SyncPullApi
 
 log = logging.getLogger("bedside.web")
 _FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
@@ -137,6 +139,8 @@ def create_app(
         *ConsentApi(store, auth.caller, policy.clock, policy=policy).routes(),
         *PolicyApi(store, auth, policy, pins=devices.pins_of).routes(),
         *DeviceApi(store, auth, policy, seal).routes(),
+        *SyncPullApi(store, auth, policy).routes(),
+        *SyncApi(store, auth, policy, auditor).routes(),
         Route("/fhir", fhir, methods=_FHIR_METHODS),
         Route("/fhir/{path:path}", fhir, methods=_FHIR_METHODS),
     ]

@@ -1,0 +1,396 @@
+"""Ingest: each pushed event checked again and settled, one transaction per event (brief G2-G4).
+
+The pipeline of docs/sync-protocol.md "Per event", in order, one step per method:
+
+1. :meth:`Ingest._verify` — the event names the token's device and user, and its signature
+   holds with the key the device registered (``bad-signature``, ``wrong-device``; audited as
+   security events, never recorded).
+2. :meth:`Ingest._replayed` — the replay record (:mod:`bedside.sync.replay`): the same event
+   again gets its first result byte for byte; another event under a taken seq or key is
+   ``seq-reused``.
+3. ``read-only-type`` from the conflict class; :meth:`Ingest._dependency` resolves a
+   ``pending:<seq>`` base (``deferred`` / ``depends-on-rejected``).
+4. :meth:`Ingest._permit` — policy through the Repository bound to the caller, with this
+   event's patient and purpose (``BTG`` only under a break-glass grant covering the time).
+5. Clock discipline (:mod:`bedside.sync.clock`), then the conflict class
+   (:mod:`bedside.sync.conflicts`): confirmed, merged, or a review item
+   (:mod:`bedside.sync.review`).
+6. The write, through the same Repository and so the API's own write path (validation,
+   Provenance with the device time and purpose, audit, change feed), plus the replay record,
+   in one transaction. A write the API refuses is rolled back to a savepoint and the event is
+   rejected with the API's sentence; the rejection is recorded in the same transaction.
+
+One event's failure never stops the next (G2): every result is settled on its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, Final
+
+from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE, Auditor
+from bedside.auth.caller import Caller
+from bedside.devices import registry
+from bedside.errors import FhirError, Forbidden, StoreError
+from bedside.fhir.compartment import patients_of
+from bedside.fhir.dates import now_instant
+from bedside.policy.decide import Policy, break_glass_grants
+from bedside.policy.model import AccessView
+from bedside.policy.rules import READ_ONLY
+from bedside.rest.interactions import Interactions, load
+from bedside.rest.repository import Repository
+from bedside.store.base import Session, Store, StoredVersion
+from bedside.sync import clock, conflicts, lineage, replay, review
+from bedside.sync.event import (
+    Event,
+    EventError,
+    SignatureError,
+    load_public_key,
+    parse_time,
+    verify,
+)
+from bedside.sync.push import Answer, Push
+from bedside.sync.results import (
+    CONFLICT,
+    IMPLAUSIBLE_TIME,
+    NEEDS_REVIEW,
+    Result,
+    Settled,
+    rejected,
+)
+
+__all__ = ["Ingest"]
+
+_SECURITY: Final = frozenset({"bad-signature", "wrong-device", "seq-reused"})
+
+
+class _Raced(Exception):
+    """Another server process settled this event first: run it again to find its result."""
+
+
+class Ingest:
+    """Settles one push of one device, for the caller its token names."""
+
+    def __init__(
+        self,
+        store: Store,
+        policy: Policy,
+        auditor: Auditor,
+        base: str,
+        caller: Caller,
+        device: registry.Device,
+        *,
+        network: str | None = None,
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.rules = policy.rules.sync
+        self.auditor = auditor
+        self.caller = caller
+        self.device = device
+        self.key = load_public_key(device.public_key)
+        self.repo = Repository(store, caller, base, policy=policy, auditor=auditor, network=network)
+
+    def run(self, push: Push) -> Answer:
+        now = self.policy.clock()
+        skew = clock.skew_ms(push.device_time, now)
+        assert skew is not None  # parse_push checked device_time
+        with self.store.write() as session:
+            clock.record_skew(session.records(), self.device.device_id, skew, now)
+        results = [self._one(raw, skew) for raw in push.events]
+        return Answer(now_instant(), skew, results)
+
+    # --- one event -------------------------------------------------------------------------
+
+    def _one(self, raw: Any, skew: int) -> bytes:
+        seq = raw.get("seq") if isinstance(raw, dict) else None
+        key = raw.get("idempotency_key") if isinstance(raw, dict) else None
+        seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+        key = key if isinstance(key, str) else None
+        try:
+            event = self._verify(raw, seq, key)
+        except Settled as early:
+            self._audit_alone(early.result, raw)
+            return early.result.encode()
+        for _ in range(3):
+            try:
+                with self.store.write() as session:
+                    return self._settle(session, event, raw, skew)
+            except _Raced:
+                continue
+        raise StoreError("The event could not be settled: the database kept changing under it.")
+
+    def _verify(self, raw: Any, seq: int | None, key: str | None) -> Event:
+        if not isinstance(raw, dict):
+            raise Settled(rejected(seq, key, "invalid", "The event is not a JSON object."))
+        if raw.get("device") != self.device.device_id:
+            reason = "This event was signed for another device than this one."
+            raise Settled(rejected(seq, key, "wrong-device", reason))
+        if raw.get("user") != self.caller.subject:
+            reason = "This event was recorded by another user than the one signed in."
+            raise Settled(rejected(seq, key, "wrong-device", reason))
+        try:
+            return verify(raw, self.key)
+        except SignatureError:
+            reason = "The event's signature does not match this device's key."
+            raise Settled(rejected(seq, key, "bad-signature", reason)) from None
+        except EventError as exc:
+            raise Settled(rejected(seq, key, "invalid", str(exc))) from None
+
+    def _settle(self, session: Session, event: Event, raw: dict[str, Any], skew: int) -> bytes:
+        db = session.records()
+        session.lock(f"sync:{event.device}")
+        repo = self.repo
+        repo.discard()
+        repo.trail.view = None  # until this event's own view is bound
+        at = parse_time(event.device_time)
+        repo.trail.occurred_ms = None if at is None else round(at * 1000)
+        repo.hooks.occurred, repo.hooks.purpose = event.device_time, event.purpose
+        earlier = self._replayed(session, event)
+        if earlier is not None:
+            return earlier
+        try:
+            act = self._permit(session, event, skew)
+            result, version = self._apply(session, act, event, skew)
+        except Settled as early:
+            repo.discard()
+            result, version = early.result, None
+            self._note_rejection(result, event)
+            if not early.record:
+                repo.chain(session)
+                return result.encode()
+        if not replay.record(db, event, raw, result, received=now_instant(), version=version):
+            raise _Raced()
+        repo.chain(session)  # Provenance and audit last: the audit head is the hottest lock
+        return result.encode()
+
+    def _replayed(self, session: Session, event: Event) -> bytes | None:
+        """The first result of this very event, or a seq-reused rejection, or None."""
+        found = replay.find(session.records(), event.device, event.seq, event.idempotency_key)
+        if not found:
+            return None
+        same = (event.seq, event.idempotency_key, replay.digest(event))
+        for row in found:
+            if (row.seq, row.idempotency_key, row.digest) == same:
+                return row.result
+        taken = "sequence number" if any(r.seq == event.seq for r in found) else "idempotency key"
+        result = rejected(
+            event.seq,
+            event.idempotency_key,
+            "seq-reused",
+            f"This device already sent another event under this {taken}; this one was not applied.",
+        )
+        self.repo.discard()
+        self._note_rejection(result, event)
+        self.repo.chain(session)
+        return result.encode()
+
+    # --- policy ------------------------------------------------------------------------------
+
+    def _permit(self, session: Session, event: Event, skew: int) -> Interactions:
+        """Bind the Repository to the caller for this event; Settled when policy refuses."""
+        db = session.records()
+        seq, key = event.seq, event.idempotency_key
+        device = registry.get(db, event.device)
+        if device is None or not device.active:
+            reason = "This device is no longer allowed to send changes."
+            raise Settled(rejected(seq, key, "not-permitted", reason), record=False)
+        if self.rules.conflict_class(event.resource_type) == READ_ONLY:
+            rtype = event.resource_type
+            reason = f"{rtype} records are kept on the server; a device cannot change them."
+            raise Settled(rejected(seq, key, "read-only-type", reason))
+        view = self.policy.view(db, self.caller)
+        if event.purpose == "BTG":
+            view = self._with_glass_at(session, view, event, skew)
+        act = self.repo.bind(session, view)
+        try:
+            interaction = "create" if event.action == "create" else "update"
+            self.repo.access.require(event.resource_type, interaction)
+            unreached = _patients(event) - _reached(view)
+            if view.confined and unreached:
+                raise Forbidden(
+                    "No break-glass grant covered this patient when you acted, and you have no"
+                    " other access to their record, so this change was not applied."
+                    if event.purpose == "BTG"
+                    else "You no longer have access to this patient's record (care team, ward,"
+                    " assignment or break-glass), so this change was not applied."
+                )
+        except Forbidden as exc:
+            raise Settled(rejected(seq, key, "not-permitted", exc.message)) from None
+        return act
+
+    def _with_glass_at(
+        self, session: Session, view: AccessView, event: Event, skew: int
+    ) -> AccessView:
+        """``view`` plus the break-glass grants that covered the moment the user acted (the
+        event's device time corrected by the device's measured skew)."""
+        at = parse_time(event.device_time)
+        if at is None or not self.caller.fhir_user:
+            return view
+        grants = break_glass_grants(session.records(), self.caller.fhir_user, at - skew / 1000)
+        extra = tuple(g for g in grants if g not in view.glass)
+        return dataclasses.replace(view, glass=view.glass + extra) if extra else view
+
+    # --- conflict class and write ------------------------------------------------------------
+
+    def _apply(
+        self, session: Session, act: Interactions, event: Event, skew: int
+    ) -> tuple[Result, int | None]:
+        seq, key = event.seq, event.idempotency_key
+        rtype, rid = event.resource_type, event.resource_id
+        session.lock(f"res:{rtype}/{rid}")
+        declared = lineage.declared_base(session.records(), event)
+        current = session.current(rtype, rid, for_update=True)
+        why = clock.implausible(
+            event.device_time, skew, self.policy.clock(), self.device.registered_at
+        )
+        if why is not None:
+            return self._review(session, event, IMPLAUSIBLE_TIME, why, current, None), None
+        if event.action == "create":
+            return self._create(session, act, event, current)
+        if current is None:
+            reason = "The record this change is for does not exist on the server."
+            raise Settled(rejected(seq, key, "invalid", reason))
+        visible = act.access.rows(rtype, "update")
+        if visible is not None and session.current(rtype, rid, visible=visible) is None:
+            reason = "You may not change this record now."
+            raise Settled(rejected(seq, key, "not-permitted", reason))
+        if current.deleted:
+            reason = "The record was deleted on the server after you last saw it."
+            return self._review(session, event, CONFLICT, reason, current, None), None
+        base, based_on_current = lineage.base_of(session, event, declared, current)
+        decision = conflicts.settle(
+            self.rules,
+            rtype,
+            event.resource,
+            base[0] if base else None,
+            load(current),
+            based_on_current=based_on_current,
+        )
+        if decision.state == NEEDS_REVIEW:
+            item = (decision.reason, current, base, decision.fields)
+            return self._review(session, event, CONFLICT, *item), None
+        if decision.state == conflicts.CURRENT:
+            return self._done("confirmed", event, current), current.version
+        assert decision.body is not None
+        body = {**decision.body, "id": rid}
+        return self._write(
+            session,
+            event,
+            decision.state,
+            lambda: act.update(rtype, rid, body, if_match=f'W/"{current.version}"').version,
+        )
+
+    def _create(
+        self, session: Session, act: Interactions, event: Event, current: StoredVersion | None
+    ) -> tuple[Result, int | None]:
+        if current is not None:
+            if not current.deleted and conflicts.same_content(load(current), event.resource):
+                return self._done("confirmed", event, current), current.version
+            reason = "This record's id is already taken on the server by another record."
+            raise Settled(rejected(event.seq, event.idempotency_key, "id-taken", reason))
+        rtype, rid = event.resource_type, event.resource_id
+        return self._write(
+            session,
+            event,
+            "confirmed",
+            lambda: act.create(rtype, event.resource, new_id=rid).version,
+        )
+
+    def _write(
+        self, session: Session, event: Event, state: str, write: Callable[[], StoredVersion]
+    ) -> tuple[Result, int | None]:
+        """Run ``write`` under a savepoint: a refusal by the API rolls back to it and rejects."""
+        db = session.records()
+        db.run("SAVEPOINT sync_event")
+        try:
+            stored = write()
+        except FhirError as exc:
+            db.run("ROLLBACK TO SAVEPOINT sync_event")
+            db.run("RELEASE SAVEPOINT sync_event")
+            code = "not-permitted" if exc.status in (401, 403, 404) else "invalid"
+            raise Settled(rejected(event.seq, event.idempotency_key, code, exc.message)) from None
+        db.run("RELEASE SAVEPOINT sync_event")
+        subtype = "create" if stored.version == 1 else "update"
+        self.repo.trail.note(subtype, rtype=stored.type, versions=[stored])
+        return self._done(state, event, stored), stored.version
+
+    def _done(self, state: str, event: Event, stored: StoredVersion) -> Result:
+        return Result(
+            event.seq,
+            event.idempotency_key,
+            state,
+            id=stored.id,
+            version=str(stored.version),
+            at=stored.last_updated,
+        )
+
+    # --- review and audit ----------------------------------------------------------------------
+
+    def _review(
+        self,
+        session: Session,
+        event: Event,
+        code: str,
+        reason: str,
+        current: StoredVersion | None,
+        base: tuple[dict[str, Any], int] | None,
+        fields: tuple[str, ...] = (),
+    ) -> Result:
+        live = load(current) if current is not None and not current.deleted else None
+        item = review.open_item(
+            session.records(),
+            event,
+            code=code,
+            reason=reason,
+            role=self.rules.review_role(event.resource_type),
+            server=current,
+            base=base,
+            fields=fields or conflicts.differing(event.resource, live),
+            now=self.policy.clock(),
+        )
+        self.repo.trail.note(
+            "sync-review",
+            rtype=event.resource_type,
+            patients=_patients(event),
+            entities=[f"{event.resource_type}/{event.resource_id}"],
+            description=f"sent to review: {code}",
+        )
+        return Result(
+            event.seq, event.idempotency_key, NEEDS_REVIEW, review=item, code=code, reason=reason
+        )
+
+    def _note_rejection(self, result: Result, event: Event | None) -> None:
+        if result.state != "rejected":
+            return
+        self.repo.trail.note(
+            "sync-reject",
+            rtype=event.resource_type if event else None,
+            patients=_patients(event) if event else (),
+            entities=[f"{event.resource_type}/{event.resource_id}"] if event else (),
+            outcome=SERIOUS_FAILURE if result.code in _SECURITY else MINOR_FAILURE,
+            description=f"rejected: {result.code}",
+        )
+
+    def _audit_alone(self, result: Result, raw: Any) -> None:
+        """Audit a rejection decided before any transaction (its content is not trusted)."""
+        trail = self.repo.trail
+        trail.occurred_ms = None
+        self.repo.discard()
+        self._note_rejection(result, None)
+        entries, trail.entries = trail.entries, []
+        self.auditor.submit(entries)
+
+
+def _patients(event: Event) -> set[str]:
+    """Every patient the event concerns: its declared patient and the resource's compartments."""
+    found = set(patients_of(event.resource))
+    if event.patient:
+        found.add(event.patient.removeprefix("Patient/"))
+    return found
+
+
+def _reached(view: AccessView) -> set[str]:
+    """The patients whose records the view lets the caller change (not consent shares: read)."""
+    return {a.patient for a in (*view.relations, *view.glass)}

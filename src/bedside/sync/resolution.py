@@ -1,0 +1,121 @@
+"""Resolving a review item: a person keeps the device's value, the server's, or an edited merge.
+
+``POST /review/{id}/resolve`` and ``bedside review resolve`` both call :func:`resolve` inside
+a write transaction, through the Repository bound to the reviewer: the outcome is written as a
+new version by the API's own write path (validation, policy, Provenance, audit), the resolution
+is audited, and the item is marked resolved, all in that one transaction.
+
+* ``device`` or ``merged``: the device's value (or the reviewer's edit) becomes the new
+  version; the device's event is then ``confirmed`` with that version.
+* ``server``: the server's value is written again as a new version, so the resolution has its
+  own Provenance; the device's event is ``rejected`` (its change was not kept) and it pulls that
+  version. For a create that was held back (``implausible-time``) nothing is written.
+
+A resolution must be made against the version the reviewer looked at: if the record changed
+since the item was made, the answer is 409 naming the current version, and the reviewer resolves
+again with ``"version"`` set to it after looking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from bedside.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from bedside.rest.repository import Repository
+from bedside.store.base import Session
+from bedside.sync import review
+from bedside.sync.review import ReviewItem
+
+__all__ = ["KEEP", "Resolution", "parse_resolution", "resolve"]
+
+KEEP: Final = ("device", "server", "merged")
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    keep: str
+    resource: dict[str, Any] | None = None  # the edited merge (keep == "merged")
+    version: int | None = None  # the server version the reviewer resolved against
+
+
+def parse_resolution(body: Any) -> Resolution:
+    """The request body ``{"keep": ..., "resource": {...}, "version": "N"}``; else 400."""
+    if not isinstance(body, dict):
+        raise InvalidRequest('Send {"keep": "device" | "server" | "merged"}.')
+    keep = body.get("keep")
+    if keep not in KEEP:
+        raise InvalidRequest("keep must be device, server or merged.")
+    resource = body.get("resource")
+    if keep == "merged" and not isinstance(resource, dict):
+        raise InvalidRequest("A merged resolution needs the edited resource in resource.")
+    if keep != "merged" and resource is not None:
+        raise InvalidRequest("Only a merged resolution carries a resource.")
+    version = body.get("version")
+    if version is not None:
+        if not isinstance(version, str | int) or not str(version).isdigit():
+            raise InvalidRequest("version must be the server version you resolved against.")
+        version = int(version)
+    return Resolution(keep, resource if keep == "merged" else None, version)
+
+
+def resolve(
+    repo: Repository, session: Session, item_id: str, how: Resolution, *, now: float
+) -> ReviewItem:
+    """Settle one open item as ``how`` says; the item as resolved. Raises FhirError."""
+    db = session.records()
+    session.lock(f"review:{item_id}")
+    item = review.get(db, item_id)
+    caller = repo.caller
+    if item is None:
+        raise NotFound("There is no review item with this id.")
+    act = repo.bind(session)
+    seen = review.may_see(caller, repo.access.view, item, repo.policy.rules.review_roles)
+    if seen != "all":
+        if seen == "summary":
+            raise Forbidden(f"Only the {item.route_role} queue can resolve this item.")
+        raise NotFound("There is no review item with this id.")
+    if item.state != review.OPEN:
+        raise Conflict("This review item is already resolved.")
+    rtype, rid = item.resource_type, item.resource_id
+    session.lock(f"res:{rtype}/{rid}")
+    current = session.current(rtype, rid, for_update=True)
+    live = None if current is None or current.deleted else current.version
+    expected = how.version if how.version is not None else item.server_version
+    if live != expected:
+        now_is = "no longer exists" if live is None else f"is now at version {live}"
+        raise Conflict(
+            f"The record changed on the server since this item was made: it {now_is}. "
+            "Look at it again, then resolve with that version."
+        )
+    content = {"device": item.device_value, "server": item.server_value}.get(how.keep)
+    if how.keep == "merged":
+        content = how.resource
+    version: int | None = None
+    if content is not None:
+        if content.get("resourceType") != rtype or content.get("id", rid) != rid:
+            raise InvalidRequest(f"The resolution must be the {rtype} with id {rid}.")
+        body = {**content, "id": rid}
+        if live is None:
+            out = act.create(rtype, body, new_id=rid)
+            subtype = "create"
+        else:
+            out = act.update(rtype, rid, body, if_match=f'W/"{live}"')
+            subtype = "update"
+        repo.trail.note(subtype, rtype=rtype, versions=[out.version])
+        version = out.version.version
+    outcome = "rejected" if how.keep == "server" else "confirmed"
+    by = caller.fhir_user or caller.subject
+    review.mark_resolved(
+        db, item.id, keep=how.keep, outcome=outcome, version=version, by=by, now=now
+    )
+    repo.trail.note(
+        "review-resolve",
+        rtype=rtype,
+        patients=[item.patient] if item.patient else [],
+        entities=[f"{rtype}/{rid}"],
+        description=f"review item {item.id} resolved: kept {how.keep}",
+    )
+    resolved = review.get(db, item.id)
+    assert resolved is not None
+    return resolved

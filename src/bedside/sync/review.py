@@ -1,0 +1,271 @@
+"""The review queue: device changes a person must settle (table ``sync_reviews``, brief G4).
+
+An item is opened by ingest (:mod:`bedside.sync.ingest`) when a change conflicts with the
+server's version or its device time cannot be trusted. It keeps the device's value, the
+server's value and the base value, the top-level elements that differ, and the role whose
+queue it is routed to (``[sync.review] roles`` in the policy file: orders to doctors, tasks to
+nurses). Items persist until resolved (:mod:`bedside.sync.resolution`); the device learns the
+outcome at its next pull.
+
+Who sees what (:func:`may_see`): the role an item is routed to, for patients its policy view
+reaches now, sees the whole item; the governance roles (``[governance] review_roles``) see
+every item without its clinical values; the operator (CLI, operator token) sees everything.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from bedside.auth.caller import Caller
+from bedside.policy.breakglass import instant
+from bedside.policy.model import AccessView
+from bedside.store.base import Records, StoredVersion
+from bedside.sync.event import Event
+
+__all__ = [
+    "OPEN",
+    "RESOLVED",
+    "ReviewItem",
+    "get",
+    "is_operator",
+    "listing",
+    "mark_resolved",
+    "may_see",
+    "of_event",
+    "open_item",
+]
+
+OPEN: Final = "open"
+RESOLVED: Final = "resolved"
+_COLUMNS: Final = (
+    "id, device, seq, code, reason, action, resource_type, resource_id, patient, device_value,"
+    " server_value, server_version, base_value, base_version, fields, route_role, device_time,"
+    " state, resolution, outcome, outcome_version, resolved_by, created_at, resolved_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    id: str
+    device: str
+    seq: int
+    code: str  # conflict or implausible-time
+    reason: str
+    action: str
+    resource_type: str
+    resource_id: str
+    patient: str | None
+    device_value: dict[str, Any]
+    server_value: dict[str, Any] | None
+    server_version: int | None
+    base_value: dict[str, Any] | None
+    base_version: int | None
+    fields: list[str]
+    route_role: str
+    device_time: str
+    state: str
+    resolution: str | None
+    outcome: str | None
+    outcome_version: int | None
+    resolved_by: str | None
+    created_at: int
+    resolved_at: int | None
+
+    def summary(self) -> dict[str, Any]:
+        """What governance sees: the item without any clinical value."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "state": self.state,
+            "code": self.code,
+            "reason": self.reason,
+            "device": self.device,
+            "seq": self.seq,
+            "action": self.action,
+            "type": self.resource_type,
+            "resource": f"{self.resource_type}/{self.resource_id}",
+            "patient": self.patient,
+            "role": self.route_role,
+            "fields": self.fields,
+            "device_time": self.device_time,
+            "created": instant(self.created_at),
+            "server_version": _text(self.server_version),
+            "base_version": _text(self.base_version),
+        }
+        if self.state == RESOLVED:
+            out["resolution"] = {
+                "keep": self.resolution,
+                "outcome": self.outcome,
+                "version": _text(self.outcome_version),
+                "by": self.resolved_by,
+                "at": instant(self.resolved_at or 0),
+            }
+        return out
+
+    def detail(self) -> dict[str, Any]:
+        """Everything a reviewer needs: the three values besides the summary."""
+        return {
+            **self.summary(),
+            "device_value": self.device_value,
+            "server_value": self.server_value,
+            "base_value": self.base_value,
+        }
+
+
+def _text(version: int | None) -> str | None:
+    return None if version is None else str(version)
+
+
+def _json(value: Any) -> Any:
+    return None if value is None else orjson.loads(bytes(value))
+
+
+def _item(row: tuple[Any, ...]) -> ReviewItem:
+    (rid, device, seq, code, reason, action, rtype, res_id, patient, dev, srv, srv_v, base) = row[
+        :13
+    ]
+    (base_v, fields, role, dtime, state, resolution, outcome, out_v, by, created, resolved) = row[
+        13:
+    ]
+    return ReviewItem(
+        id=str(rid),
+        device=str(device),
+        seq=int(seq),
+        code=str(code),
+        reason=str(reason),
+        action=str(action),
+        resource_type=str(rtype),
+        resource_id=str(res_id),
+        patient=patient,
+        device_value=_json(dev),
+        server_value=_json(srv),
+        server_version=None if srv_v is None else int(srv_v),
+        base_value=_json(base),
+        base_version=None if base_v is None else int(base_v),
+        fields=list(orjson.loads(fields)),
+        route_role=str(role),
+        device_time=str(dtime),
+        state=str(state),
+        resolution=resolution,
+        outcome=outcome,
+        outcome_version=None if out_v is None else int(out_v),
+        resolved_by=by,
+        created_at=int(created),
+        resolved_at=None if resolved is None else int(resolved),
+    )
+
+
+def open_item(
+    db: Records,
+    event: Event,
+    *,
+    code: str,
+    reason: str,
+    role: str,
+    server: StoredVersion | None,
+    base: tuple[dict[str, Any], int] | None,
+    fields: tuple[str, ...],
+    now: float,
+) -> str:
+    """Put ``event`` in the queue of ``role``; the new item's id (``r-`` and 16 random hex)."""
+    item_id = f"r-{secrets.token_hex(8)}"
+    server_value = server.content if server is not None and not server.deleted else None
+    db.run(
+        f"INSERT INTO sync_reviews ({_COLUMNS}) VALUES"
+        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, NULL)",
+        [
+            item_id,
+            event.device,
+            event.seq,
+            code,
+            reason,
+            event.action,
+            event.resource_type,
+            event.resource_id,
+            event.patient.removeprefix("Patient/") if event.patient else None,
+            orjson.dumps(event.resource),
+            server_value,
+            server.version if server is not None else None,
+            orjson.dumps(base[0]) if base is not None else None,
+            base[1] if base is not None else None,
+            orjson.dumps(list(fields)).decode(),
+            role,
+            event.device_time,
+            OPEN,
+            int(now),
+        ],
+    )
+    return item_id
+
+
+def get(db: Records, item_id: str) -> ReviewItem | None:
+    row = db.one(f"SELECT {_COLUMNS} FROM sync_reviews WHERE id = ?", [item_id])
+    return _item(row) if row else None
+
+
+def of_event(db: Records, device: str, seq: int) -> ReviewItem | None:
+    row = db.one(f"SELECT {_COLUMNS} FROM sync_reviews WHERE device = ? AND seq = ?", [device, seq])
+    return _item(row) if row else None
+
+
+def listing(
+    db: Records, *, role: str | None = None, state: str | None = OPEN, limit: int = 200
+) -> list[ReviewItem]:
+    """Items oldest first, of one role's queue (None: every queue) and state (None: any)."""
+    where, args = [], []
+    if role is not None:
+        where.append("route_role = ?")
+        args.append(role)
+    if state is not None:
+        where.append("state = ?")
+        args.append(state)
+    sql = f"SELECT {_COLUMNS} FROM sync_reviews"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    rows = db.rows(f"{sql} ORDER BY created_at, id LIMIT ?", [*args, limit])
+    return [_item(r) for r in rows]
+
+
+def mark_resolved(
+    db: Records,
+    item_id: str,
+    *,
+    keep: str,
+    outcome: str,
+    version: int | None,
+    by: str,
+    now: float,
+) -> None:
+    db.run(
+        "UPDATE sync_reviews SET state = ?, resolution = ?, outcome = ?, outcome_version = ?,"
+        " resolved_by = ?, resolved_at = ? WHERE id = ?",
+        [RESOLVED, keep, outcome, version, by, int(now), item_id],
+    )
+
+
+# --- who may see an item ------------------------------------------------------------------------
+
+
+def is_operator(caller: Caller) -> bool:
+    """The operator: ``bedside admin token`` (no role, no grant) or the CLI."""
+    return caller.role is None and caller.grant_id is None
+
+
+def may_see(caller: Caller, view: AccessView, item: ReviewItem, governance: frozenset[str]) -> str:
+    """``"all"`` (the whole item), ``"summary"`` (no clinical values) or ``""`` (nothing)."""
+    if is_operator(caller):
+        return "all"
+    if caller.role == item.route_role and _reaches(view, item.patient):
+        return "all"
+    if caller.role in governance:
+        return "summary"
+    return ""
+
+
+def _reaches(view: AccessView, patient: str | None) -> bool:
+    if not view.confined or patient is None:
+        return True
+    return patient in {a.patient for a in (*view.relations, *view.glass)}

@@ -1,0 +1,237 @@
+"""HTTP for sync push and the review queue (docs/sync-protocol.md, docs/sync-server.md)::
+
+    POST /sync/push                 a device's signed events; one result per event
+    GET  /review?role=&state=       review items routed to a role (default: the caller's)
+    GET  /review/{id}               one item
+    POST /review/{id}/resolve       keep device | server | merged; writes a version
+
+This module authenticates, parses and maps errors to HTTP; the work is
+:class:`bedside.sync.ingest.Ingest` and :mod:`bedside.sync.resolution`. Push checks, in order:
+a bearer token (401), a token naming a device of its user (403), the device's status (revoked
+403, flagged for wipe 410, each with the device API's status issue), then the body (400, with
+the protocol versions the server speaks). The answer leaves only once every event in it has
+been committed. Every decision is audited: each event by ingest, a refused push or review
+request here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bedside.audit.entry import Auditor
+from bedside.auth.caller import Caller
+from bedside.auth.server import AuthServer
+from bedside.errors import FhirError, Forbidden, InvalidRequest, NotFound
+from bedside.policy.decide import Policy
+from bedside.rest.repository import Repository
+from bedside.rest.trail import Trail
+from bedside.store.base import Store
+from bedside.sync import review
+from bedside.sync.ingest import Ingest
+from bedside.sync.push import parse_push
+from bedside.sync.resolution import parse_resolution, resolve
+from bedside.web.device_auth import DeviceAuth
+from bedside.web.fhir_http import bearer_token, error_response
+
+__all__ = ["SyncApi"]
+
+_NO_STORE: Final = {"Cache-Control": "no-store"}
+_STATES: Final = {"open": review.OPEN, "resolved": review.RESOLVED, "all": None}
+log = logging.getLogger("bedside.web")
+
+
+def _json(status: int, body: bytes) -> Response:
+    return Response(body, status_code=status, media_type="application/json", headers=_NO_STORE)
+
+
+def _error(exc: FhirError) -> Response:
+    resp = error_response(exc)
+    resp.headers.update(_NO_STORE)
+    return resp
+
+
+class SyncApi:
+    def __init__(self, store: Store, auth: AuthServer, policy: Policy, auditor: Auditor) -> None:
+        self.store = store
+        self.auth = auth
+        self.policy = policy
+        self.auditor = auditor
+        self.devices = DeviceAuth(store, auth)
+        self.base = auth.config.fhir_base
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/sync/push", self.push, methods=["POST"]),
+            Route("/review", self.list_items, methods=["GET"]),
+            Route("/review/{item_id}", self.show_item, methods=["GET"]),
+            Route("/review/{item_id}/resolve", self.resolve_item, methods=["POST"]),
+        ]
+
+    # --- push ----------------------------------------------------------------------------------
+
+    async def push(self, request: Request) -> Response:
+        network = request.client.host if request.client else None
+        try:  # authenticate before reading the body
+            caller = await run_in_threadpool(self.devices.caller, bearer_token(request))
+            raw = await request.body()
+        except FhirError as exc:
+            return _error(exc)
+
+        def work() -> Response:
+            try:
+                device = self.devices.active_device(caller)
+                push = parse_push(_body(raw))
+            except FhirError as exc:
+                self._refused(caller, network, "sync-reject", exc, "sync push refused")
+                raise
+            ingest = Ingest(
+                self.store, self.policy, self.auditor, self.base, caller, device, network=network
+            )
+            return _json(200, ingest.run(push).encode())
+
+        return await self._serve(work)
+
+    # --- review queue --------------------------------------------------------------------------
+
+    async def list_items(self, request: Request) -> Response:
+        params = request.query_params
+        network = request.client.host if request.client else None
+
+        def work(caller: Caller) -> Response:
+            role = params.get("role") or caller.role
+            state = params.get("state", "open")
+            try:
+                if state not in _STATES:
+                    raise InvalidRequest("state must be open, resolved or all.")
+                governance = self.policy.rules.review_roles
+                anyone = review.is_operator(caller) or caller.role in governance
+                if not anyone and (role is None or role != caller.role):
+                    raise Forbidden("You can list only the review queue of your own role.")
+                with self.store.read() as session:
+                    view = self.policy.view(session.records(), caller)
+                    items = review.listing(session.records(), role=role, state=_STATES[state])
+            except FhirError as exc:
+                self._refused(caller, network, "review-list", exc, "review queue refused")
+                raise
+            shown: list[dict[str, Any]] = []
+            patients: set[str] = set()
+            for item in items:
+                seen = review.may_see(caller, view, item, governance)
+                if seen == "all" and item.patient:
+                    patients.add(item.patient)
+                if seen:
+                    shown.append(item.detail() if seen == "all" else item.summary())
+            trail = Trail(caller, self.policy.clock, network)
+            trail.view = view
+            trail.note(
+                "review-list",
+                patients=patients,
+                description=f"review queue listed: {len(shown)} items",
+            )
+            self.auditor.submit(trail.entries)
+            return _json(200, orjson.dumps({"role": role, "state": state, "items": shown}))
+
+        return await self._as_user(request, work)
+
+    async def show_item(self, request: Request) -> Response:
+        item_id = request.path_params["item_id"]
+        network = request.client.host if request.client else None
+
+        def work(caller: Caller) -> Response:
+            try:
+                with self.store.read() as session:
+                    view = self.policy.view(session.records(), caller)
+                    item = review.get(session.records(), item_id)
+                governance = self.policy.rules.review_roles
+                seen = review.may_see(caller, view, item, governance) if item else ""
+                if item is None or not seen:
+                    raise NotFound("There is no review item with this id.")
+            except FhirError as exc:
+                self._refused(caller, network, "review-read", exc, "review item refused")
+                raise
+            trail = Trail(caller, self.policy.clock, network)
+            trail.view = view
+            full = seen == "all"
+            trail.note(
+                "review-read",
+                rtype=item.resource_type,
+                patients=[item.patient] if full and item.patient else [],
+                entities=[f"{item.resource_type}/{item.resource_id}"],
+                description=f"review item {item.id} read" + ("" if full else " (summary)"),
+            )
+            self.auditor.submit(trail.entries)
+            return _json(200, orjson.dumps(item.detail() if full else item.summary()))
+
+        return await self._as_user(request, work)
+
+    async def resolve_item(self, request: Request) -> Response:
+        item_id = request.path_params["item_id"]
+        network = request.client.host if request.client else None
+        try:
+            caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
+            raw = await request.body()
+        except FhirError as exc:
+            return _error(exc)
+
+        def work() -> Response:
+            repo = Repository(
+                self.store,
+                caller,
+                self.base,
+                policy=self.policy,
+                auditor=self.auditor,
+                network=network,
+            )
+            try:
+                how = parse_resolution(_body(raw))
+                with self.store.write() as session:
+                    item = resolve(repo, session, item_id, how, now=self.policy.clock())
+                    repo.chain(session)
+            except FhirError as exc:
+                repo.discard()
+                self._refused(caller, network, "review-resolve", exc, "review resolution refused")
+                raise
+            return _json(200, orjson.dumps(item.detail()))
+
+        return await self._serve(work)
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    async def _as_user(self, request: Request, work: Callable[[Caller], Response]) -> Response:
+        try:
+            caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
+        except FhirError as exc:
+            return _error(exc)
+        return await self._serve(lambda: work(caller))
+
+    async def _serve(self, work: Callable[[], Response]) -> Response:
+        try:
+            return await run_in_threadpool(work)
+        except FhirError as exc:
+            return _error(exc)
+        except Exception as exc:  # never a stack trace or PHI to the client
+            log.error("unhandled error", extra={"error_type": type(exc).__name__})
+            return _error(FhirError("The server could not complete the request."))
+
+    def _refused(
+        self, caller: Caller, network: str | None, subtype: str, exc: FhirError, words: str
+    ) -> None:
+        """Audit a refused request on its own (its transaction, if any, rolled back)."""
+        trail = Trail(caller, self.policy.clock, network)
+        trail.failure(subtype, None, exc, description=f"{words} ({exc.status})")
+        self.auditor.submit(trail.entries)
+
+
+def _body(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("The body must be JSON.") from None
