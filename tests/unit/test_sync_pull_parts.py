@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from joserfc import jwt
 
 from bedside.auth.caller import Caller
 from bedside.auth.keys import load_or_create
@@ -80,6 +81,20 @@ def test_a_token_round_trips_with_64_bit_horizons(keys: Any) -> None:
         first.fresh
         and pull_token.decode(pull_token.encode(first, keys), keys, device="dev-1", subject="u1")
         == first
+    )
+
+
+def test_a_token_carries_the_review_outcome_cursor_and_one_without_it_starts_at_0(
+    keys: Any,
+) -> None:
+    token = PullToken("dev-1", "u1", 5, reviews=2**40)
+    text = pull_token.encode(token, keys)
+    assert pull_token.decode(text, keys, device="dev-1", subject="u1").reviews == 2**40
+    claims = {"v": 1, "dev": "dev-1", "sub": "u1", "h": "5", "ws": "", "sn": "", "r": None}
+    header = {"alg": "RS256", "kid": keys.signing.kid, "typ": pull_token.TYP}
+    older = jwt.encode(header, claims, keys.signing)  # a token made before the cursor existed
+    assert pull_token.decode(older, keys, device="dev-1", subject="u1") == PullToken(
+        "dev-1", "u1", 5
     )
 
 

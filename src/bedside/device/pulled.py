@@ -61,9 +61,11 @@ def apply_page(s: Session, page: Mapping[str, Any]) -> Applied:
         # purges before resources: a patient whose visible data changed is purged, then sent
         # again in the same page
         patients, resources = _purge(s, tx, _list(page.get("purge")), now)
+        # review outcomes before resources: an event settled by review no longer holds back
+        # the server's version (the kept one, written by the resolution) sent in this page
+        reviews = sum(_review(s, tx, r, now) for r in _list(page.get("reviews")))
         deleted = sum(_delete(tx, d) for d in _list(page.get("deleted")))
         got = receiving.receive(s, _list(page.get("resources")))
-        reviews = sum(_review(s, tx, r, now) for r in _list(page.get("reviews")))
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('sync_token', ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -23,7 +23,7 @@ from bedside.device.outbox import OutboxEntry
 from bedside.device.remote import Remote
 from bedside.sync.event import format_time
 
-__all__ = ["PROTOCOL", "Progress", "SyncSummary", "pull", "push", "sync"]
+__all__ = ["PROTOCOL", "REVOKED", "WIPED", "Progress", "SyncSummary", "pull", "push", "sync"]
 
 PROTOCOL: Final = 1
 PUSH_BATCH: Final = 500
@@ -54,11 +54,39 @@ class SyncSummary:
 def sync(
     node: Node, remote: Remote, token: str, *, progress: Progress | None = None
 ) -> SyncSummary:
-    """Push, then pull. Raises DeviceError (a sentence) when the server cannot be used."""
+    """Push, then pull. Raises DeviceError (a sentence) when the server cannot be used.
+
+    When the server refuses, the device asks for its own status: a device flagged for wipe
+    wipes itself there and then (docs/sync-protocol.md, "Common rules"), a revoked one says so.
+    """
     summary = SyncSummary()
-    push(node, remote, token, summary, progress=progress)
-    pull(node, remote, token, summary, progress=progress)
+    try:
+        push(node, remote, token, summary, progress=progress)
+        pull(node, remote, token, summary, progress=progress)
+    except DeviceError:
+        _obey_status(node, remote, token)
+        raise
     return summary
+
+
+WIPED: Final = (
+    "An administrator asked for this device to be wiped, so its data and keys have been erased. "
+    "Enroll again to use it."
+)
+REVOKED: Final = "An administrator revoked this device. It can no longer sync; enroll again."
+
+
+def _obey_status(node: Node, remote: Remote, token: str) -> None:
+    """After a refusal: wipe if the server flagged this device for it; name a revocation."""
+    try:
+        status = remote.device_status(token)
+    except DeviceError:
+        return  # the server cannot say: keep everything, the next sync asks again
+    if status == "wipe":
+        node.wipe()
+        raise DeviceError(WIPED) from None
+    if status == "revoked":
+        raise DeviceError(REVOKED) from None
 
 
 def push(

@@ -20,6 +20,9 @@ Each page, in one read transaction:
    ``(major, seq)`` order: the version each row wrote, or a tombstone for a delete.
 6. The policy snapshot, signed, when its claims (less ``iat``/``nbf``/``exp``/``jti``) differ
    from the digest the token recorded.
+7. **Review outcomes**: the device's resolved review items numbered above the token's outcome
+   cursor (:func:`bedside.sync.review.outcomes`), at most ``limit`` per page. They ride beside
+   the rounds: the cursor moves on every page, whatever the phase.
 
 Every resource passes the caller's Access for ``search`` confined to the patients it is sent
 for (:func:`bedside.sync.visible.confine`), in SQL; a tombstone passes the same visibility on
@@ -46,6 +49,7 @@ from bedside.policy.snapshot import sign_snapshot, snapshot
 from bedside.rest.access import Access
 from bedside.store.base import Session, Store
 from bedside.sync import members as ws
+from bedside.sync import review
 from bedside.sync.feed import Candidate, FeedRow, FeedSql
 from bedside.sync.pull_token import BACKFILL, DELTA, PullToken, Round, decode, encode
 from bedside.sync.visible import admits, confine
@@ -81,6 +85,7 @@ class PullPage:
     deleted: list[dict[str, str]] = field(default_factory=list)
     purge: list[dict[str, Any]] = field(default_factory=list)
     snapshot: str | None = None
+    reviews: list[dict[str, Any]] = field(default_factory=list)
     view: AccessView | None = None
     tombstone_patients: set[str] = field(default_factory=set)
 
@@ -93,7 +98,7 @@ class PullPage:
             "resources": self.resources,
             "deleted": self.deleted,
             "purge": self.purge,
-            "reviews": [],
+            "reviews": self.reviews,
         }
         if self.snapshot is not None:
             out["snapshot"] = self.snapshot
@@ -146,6 +151,7 @@ class Puller:
             pins = registry.pins(db, device, caller.subject)
             st = self._state(session, caller, token, view, pins, horizon)
             page = self._serve(session, st, limit)
+            found = review.outcomes(db, device, token.reviews, limit + 1)
             claims = snapshot(
                 view, caller, issuer=self.issuer, rules=self.policy.rules, now=view.now, pins=pins
             )
@@ -157,7 +163,17 @@ class Puller:
         base = token.base
         if not page.more:  # the round is complete: its horizon is the next base
             base, rnd = st.round.horizon, None
-        page.next = encode(PullToken(device, caller.subject, base, key, sent, rnd), keys)
+        outcomes = found[:limit]
+        page.reviews = [item.outcome_message() for item in outcomes]
+        cursor = token.reviews
+        if outcomes:
+            last = outcomes[-1].outcome_seq
+            assert last is not None  # outcomes() reads numbered items only
+            cursor = last
+        page.more = page.more or len(found) > limit  # more outcomes wait: ask again
+        page.next = encode(
+            PullToken(device, caller.subject, base, key, sent, rnd, reviews=cursor), keys
+        )
         page.purge = st.purge
         page.view = view
         return page

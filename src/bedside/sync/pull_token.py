@@ -15,6 +15,8 @@ policy snapshot; the payload is JSON with a format version::
          p   phase                      "backfill" or "delta"
          a   after                      the last position served: [rid, 0] or [major, seq]
          d   done, t total              progress
+    o    review outcomes cursor         the device's outcome number last delivered
+                                        (``sync_reviews.outcome_seq``; absent means 0)
 
 A *position* is ``(major, seq)``: on PostgreSQL ``major`` is the writing transaction's id
 (``change_feed.txid``), on SQLite it is ``seq`` itself. A horizon is a ``major`` value below
@@ -67,6 +69,7 @@ class PullToken:
     members: str = ""
     snapshot: str = ""
     round: Round | None = None
+    reviews: int = 0  # the last review outcome number delivered (docs/sync-pull.md)
 
     @property
     def fresh(self) -> bool:
@@ -92,6 +95,7 @@ def encode(token: PullToken, keys: SigningKeys) -> str:
             "d": r.done,
             "t": r.total,
         },
+        "o": str(token.reviews),
     }
     header = {"alg": "RS256", "kid": keys.signing.kid, "typ": TYP}
     return jwt.encode(header, claims, keys.signing)
@@ -116,6 +120,7 @@ def decode(text: str, keys: SigningKeys, *, device: str, subject: str) -> PullTo
             members=str(c["ws"]),
             snapshot=str(c["sn"]),
             round=_round(c["r"]),
+            reviews=_whole(c.get("o", 0)),
         )
     except (JoseError, ValueError, TypeError, KeyError):
         raise _invalid("it is not a sync token of this server") from None

@@ -11,6 +11,10 @@ is audited, and the item is marked resolved, all in that one transaction.
   own Provenance; the device's event is ``rejected`` (its change was not kept) and it pulls that
   version. For a create that was held back (``implausible-time``) nothing is written.
 
+Marking the item resolved gives it the next number of its device's outcome sequence, under a
+per-device lock held until commit (:func:`bedside.sync.review.mark_resolved`): the device's
+next pull carries the outcome (docs/sync-pull.md "Review outcomes").
+
 A resolution must be made against the version the reviewer looked at: if the record changed
 since the item was made, the answer is 409 naming the current version, and the reviewer resolves
 again with ``"version"`` set to it after looking.
@@ -107,7 +111,7 @@ def resolve(
     outcome = "rejected" if how.keep == "server" else "confirmed"
     by = caller.fhir_user or caller.subject
     review.mark_resolved(
-        db, item.id, keep=how.keep, outcome=outcome, version=version, by=by, now=now
+        session, item, keep=how.keep, outcome=outcome, version=version, by=by, now=now
     )
     repo.trail.note(
         "review-resolve",

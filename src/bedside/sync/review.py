@@ -7,6 +7,13 @@ queue it is routed to (``[sync.review] roles`` in the policy file: orders to doc
 nurses). Items persist until resolved (:mod:`bedside.sync.resolution`); the device learns the
 outcome at its next pull.
 
+**Outcomes for the device.** Resolving an item gives it the next number of its device's
+outcome sequence (``outcome_seq``, :func:`mark_resolved`), taken under a per-device lock that
+is held until the resolution commits: per device, numbers commit in order, so a pull that has
+delivered every outcome up to number *n* (its cursor) finds every later one above *n*
+(:func:`outcomes`). The device learns ``confirmed`` with the version written (kept device or
+merged) or ``rejected`` with a plain reason (kept server) (:meth:`ReviewItem.outcome_message`).
+
 Who sees what (:func:`may_see`): the role an item is routed to, for patients its policy view
 reaches now, sees the whole item; the governance roles (``[governance] review_roles``) see
 every item without its clinical values; the operator (CLI, operator token) sees everything.
@@ -23,7 +30,7 @@ import orjson
 from bedside.auth.caller import Caller
 from bedside.policy.breakglass import instant
 from bedside.policy.model import AccessView
-from bedside.store.base import Records, StoredVersion
+from bedside.store.base import Records, Session, StoredVersion
 from bedside.sync.event import Event
 
 __all__ = [
@@ -37,6 +44,7 @@ __all__ = [
     "may_see",
     "of_event",
     "open_item",
+    "outcomes",
 ]
 
 OPEN: Final = "open"
@@ -44,8 +52,13 @@ RESOLVED: Final = "resolved"
 _COLUMNS: Final = (
     "id, device, seq, code, reason, action, resource_type, resource_id, patient, device_value,"
     " server_value, server_version, base_value, base_version, fields, route_role, device_time,"
-    " state, resolution, outcome, outcome_version, resolved_by, created_at, resolved_at"
+    " state, resolution, outcome, outcome_version, resolved_by, created_at, resolved_at,"
+    " outcome_seq"
 )
+#: What a device is told when a reviewer kept the server's side (no PHI: the reviewer, the
+#: record and the values are not named).
+KEPT_SERVER: Final = "A reviewer kept the server's version: your change was not applied."
+NOT_ACCEPTED: Final = "A reviewer did not accept this change: it was not applied."
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +87,7 @@ class ReviewItem:
     resolved_by: str | None
     created_at: int
     resolved_at: int | None
+    outcome_seq: int | None = None  # the device's outcome number, set at resolution
 
     def summary(self) -> dict[str, Any]:
         """What governance sees: the item without any clinical value."""
@@ -105,6 +119,15 @@ class ReviewItem:
             }
         return out
 
+    def outcome_message(self) -> dict[str, Any]:
+        """The outcome as pull's ``reviews`` carries it to the device (resolved items only)."""
+        out: dict[str, Any] = {"review": self.id, "seq": self.seq, "state": self.outcome}
+        if self.outcome == "confirmed":
+            out["version"] = _text(self.outcome_version)
+        else:
+            out["reason"] = KEPT_SERVER if self.outcome_version is not None else NOT_ACCEPTED
+        return out
+
     def detail(self) -> dict[str, Any]:
         """Everything a reviewer needs: the three values besides the summary."""
         return {
@@ -128,8 +151,9 @@ def _item(row: tuple[Any, ...]) -> ReviewItem:
         :13
     ]
     (base_v, fields, role, dtime, state, resolution, outcome, out_v, by, created, resolved) = row[
-        13:
+        13:24
     ]
+    number = row[24]
     return ReviewItem(
         id=str(rid),
         device=str(device),
@@ -155,6 +179,7 @@ def _item(row: tuple[Any, ...]) -> ReviewItem:
         resolved_by=by,
         created_at=int(created),
         resolved_at=None if resolved is None else int(resolved),
+        outcome_seq=None if number is None else int(number),
     )
 
 
@@ -175,7 +200,8 @@ def open_item(
     server_value = server.content if server is not None and not server.deleted else None
     db.run(
         f"INSERT INTO sync_reviews ({_COLUMNS}) VALUES"
-        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, NULL)",
+        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, NULL,"
+        " NULL)",
         [
             item_id,
             event.device,
@@ -230,8 +256,8 @@ def listing(
 
 
 def mark_resolved(
-    db: Records,
-    item_id: str,
+    session: Session,
+    item: ReviewItem,
     *,
     keep: str,
     outcome: str,
@@ -239,11 +265,36 @@ def mark_resolved(
     by: str,
     now: float,
 ) -> None:
+    """Record the resolution and give it the next number of the device's outcome sequence.
+
+    The number is taken under the lock ``outcomes:<device>``, which is held until this
+    transaction ends, and read after the lock is granted (a write transaction reads what is
+    committed at each statement on PostgreSQL; SQLite has one writer): so the device's numbers
+    commit in increasing order and a pull can never see number *n* + 1 without *n*. A
+    ``(device, outcome_seq)`` unique index is the backstop.
+    """
+    session.lock(f"outcomes:{item.device}")
+    db = session.records()
+    row = db.one(
+        "SELECT COALESCE(MAX(outcome_seq), 0) + 1 FROM sync_reviews WHERE device = ?",
+        [item.device],
+    )
+    assert row is not None
     db.run(
         "UPDATE sync_reviews SET state = ?, resolution = ?, outcome = ?, outcome_version = ?,"
-        " resolved_by = ?, resolved_at = ? WHERE id = ?",
-        [RESOLVED, keep, outcome, version, by, int(now), item_id],
+        " resolved_by = ?, resolved_at = ?, outcome_seq = ? WHERE id = ?",
+        [RESOLVED, keep, outcome, version, by, int(now), int(row[0]), item.id],
     )
+
+
+def outcomes(db: Records, device: str, after: int, limit: int) -> list[ReviewItem]:
+    """The device's resolved items numbered above ``after``, in number order, at most ``limit``."""
+    rows = db.rows(
+        f"SELECT {_COLUMNS} FROM sync_reviews WHERE device = ? AND outcome_seq > ?"
+        " ORDER BY outcome_seq LIMIT ?",
+        [device, after, limit],
+    )
+    return [_item(r) for r in rows]
 
 
 # --- who may see an item ------------------------------------------------------------------------

@@ -19,7 +19,8 @@ The work lives in :mod:`bedside.devices.registry`; this module authenticates, pa
 who may ask, and audits. Every decision is audited: a change in the transaction that makes it,
 a refusal on its own once the transaction rolled back. A device that was revoked or flagged for
 wipe must still be able to hear so, so ``status`` and ``unlock-key`` also accept a token whose
-grant stopped working because of that (and only that).
+grant stopped working because of that (and only that): :class:`~bedside.web.device_auth.
+DeviceAuth`, as for sync.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from starlette.routing import Route
 from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS
 from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
-from bedside.auth.tokens import verify
 from bedside.devices import registry
 from bedside.devices.access import (
     PAST,
@@ -53,13 +53,13 @@ from bedside.errors import (
     ConfigurationError,
     FhirError,
     Forbidden,
-    Gone,
     InvalidRequest,
     Unauthorized,
 )
 from bedside.policy.breakglass import instant
 from bedside.policy.decide import Policy
 from bedside.store.base import Session, Store
+from bedside.web.device_auth import DeviceAuth, refuse_inactive
 from bedside.web.fhir_http import bearer_token, error_response
 
 T = TypeVar("T")
@@ -81,6 +81,7 @@ class DeviceApi:
         self.auth = auth
         self.policy = policy
         self.seal = seal
+        self.devices = DeviceAuth(store, auth)
 
     def routes(self) -> list[Route]:
         return [
@@ -102,33 +103,11 @@ class DeviceApi:
         """Authenticate (401 before anything else), then run ``work`` off the event loop."""
         try:
             token = bearer_token(request)
-            authenticate = self._flagged_caller if lenient else self.auth.caller
+            authenticate = self.devices.caller if lenient else self.auth.caller
             caller = await run_in_threadpool(authenticate, token)
             return await run_in_threadpool(work, caller)
         except FhirError as exc:
             return error_response(exc)
-
-    def _flagged_caller(self, token: str) -> Caller:
-        """The token's Caller; if its grant was stopped, still the Caller when the grant belongs
-        to a device that was revoked or flagged for wipe, so the device can learn which."""
-        try:
-            return self.auth.caller(token)
-        except Unauthorized:
-            return verify(
-                self.auth.keyring.current(),
-                token,
-                audience=self.auth.config.fhir_base,
-                grant_active=self._grant_of_flagged_device,
-            )
-
-    def _grant_of_flagged_device(self, grant_id: str) -> bool:
-        with self.store.records() as db:
-            row = db.one(
-                "SELECT 1 FROM auth_grants g JOIN devices d ON d.device_id = g.device"
-                " WHERE g.id = ? AND g.user_id = d.user_id AND d.status <> 'active'",
-                [grant_id],
-            )
-        return row is not None
 
     def _audited(
         self,
@@ -273,13 +252,7 @@ class DeviceApi:
 
             def release(session: Session) -> tuple[bytes, str]:
                 device = registry.own(session.records(), require_device(caller), caller.subject)
-                if device.status == registry.WIPE:
-                    wipe = "This device has been flagged for wipe: erase its data."
-                    raise registry.status_error(Gone, wipe, device.status)
-                if device.status != registry.ACTIVE:
-                    raise registry.status_error(
-                        Forbidden, "This device has been revoked.", device.status
-                    )
+                refuse_inactive(device)
                 now = self.policy.clock()
                 if caller.auth_time is None or now - caller.auth_time > rules.max_auth_age:
                     raise Unauthorized(

@@ -3,7 +3,8 @@
 A device must hear that it was revoked or flagged for wipe, even though that stopped its grant:
 :meth:`DeviceAuth.caller` accepts such a token (and no other stopped one), and
 :meth:`DeviceAuth.active_device` then refuses it with the device API's status issue — 403
-``{"status":"revoked"}`` or 410 ``{"status":"wipe"}`` — which the device acts on.
+``{"status":"revoked"}`` or 410 ``{"status":"wipe"}`` (:func:`refuse_inactive`) — which the
+device acts on. Push, pull and the device API's ``status`` and ``unlock-key`` use it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from bedside.devices.access import require_device
 from bedside.errors import Forbidden, Gone, NotFound, Unauthorized
 from bedside.store.base import Store
 
-__all__ = ["DeviceAuth"]
+__all__ = ["DeviceAuth", "refuse_inactive"]
 
 
 class DeviceAuth:
@@ -54,9 +55,14 @@ class DeviceAuth:
                 device = registry.own(db, device_id, caller.subject)
         except NotFound:
             raise Forbidden("This token's device is not registered to you.") from None
-        if device.status == registry.WIPE:
-            wipe = "This device has been flagged for wipe: erase its data."
-            raise registry.status_error(Gone, wipe, device.status)
-        if device.status != registry.ACTIVE:
-            raise registry.status_error(Forbidden, "This device has been revoked.", device.status)
+        refuse_inactive(device)
         return device
+
+
+def refuse_inactive(device: registry.Device) -> None:
+    """Nothing for an active device; else 410 ``{"status":"wipe"}`` or 403 (revoked)."""
+    if device.status == registry.WIPE:
+        wipe = "This device has been flagged for wipe: erase its data."
+        raise registry.status_error(Gone, wipe, device.status)
+    if device.status != registry.ACTIVE:
+        raise registry.status_error(Forbidden, "This device has been revoked.", device.status)

@@ -4,11 +4,12 @@ This module authenticates, checks the protocol version and the device, audits, a
 results and :class:`~bedside.errors.FhirError` to HTTP; the work is :class:`bedside.sync.pull.
 Puller`. The order of checks: a bearer token (401), then a token naming a device of its user
 (403), then the device's status (revoked 403, flagged for wipe 410, each with the device API's
-status issue), then ``protocol`` (400 saying which versions the server speaks), then ``limit``
-and ``since`` (400).
+status issue; :class:`~bedside.web.device_auth.DeviceAuth`, as for push), then ``protocol``
+(400 saying which versions the server speaks), then ``limit`` and ``since`` (400).
 
 Like a search, every pull is audited: one entry (``sync-pull``) naming the device, the
-patients whose data was sent and every version sent; a refused pull is audited too.
+patients whose data was sent and every version sent (and counting the review outcomes told);
+a refused pull is audited too.
 """
 
 from __future__ import annotations
@@ -23,16 +24,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE
-from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
-from bedside.auth.tokens import verify
-from bedside.devices import registry
-from bedside.devices.access import require_device
-from bedside.errors import FhirError, Forbidden, Gone, InvalidRequest, NotFound, Unauthorized
+from bedside.errors import FhirError, InvalidRequest
 from bedside.policy.decide import Policy
 from bedside.rest.trail import Trail
 from bedside.store.base import Store
 from bedside.sync.pull import MAX_LIMIT, PROTOCOL, Puller, PullPage
+from bedside.web.device_auth import DeviceAuth
 from bedside.web.fhir_http import bearer_token, error_response
 
 __all__ = ["SyncPullApi"]
@@ -46,6 +44,7 @@ class SyncPullApi:
         self.store = store
         self.auth = auth
         self.policy = policy
+        self.devices = DeviceAuth(store, auth)
         self.puller = Puller(store, policy, auth.keyring.current, issuer=auth.config.fhir_base)
 
     def routes(self) -> list[Route]:
@@ -55,14 +54,14 @@ class SyncPullApi:
         params = request.query_params
         network = request.client.host if request.client else None
         try:
-            caller = await run_in_threadpool(self._caller, bearer_token(request))
+            caller = await run_in_threadpool(self.devices.caller, bearer_token(request))
         except FhirError as exc:
             return _error(exc)
 
         def work() -> Response:
             trail = Trail(caller, self.policy.clock, network)
             try:
-                device = self._device(caller)
+                device = self.devices.active_device(caller).device_id
                 _protocol(params.get("protocol"))
                 limit = _limit(params.get("limit"))
                 page = self.puller.page(caller, device, params.get("since") or None, limit)
@@ -82,45 +81,6 @@ class SyncPullApi:
         except FhirError as exc:
             return _error(exc)
 
-    # --- checks ------------------------------------------------------------------------------
-
-    def _caller(self, token: str) -> Caller:
-        """The token's Caller; if its grant was stopped, still the Caller when the grant
-        belongs to a device that was revoked or flagged for wipe, so the device hears which."""
-        try:
-            return self.auth.caller(token)
-        except Unauthorized:
-            return verify(
-                self.auth.keyring.current(),
-                token,
-                audience=self.auth.config.fhir_base,
-                grant_active=self._grant_of_flagged_device,
-            )
-
-    def _grant_of_flagged_device(self, grant_id: str) -> bool:
-        with self.store.records() as db:
-            row = db.one(
-                "SELECT 1 FROM auth_grants g JOIN devices d ON d.device_id = g.device"
-                " WHERE g.id = ? AND g.user_id = d.user_id AND d.status <> 'active'",
-                [grant_id],
-            )
-        return row is not None
-
-    def _device(self, caller: Caller) -> str:
-        """The token's device, registered to its user and active; else 403 (410 for wipe)."""
-        device_id = require_device(caller)
-        try:
-            with self.store.records() as db:
-                device = registry.own(db, device_id, caller.subject)
-        except NotFound:
-            raise Forbidden("This token's device is not registered to you.") from None
-        if device.status == registry.WIPE:
-            wipe = "This device has been flagged for wipe: erase its data."
-            raise registry.status_error(Gone, wipe, device.status)
-        if device.status != registry.ACTIVE:
-            raise registry.status_error(Forbidden, "This device has been revoked.", device.status)
-        return device.device_id
-
     # --- audit -------------------------------------------------------------------------------
 
     def _audit(self, trail: Trail, page: PullPage | None = None) -> None:
@@ -133,7 +93,7 @@ class SyncPullApi:
                 patients=page.tombstone_patients,
                 entities=[f"{d['type']}/{d['id']}/_history/{d['version']}" for d in page.deleted],
                 description=f"sync pull: {len(page.resources)} sent, {len(page.deleted)} deleted,"
-                f" {len(page.purge)} purged",
+                f" {len(page.purge)} purged, {len(page.reviews)} review outcomes",
             )
         entries = [
             # the user receives data: BALP "R", as for a read or search
