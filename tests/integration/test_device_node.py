@@ -191,6 +191,28 @@ def test_receive_holds_back_rows_changed_on_the_device(world: World) -> None:
     assert (item.local_state, item.server_version) == ("synced", "3")
 
 
+def test_receive_never_takes_a_resource_back_to_an_older_version(world: World) -> None:
+    # a pull can lag behind what a push confirmed: v3 stored, then v2 arrives late
+    got = world.node.receive([pulse("p1", 80, oid="o1", version="3")])
+    assert (got.stored, got.stale) == (1, 0)
+    world.node.receive([pulse("p1", 81, oid="o2", version="1")])
+    late = world.node.receive(
+        [pulse("p1", 60, oid="o1", version="2"), pulse("p1", 82, oid="o2", version="2")]
+    )
+    assert (late.stored, late.stale) == (1, 1)
+    kept = world.node.read("Observation", "o1")
+    assert kept.server_version == "3" and kept.resource["valueQuantity"]["value"] == 80
+    found = {i.resource["id"]: i for i in world.node.search("p1", "Observation")}
+    assert sorted(found) == ["o1", "o2"] and found["o1"].server_version == "3"
+    assert world.node.read("Observation", "o2").resource["valueQuantity"]["value"] == 82
+    # one batch sending a resource twice keeps its highest version, in any order
+    twice = world.node.receive(
+        [pulse("p1", 90, oid="o3", version="5"), pulse("p1", 91, oid="o3", version="4")]
+    )
+    assert twice.stored == 1
+    assert world.node.read("Observation", "o3").server_version == "5"
+
+
 def test_apply_snapshot_purges_a_patient_who_left(world: World) -> None:
     world.node.receive([pulse("p2", 65, oid="o-p2", version="1")])
     kept = world.node.record("create", pulse("p2", 66))

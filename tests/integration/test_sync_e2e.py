@@ -177,13 +177,6 @@ def test_two_offline_doctors_sync_appends_merges_and_clashes_by_class(
     assert mine.resource["status"] == "stopped" and "dosageInstruction" not in mine.resource
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bedside.device.receive stores whatever version a pull sends: a pull held back by "
-    "the PostgreSQL horizon sends v2 after the push answered `merged` v3, and the device's "
-    "copy goes back to v2 (its own merged edit disappears until a later pull)",
-)
 def test_a_pull_never_takes_a_record_back_behind_the_version_the_push_confirmed(
     smart: Smart, tmp_path: Path
 ) -> None:

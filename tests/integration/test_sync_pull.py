@@ -116,6 +116,33 @@ def test_deletes_travel_as_tombstones_only_for_what_the_device_could_hold(world:
     assert delta.resources() == []
 
 
+def test_a_resource_labelled_out_of_view_travels_as_a_tombstone(world: World) -> None:
+    relabelled = world.observation(world.nurse.patient)
+    churned = world.observation(world.nurse.patient)
+    token = world.pull().next
+    for rid in (relabelled, churned):
+        obs = world.read("Observation", rid)
+        obs["meta"] = {"security": [{"system": ACT_CODE, "code": "HIV"}]}
+        world.put(obs)  # v2: now hidden from this nurse
+    world.delete("Observation", churned)  # v3: the delete alone would look at hidden v2
+    delta = world.pull(token)
+    assert delta.resources() == []
+    assert sorted(delta.deleted(), key=lambda d: d["version"]) == [
+        {"type": "Observation", "id": relabelled, "version": "2"},
+        {"type": "Observation", "id": churned, "version": "3"},
+    ]
+    # a resource that was never visible gets no tombstone: hidden from the start
+    secret = world.observation(
+        world.nurse.patient, meta={"security": [{"system": ACT_CODE, "code": "HIV"}]}
+    )
+    quiet = world.pull(delta.next)
+    obs = world.read("Observation", secret)
+    obs["status"] = "amended"
+    world.put(obs)
+    later = world.pull(quiet.next)
+    assert secret not in str(quiet.pages) and secret not in str(later.pages)
+
+
 # --- purges and backfill ---------------------------------------------------------------------
 
 

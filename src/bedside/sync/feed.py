@@ -31,6 +31,10 @@ __all__ = ["AccessChange", "Candidate", "FeedRow", "FeedSql"]
 #: Change-feed operations that carry a resource version (others are access marks).
 _WRITE_OPS: Final = ("create", "update", "delete")
 _CHUNK: Final = 400
+#: A backfill page first reads windows of these many times ``limit`` resources in rid order
+#: (see FeedSql.backfill): enough for a page when a tenth or more of the table is in the
+#: patients' compartments; below that the compartments' index is the cheaper way.
+_WINDOWS: Final = (2, 8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,17 +109,19 @@ class FeedSql:
         return text, args
 
     def _in_compartments(self, patients: Collection[str]) -> tuple[str, list[object]]:
-        """Feed rows whose resource is (now) in one of the patients' compartments, or deletes
-        (a deleted resource has no index rows; its tombstone is checked on its last version)."""
+        """Feed rows whose resource is (now) in one of the patients' compartments, or rows of a
+        resource now deleted: it has no index rows, and its tombstone is checked on the version
+        before the page's first row for it (bedside.sync.pull), so those rows come too."""
         keys = _compartment_keys()
         who = sorted(patients)
         people = _marks(who)
         text = (
-            f"(f.op = 'delete' OR (f.type = 'Patient' AND f.id IN ({people})) OR EXISTS (SELECT 1"
-            f" FROM idx_reference x WHERE x.rid = f.rid AND x.param IN ({_marks(keys)})"
+            "(f.op = 'delete' OR EXISTS (SELECT 1 FROM resources r WHERE r.rid = f.rid"
+            f" AND r.deleted = ?) OR (f.type = 'Patient' AND f.id IN ({people})) OR EXISTS"
+            f" (SELECT 1 FROM idx_reference x WHERE x.rid = f.rid AND x.param IN ({_marks(keys)})"
             f" AND x.target IN ({people}) AND x.target_type = 'Patient'))"
         )
-        return text, [*who, *keys, *who]
+        return text, [True, *who, *keys, *who]
 
     def delta(
         self,
@@ -190,19 +196,59 @@ class FeedSql:
     def backfill(
         self, db: Records, patients: Collection[str], after_rid: int | None, limit: int
     ) -> list[Candidate]:
-        """Up to ``limit`` current resources of the patients' compartments, by rid."""
+        """Up to ``limit`` current resources of the patients' compartments, by rid.
+
+        Two ways to the same answer. The compartments' index finds every resource of the
+        patients and sorts them by rid: its cost grows with the compartments, and a first sync
+        of a large working set pays it again for every page (quadratic in the working set).
+        So the current resources right after ``after_rid`` are read first, a window at a time
+        (``_WINDOWS``), with the compartment references in the window's rid range: when the
+        patients' resources are dense in the table (a large working set), the windows hold the
+        whole page, and the page costs the windows. Windows are contiguous in rid order from
+        ``after_rid``, so the matches they hold are exactly the first ones of the answer; when
+        they hold fewer than ``limit`` (sparse patients), the compartments' index gives the
+        rest, after the last window.
+        """
         if not patients:
             return []
+        keys = _compartment_keys()
+        who = sorted(patients)
+        wanted = set(who)
+        after = after_rid if after_rid is not None else -1
+        found: list[Any] = []
+        for size in _WINDOWS:
+            window = db.rows(
+                "SELECT r.rid, r.type, r.id, r.version FROM resources r"
+                " WHERE r.rid > ? AND r.deleted = ? ORDER BY r.rid LIMIT ?",
+                [after, False, size * limit],
+            )
+            if not window:
+                return _candidates(found)  # nothing current after the position
+            last = int(window[-1][0])
+            linked = {
+                int(r[0])
+                for r in db.rows(
+                    "SELECT DISTINCT x.rid FROM idx_reference x WHERE x.rid > ? AND x.rid <= ?"
+                    f" AND x.param IN ({_marks(keys)}) AND x.target IN ({_marks(who)})"
+                    " AND x.target_type = 'Patient'",
+                    [after, last, *keys, *who],
+                )
+            }
+            found += [
+                row
+                for row in window
+                if int(row[0]) in linked or (row[1] == "Patient" and row[2] in wanted)
+            ]
+            if len(found) >= limit or len(window) < size * limit:
+                return _candidates(found[:limit])
+            after = last
         where, args = self._compartment_rids(patients)
-        if after_rid is not None:
-            where += " AND r.rid > ?"
-            args.append(after_rid)
         rows = db.rows(
             f"SELECT r.rid, r.type, r.id, r.version FROM resources r WHERE {where}"
-            " ORDER BY r.rid LIMIT ?",
-            [*args, limit],
+            " AND r.rid > ? ORDER BY r.rid LIMIT ?",
+            [*args, after, limit - len(found)],
         )
-        return [Candidate(int(rid), str(t), str(i), int(v)) for rid, t, i, v in rows]
+        return _candidates([*found, *rows])
 
     def backfill_count(self, db: Records, patients: Collection[str]) -> int:
         if not patients:
@@ -219,13 +265,23 @@ class FeedSql:
         """The stored content (bytes, None for a delete) of each ``(rid, version)``."""
         out: dict[tuple[int, int], Any] = {}
         for chunk in _chunks(sorted(set(wanted)), _CHUNK):
-            ors = " OR ".join("(rid = ? AND version = ?)" for _ in chunk)
+            # each backend's fastest form (a page of 1,000: PostgreSQL 118 ms with the OR list,
+            # 22 ms with VALUES; SQLite 3.5 ms with the OR list, 148 ms with VALUES)
+            if self.postgres:
+                pairs = ", ".join("(?, ?)" for _ in chunk)
+                where = f"(rid, version) IN (VALUES {pairs})"
+            else:
+                where = " OR ".join("(rid = ? AND version = ?)" for _ in chunk)
             args = [x for pair in chunk for x in pair]
             for rid, version, content in db.rows(
-                f"SELECT rid, version, content FROM resource_versions WHERE {ors}", args
+                f"SELECT rid, version, content FROM resource_versions WHERE {where}", args
             ):
                 out[(int(rid), int(version))] = None if content is None else bytes(content)
         return out
+
+
+def _candidates(rows: Sequence[Any]) -> list[Candidate]:
+    return [Candidate(int(rid), str(t), str(i), int(v)) for rid, t, i, v in rows]
 
 
 def _chunks(items: Sequence[tuple[int, int]], size: int) -> Iterator[Sequence[tuple[int, int]]]:

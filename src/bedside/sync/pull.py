@@ -17,7 +17,8 @@ Each page, in one read transaction:
    total is counted.
 4. **Backfill** (phase 1): the current state of the ``e`` patients' compartments, by rid.
 5. **Delta** (phase 2): change-feed rows in the window for the held (``b``) patients, in
-   ``(major, seq)`` order: the version each row wrote, or a tombstone for a delete.
+   ``(major, seq)`` order: the version each row wrote, or a tombstone for a delete or for a
+   write that took a resource the device could hold out of the caller's view.
 6. The policy snapshot, signed, when its claims (less ``iat``/``nbf``/``exp``/``jti``) differ
    from the digest the token recorded.
 7. **Review outcomes**: the device's resolved review items numbered above the token's outcome
@@ -322,28 +323,36 @@ class Puller:
         patients: set[str],
         page: PullPage,
     ) -> None:
-        """The versions the rows wrote (the last per resource), and tombstones for deletes."""
+        """The versions the rows wrote (the last per resource), and tombstones.
+
+        A tombstone goes out for a delete, and for a write that took the resource out of the
+        caller's view (a security label added, say), when the device could hold the resource:
+        the version before the page's first change to it was visible. Rows are the feed from
+        the device's cursor on, so by induction that version is the one the device holds.
+        """
         last: dict[int, FeedRow] = {}
+        first: dict[int, int] = {}  # rid -> the version of the page's first change to it
         for row in rows:
             last.pop(row.rid, None)
             last[row.rid] = row
+            first.setdefault(row.rid, row.version)
         writes = [r for r in last.values() if r.op != "delete"]
-        deletes = [r for r in last.values() if r.op == "delete"]
         keep: set[int] = set()
         for rtype in sorted({r.type for r in writes}):
             rids = [r.rid for r in writes if r.type == rtype]
             keep |= self._visible(session, access, rtype, rids, patients)
+        gone = [r for r in last.values() if r.rid not in keep and first[r.rid] > 1]
         wanted = [(r.rid, r.version) for r in writes if r.rid in keep]
-        wanted += [(r.rid, r.version - 1) for r in deletes if r.version > 1]
+        wanted += [(r.rid, first[r.rid] - 1) for r in gone]
         contents = self.feed.contents(session.records(), wanted)
         for r in writes:
             content = contents.get((r.rid, r.version))
             if r.rid in keep and content is not None:
                 page.resources.append(orjson.loads(content))
-        for r in deletes:
-            content = contents.get((r.rid, r.version - 1))
+        for r in gone:
+            content = contents.get((r.rid, first[r.rid] - 1))
             if content is None:
-                continue
+                continue  # already deleted before the page
             before: dict[str, Any] = orjson.loads(content)
             if admits(confine(access.rows(r.type, _SEARCH), r.type, patients), before):
                 page.deleted.append({"type": r.type, "id": r.id, "version": str(r.version)})
