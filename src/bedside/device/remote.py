@@ -30,6 +30,7 @@ from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 import httpx
+import orjson
 
 from bedside.device.errors import DeviceError
 from bedside.device.loopback import LoopbackRedirect
@@ -131,8 +132,8 @@ class Remote:
         if response.status_code >= 400:
             raise DeviceError(_refusal(response, doing, self.root))
         try:
-            body = response.json()
-        except ValueError:
+            body = orjson.loads(response.content)  # a pull page is MBs: 5x faster than json
+        except orjson.JSONDecodeError:
             body = None
         if not isinstance(body, dict):
             raise DeviceError(f"The server at {self.root} sent an unreadable answer to {doing}.")
