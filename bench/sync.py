@@ -66,7 +66,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 samples = importlib.import_module("import")  # bench/import.py: sample bundles, re-identified
-from auth import PG_URL, bedside, free_port  # noqa: E402
+from auth import bedside, free_port  # noqa: E402
 
 os.environ.setdefault("BEDSIDE_DEVICE_KEYSTORE", "file")  # no OS key store on a bench machine
 
@@ -189,28 +189,14 @@ class Server:
         return username, user_id, ref
 
 
-def fresh_pg_schema() -> str:
-    import psycopg
-
-    schema = f"bench_sync_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    return f"{PG_URL}?options=-csearch_path%3D{schema}"
-
-
-def drop_pg_schema(url: str) -> None:
-    import psycopg
-
-    schema = url.rsplit("%3D", 1)[1]
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
 @contextmanager
 def server(backend: str, tmp: Path, workers: int) -> Iterator[Server]:
     folder = tmp / backend
     folder.mkdir()
-    database = fresh_pg_schema() if backend == "postgresql" else f"sqlite:///{folder / 'b.db'}"
+    if backend == "postgresql":
+        database = samples.fresh_pg_schema()
+    else:
+        database = f"sqlite:///{folder / 'b.db'}"
     srv = Server(backend, folder, database, free_port(), workers)
     try:
         srv.start()
@@ -218,7 +204,7 @@ def server(backend: str, tmp: Path, workers: int) -> Iterator[Server]:
     finally:
         srv.stop()
         if backend == "postgresql":
-            drop_pg_schema(database)
+            samples.drop_pg_schema(database)
 
 
 def import_samples(srv: Server, bundles: list[dict[str, Any]]) -> tuple[int, float]:
@@ -406,6 +392,15 @@ def push_all(srv: Server, devices: list[PushDevice]) -> tuple[int, int, float]:
     return counts["confirmed"], counts["other"], seconds
 
 
+def verified_rows(batch: list[dict[str, Any]], key: Any) -> list[tuple[str, bytes]]:
+    """The baseline's work per event: verify the signature, keep (id, resource JSON)."""
+    rows = []
+    for raw in batch:
+        event = verify(raw, key)
+        rows.append((event.resource_id, orjson.dumps(event.resource)))
+    return rows
+
+
 def baseline(srv: Server, devices: list[PushDevice]) -> float:
     """Rows/s: verify each event's signature, insert its resource JSON into a bare table."""
     from bedside.sync.event import load_public_key
@@ -422,10 +417,7 @@ def baseline(srv: Server, devices: list[PushDevice]) -> float:
         conn.execute("CREATE TABLE bench_raw (k TEXT PRIMARY KEY, body BLOB)")
         began = time.perf_counter()
         for device, batch in batches:
-            rows = []
-            for raw in batch:
-                event = verify(raw, keys[device])
-                rows.append((event.resource_id, orjson.dumps(event.resource)))
+            rows = verified_rows(batch, keys[device])
             conn.execute("BEGIN")
             conn.executemany("INSERT INTO bench_raw VALUES (?, ?)", rows)
             conn.execute("COMMIT")
@@ -440,10 +432,7 @@ def baseline(srv: Server, devices: list[PushDevice]) -> float:
             pg.execute("CREATE TABLE bench_raw (k TEXT PRIMARY KEY, body BYTEA)")
             began = time.perf_counter()
             for device, batch in batches:
-                rows = []
-                for raw in batch:
-                    event = verify(raw, keys[device])
-                    rows.append((event.resource_id, orjson.dumps(event.resource)))
+                rows = verified_rows(batch, keys[device])
                 with pg.transaction(), pg.cursor() as cur:
                     cur.executemany("INSERT INTO bench_raw VALUES (%s, %s)", rows)
             seconds = time.perf_counter() - began
