@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -27,6 +27,14 @@ clients_app = typer.Typer(no_args_is_help=True, help="SMART apps and backend ser
 keys_app = typer.Typer(no_args_is_help=True, help="The server's token-signing keys.")
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
+
+#: ``--json`` for operator commands whose JSON is what the HTTP API returns
+ApiJson = Annotated[bool, typer.Option("--json", help="Print JSON (as the HTTP API returns it).")]
+
+
+def print_json(value: Any) -> None:
+    out.print_json(orjson.dumps(value).decode())
+
 
 DataDir = Annotated[
     Path, typer.Option("--data-dir", help="The server's data folder (as given to serve).")

@@ -11,14 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
-import orjson
 import typer
 from rich.table import Column, Table
 
 from bedside import settings as settings_mod
-from bedside.cli_admin import Database, DataDir, _fail, _store, console, out
+from bedside.cli_admin import ApiJson as Json
+from bedside.cli_admin import Database, DataDir, _fail, _store, console, out, print_json
 from bedside.errors import BedsideError
 
 if TYPE_CHECKING:
@@ -28,12 +28,7 @@ device_app = typer.Typer(
     no_args_is_help=True, help="Devices enrolled with this server: list, revoke, wipe."
 )
 
-Json = Annotated[bool, typer.Option("--json", help="Print JSON (as the HTTP API returns it).")]
 DeviceId = Annotated[str, typer.Argument(help="The device id (see `bedside admin device list`).")]
-
-
-def _print_json(value: Any) -> None:
-    out.print_json(orjson.dumps(value).decode())
 
 
 @device_app.command("list")
@@ -57,7 +52,7 @@ def device_list(
     finally:
         store.close()
     if as_json:
-        _print_json(devices)
+        print_json(devices)
         return
     table = Table("User", "Status", "App", "Posture", "Pins", "Registered (UTC)")
     table.columns.insert(0, Column("Device", no_wrap=True))
@@ -139,7 +134,7 @@ def _change(
         audit.close()
         store.close()
     if as_json:
-        _print_json(device.summary())
+        print_json(device.summary())
     elif changed:
         console.print(f"Device {device.device_id} is now {words}.")
     else:

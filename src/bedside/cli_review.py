@@ -18,7 +18,8 @@ import typer
 from rich.table import Table
 
 from bedside import settings as settings_mod
-from bedside.cli_admin import Database, DataDir, _fail, _store, console, out
+from bedside.cli_admin import ApiJson as Json
+from bedside.cli_admin import Database, DataDir, _fail, _store, console, out, print_json
 from bedside.errors import BedsideError
 
 if TYPE_CHECKING:
@@ -29,12 +30,7 @@ review_app = typer.Typer(
     no_args_is_help=True, help="Device changes waiting for review after sync: list, show, resolve."
 )
 
-Json = Annotated[bool, typer.Option("--json", help="Print JSON (as the HTTP API returns it).")]
 ItemId = Annotated[str, typer.Argument(help="The review item id (see `bedside review list`).")]
-
-
-def _print_json(value: Any) -> None:
-    out.print_json(orjson.dumps(value).decode())
 
 
 def _server(data_dir: Path, database: str | None) -> str:
@@ -91,7 +87,7 @@ def review_list(
         audit.close()
         store.close()
     if as_json:
-        _print_json({"role": role, "state": state, "items": [i.detail() for i in items]})
+        print_json({"role": role, "state": state, "items": [i.detail() for i in items]})
         return
     table = Table("Item", "State", "Role", "Record", "Why", "Fields", "Created (UTC)")
     for i in items:
@@ -132,7 +128,7 @@ def review_show(
         store.close()
     detail = item.detail()
     if as_json:
-        _print_json(detail)
+        print_json(detail)
         return
     for key in ("id", "state", "code", "reason", "resource", "role", "device", "device_time"):
         out.print(f"{key}: {detail[key]}")
@@ -188,7 +184,7 @@ def review_resolve(
         audit.close()
         store.close()
     if as_json:
-        _print_json(item.detail())
+        print_json(item.detail())
         return
     done = item.summary()["resolution"]
     console.print(

@@ -2,9 +2,9 @@
 
 The pipeline of docs/sync-protocol.md "Per event", in order, one step per method:
 
-1. :meth:`Ingest._verify` — the event names the token's device and user, and its signature
-   holds with the key the device registered (``bad-signature``, ``wrong-device``; audited as
-   security events, never recorded).
+1. :func:`bedside.sync.push.authentic` — the event names the token's device and user, and
+   its signature holds with the key the device registered (``bad-signature``,
+   ``wrong-device``; audited as security events, never recorded).
 2. :meth:`Ingest._replayed` — the replay record (:mod:`bedside.sync.replay`): the same event
    again gets its first result byte for byte; another event under a taken seq or key is
    ``seq-reused``.
@@ -44,15 +44,8 @@ from bedside.rest.interactions import Interactions, load
 from bedside.rest.repository import Repository
 from bedside.store.base import Session, Store, StoredVersion
 from bedside.sync import clock, conflicts, lineage, replay, review
-from bedside.sync.event import (
-    Event,
-    EventError,
-    SignatureError,
-    load_public_key,
-    parse_time,
-    verify,
-)
-from bedside.sync.push import Answer, Push
+from bedside.sync.event import Event, load_public_key, parse_time
+from bedside.sync.push import Answer, Push, authentic
 from bedside.sync.results import (
     CONFLICT,
     IMPLAUSIBLE_TIME,
@@ -122,12 +115,8 @@ class Ingest:
 
     def _checked(self, raw: Any) -> Event | bytes:
         """The verified event, or the result of one refused before any transaction."""
-        seq = raw.get("seq") if isinstance(raw, dict) else None
-        key = raw.get("idempotency_key") if isinstance(raw, dict) else None
-        seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
-        key = key if isinstance(key, str) else None
         try:
-            return self._verify(raw, seq, key)
+            return authentic(raw, self.device.device_id, self.caller.subject, self.key)
         except Settled as early:
             self._audit_alone(early.result, raw)
             return early.result.encode()
@@ -146,23 +135,6 @@ class Ingest:
             db.run("RELEASE SAVEPOINT sync_one")
             return result
         raise StoreError("The event could not be settled: the database kept changing under it.")
-
-    def _verify(self, raw: Any, seq: int | None, key: str | None) -> Event:
-        if not isinstance(raw, dict):
-            raise Settled(rejected(seq, key, "invalid", "The event is not a JSON object."))
-        if raw.get("device") != self.device.device_id:
-            reason = "This event was signed for another device than this one."
-            raise Settled(rejected(seq, key, "wrong-device", reason))
-        if raw.get("user") != self.caller.subject:
-            reason = "This event was recorded by another user than the one signed in."
-            raise Settled(rejected(seq, key, "wrong-device", reason))
-        try:
-            return verify(raw, self.key)
-        except SignatureError:
-            reason = "The event's signature does not match this device's key."
-            raise Settled(rejected(seq, key, "bad-signature", reason)) from None
-        except EventError as exc:
-            raise Settled(rejected(seq, key, "invalid", str(exc))) from None
 
     def _settle(self, session: Session, event: Event, raw: dict[str, Any], skew: int) -> bytes:
         db = session.records()
