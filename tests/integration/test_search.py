@@ -968,6 +968,10 @@ def tampered(cursor: str) -> list[str]:
         enc({**raw, "a": [[1] for _ in raw["a"]]}),
         enc({**raw, "s": "x"}),
         enc([1, 2, 3]),
+        # integers no database column holds (issue 13, finding 8: these answered 500)
+        enc({**raw, "s": 2**63}),
+        enc({**raw, "o": 2**63}),
+        enc({**raw, "a": [2**63 for _ in raw["a"]]}),
     ]
 
 
@@ -981,6 +985,16 @@ def test_tampered_cursor_is_rejected(repo: Repository, sort: str | None) -> None
     cursor = dict(parse_qsl(urlsplit(links(first)["next"]).query))["_cursor"]
     for bad in tampered(cursor):
         rejects(repo, "Patient", *pairs, ("_cursor", bad))
+
+
+def test_history_cursor_past_64_bits_is_a_400(repo: Repository) -> None:
+    make_people(repo, "h", 3)
+    for snapshot in (2**63, 2**64 - 1, -1):
+        bad = base64.urlsafe_b64encode(orjson.dumps({"s": snapshot, "a": None, "o": 0})).decode()
+        for path in ("Patient/_history", "Patient/h000/_history"):
+            with pytest.raises(InvalidRequest) as info:
+                repo.handle(FhirRequest("GET", path, query=(("_cursor", bad),)))
+            assert info.value.status == 400
 
 
 # --- every type (search.html#all) -----------------------------------------------------------

@@ -205,6 +205,29 @@ def test_token_is_valid_until_expiry(keys: SigningKeys) -> None:
         tokens.verify(keys, token, audience=AUD, now=now + 3600)
 
 
+def test_token_before_its_not_before_time_is_rejected(keys: SigningKeys) -> None:
+    # RFC 7519 §4.1.5 (issue 13, finding 12): "nbf" was ignored.
+    now = int(time.time())
+    claims = {"iss": AUD, "sub": "s", "aud": AUD, "exp": now + 7200, "nbf": now + 3600}
+    claims["scope"] = "system/*.rs"
+    header = {"alg": "RS256", "kid": keys.signing.kid, "typ": "at+jwt"}
+    token = jwt.encode(header, claims, keys.signing)
+    with pytest.raises(Unauthorized) as exc:
+        tokens.verify(keys, token, audience=AUD, now=now)
+    assert "invalid_token" in exc.value.headers["WWW-Authenticate"]
+    assert tokens.verify(keys, token, audience=AUD, now=now + 3600).subject == "s"
+
+
+def test_token_with_a_malformed_not_before_is_rejected(keys: SigningKeys) -> None:
+    now = int(time.time())
+    claims = {"iss": AUD, "sub": "s", "aud": AUD, "exp": now + 60, "nbf": "soon"}
+    claims["scope"] = "system/*.rs"
+    header = {"alg": "RS256", "kid": keys.signing.kid, "typ": "at+jwt"}
+    token = jwt.encode(header, claims, keys.signing)
+    with pytest.raises(Unauthorized):
+        tokens.verify(keys, token, audience=AUD, now=now)
+
+
 def test_token_for_another_audience_is_rejected(keys: SigningKeys) -> None:
     token = tokens.issue(
         keys, subject="s", audience="https://elsewhere.example/fhir", scope="system/*.rs", ttl=60

@@ -387,6 +387,11 @@ def test_cursor_round_trips() -> None:
     assert Cursor.decode(cursor.encode()) == cursor
 
 
+def test_cursor_with_64_bit_edges_and_null_sort_values_round_trips() -> None:
+    cursor = Cursor(2**63 - 1, (None, -(2**63), 2.5, True), 0)
+    assert Cursor.decode(cursor.encode()) == cursor
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -395,6 +400,13 @@ def test_cursor_round_trips() -> None:
         base64.urlsafe_b64encode(b"[1, 2]").decode(),
         base64.urlsafe_b64encode(orjson.dumps({"s": "x", "a": None, "o": 0})).decode(),
         base64.urlsafe_b64encode(orjson.dumps({"a": None})).decode(),
+        # forged numbers a database column cannot hold (issue 13, finding 8): 400, never 500
+        base64.urlsafe_b64encode(orjson.dumps({"s": 2**63, "a": None, "o": 0})).decode(),
+        base64.urlsafe_b64encode(orjson.dumps({"s": 1, "a": None, "o": 2**63})).decode(),
+        base64.urlsafe_b64encode(orjson.dumps({"s": -1, "a": None, "o": 0})).decode(),
+        base64.urlsafe_b64encode(orjson.dumps({"s": 1, "a": [2**63], "o": 0})).decode(),
+        base64.urlsafe_b64encode(orjson.dumps({"s": 1, "a": [[1], {"x": 1}], "o": 0})).decode(),
+        base64.urlsafe_b64encode(orjson.dumps({"s": 1, "a": "Smith", "o": 0})).decode(),
     ],
 )
 def test_malformed_cursor_is_an_error(text: str) -> None:

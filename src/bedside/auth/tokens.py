@@ -118,6 +118,13 @@ def decode(
         raise Unauthorized(
             "The access token has expired.", headers=_challenge("invalid_token", "token expired")
         )
+    nbf = claims.get("nbf")
+    if nbf is not None and (not isinstance(nbf, int) or nbf - _LEEWAY > current):
+        # RFC 7519 §4.1.5: a token must not be accepted before its "nbf" time.
+        raise Unauthorized(
+            "The access token is not valid yet.",
+            headers=_challenge("invalid_token", "token not yet valid"),
+        )
     aud = claims.get("aud")
     audiences = aud if isinstance(aud, list) else [aud]
     if audience not in audiences or claims.get("iss") != audience:

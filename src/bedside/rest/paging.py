@@ -32,8 +32,31 @@ class Cursor:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
             data = orjson.loads(raw)
             after = data["a"]
-            return cls(int(data["s"]), tuple(after) if after is not None else None, int(data["o"]))
+            snapshot, offset = _counter(data["s"]), _counter(data["o"])
+            if after is not None and not (
+                isinstance(after, list) and all(_sort_key_part(part) for part in after)
+            ):
+                raise ValueError("sort key")
+            return cls(snapshot, tuple(after) if after is not None else None, offset)
         except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
             raise InvalidRequest(
                 "The paging cursor is not valid; start the search again."
             ) from None
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _counter(value: object) -> int:
+    """A snapshot or offset: a non-negative integer a database column can hold."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _INT64_MAX:
+        raise ValueError("counter out of range")
+    return value
+
+
+def _sort_key_part(value: object) -> bool:
+    """Whether ``value`` can be a sort-key value bound as a SQL parameter (a forged cursor
+    could otherwise carry an integer past 64 bits, a list or an object)."""
+    if value is None or isinstance(value, str | float | bool):
+        return True
+    return isinstance(value, int) and -_INT64_MAX - 1 <= value <= _INT64_MAX
