@@ -454,6 +454,18 @@ def test_invalid_json_is_400_operation_outcome(client: httpx.Client) -> None:
     assert_outcome(r, 400)
 
 
+@pytest.mark.parametrize("depth", [300, 1000])
+def test_deeply_nested_json_is_400_not_500(client: httpx.Client, depth: int) -> None:
+    # issue 13, finding 9: orjson parsed the body but could not serialise it to store it
+    nested = '{"url": "http://example.org/x", "extension": [' * depth
+    nested += '{"url": "x"}' + "]}" * depth
+    body = b'{"resourceType": "Observation", "status": "final", "code": {"text": "x"}, '
+    body += b'"extension": [' + nested.encode() + b"]}"
+    r = send(client, "POST", "/Observation", body)
+    assert_outcome(r, 400)
+    assert "deeper than" in r.text or "not valid JSON" in r.text
+
+
 def test_wrong_content_type_is_415(client: httpx.Client) -> None:
     body = orjson.dumps(patient(fresh_identifier()))
     assert_outcome(send(client, "POST", "/Patient", body, content_type="text/plain"), 415)

@@ -29,6 +29,7 @@ from bedside.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from bedside.fhir import json_body
 from bedside.fhir.outcome import operation_outcome
 from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, FhirResponse, Repository
@@ -149,13 +150,7 @@ async def _fhir_request(request: Request) -> FhirRequest:
                     "Send FHIR JSON (application/fhir+json) or, for PATCH, "
                     "application/json-patch+json."
                 )
-            try:
-                body = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise InvalidRequest(
-                    f"The request body is not valid JSON (at character {exc.pos}).",
-                    code="structure",
-                ) from None
+            body = json_body.loads(raw)
         elif method != "POST" or not path.endswith("_search"):
             raise InvalidRequest("This request needs a body.")
     prefer = _prefer(request.headers.get("prefer", ""))
