@@ -4,12 +4,14 @@ keys, every result read from the answer and every effect from the database."""
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bedside.sync.event import format_time
@@ -118,6 +120,28 @@ def test_a_tampered_event_or_a_foreign_key_is_rejected_and_audited(smart: Smart)
     assert versions(smart, "Observation", tampered["resource_id"]) == 0
     codes = audit_codes(smart, device.device_id)
     assert codes.count(("sync-reject", "8")) == 2
+
+
+def test_an_event_nested_too_deeply_is_rejected_alone_and_the_rest_confirmed(
+    smart: Smart,
+) -> None:
+    # issue 13, finding 10: the whole push answered 500. The event is signed as any RFC 8785
+    # signer would sign it (the pure-Python canonicaliser copes with 300 levels).
+    patient, device = nurse_device(smart)
+    before = device.event("create", observation(patient), patient=patient)
+    deep = device.event("create", observation(patient), patient=patient)
+    nested: dict[str, Any] = {"url": "http://example.org/x", "valueString": "x"}
+    for _ in range(300):
+        nested = {"url": "http://example.org/x", "extension": [nested]}
+    deep["resource"]["extension"] = [nested]
+    body = {k: v for k, v in deep.items() if k != "sig"}
+    deep["sig"] = base64.urlsafe_b64encode(device.key.sign(rfc8785.dumps(body))).decode()
+    deep["sig"] = deep["sig"].rstrip("=")
+    after = device.event("create", observation(patient), patient=patient)
+    out = results(push(smart, device, [before, deep, after]))
+    assert [r["state"] for r in out] == ["confirmed", "rejected", "confirmed"]
+    assert out[1]["code"] == "invalid"
+    assert versions(smart, "Observation", deep["resource_id"]) == 0
 
 
 def test_an_event_of_another_device_is_wrong_device(smart: Smart) -> None:

@@ -190,3 +190,12 @@ def test_fast_and_slow_paths_agree_on_awkward_bodies(body: dict[str, Any]) -> No
             canonical(body)
         return
     assert canonical(body) == expected
+
+
+def test_a_body_nested_past_what_orjson_writes_is_an_event_error_not_a_crash() -> None:
+    # issue 13, finding 10: orjson's JSONEncodeError escaped and failed the whole push
+    nested: dict[str, Any] = {"v": 1}
+    for _ in range(300):
+        nested = {"n": [nested]}
+    with pytest.raises(EventError, match="nests too deeply"):
+        canonical({"resource": nested})

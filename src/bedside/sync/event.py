@@ -89,14 +89,18 @@ def canonical(body: dict[str, Any]) -> bytes:
     ``tests/unit/test_sync_event.py`` holds the two equal over every sample resource.
     """
     floats: list[bytes] = []
-    fast = _placeheld(body, floats)
-    if fast is not _SLOW:
-        out = orjson.dumps(fast, option=orjson.OPT_SORT_KEYS)
-        for i, number in enumerate(floats):
-            out = out.replace(b'"\\u0000%d\\u0000"' % i, number, 1)
-        return out
     try:
+        fast = _placeheld(body, floats)
+        if fast is not _SLOW:
+            out = orjson.dumps(fast, option=orjson.OPT_SORT_KEYS)
+            for i, number in enumerate(floats):
+                out = out.replace(b'"\\u0000%d\\u0000"' % i, number, 1)
+            return out
         return rfc8785.dumps(body)
+    except (orjson.JSONEncodeError, RecursionError):
+        # nested past what orjson writes (254 levels) or Python recurses: one bad event,
+        # refused on its own, never a failure of the whole push (G2)
+        raise EventError("The event cannot be canonicalised: it nests too deeply.") from None
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise EventError(f"The event cannot be canonicalised: {exc}.") from None
 
