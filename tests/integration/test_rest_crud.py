@@ -463,7 +463,7 @@ def test_deeply_nested_json_is_400_not_500(client: httpx.Client, depth: int) -> 
     body += b'"extension": [' + nested.encode() + b"]}"
     r = send(client, "POST", "/Observation", body)
     assert_outcome(r, 400)
-    assert "deeper than" in r.text or "not valid JSON" in r.text
+    assert "deeper than" in r.text
 
 
 def test_wrong_content_type_is_415(client: httpx.Client) -> None:
