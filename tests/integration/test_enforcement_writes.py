@@ -97,13 +97,29 @@ def test_update_patch_and_delete_of_another_patients_resource_act_as_if_it_were_
 ) -> None:
     body = {**observation("p2-lab", "Patient/p1", "laboratory")}
     hidden = refused(writer, FhirRequest("PUT", "Observation/p2-lab", body=body))
-    assert isinstance(hidden, NotFound)
+    assert isinstance(hidden, Conflict)  # the id is taken, as for a conditional update
+    assert "p2" not in hidden.message.replace("p2-lab", "")
     hidden = refused(writer, FhirRequest("PATCH", "Observation/p2-lab", body=PATCH))
     missing = refused(writer, FhirRequest("PATCH", "Observation/nope", body=PATCH))
     assert seen_as(hidden, "p2-lab") == seen_as(missing, "nope")
     gone = writer.handle(FhirRequest("DELETE", "Observation/p2-lab"))
     absent = writer.handle(FhirRequest("DELETE", "Observation/nope"))
     assert (gone.status, gone.resource, gone.version) == (200, absent.resource, absent.version)
+    assert stored(world, "Observation/p2-lab")["meta"]["versionId"] == "1"
+
+
+@pytest.mark.parametrize("rid", ["p2-lab", "never-stored"])
+def test_put_outside_the_compartment_answers_alike_whether_or_not_the_id_exists(
+    world: Store, writer: Repository, rid: str
+) -> None:
+    """Finding 13 of issue 13: an existing invisible id answered 404, a new one 403."""
+    body = observation(rid, "Patient/p2", "laboratory")
+    exc = refused(writer, FhirRequest("PUT", f"Observation/{rid}", body=body))
+    fresh = refused(
+        writer, FhirRequest("PUT", "Observation/other-new", body=body | {"id": "other-new"})
+    )
+    assert (exc.status, exc.issues, exc.headers) == (fresh.status, fresh.issues, fresh.headers)
+    assert exc.status == 403
     assert stored(world, "Observation/p2-lab")["meta"]["versionId"] == "1"
 
 

@@ -31,9 +31,10 @@ class Policy:
         self.rules = rules or PolicyRules.default()
         self.clock = clock
 
-    def view(self, db: Records, caller: Caller) -> AccessView:
-        """What ``caller`` may do now. ``db`` is a read (or write) transaction's records."""
-        now = self.clock()
+    def view(self, db: Records, caller: Caller, *, now: float | None = None) -> AccessView:
+        """What ``caller`` may do now (or at ``now``, UNIX seconds). ``db`` is a read (or write)
+        transaction's records."""
+        now = self.clock() if now is None else now
         if caller.role is None:  # a service: governed by its registered scopes alone
             return AccessView(None, False, {"*": frozenset("cruds")}, now=now)
         role = self.rules.role(caller.role)

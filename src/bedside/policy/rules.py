@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any, Final
 
 from bedside.errors import BedsideError
+from bedside.fhir.compartment import REFERENCE_TYPES
 from bedside.fhir.resource_types import is_resource_type
 from bedside.policy.model import Label
 
 LETTERS: Final = frozenset("cruds")
+READ_LETTERS: Final = frozenset("rs")
 PATIENT_REACH: Final = ("related", "own", "all", "none")
 
 
@@ -270,6 +272,12 @@ def _role(name: str, body: Any, source: str) -> RoleRules:
         if not isinstance(letters, str) or not set(letters) <= LETTERS:
             raise PolicyError(f'{where}: {rtype} must be letters from cruds, e.g. "rs".')
         permissions[rtype] = frozenset(letters)
+    star = permissions.get("*")
+    if star is not None:
+        # "*" never lets a role change shared reference data (a Location's partOf decides who
+        # reaches a ward's patients): only a role that names the type may (docs/policy.md).
+        for rtype in sorted(REFERENCE_TYPES - permissions.keys()):
+            permissions[rtype] = star & READ_LETTERS
     return RoleRules(name, reach, permissions)
 
 

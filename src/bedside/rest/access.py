@@ -29,23 +29,35 @@ that to the store, which applies it inside its queries. The rules:
 * A resource outside the caller's alternatives answers exactly as if it did not exist: 404 for
   read, vread and history, absent from searches, counts and includes. A write whose result
   would fall outside them is 403 and rolled back.
+* A write must also reach *every* patient compartment its new and replaced versions belong to,
+  and may not widen the writer's own access (:mod:`bedside.policy.guard`):
+  :meth:`Access.check_patients` before it is stored, :meth:`Access.check_not_widened` after.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 from urllib.parse import parse_qsl
 
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import INTERACTION_LETTER, Scope
 from bedside.errors import Forbidden, InvalidRequest
-from bedside.fhir.compartment import REFERENCE_TYPES, Compartment, patient_compartment
+from bedside.fhir.compartment import (
+    REFERENCE_TYPES,
+    Compartment,
+    patient_compartment,
+    patients_of,
+)
 from bedside.fhir.search.query import RESULT_PARAMETERS, Clause, TokenValue, parse_search
 from bedside.fhir.search.registry import params_for
 from bedside.fhir.search.visibility import NOTHING, Alternative, Visibility
+from bedside.policy.guard import POLICY_INPUTS, changeable, refusal_message, widening
 from bedside.policy.model import AccessView, Label, PatientAccess
-from bedside.store.base import Session, StoredVersion
+from bedside.store.base import Records, Session, StoredVersion
+
+#: Decides the caller's view again inside a write's transaction, at the instant given.
+Recheck = Callable[[Records, float], AccessView]
 
 #: Letters a confined caller has on shared reference data (it may not change it).
 _REFERENCE_LETTERS: Final = frozenset("rs")
@@ -54,9 +66,12 @@ _REFERENCE_LETTERS: Final = frozenset("rs")
 class Access:
     """The caller's grant as row visibility, computed once per (type, letter) and request."""
 
-    def __init__(self, caller: Caller, view: AccessView | None = None) -> None:
+    def __init__(
+        self, caller: Caller, view: AccessView | None = None, recheck: Recheck | None = None
+    ) -> None:
         self.caller = caller
         self.view = view if view is not None else unconfined_view(caller)
+        self.recheck = recheck
         self._cache: dict[tuple[str, str], Visibility | None] = {}
 
     def require(self, rtype: str, interaction: str) -> None:
@@ -72,6 +87,43 @@ class Access:
         if key not in self._cache:
             self._cache[key] = self._compute(*key)
         return self._cache[key]
+
+    def changeable(self, rtype: str, interaction: str) -> frozenset[str] | None:
+        """The patients whose compartments the interaction may change; None: any."""
+        letter = INTERACTION_LETTER[interaction]
+        view = self.view
+        reach = changeable(view)
+        found: set[str] = set()
+        for scope in self.caller.scopes.scopes:
+            if not scope.allows(rtype, letter):
+                continue
+            if scope.context == "system" or (scope.context == "user" and not view.confined):
+                return None
+            if scope.context == "patient":
+                only = self.caller.patient
+                if only and (not view.confined or only in reach):
+                    found.add(only)
+            else:
+                found |= reach
+        return frozenset(found)
+
+    def check_patients(self, rtype: str, interaction: str, *resources: Any) -> None:
+        """403 unless the caller may change every patient compartment of ``resources``."""
+        allowed = self.changeable(rtype, interaction)
+        if allowed is None:
+            return
+        for resource in resources:
+            if isinstance(resource, dict) and not set(patients_of(resource)) <= allowed:
+                raise outside(rtype)
+
+    def check_not_widened(self, rtype: str, db: Records) -> None:
+        """After a write of a type policy reads: 403 (rolling it back) if the caller's access,
+        decided again in the write's transaction, would be wider than when it began."""
+        if rtype not in POLICY_INPUTS or self.recheck is None or not self.view.confined:
+            return
+        how = widening(self.view, self.recheck(db, self.view.now))
+        if how is not None:
+            raise Forbidden(refusal_message(rtype, how))
 
     def visible(
         self, session: Session, versions: Sequence[StoredVersion], interaction: str = "read"
@@ -168,6 +220,14 @@ class Access:
         if hidden:
             extra.append(label_clause(rtype, hidden, exclude=True))
         return tuple(extra)
+
+
+def outside(rtype: str) -> Forbidden:
+    """The refusal of a write whose result the caller could not change or see."""
+    return Forbidden(
+        f"The {rtype} would lie outside the patient's compartment or the access token's scopes;"
+        " nothing was stored."
+    )
 
 
 def label_clause(rtype: str, labels: frozenset[Label], *, exclude: bool) -> Clause:

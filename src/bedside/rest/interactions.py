@@ -5,7 +5,9 @@ conditional forms inside a session it is given: the Repository gives it a fresh 
 request, a transaction Bundle gives all its entries one session. Every method checks the caller's
 grant first, then reads only what :class:`~bedside.rest.access.Access` lets the caller see: a
 resource outside it is "not known" (404), and a write that would put a resource outside it is
-refused (403) after the fact, which rolls the whole transaction back.
+refused (403) after the fact, which rolls the whole transaction back. Every write also passes
+the rule that it may not widen its writer's access (:mod:`bedside.policy.guard`): it must reach
+every patient it concerns, and a write of what policy reads is re-decided before it commits.
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ from bedside.errors import (
     PreconditionFailed,
     Unprocessable,
 )
+from bedside.fhir.compartment import patients_of
 from bedside.fhir.dates import now_instant
 from bedside.fhir.resource_types import NOT_STORED, is_resource_type
 from bedside.fhir.search.extract import extract
 from bedside.fhir.search.query import parse_search
 from bedside.fhir.validation import validate_resource
-from bedside.rest.access import Access
+from bedside.rest.access import Access, outside
 from bedside.store.base import Session, StoredVersion, Write
 
 if TYPE_CHECKING:
@@ -157,7 +160,7 @@ class Interactions:
         interaction = "update" if exists else "create"
         self.access.require(rtype, interaction)
         if current is not None and not self._may(rtype, rid, interaction):
-            raise NotFound(f"{rtype}/{rid} is not known.")
+            self._invisible_target(rtype, rid, body)
         if if_match is not None:
             wanted = parse_etag(if_match)
             if current is None or current.version != wanted:
@@ -219,6 +222,7 @@ class Interactions:
         current = self.session.current(rtype, rid, for_update=True)
         if current is None or current.deleted or not self._may(rtype, rid, "delete"):
             return None  # an invisible resource is deleted as if it did not exist
+        self.access.check_patients(rtype, "delete", load(current))
         if self.hooks is not None:
             self.hooks.before(rtype, current, None)
         write = Write(
@@ -233,6 +237,7 @@ class Interactions:
             rid=current.rid,
         )
         (seq,) = self.session.apply([write])
+        self.access.check_not_widened(rtype, self.session.records())
         stored = _stored(write, current.rid, seq)
         if self.hooks is not None:
             self.hooks.after(self.session, stored, None, current)
@@ -245,6 +250,18 @@ class Interactions:
                 "The conditional delete criteria match more than one resource."
             )
         return self.delete(rtype, matches[0].id) if matches else None
+
+    def _invisible_target(self, rtype: str, rid: str, body: dict[str, Any]) -> None:
+        """A PUT to an id the caller cannot see answers as a create of that id would, so the
+        answer does not say whether it exists: 403 when the body lies outside what the caller
+        may change; otherwise 409, as the id is taken (docs/api.md "Limits")."""
+        self.access.require(rtype, "create")
+        allowed = self.access.changeable(rtype, "create")
+        if allowed is not None and not (
+            set(patients_of(body)) and set(patients_of(body)) <= allowed
+        ):
+            raise outside(rtype)
+        raise Conflict(f"{rtype}/{rid} cannot be created here: that id is already in use.")
 
     def _may(self, rtype: str, rid: str, interaction: str) -> bool:
         """Whether the caller may apply ``interaction`` to the stored ``rtype/rid``.
@@ -271,9 +288,12 @@ class Interactions:
     ) -> Outcome:
         """Write a new version; refuse (and so roll back) a result the caller could not see."""
         created = previous is None or previous.deleted
-        visible = self.access.rows(rtype, "create" if created else "update")
+        interaction = "create" if created else "update"
+        visible = self.access.rows(rtype, interaction)
         if visible is not None and visible.nothing:
-            raise _outside(rtype)
+            raise outside(rtype)
+        replaced = None if previous is None or previous.deleted else load(previous)
+        self.access.check_patients(rtype, interaction, body, replaced)
         version = previous.version + 1 if previous is not None else 1
         resource = dict(body)
         resource["id"] = rid
@@ -296,18 +316,12 @@ class Interactions:
         )
         (seq,) = self.session.apply([write])
         if visible is not None and self.session.current(rtype, rid, visible=visible) is None:
-            raise _outside(rtype)  # the caller's transaction rolls back: nothing is stored
+            raise outside(rtype)  # the caller's transaction rolls back: nothing is stored
+        self.access.check_not_widened(rtype, self.session.records())
         stored = _stored(write, write.rid or 0, seq)
         if self.hooks is not None:
             self.hooks.after(self.session, stored, resource, previous)
         return Outcome(stored, resource, created=created)
-
-
-def _outside(rtype: str) -> Forbidden:
-    return Forbidden(
-        f"The {rtype} would lie outside the patient's compartment or the access token's scopes;"
-        " nothing was stored."
-    )
 
 
 def _stored(write: Write, rid: int, seq: int) -> StoredVersion:

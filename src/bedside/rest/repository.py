@@ -29,7 +29,7 @@ from bedside.rest.searchset import history_bundle, search
 from bedside.rest.trail import Trail
 from bedside.rest.types import FhirRequest, FhirResponse
 from bedside.rest.writes import WriteHooks
-from bedside.store.base import Session, Store, StoredVersion
+from bedside.store.base import Records, Session, Store, StoredVersion
 
 _HISTORY_COUNT = 50
 
@@ -121,8 +121,11 @@ class Repository:
         """Decide, inside this transaction, what the caller may see (bedside.policy.decide)."""
         if view is None:
             view = self.policy.view(session.records(), self.caller)
-        self.access = Access(self.caller, view)
+        self.access = Access(self.caller, view, self._recheck)
         self.trail.view = view
+
+    def _recheck(self, db: Records, now: float) -> AccessView:
+        return self.policy.view(db, self.caller, now=now)
 
     # --- a write transaction someone else holds (sync ingest, review resolution) ---------------
 
