@@ -4,6 +4,7 @@ of, successful and failing, and not one canary string may reach its log file (do
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import re
@@ -101,6 +102,21 @@ def exercise(server: Server) -> None:
         bundle["entry"] = [*entries, bad_entry]
         assert c.post("", json=bundle).status_code >= 400  # all or nothing: refused
         assert c.delete(f"/Patient/{GIVEN}").status_code in (200, 204)
+        # the error paths for hostile input (issue 13): nesting past the limit, a forged
+        # cursor, a tampered history cursor, each carrying the canary
+        deep = {**canary_patient(), "extension": json.loads("[" * 150 + "]" * 150)}
+        assert c.post("/Patient", json=deep).status_code == 400
+        forged = base64.urlsafe_b64encode(json.dumps({"s": 2**70, "k": [FAMILY]}).encode())
+        assert c.get("/Patient", params={"_cursor": forged.decode()}).status_code == 400
+        assert c.get("/Patient/_history", params={"_cursor": f"{GIVEN}{MRN}"}).status_code == 400
+        assert c.get("/Patient", params={"_count": f"{MRN}"}).status_code in (200, 400)
+    # a sync push and a device call with the canary in the body and no device token
+    root = server.base.removesuffix("/fhir")
+    with server.client() as c:
+        r = c.post(f"{root}/sync/push", json={"protocol": 1, "events": [canary_patient()]})
+        assert r.status_code in (400, 401, 403)
+        deep_push = {"protocol": 1, "events": json.loads("[" * 150 + f'"{FAMILY}"' + "]" * 150)}
+        assert c.post(f"{root}/sync/push", json=deep_push).status_code in (400, 401, 403)
     # an invalid token (the canary as a token), and a token request naming the canary client
     with httpx.Client(base_url=server.base, timeout=30) as anon:
         r = anon.get(

@@ -154,6 +154,23 @@ def test_vread_returns_old_versions(client: httpx.Client) -> None:
     assert_outcome(client.get(f"/Patient/{pid}/_history/3"), 404)
 
 
+def test_no_fhir_answer_may_be_cached(client: httpx.Client) -> None:
+    """Every FHIR answer may hold PHI: a resource, a search, history, an OperationOutcome."""
+    created = create(client, patient(fresh_identifier()))
+    pid = created["id"]
+    answers = [
+        client.get(f"/Patient/{pid}"),
+        client.get(f"/Patient/{pid}/_history/1"),
+        client.get("/Patient", params={"_id": pid}),
+        client.get(f"/Patient/{pid}/_history"),
+        client.get(f"/Patient/nope-{fresh_identifier()}"),
+        send(client, "PUT", f"/Patient/{pid}", {**created, "gender": "female"}),
+        send(client, "POST", "/Patient", {"resourceType": "Patient", "gender": 7}),
+    ]
+    for r in answers:
+        assert r.headers.get("cache-control") == "no-store", (r.request.url, r.status_code)
+
+
 def test_read_unknown_id_is_404(client: httpx.Client) -> None:
     outcome = assert_outcome(client.get(f"/Patient/nope-{fresh_identifier()}"), 404)
     assert outcome["issue"][0]["code"] == "not-found"

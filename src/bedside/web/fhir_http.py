@@ -44,8 +44,11 @@ log = logging.getLogger("bedside.web")
 def json_response(
     status: int, body: Any, headers: dict[str, str] | None = None, *, pretty: bool = False
 ) -> Response:
+    """A FHIR JSON answer. Every one may hold PHI (a resource, a search, an OperationOutcome
+    about a record), so none may be kept by a browser or a proxy: ``Cache-Control: no-store``."""
     option = orjson.OPT_INDENT_2 if pretty else 0
     content = orjson.dumps(body, option=option) if body is not None else b""
+    headers = {**(headers or {}), "Cache-Control": "no-store"}
     return Response(content, status_code=status, headers=headers, media_type=FHIR_JSON)
 
 
