@@ -16,12 +16,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bedside.sync.event import format_time
 from tests.conftest import BACKENDS
+from tests.integration._policy_world import CONF, consent
 from tests.integration._smart import Smart, smart_server
 from tests.integration._sync_world import (
     SyncDevice,
     api,
     audit_codes,
     enrol,
+    new_id,
     new_ward,
     observation,
     push,
@@ -142,6 +144,32 @@ def test_an_event_nested_too_deeply_is_rejected_alone_and_the_rest_confirmed(
     assert [r["state"] for r in out] == ["confirmed", "rejected", "confirmed"]
     assert out[1]["code"] == "invalid"
     assert versions(smart, "Observation", deep["resource_id"]) == 0
+
+
+def test_an_event_that_would_widen_its_writers_access_is_rejected_alone(smart: Smart) -> None:
+    """Issue 13: the REST rule holds at sync too (one write path): a doctor's Consent sharing
+    very restricted data with themselves, and an Observation reaching a stranger's chart."""
+    ward, users = new_ward(smart, "doctor")
+    device = enrol(smart, users[0])
+    stranger = smart.create_patient("Stranger")
+    me = f"Practitioner/{device.practitioner}"
+    grant = consent(new_id(), ward.patient, actor=me, labels=((CONF, "V"),))
+    into = observation(ward.patient)
+    into["performer"] = [{"reference": f"Patient/{stranger}"}]
+    events = [
+        device.event("create", grant, patient=ward.patient),
+        device.event("create", into, patient=ward.patient),
+        device.event("create", observation(ward.patient), patient=ward.patient),
+    ]
+    out = results(push(smart, device, events))
+    assert [(r["state"], r.get("code")) for r in out] == [
+        ("rejected", "not-permitted"),
+        ("rejected", "not-permitted"),
+        ("confirmed", None),
+    ]
+    assert "share more of a patient's record with you" in out[0]["reason"]
+    assert versions(smart, "Consent", events[0]["resource_id"]) == 0
+    assert versions(smart, "Observation", events[1]["resource_id"]) == 0
 
 
 def test_an_event_of_another_device_is_wrong_device(smart: Smart) -> None:
