@@ -64,11 +64,18 @@ def _note(audit: AuditLog, subtype: str, description: str, **what: Any) -> None:
 def review_list(
     role: Annotated[str | None, typer.Option("--role", help="Only this role's queue.")] = None,
     state: Annotated[str, typer.Option("--state", help="open, resolved or all.")] = "open",
+    count: Annotated[
+        int | None,
+        typer.Option("--count", min=1, help="One page of this many items (default: every item)."),
+    ] = None,
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help="Continue after a page (its next cursor).")
+    ] = None,
     as_json: Json = False,
     data_dir: DataDir = Path("var"),
     database: Database = None,
 ) -> None:
-    """List review items, oldest first."""
+    """List review items, oldest first: every item, or one page with --count."""
     from bedside.sync import review
 
     states = {"open": review.OPEN, "resolved": review.RESOLVED, "all": None}
@@ -76,9 +83,18 @@ def review_list(
         raise _fail("--state must be open, resolved or all.")
     store = _store(data_dir, database)
     audit = _audit(store, data_dir, database)
+    items: list[review.ReviewItem] = []
+    after = cursor
     try:
         with store.records() as db:
-            items = review.listing(db, role=role, state=states[state])
+            while True:  # page by page, each from where the last ended
+                size = review.PAGE if count is None else count - len(items)
+                page, after = review.listing_page(
+                    db, role=role, state=states[state], cursor=after, count=size
+                )
+                items.extend(page)
+                if after is None or (count is not None and len(items) >= count):
+                    break
         patients = {i.patient for i in items if i.patient}
         _note(audit, "review-list", f"review queue listed: {len(items)} items", patients=patients)
     except BedsideError as exc:
@@ -87,7 +103,8 @@ def review_list(
         audit.close()
         store.close()
     if as_json:
-        print_json({"role": role, "state": state, "items": [i.detail() for i in items]})
+        listed = [i.detail() for i in items]
+        print_json({"role": role, "state": state, "items": listed, "next": after})
         return
     table = Table("Item", "State", "Role", "Record", "Why", "Fields", "Created (UTC)")
     for i in items:
@@ -96,6 +113,8 @@ def review_list(
             i.id, i.state, i.route_role, s["resource"], i.code, ", ".join(i.fields), s["created"]
         )
     out.print(table)
+    if after is not None:
+        out.print(f"More items: run again with --cursor {after}")
 
 
 @review_app.command("show")
@@ -154,7 +173,8 @@ def review_resolve(
     data_dir: DataDir = Path("var"),
     database: Database = None,
 ) -> None:
-    """Resolve an item: write the kept value as a new version, audited."""
+    """Resolve an item, audited: keep device or merged writes a new version on the one you saw
+    (--version; 409 if the record moved on); keep server writes nothing."""
     from bedside.policy.decide import Policy
     from bedside.policy.rules import PolicyRules
     from bedside.rest.repository import Repository
@@ -187,7 +207,14 @@ def review_resolve(
         print_json(item.detail())
         return
     done = item.summary()["resolution"]
+    if keep == "server":
+        kept = f" version {done['version']}" if done["version"] else ""
+        console.print(
+            f"Review item {item.id} resolved: kept the server's{kept}, nothing written; "
+            "the device's change is rejected."
+        )
+        return
     console.print(
-        f"Review item {item.id} resolved: kept {keep}; the device's change is {done['outcome']}"
-        + (f", version {done['version']}." if done["version"] else ".")
+        f"Review item {item.id} resolved: kept {keep}, wrote version {done['version']}; "
+        "the device's change is confirmed."
     )

@@ -304,7 +304,7 @@ def test_an_order_changed_on_an_old_version_goes_to_review_and_the_cli_resolves_
     assert out["state"] == "resolved" and out["resolution"]["outcome"] == "rejected"
     stored = read(smart, f"/MedicationRequest/{order['id']}")
     assert stored["status"] == "stopped" and "dosageInstruction" not in stored
-    assert stored["meta"]["versionId"] == out["resolution"]["version"] == "3"
+    assert stored["meta"]["versionId"] == out["resolution"]["version"] == "2"  # kept, not written
     rows = sql(
         smart,
         "SELECT content FROM audit_log WHERE subtype = ? ORDER BY n DESC LIMIT 1",

@@ -23,7 +23,8 @@ Each page, in one read transaction:
    from the digest the token recorded.
 7. **Review outcomes**: the device's resolved review items numbered above the token's outcome
    cursor (:func:`bedside.sync.review.outcomes`), at most ``limit`` per page. They ride beside
-   the rounds: the cursor moves on every page, whatever the phase.
+   the rounds: the cursor moves on every page, whatever the phase. An outcome that kept the
+   server's version brings that record as the server holds it (:mod:`bedside.sync.kept`).
 
 Every resource passes the caller's Access for ``search`` confined to the patients it is sent
 for (:func:`bedside.sync.visible.confine`), in SQL; a tombstone passes the same visibility on
@@ -52,6 +53,7 @@ from bedside.store.base import Session, Store
 from bedside.sync import members as ws
 from bedside.sync import review
 from bedside.sync.feed import Candidate, FeedRow, FeedSql
+from bedside.sync.kept import add_kept
 from bedside.sync.pull_token import BACKFILL, DELTA, PullToken, Round, decode, encode
 from bedside.sync.visible import admits, confine
 
@@ -153,6 +155,7 @@ class Puller:
             st = self._state(session, caller, token, view, pins, horizon)
             page = self._serve(session, st, limit)
             found = review.outcomes(db, device, token.reviews, limit + 1)
+            add_kept(session, st.access, found[:limit], set(st.members), page)
             claims = snapshot(
                 view, caller, issuer=self.issuer, rules=self.policy.rules, now=view.now, pins=pins
             )

@@ -6,18 +6,25 @@ new version by the API's own write path (validation, policy, Provenance, audit),
 is audited, and the item is marked resolved, all in that one transaction.
 
 * ``device`` or ``merged``: the device's value (or the reviewer's edit) becomes the new
-  version; the device's event is then ``confirmed`` with that version.
-* ``server``: the server's value is written again as a new version, so the resolution has its
-  own Provenance; the device's event is ``rejected`` (its change was not kept) and it pulls that
-  version. For a create that was held back (``implausible-time``) nothing is written.
+  version, written on top of the version the reviewer resolved against; the device's event is
+  then ``confirmed`` with that version.
+* ``server``: **nothing is written**. The item is closed recording the server version that was
+  kept, and the device's event is ``rejected`` (its change was not kept). The content captured
+  when the item was made is never written back: the record may have moved on since, and
+  writing that snapshot would silently revert the later versions (issue 14). The device gets
+  the record as the server holds it beside the outcome, at its next pull
+  (:mod:`bedside.sync.kept`). For a create that was held back (``implausible-time``) there is
+  no server version to keep.
 
 Marking the item resolved gives it the next number of its device's outcome sequence, under a
 per-device lock held until commit (:func:`bedside.sync.review.mark_resolved`): the device's
 next pull carries the outcome (docs/sync-pull.md "Review outcomes").
 
-A resolution must be made against the version the reviewer looked at: if the record changed
-since the item was made, the answer is 409 naming the current version, and the reviewer resolves
-again with ``"version"`` set to it after looking.
+A resolution is exact: it is made against the version the reviewer looked at (``"version"``,
+default the server version when the item was made), checked under the record's lock in the
+resolving transaction. If the record changed since, whatever is kept, nothing is written and
+the answer is 409 naming the current version; the reviewer looks at that version and resolves
+again, stating it.
 """
 
 from __future__ import annotations
@@ -57,7 +64,8 @@ def parse_resolution(body: Any) -> Resolution:
         raise InvalidRequest("Only a merged resolution carries a resource.")
     version = body.get("version")
     if version is not None:
-        if not isinstance(version, str | int) or not str(version).isdigit():
+        text = str(version) if isinstance(version, str | int) else ""
+        if not (text.isascii() and text.isdigit() and len(text) <= 18):
             raise InvalidRequest("version must be the server version you resolved against.")
         version = int(version)
     return Resolution(keep, resource if keep == "merged" else None, version)
@@ -88,22 +96,22 @@ def resolve(
     expected = how.version if how.version is not None else item.server_version
     if live != expected:
         now_is = "no longer exists" if live is None else f"is now at version {live}"
+        since = "this item was made" if how.version is None else f"version {how.version}"
         raise Conflict(
-            f"The record changed on the server since this item was made: it {now_is}. "
-            "Look at it again, then resolve with that version."
+            f"The record changed on the server since {since}: it {now_is}. Nothing was "
+            "written. Look at it again, then resolve with that version."
         )
-    content = {"device": item.device_value, "server": item.server_value}.get(how.keep)
-    if how.keep == "merged":
-        content = how.resource
-    version: int | None = None
-    if content is not None:
+    version: int | None = live  # keep server: the version kept, nothing written
+    if how.keep != "server":
+        content = item.device_value if how.keep == "device" else how.resource
+        assert content is not None
         if content.get("resourceType") != rtype or content.get("id", rid) != rid:
             raise InvalidRequest(f"The resolution must be the {rtype} with id {rid}.")
         body = {**content, "id": rid}
         if live is None:
             out = act.create(rtype, body, new_id=rid)
             subtype = "create"
-        else:
+        else:  # on the version checked above, under its lock: never over a later one
             out = act.update(rtype, rid, body, if_match=f'W/"{live}"')
             subtype = "update"
         repo.trail.note(subtype, rtype=rtype, versions=[out.version])
@@ -113,12 +121,15 @@ def resolve(
     review.mark_resolved(
         session, item, keep=how.keep, outcome=outcome, version=version, by=by, now=now
     )
+    entity = f"{rtype}/{rid}" + (f"/_history/{version}" if version is not None else "")
+    done = "kept server version" if how.keep == "server" else f"kept {how.keep}, wrote version"
     repo.trail.note(
         "review-resolve",
         rtype=rtype,
         patients=[item.patient] if item.patient else [],
-        entities=[f"{rtype}/{rid}"],
-        description=f"review item {item.id} resolved: kept {how.keep}",
+        entities=[entity],
+        description=f"review item {item.id} resolved: "
+        + (f"{done} {version}" if version is not None else f"kept {how.keep}"),
     )
     resolved = review.get(db, item.id)
     assert resolved is not None

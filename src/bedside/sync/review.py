@@ -5,14 +5,16 @@ server's version or its device time cannot be trusted. It keeps the device's val
 server's value and the base value, the top-level elements that differ, and the role whose
 queue it is routed to (``[sync.review] roles`` in the policy file: orders to doctors, tasks to
 nurses). Items persist until resolved (:mod:`bedside.sync.resolution`); the device learns the
-outcome at its next pull.
+outcome at its next pull. Listings go oldest first, in pages joined by an opaque cursor
+(:func:`listing_page`), so every item can be listed.
 
 **Outcomes for the device.** Resolving an item gives it the next number of its device's
 outcome sequence (``outcome_seq``, :func:`mark_resolved`), taken under a per-device lock that
 is held until the resolution commits: per device, numbers commit in order, so a pull that has
 delivered every outcome up to number *n* (its cursor) finds every later one above *n*
 (:func:`outcomes`). The device learns ``confirmed`` with the version written (kept device or
-merged) or ``rejected`` with a plain reason (kept server) (:meth:`ReviewItem.outcome_message`).
+merged) or ``rejected`` with a plain reason (kept server: nothing was written, the item records
+the version kept) (:meth:`ReviewItem.outcome_message`).
 
 Who sees what (:func:`may_see`): the role an item is routed to, for patients its policy view
 reaches now, sees the whole item; the governance roles (``[governance] review_roles``) see
@@ -28,8 +30,10 @@ from typing import Any, Final
 import orjson
 
 from bedside.auth.caller import Caller
+from bedside.errors import InvalidRequest
 from bedside.policy.breakglass import instant
 from bedside.policy.model import AccessView
+from bedside.rest.paging import Cursor
 from bedside.store.base import Records, Session, StoredVersion
 from bedside.sync.event import Event
 
@@ -40,6 +44,7 @@ __all__ = [
     "get",
     "is_operator",
     "listing",
+    "listing_page",
     "mark_resolved",
     "may_see",
     "of_event",
@@ -47,6 +52,7 @@ __all__ = [
     "outcomes",
 ]
 
+PAGE: Final = 200  # items per page of a listing, unless asked otherwise
 OPEN: Final = "open"
 RESOLVED: Final = "resolved"
 _COLUMNS: Final = (
@@ -83,7 +89,7 @@ class ReviewItem:
     state: str
     resolution: str | None
     outcome: str | None
-    outcome_version: int | None
+    outcome_version: int | None  # the version written (device, merged) or kept (server)
     resolved_by: str | None
     created_at: int
     resolved_at: int | None
@@ -238,21 +244,58 @@ def of_event(db: Records, device: str, seq: int) -> ReviewItem | None:
 
 
 def listing(
-    db: Records, *, role: str | None = None, state: str | None = OPEN, limit: int = 200
+    db: Records,
+    *,
+    role: str | None = None,
+    state: str | None = OPEN,
+    after: tuple[int, str] | None = None,
+    limit: int = PAGE,
 ) -> list[ReviewItem]:
-    """Items oldest first, of one role's queue (None: every queue) and state (None: any)."""
-    where, args = [], []
+    """Items oldest first (``created_at``, then id), of one role's queue (None: every queue)
+    and state (None: any), after the position ``after`` if given, at most ``limit``."""
+    where: list[str] = []
+    args: list[object] = []
     if role is not None:
         where.append("route_role = ?")
         args.append(role)
     if state is not None:
         where.append("state = ?")
         args.append(state)
+    if after is not None:
+        where.append("(created_at > ? OR (created_at = ? AND id > ?))")
+        args.extend([after[0], after[0], after[1]])
     sql = f"SELECT {_COLUMNS} FROM sync_reviews"
     if where:
         sql += " WHERE " + " AND ".join(where)
     rows = db.rows(f"{sql} ORDER BY created_at, id LIMIT ?", [*args, limit])
     return [_item(r) for r in rows]
+
+
+def listing_page(
+    db: Records, *, role: str | None, state: str | None, cursor: str | None, count: int = PAGE
+) -> tuple[list[ReviewItem], str | None]:
+    """One page of :func:`listing` from ``cursor`` (None: the start), and the cursor of the
+    next page (None: this is the last). A cursor is opaque (:class:`bedside.rest.paging.Cursor`):
+    the position of the page's last item, so items opened meanwhile are neither repeated nor
+    skipped; a forged one is InvalidRequest (400)."""
+    count = max(count, 1)
+    after = _position(cursor) if cursor is not None else None
+    items = listing(db, role=role, state=state, after=after, limit=count + 1)
+    if len(items) <= count:
+        return items, None
+    items = items[:count]
+    return items, Cursor(0, (items[-1].created_at, items[-1].id)).encode()
+
+
+def _position(cursor: str) -> tuple[int, str]:
+    """The (created_at, id) a listing cursor holds; InvalidRequest for anything else."""
+    try:
+        after = Cursor.decode(cursor).after or ()
+    except InvalidRequest:
+        after = ()
+    if len(after) == 2 and type(after[0]) is int and isinstance(after[1], str):
+        return after[0], after[1]
+    raise InvalidRequest("The review listing cursor is not valid; list again from the start.")
 
 
 def mark_resolved(

@@ -1,9 +1,11 @@
 """HTTP for sync push and the review queue (docs/sync-protocol.md, docs/sync-server.md)::
 
     POST /sync/push                 a device's signed events; one result per event
-    GET  /review?role=&state=       review items routed to a role (default: the caller's)
+    GET  /review?role=&state=&count=&cursor=
+                                    review items routed to a role (default: the caller's),
+                                    oldest first, a page at a time (``next``: the next cursor)
     GET  /review/{id}               one item
-    POST /review/{id}/resolve       keep device | server | merged; writes a version
+    POST /review/{id}/resolve       keep device | server | merged (server writes nothing)
 
 This module authenticates, parses and maps errors to HTTP; the work is
 :class:`bedside.sync.ingest.Ingest` and :mod:`bedside.sync.resolution`. Push checks, in order:
@@ -45,6 +47,7 @@ __all__ = ["SyncApi"]
 
 _NO_STORE: Final = {"Cache-Control": "no-store"}
 _STATES: Final = {"open": review.OPEN, "resolved": review.RESOLVED, "all": None}
+_MAX_PAGE: Final = 1000
 log = logging.getLogger("bedside.web")
 
 
@@ -111,13 +114,20 @@ class SyncApi:
             try:
                 if state not in _STATES:
                     raise InvalidRequest("state must be open, resolved or all.")
+                count = _count(params.get("count"))
                 governance = self.policy.rules.review_roles
                 anyone = review.is_operator(caller) or caller.role in governance
                 if not anyone and (role is None or role != caller.role):
                     raise Forbidden("You can list only the review queue of your own role.")
                 with self.store.read() as session:
                     view = self.policy.view(session.records(), caller)
-                    items = review.listing(session.records(), role=role, state=_STATES[state])
+                    items, after = review.listing_page(
+                        session.records(),
+                        role=role,
+                        state=_STATES[state],
+                        cursor=params.get("cursor"),
+                        count=count,
+                    )
             except FhirError as exc:
                 self._refused(caller, network, "review-list", exc, "review queue refused")
                 raise
@@ -137,7 +147,8 @@ class SyncApi:
                 description=f"review queue listed: {len(shown)} items",
             )
             self.auditor.submit(trail.entries)
-            return _json(200, orjson.dumps({"role": role, "state": state, "items": shown}))
+            listed = {"role": role, "state": state, "items": shown, "next": after}
+            return _json(200, orjson.dumps(listed))
 
         return await self._as_user(request, work)
 
@@ -228,6 +239,15 @@ class SyncApi:
         trail = Trail(caller, self.policy.clock, network)
         trail.failure(subtype, None, exc, description=f"{words} ({exc.status})")
         self.auditor.submit(trail.entries)
+
+
+def _count(text: str | None) -> int:
+    """The page size asked for (default ``review.PAGE``); 400 unless 1 to ``_MAX_PAGE``."""
+    if text is None:
+        return review.PAGE
+    if text.isascii() and text.isdigit() and len(text) <= 4 and 1 <= int(text) <= _MAX_PAGE:
+        return int(text)
+    raise InvalidRequest(f"count must be a number from 1 to {_MAX_PAGE}.")
 
 
 def _body(raw: bytes) -> Any:
