@@ -165,9 +165,7 @@ def by(events: list[dict[str, Any]], doc: str, subtype: str, outcome: str) -> li
 
 def answer(resp: httpx.Response, rid: str) -> tuple[int, bytes, dict[str, str]]:
     """What the caller got, with the asked-for id blanked and per-response headers dropped."""
-    headers = {
-        k: v for k, v in resp.headers.items() if k not in ("date", "x-request-id", "content-length")
-    }
+    headers = {k: v for k, v in resp.headers.items() if k not in ("date", "x-request-id")}
     return resp.status_code, resp.content.replace(rid.encode(), b"<id>"), headers
 
 
