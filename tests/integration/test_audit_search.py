@@ -199,3 +199,66 @@ def test_a_patients_view_hides_other_patients_and_the_query(search: AuditSearch)
     assert full is not None
     (query,) = [e for e in full["entity"] if e["role"]["code"] == "24"]
     assert base64.b64decode(query["query"]) == b"name=Smith"
+
+
+def test_a_patients_view_keeps_only_the_entities_of_their_record(store: Store) -> None:
+    """A doctor's search that returned several patients' data: each patient sees their own
+    resources only; reference data, unresolvable resources and other Patients are removed."""
+    entities = (
+        "Observation/1/_history/1",  # p1's
+        "Observation/2/_history/1",  # p2's
+        "Observation/3",  # p2's (a refusal names it as requested: the current version)
+        "Observation/4/_history/2",  # not stored: whose it is is unknown
+        "Patient/p1/_history/1",
+        "Patient/p2/_history/3",
+        "Patient/p3/_history/1",  # links to p2: still not p2's own Patient
+        "Practitioner/9/_history/1",  # reference data: nobody's record
+        "AuditEvent/1",  # an AuditEvent about p1
+        "Task/5/_history/1",  # outside the compartment
+    )
+    compartments = {
+        ("Observation", "1", 1): ("p1",),
+        ("Observation", "2", 1): ("p2",),
+        ("Observation", "3", None): ("p2",),
+        ("Patient", "p1", 1): ("p1",),
+        ("Patient", "p2", 3): ("p2",),
+        ("Patient", "p3", 1): ("p2", "p3"),
+        ("Practitioner", "9", 1): (),
+        ("Task", "5", 1): ("p2",),
+    }
+    log = AuditLog(store, server=BASE)
+    log.submit(
+        [
+            EVENTS[0],
+            AuditEntry(
+                "search-type", "E", SUCCESS, T0 + DAY, user_ref="Practitioner/9",
+                patients=("p1", "p2", "p3"), entities=entities, resource_type="Observation",
+                query="code=x",
+            ),
+        ]
+    )  # fmt: skip
+    log.close()
+    with store.records() as db:
+        search = AuditSearch(db, BASE, lambda t, i, v: compartments.get((t, i, v)))
+
+        def shown(patient: str | None) -> list[str]:
+            event = search.read("2", patient_only=patient)
+            assert event is not None
+            return [e.get("what", {}).get("reference", "query") for e in event["entity"]]
+
+        assert shown("p2") == ["Patient/p2", "Observation/2/_history/1", "Observation/3",
+                               "Patient/p2/_history/3"]  # fmt: skip
+        assert shown("p1") == ["Patient/p1", "Observation/1/_history/1", "Patient/p1/_history/1",
+                               "AuditEvent/1"]  # fmt: skip
+        assert shown(None) == ["Patient/p1", "Patient/p2", "Patient/p3", *entities, "query"]
+        bundle = search.search([], patient_only="p2")
+        (event,) = [e["resource"] for e in bundle["entry"]]
+        assert len(event["entity"]) == 4
+        without = AuditSearch(db, BASE)  # no store to ask: only the patient's own Patient
+        found = without.read("2", patient_only="p1")
+        assert found is not None
+        assert [e["what"]["reference"] for e in found["entity"]] == [
+            "Patient/p1",
+            "Patient/p1/_history/1",
+            "AuditEvent/1",
+        ]

@@ -62,7 +62,9 @@ def test_break_glass_lifecycle(hospital: Hospital) -> None:
         "read",
         "p-stranger",
     )
-    assert reads and all(r[3] == "BTG" and r[1] == "0" for r in reads)
+    denied, *granted = reads  # the refused read before the grant concerns the patient too
+    assert denied == ("read", "4", DOC, "TREAT")
+    assert granted and all(r[3] == "BTG" and r[1] == "0" for r in granted)
     assert [r[:2] for r in audit_rows(hospital.store, "subtype = ?", "break-glass")] == [
         ("break-glass", "4"),  # empty reason
         ("break-glass", "4"),  # stale sign-in

@@ -11,8 +11,10 @@ Two audiences:
 * auditors: every parameter over the whole log;
 * a patient reading who accessed their record (``patient_only``): only events that concern
   them. A ``patient=`` naming anyone else returns an empty Bundle, the same answer as for a
-  patient nobody looked at, and each event is trimmed of other patients and of the search query
-  (which may name other people) before it is shown.
+  patient nobody looked at, and each event shows only the entities of their own record: their
+  Patient entity, and the resources whose stored version (``compartments``) is in their
+  compartment. Other patients, resources of other patients or of nobody (reference data), ones
+  whose patient is unknown, and the search query (which may name other people) are removed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import orjson
 
 from bedside.audit.event import OBJECT_ROLE
 from bedside.errors import InvalidRequest
+from bedside.fhir.compartment import PATIENT_COMPARTMENT
 from bedside.fhir.dates import parse_range
 from bedside.store.base import Records
 
@@ -49,6 +52,10 @@ _PURPOSE: Final = re.compile(r"[A-Za-z0-9.-]{1,64}")
 
 Condition = tuple[str, list[object]]
 
+#: Whose record a stored version is in: (type, id, version, or None for the current one) ->
+#: the patients' ids, or None when nothing is stored (``bedside.rest.targets.stored_patients``).
+Compartments = Callable[[str, str, int | None], tuple[str, ...] | None]
+
 
 def _values(raw: str) -> list[str]:
     """The comma-separated alternatives of one parameter (FHIR search.html#combining: OR)."""
@@ -61,11 +68,18 @@ def _code(value: str) -> str:
 
 
 class AuditSearch:
-    """AuditEvent queries over one :class:`Records`; ``base`` is the FHIR base URL."""
+    """AuditEvent queries over one :class:`Records`; ``base`` is the FHIR base URL.
 
-    def __init__(self, records: Records, base: str) -> None:
+    ``compartments`` tells a patient's view which resources are in their record; without it
+    that view shows no resource but their own Patient and the AuditEvents about them."""
+
+    def __init__(
+        self, records: Records, base: str, compartments: Compartments | None = None
+    ) -> None:
         self.records = records
         self.base = base.rstrip("/")
+        self.compartments = compartments
+        self._theirs: dict[tuple[str, str], bool] = {}  # (reference, patient) -> in their record
 
     # --- read ---------------------------------------------------------------------------------
 
@@ -134,12 +148,45 @@ class AuditSearch:
     def _shown(self, content: bytes, patient_only: str | None) -> dict[str, Any]:
         event: dict[str, Any] = orjson.loads(content)
         if patient_only is not None:
-            event["entity"] = [
-                e for e in event.get("entity", []) if _entity_kept(e, f"Patient/{patient_only}")
-            ]
+            event["entity"] = [e for e in event.get("entity", []) if self._kept(e, patient_only)]
             if not event["entity"]:
                 del event["entity"]
         return event
+
+    def _kept(self, entity: dict[str, Any], own: str) -> bool:
+        """Whether a patient's view shows ``entity``: only what is of their own record."""
+        role = entity.get("role") or {}
+        ref = (entity.get("what") or {}).get("reference")
+        if role.get("system") != OBJECT_ROLE or not isinstance(ref, str):
+            return False
+        if role.get("code") == "1":  # the event's link to a patient: theirs only
+            return ref == f"Patient/{own}"
+        if role.get("code") != "4":  # the query may name other people; nothing else is theirs
+            return False
+        key = (ref, own)
+        if key not in self._theirs:
+            self._theirs[key] = self._in_record(ref, own)
+        return self._theirs[key]
+
+    def _in_record(self, ref: str, own: str) -> bool:
+        """``Type/id`` or ``Type/id/_history/v``: in the compartment of ``Patient/own``?"""
+        parts = ref.split("/")
+        if len(parts) not in (2, 4) or (len(parts) == 4 and parts[2] != "_history"):
+            return False
+        rtype, rid = parts[0], parts[1]
+        if rtype == "Patient":  # their own Patient; never another one, linked or not
+            return rid == own
+        if rtype == "AuditEvent":  # not a stored resource: the audit index says whose it is
+            return rid.isdigit() and len(rid) <= 18 and self._concerns(int(rid), own)
+        if rtype not in PATIENT_COMPARTMENT or self.compartments is None:
+            return False  # reference data is nobody's record; unknown is not theirs
+        v = parts[3] if len(parts) == 4 else ""
+        version = int(v) if v.isdigit() and len(v) <= 9 else None
+        return own in (self.compartments(rtype, rid, version) or ())
+
+    def _concerns(self, n: int, own: str) -> bool:
+        row = self.records.one("SELECT 1 FROM audit_patients WHERE n = ? AND patient = ?", (n, own))
+        return row is not None
 
     def _bundle(
         self,
@@ -170,17 +217,6 @@ class AuditSearch:
     def _url(self, params: Sequence[tuple[str, str]]) -> str:
         query = urlencode(list(params))
         return f"{self.base}/AuditEvent" + (f"?{query}" if query else "")
-
-
-def _entity_kept(entity: dict[str, Any], own: str) -> bool:
-    role = entity.get("role", {})
-    if role.get("system") != OBJECT_ROLE:
-        return True
-    if role.get("code") == "24":  # the query: may name other people
-        return False
-    if role.get("code") == "1":
-        return bool(entity.get("what", {}).get("reference") == own)
-    return True
 
 
 def _count(raw: str) -> int:

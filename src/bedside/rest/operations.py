@@ -6,12 +6,14 @@ Both run inside the Repository's transaction, with its caller, policy and audit 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from bedside.audit.search import AuditSearch
 from bedside.errors import Forbidden, MethodNotAllowed, NotFound
 from bedside.policy import breakglass
+from bedside.rest.targets import stored_patients
 from bedside.rest.types import FhirRequest, FhirResponse
 from bedside.store.base import Session
 
@@ -60,7 +62,7 @@ def audit_events(
         own = repo.caller.user_patient
         if not own:
             raise Forbidden("Only auditors and patients may read the audit trail.")
-    audit = AuditSearch(session.records(), repo.base)
+    audit = AuditSearch(session.records(), repo.base, partial(stored_patients, session))
     if interaction == "read":
         found = audit.read(parts[1], patient_only=own)  # another patient's event: not known
         if found is None:

@@ -9,11 +9,10 @@ which rows the caller may see (see ``bedside.rest.access`` for the rules).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from bedside.audit.entry import MINOR_FAILURE, Auditor, NullAuditor
+from bedside.audit.entry import Auditor, NullAuditor
 from bedside.auth.caller import Caller
 from bedside.errors import FhirError, InvalidRequest, MethodNotAllowed, NotFound
 from bedside.fhir.outcome import information
@@ -26,6 +25,7 @@ from bedside.rest.interactions import Interactions, Outcome, check_type, load
 from bedside.rest.operations import audit_events, operation
 from bedside.rest.paging import Cursor
 from bedside.rest.searchset import history_bundle, search
+from bedside.rest.targets import entry_requests, refused, searched_patients
 from bedside.rest.trail import Trail
 from bedside.rest.types import FhirRequest, FhirResponse
 from bedside.rest.writes import WriteHooks
@@ -78,7 +78,7 @@ class Repository:
         except FhirError as exc:
             self.trail.entries.clear()  # notes of a rolled-back transaction did not happen
             self.hooks.pending.clear()
-            self.trail.failure(_subtype(req), _type_of(req), exc)
+            self._refused([req], _subtype(req), _type_of(req), exc)
             self._submit()
             raise
         self._submit()
@@ -97,7 +97,8 @@ class Repository:
             except FhirError as exc:
                 self.trail.entries.clear()
                 self.hooks.pending.clear()
-                self.trail.failure("transaction", None, exc)
+                requests = entry_requests(entries, req.prefer_return)
+                self._refused(requests, "transaction", None, exc)
                 self._submit()
                 raise
             body = {
@@ -158,6 +159,26 @@ class Repository:
             entries, self.trail.entries = self.trail.entries, []
             self.auditor.submit(entries)
 
+    def _refused(
+        self, requests: list[FhirRequest], subtype: str, rtype: str | None, exc: FhirError
+    ) -> None:
+        """Audit a refusal with the resources and patients it addressed, looked up unconfined
+        after its transaction rolled back (bedside.rest.targets); the caller's answer is the
+        one ``exc`` gives, whatever the lookup finds."""
+        target = refused(self.store, self.access, requests)
+        reason = None
+        if target.hidden:  # it exists, out of the caller's sight: the real reason, for auditors
+            answered = "as not found" if isinstance(exc, NotFound) else f"with {exc.status}"
+            reason = f"denied: outside the caller's access (answered {answered})"
+        self.trail.failure(
+            subtype,
+            rtype,
+            exc,
+            description=reason,
+            patients=target.patients,
+            entities=target.entities,
+        )
+
     def _find(self, session: Session, rtype: str, query: str) -> list[StoredVersion]:
         return Interactions(session, self.access, self.hooks).find(rtype, query, lock=True)
 
@@ -200,8 +221,7 @@ class Repository:
             if rid == "_history" and m == "GET":
                 return self._history(session, rtype, None, req)
             if m in ("GET", "HEAD"):
-                found = self._read(act.read, session, rtype, rid)
-                return self._served("read", found)
+                return self._served("read", act.read(rtype, rid))
             if m in ("PUT", "PUT-NEW", "PATCH"):
                 if m == "PUT":
                     out = act.update(rtype, rid, req.body, if_match=req.if_match)
@@ -218,26 +238,8 @@ class Repository:
             act.access.require(rtype, "history-instance")
             return self._history(session, rtype, parts[1], req)
         elif len(parts) == 4 and parts[2] == "_history" and m in ("GET", "HEAD"):
-            found = self._read(lambda t, i: act.vread(t, i, parts[3]), session, rtype, parts[1])
-            return self._served("vread", found)
+            return self._served("vread", act.vread(rtype, parts[1], parts[3]))
         raise MethodNotAllowed(f"{m} is not supported on {req.path}.")
-
-    def _read(
-        self, read: Callable[[str, str], StoredVersion], session: Session, rtype: str, rid: str
-    ) -> StoredVersion:
-        """``read(rtype, rid)``; a 404 for something that exists is audited as a denial."""
-        try:
-            return read(rtype, rid)
-        except NotFound:
-            if session.current(rtype, rid) is not None:
-                self.trail.note(
-                    "read",
-                    rtype=rtype,
-                    outcome=MINOR_FAILURE,
-                    description="denied: outside the caller's access (answered as not found)",
-                    entities=[f"{rtype}/{rid}"],
-                )
-            raise
 
     # --- responses -----------------------------------------------------------------------------
 
@@ -287,7 +289,13 @@ class Repository:
         query = parse_search(rtype, params, lenient=lenient)
         bundle = search(session, self.access, query, self.base)
         returned = [e["resource"] for e in bundle.get("entry", []) if "resource" in e]
-        self.trail.note("search-type", rtype=rtype, resources=returned, query=urlencode(params))
+        self.trail.note(
+            "search-type",
+            rtype=rtype,
+            resources=returned,
+            patients=searched_patients(session, rtype, params, returned),
+            query=urlencode(params),
+        )
         return FhirResponse(200, bundle)
 
     def _history(

@@ -69,10 +69,9 @@ class Trail:
             if v.content is not None:
                 found.update(patients_of(orjson.loads(v.content)))
         for res in resources:
-            meta = res.get("meta") or {}
-            named.append(
-                f"{res.get('resourceType')}/{res.get('id')}/_history/{meta.get('versionId')}"
-            )
+            version = (res.get("meta") or {}).get("versionId")  # an AuditEvent has none
+            ref = f"{res.get('resourceType')}/{res.get('id')}"
+            named.append(f"{ref}/_history/{version}" if version else ref)
             found.update(patients_of(res))
         self.entries.append(
             AuditEntry(
@@ -97,12 +96,29 @@ class Trail:
         )
 
     def failure(
-        self, subtype: str, rtype: str | None, exc: FhirError, *, description: str | None = None
+        self,
+        subtype: str,
+        rtype: str | None,
+        exc: FhirError,
+        *,
+        description: str | None = None,
+        patients: Iterable[str] = (),
+        entities: Iterable[str] = (),
     ) -> None:
-        """A refused or failed interaction: 4 for the client's side (denials), 8 for ours."""
+        """A refused or failed interaction: 4 for the client's side (denials), 8 for ours.
+
+        ``patients`` and ``entities`` are what it addressed, when the server knows them
+        (:mod:`bedside.rest.targets`): the caller's answer never shows them."""
         outcome = SERIOUS_FAILURE if exc.status >= 500 else MINOR_FAILURE
         words = description or f"refused with {exc.status}"
-        self.note(subtype, rtype=rtype, outcome=outcome, description=words)
+        self.note(
+            subtype,
+            rtype=rtype,
+            outcome=outcome,
+            description=words,
+            patients=patients,
+            entities=entities,
+        )
 
     def _purpose(self, patients: set[str]) -> tuple[str, ...]:
         view = self.view
