@@ -41,7 +41,7 @@ def sync_command(home: Home, pin_stdin: PinStdin = False, as_json: Json = False)
     from bedside.device.remote import Remote
     from bedside.device.sync import sync
 
-    with _unlocked(home, pin_stdin) as node, Remote(node.info.server) as remote:
+    with _unlocked(home, pin_stdin) as node, Remote(node.info.server, clock=node.clock) as remote:
         token = _access_token(node, remote)
         if as_json:
             summary = sync(node, remote, token)

@@ -111,6 +111,7 @@ def enroll(
     private_dir(home)
     with Remote(server, transport=sign_in.transport, clock=clock) as remote:
         tokens = _sign_in(remote, sign_in)
+        _clock_set(remote, tokens)
         if tokens.refresh_token is None:
             raise DeviceError(_NO_REFRESH)
         jwks = remote.jwks()
@@ -130,7 +131,7 @@ def enroll(
             signing_key=key,
             app_version=__version__,
             kdf=kdf,
-            clock=clock,
+            clock=remote.clock,  # shared: the node keeps what the sign-in learned of the server
         )
         try:
             write_private(home / PUBLIC_KEY_FILE, (public_key + "\n").encode("ascii"))
@@ -147,6 +148,7 @@ def enroll(
             node.set_refresh_token(bound.refresh_token or "")
             node.apply_snapshot(remote.snapshot(bound.access_token), jwks)
             pins = remote.pins(bound.access_token)
+            node.save_clock()
             status = node.status()
         except BaseException:
             wipe(home, node)
@@ -179,9 +181,10 @@ def online_unlock(
     node = Node(home, clock=clock)
     info = node.info
     with Remote(
-        info.server, client_id=info.client_id, transport=sign_in.transport, clock=clock
+        info.server, client_id=info.client_id, transport=sign_in.transport, clock=node.clock
     ) as remote:
         tokens = _sign_in(remote, sign_in)
+        _clock_set(remote, tokens)
         if tokens.subject != info.user:
             _end_quietly(remote, tokens)
             raise DeviceError(
@@ -251,6 +254,15 @@ def _sign_in(remote: Remote, sign_in: SignIn) -> Tokens:
     return remote.sign_in(
         show_url=sign_in.show_url, open_browser=sign_in.open_browser, timeout=sign_in.timeout
     )
+
+
+def _clock_set(remote: Remote, tokens: Tokens) -> None:
+    """Stop, ending the new grant, when the sign-in showed this device's clock too far off."""
+    try:
+        remote.clock.check()
+    except DeviceError:
+        _end_quietly(remote, tokens)
+        raise
 
 
 def _end_quietly(remote: Remote, tokens: Tokens) -> None:

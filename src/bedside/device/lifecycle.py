@@ -8,6 +8,8 @@ server's JWK Set, and the refresh token. ``device.json`` gets only what is not s
 :func:`open_session` turns DK into a :class:`Session`: store opened, snapshot re-verified
 (expired or not: the mode then says what it still allows), outbox events that were being sent
 when the process stopped put back to pending (G2: re-sent with the same idempotency key).
+The server's clock as last learned (meta ``server_clock``, :mod:`bedside.device.clock`) is
+loaded first: every snapshot check compares the server's times with the server's time.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import base64
 import json
 import secrets
 import threading
-from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, Final
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from bedside.device.attachments import FOLDER, Attachments
+from bedside.device.clock import META_KEY, Offset, ServerClock, policy_ahead
 from bedside.device.errors import DeviceError
 from bedside.device.home import DEVICE_FILE, DeviceInfo
 from bedside.device.keys import KdfParams, KeyFile
@@ -35,9 +37,17 @@ from bedside.device.store import STORE_FILE, LocalStore
 from bedside.device.workingset import PurgeReport, reconcile
 from bedside.errors import Unauthorized
 from bedside.fhir.compartment import PATIENT_COMPARTMENT, patient_compartment
-from bedside.policy.snapshot import verify_snapshot
+from bedside.policy.snapshot import NotYetValid, verify_snapshot
 
-__all__ = ["META_KEYS", "enroll", "open_session", "remove_store", "store_snapshot", "verify"]
+__all__ = [
+    "META_KEYS",
+    "enroll",
+    "keep_clock",
+    "open_session",
+    "remove_store",
+    "store_snapshot",
+    "verify",
+]
 
 #: Meta values this module writes (docs/device.md); sync adds ``sync_token`` and ``last_sync``.
 META_KEYS: Final = (
@@ -51,6 +61,7 @@ META_KEYS: Final = (
     "snapshot",  # the compact JWS
     "jwks",  # the server's JWK Set (JSON) the snapshot verifies against
     "refresh_token",
+    META_KEY,  # the server's clock as learned: offset and when (device/clock.py)
 )
 _UNUSABLE: Final = "The offline policy on this device cannot be used ({why}). Sign in online."
 
@@ -58,9 +69,14 @@ _UNUSABLE: Final = "The offline policy on this device cannot be used ({why}). Si
 def verify(
     jws: str, jwks: dict[str, Any], info: DeviceInfo, now: float, *, expired_ok: bool
 ) -> dict[str, Any]:
-    """The snapshot's claims, checked against this device's server, user and device id."""
+    """The snapshot's claims, checked against this device's server, user and device id.
+
+    ``now`` is the server's time (:meth:`ServerClock.now`): the snapshot's times are its.
+    """
     try:
         claims = verify_snapshot(jws, jwks, now=now, issuer=info.server, expired_ok=expired_ok)
+    except NotYetValid as exc:
+        raise policy_ahead(exc.nbf - now) from None
     except Unauthorized as exc:
         raise DeviceError(f"{exc.message} Sign in online to fetch a new one.") from None
     if claims.get("sub") != info.user:
@@ -85,7 +101,7 @@ def enroll(
     signing_key: Ed25519PrivateKey,
     app_version: str,
     kdf: KdfParams,
-    now: float,
+    clock: ServerClock,
 ) -> tuple[bytes, bytes]:
     """Create the home's keys and store; (DK, EK). EK is for the server only: never stored.
 
@@ -94,6 +110,7 @@ def enroll(
     """
     if (home / DEVICE_FILE).exists():
         raise DeviceError("This device is already set up. Wipe it before setting it up again.")
+    now = clock()
     info = DeviceInfo(
         install_id=secrets.token_urlsafe(16),
         device_id=device_id,
@@ -103,8 +120,8 @@ def enroll(
         app_version=app_version,
         enrolled_at=now,
     )
-    claims = verify(snapshot_jws, jwks, info, now, expired_ok=False)
-    policy = OfflinePolicy(claims)
+    claims = verify(snapshot_jws, jwks, info, clock.server(now), expired_ok=False)
+    policy = OfflinePolicy(claims, clock.server)
     keyfile, dk, ek = KeyFile.create(
         home,
         user=user,
@@ -129,6 +146,8 @@ def enroll(
                 "jwks": json.dumps(jwks),
                 "refresh_token": refresh_token,
             }
+            if clock.offset is not None:
+                values[META_KEY] = clock.offset.dumps()
             attachments = Attachments(home, dk)
             with store.transaction() as tx:
                 for key, value in values.items():
@@ -168,17 +187,19 @@ def _warm_once() -> None:
 
 
 def open_session(
-    home: Path, info: DeviceInfo, keyfile: KeyFile, dk: bytes, clock: Callable[[], float]
+    home: Path, info: DeviceInfo, keyfile: KeyFile, dk: bytes, clock: ServerClock
 ) -> Session:
     """Open the store with ``dk`` and build the session (module docstring)."""
     _warm_once()
     store = LocalStore.open(home / STORE_FILE, dk)
     try:
         now = clock()
+        keep_clock(store, clock)
         jws, jwks, key = store.meta("snapshot"), store.meta("jwks"), store.meta("device_key")
         if jws is None or jwks is None or key is None:
             raise DeviceError(_UNUSABLE.format(why="it is missing"))
-        policy = OfflinePolicy(verify(jws, json.loads(jwks), info, now, expired_ok=True))
+        claims = verify(jws, json.loads(jwks), info, clock.server(now), expired_ok=True)
+        policy = OfflinePolicy(claims, clock.server)
         signing = Ed25519PrivateKey.from_private_bytes(base64.urlsafe_b64decode(key))
         outbox = Outbox(store, device=info.device_id, user=info.user, key=signing)
         outbox.reset_sending(at=now)
@@ -201,7 +222,8 @@ def store_snapshot(s: Session, jws: str, jwks: dict[str, Any] | None, now: float
     """Verify a new snapshot (with ``jwks``, else the stored JWK Set), store it and reconcile
     the working set with it, in one transaction; the session's policy is then the new one."""
     keys = jwks if jwks is not None else json.loads(s.store.meta("jwks") or "{}")
-    policy = OfflinePolicy(verify(jws, keys, s.info, now, expired_ok=False))
+    claims = verify(jws, keys, s.info, s.clock.server(now), expired_ok=False)
+    policy = OfflinePolicy(claims, s.clock.server)
     with s.store.transaction() as tx:
         s.store.set_meta("snapshot", jws)
         s.store.set_meta("jwks", json.dumps(keys))
@@ -210,6 +232,15 @@ def store_snapshot(s: Session, jws: str, jwks: dict[str, Any] | None, now: float
     with suppress(DeviceError):  # an out-of-range claim keeps the key file's own limit
         s.keyfile.set_pin_attempts(policy.settings.pin_attempts)
     return report
+
+
+def keep_clock(store: LocalStore, clock: ServerClock) -> None:
+    """Bring ``clock`` and the store's copy of it together: the newer offset wins both."""
+    stored_text = store.meta(META_KEY)
+    stored = Offset.loads(stored_text)
+    clock.adopt(stored)
+    if clock.offset is not None and clock.offset != stored:
+        store.set_meta(META_KEY, clock.offset.dumps())
 
 
 def remove_store(home: Path) -> None:

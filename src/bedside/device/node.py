@@ -3,7 +3,9 @@
 A :class:`Node` is a home directory (:mod:`bedside.device.home`) and, while unlocked, a
 :class:`~bedside.device.session.Session`. It owns the rules about *when* the device may be used;
 what a read or a write does lives in :mod:`~bedside.device.chart`,
-:mod:`~bedside.device.writes`, :mod:`~bedside.device.drafts` and :mod:`~bedside.device.receive`.
+:mod:`~bedside.device.writes`, :mod:`~bedside.device.drafts` and :mod:`~bedside.device.receive`;
+its side of sync (outbox, pulled pages, snapshots, tokens, the server's clock) is
+:mod:`~bedside.device.node_sync`.
 
 * **Unlock** (:meth:`Node.unlock`): the PIN opens DK through the key file (argon2id, counted
   attempts) or, within ``quick_unlock_seconds`` of an inactivity lock, through the in-memory
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Final
@@ -31,17 +33,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bedside.device import chart as reading
 from bedside.device import drafts as drafting
 from bedside.device import lifecycle, writes
-from bedside.device import receive as receiving
-from bedside.device.accesses import Access, pending
 from bedside.device.chart import ChartItem, Conflict, PatientEntry
+from bedside.device.clock import ServerClock
 from bedside.device.drafts import Draft
 from bedside.device.errors import DeviceError, KeysLocked, Locked, NotEnrolled
 from bedside.device.home import DEVICE_FILE, DeviceInfo
 from bedside.device.keys import KEY_FILE, KdfParams, KeyFile
+from bedside.device.node_sync import SyncSide
 from bedside.device.offline import Mode
-from bedside.device.outbox import OutboxEntry
-from bedside.device.pulled import Applied, apply_page
-from bedside.device.receive import Received
 from bedside.device.retention import enforce
 from bedside.device.secret import SECRET_FILE, shred_file
 from bedside.device.session import QuickUnlock, Session
@@ -55,13 +54,17 @@ _IDLE: Final = "This device locked itself after a period without use. Enter your
 _EXPIRED_REASON: Final = "snapshot-expired"
 
 
-class Node:
-    """One enrolled device home. Build it with ``Node(home)`` or :meth:`enroll_local`."""
+class Node(SyncSide):
+    """One enrolled device home. Build it with ``Node(home)`` or :meth:`enroll_local`.
 
-    def __init__(self, home: Path, *, clock: Callable[[], float] = time.time) -> None:
+    ``clock`` is the device's clock, or a :class:`~bedside.device.clock.ServerClock` to share
+    (what a sign-in learned of the server's clock); see :attr:`clock`.
+    """
+
+    def __init__(self, home: Path, *, clock: Callable[[], float] | ServerClock = time.time) -> None:
         self.home = Path(home)
         self.info = DeviceInfo.load(self.home)
-        self._clock = clock
+        self._clock = ServerClock.of(clock)
         self._lock = threading.RLock()
         self._session: Session | None = None
         self._quick: QuickUnlock | None = None
@@ -83,13 +86,13 @@ class Node:
         signing_key: Ed25519PrivateKey,
         app_version: str = "",
         kdf: KdfParams = KdfParams(),
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | ServerClock = time.time,
     ) -> tuple[Node, bytes]:
         """Set up ``home`` for ``user`` and return (the unlocked node, EK).
 
         The enrollment sends EK to the server (``POST /device/register``) and forgets it.
         """
-        home = Path(home)
+        home, clock = Path(home), ServerClock.of(clock)
         dk, ek = lifecycle.enroll(
             home,
             user=user,
@@ -103,17 +106,12 @@ class Node:
             signing_key=signing_key,
             app_version=app_version,
             kdf=kdf,
-            now=clock(),
+            clock=clock,
         )
         node = cls(home, clock=clock)
         keyfile = KeyFile.open(home)
         node._start(lifecycle.open_session(home, node.info, keyfile, dk, clock), pin, dk)
         return node, ek
-
-    @property
-    def clock(self) -> Callable[[], float]:
-        """The node's clock (device time, as events and pushes carry it)."""
-        return self._clock
 
     # --- locking ------------------------------------------------------------------------------
 
@@ -359,65 +357,3 @@ class Node:
     def record_draft(self, draft_id: str, action: str = "create") -> Recorded:
         with self._use() as s:
             return drafting.record_draft(s, draft_id, action)
-
-    # --- sync ---------------------------------------------------------------------------------
-
-    def outbox(self, state: str | None = None) -> list[OutboxEntry]:
-        with self._use() as s:
-            return s.outbox.list(state)
-
-    def outbox_take(self, n: int) -> list[OutboxEntry]:
-        with self._use(background=True) as s:
-            return s.outbox.take(n, at=self._clock())
-
-    def outbox_settle(self, seq: int, result: dict[str, Any]) -> OutboxEntry:
-        with self._use(background=True) as s:
-            return s.outbox.settle(seq, result, at=self._clock())
-
-    def outbox_requeue(self, seqs: Iterable[int]) -> int:
-        """``sending`` events back to ``pending`` (deferred by the server, or unanswered)."""
-        with self._use(background=True) as s:
-            return s.outbox.requeue(seqs, at=self._clock())
-
-    def apply_pull(self, page: dict[str, Any]) -> Applied:
-        """Apply one pulled page and its cursor in one transaction (docs/sync-protocol.md)."""
-        with self._use(background=True) as s:
-            applied = apply_page(s, page)
-            s.store.checkpoint_if_large()
-            return applied
-
-    def sync_token(self) -> str | None:
-        """The pull cursor of the last page applied (None before a first sync)."""
-        with self._use(background=True) as s:
-            return s.store.meta("sync_token")
-
-    def receive(
-        self, resources: Iterable[dict[str, Any]], *, sync_token: str | None = None
-    ) -> Received:
-        with self._use(background=True) as s:
-            received = receiving.receive(s, resources, sync_token=sync_token)
-            s.store.checkpoint_if_large()
-            return received
-
-    def apply_snapshot(self, jws: str, jwks: dict[str, Any] | None = None) -> PurgeReport:
-        """Verify and store a new snapshot, then reconcile the working set with it."""
-        with self._use(background=True) as s:
-            return self._store_snapshot(s, jws, jwks)
-
-    def _store_snapshot(self, s: Session, jws: str, jwks: dict[str, Any] | None) -> PurgeReport:
-        return lifecycle.store_snapshot(s, jws, jwks, self._clock())
-
-    def refresh_token(self) -> str | None:
-        """The refresh token (kept only inside the encrypted store)."""
-        with self._use(background=True) as s:
-            return s.store.meta("refresh_token")
-
-    def set_refresh_token(self, token: str) -> None:
-        """Replace the refresh token (they rotate on every use)."""
-        with self._use(background=True) as s:
-            s.store.set_meta("refresh_token", token)
-
-    def accesses(self, limit: int = 1000) -> list[Access]:
-        """Access decisions not yet uploaded, oldest first (for sync and for review)."""
-        with self._use(background=True) as s, s.store.reading() as conn:
-            return pending(conn, limit)

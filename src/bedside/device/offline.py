@@ -22,22 +22,31 @@ it, ``locked`` after that until the user signs in online again.
 Refusals are plain sentences for a clinician, without PHI: they name a resource type, never a
 patient, a value or an id. The caller verifies the JWS (:func:`bedside.policy.snapshot.
 verify_snapshot`) *before* building an :class:`OfflinePolicy`, while the snapshot is valid; from
-then on the device's clock drives the modes.
+then on the device's clock drives the modes, read as the server's time (the snapshot's times
+are the server's; :mod:`bedside.device.clock`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
+from bedside.device.claims import (
+    Entry,
+    labels_of,
+    parse_entry,
+    parse_label,
+    parse_settings,
+    parse_withheld,
+    until_of,
+    whole,
+)
 from bedside.device.errors import DeviceError
 from bedside.device.filters import matches_any
 from bedside.fhir.compartment import REFERENCE_TYPES, patient_compartment
 from bedside.fhir.resource_types import is_resource_type
 from bedside.policy.model import Label
-from bedside.policy.rules import OfflineRules
 from bedside.policy.snapshot import NBF_LEEWAY
 
 __all__ = [
@@ -65,7 +74,6 @@ LAUNCH: Final = "launch"
 AUTOMATIC_BASES: Final = frozenset({"care-team", "location", "assignment", "self", LAUNCH})
 _WHOLE_RECORD: Final = frozenset({"break-glass", "self"})  # overrides sensitivity and refusals
 _RELATIONS: Final = frozenset({"care-team", "location", "assignment"})
-_T = TypeVar("_T")
 _WRITE_LETTERS: Final = {"create": "c", "update": "u", "correct": "u"}
 
 _LOCKED: Final = "This device's offline access has expired. Sign in online to use it again."
@@ -100,35 +108,23 @@ _WRITE_REFUSALS: Final = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    """One ``patients`` entry: a reason the caller reaches a patient, until when."""
-
-    patient: str
-    basis: str
-    until: int | None
-    types: frozenset[str] | None = None  # consent only
-    labels: frozenset[Label] | None = None  # consent only
-    labels_not: frozenset[Label] = frozenset()  # consent only
-
-
-@dataclass(frozen=True, slots=True)
-class _Refusal:
-    patient: str
-    until: int | None
-    types: frozenset[str] | None
-    labels: frozenset[Label] | None
-
-
 class OfflinePolicy:
-    """The claims of one verified snapshot, as offline decisions. Immutable; pure; thread-safe."""
+    """The claims of one verified snapshot, as offline decisions. Immutable; thread-safe.
 
-    def __init__(self, claims: Mapping[str, Any]) -> None:
+    Every ``now`` given is a reading of the device's clock; ``to_server`` turns it into the
+    server's time (:meth:`bedside.device.clock.ServerClock.server`), which the snapshot's own
+    times (``exp``, ``nbf``, each ``until``) are compared with. Without it, device time is used.
+    """
+
+    def __init__(
+        self, claims: Mapping[str, Any], to_server: Callable[[float], float] | None = None
+    ) -> None:
+        self.to_server: Callable[[float], float] = to_server or float
         try:
-            self.expires = _int(claims["exp"])
-            self.not_before = _int(claims.get("nbf", claims["exp"]))
+            self.expires = whole(claims["exp"])
+            self.not_before = whole(claims.get("nbf", claims["exp"]))
             self.confined = claims["confined"] is not False
-            self.settings = _settings(claims.get("offline") or {}, self.expires, claims)
+            self.settings = parse_settings(claims.get("offline") or {}, self.expires, claims)
             self.permissions: dict[str, str] = {
                 str(k): str(v) for k, v in dict(claims.get("permissions") or {}).items()
             }
@@ -138,11 +134,11 @@ class OfflinePolicy:
             limit = claims.get("patient")
             self.patient_limit: str | None = None if limit is None else str(limit)
             self.pins = frozenset(map(str, claims.get("pins") or ()))
-            self._entries = tuple(map(_entry, claims.get("patients") or ()))
-            self._refusals = tuple(map(_refusal, claims.get("refusals") or ()))
-            self.sensitive = frozenset(map(_label, claims.get("sensitive_labels") or ()))
+            self._entries = tuple(map(parse_entry, claims.get("patients") or ()))
+            self._refusals = tuple(map(parse_withheld, claims.get("refusals") or ()))
+            self.sensitive = frozenset(map(parse_label, claims.get("sensitive_labels") or ()))
             self._purpose = tuple(
-                (str(p["patient"]), str(p["code"]), _until(p.get("until")))
+                (str(p["patient"]), str(p["code"]), until_of(p.get("until")))
                 for p in claims.get("purpose") or ()
             )
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -165,11 +161,12 @@ class OfflinePolicy:
         A clock before ``nbf`` (less the same minute of skew as the verifier) is locked too: a
         device clock wound back must not stretch a snapshot's life.
         """
-        if now + NBF_LEEWAY < self.not_before:
+        at = self.to_server(now)
+        if at + NBF_LEEWAY < self.not_before:
             return Mode.LOCKED
-        if now < self.expires:
+        if at < self.expires:
             return Mode.NORMAL
-        if now < self.expires + self.settings.grace_seconds:
+        if at < self.expires + self.settings.grace_seconds:
             return Mode.READ_ONLY
         return Mode.LOCKED
 
@@ -186,7 +183,7 @@ class OfflinePolicy:
             elif self.patient_limit is None:
                 for pin in self.pins:
                     out[pin] = {UNCONFINED}
-        for entry in self._running(now):
+        for entry in self._running(self.to_server(now)):
             out.setdefault(entry.patient, set()).add(entry.basis)
         return {p: sorted(b) for p, b in sorted(out.items())}
 
@@ -207,8 +204,9 @@ class OfflinePolicy:
     def purpose(self, patient: str, now: float) -> str | None:
         """``BTG`` while a break-glass purpose rule covers ``patient``: every access to their
         data must then be recorded with that purposeOfUse (v3-ActReason)."""
+        at = self.to_server(now)
         for who, code, until in self._purpose:
-            if who == patient and (until is None or until > now):
+            if who == patient and (until is None or until > at):
                 return code
         return None
 
@@ -235,7 +233,7 @@ class OfflinePolicy:
         elif rtype in REFERENCE_TYPES:
             why = None  # shared reference data, not any patient's: confinement does not apply
         else:
-            why = self._reach(rtype, _labels_of(resource), patient, now, write=False)
+            why = self._reach(rtype, labels_of(resource), patient, self.to_server(now), write=False)
         return None if why is None else _READ_REFUSALS[why].format(type=rtype)
 
     def refuse_write(
@@ -259,22 +257,22 @@ class OfflinePolicy:
         elif not self._passes_filters(rtype, resource):
             why = "filters"
         else:
-            why = self._reach(rtype, _labels_of(resource), patient, now, write=True)
+            why = self._reach(rtype, labels_of(resource), patient, self.to_server(now), write=True)
         return None if why is None else _WRITE_REFUSALS[why].format(type=rtype, action=action)
 
-    # --- internals ----------------------------------------------------------------------------
+    # --- internals: ``at`` is the server's time -----------------------------------------------
 
-    def _running(self, now: float) -> list[_Entry]:
+    def _running(self, at: float) -> list[Entry]:
         """Entries still running, limited to the launch patient when there is a limit."""
         return [
             e
             for e in self._entries
-            if (e.until is None or e.until > now)
+            if (e.until is None or e.until > at)
             and (self.patient_limit is None or e.patient == self.patient_limit)
         ]
 
     def _reach(
-        self, rtype: str, labels: frozenset[Label], patient: str | None, now: float, *, write: bool
+        self, rtype: str, labels: frozenset[Label], patient: str | None, at: float, *, write: bool
     ) -> str | None:
         """None when some basis admits the data, else why not (a key the caller words).
 
@@ -289,12 +287,12 @@ class OfflinePolicy:
             return "outside"  # types outside the Patient compartment: invisible when confined
         if not self.confined:
             return None if patient == self.patient_limit else "not-reached"
-        entries = [e for e in self._running(now) if e.patient == patient]
+        entries = [e for e in self._running(at) if e.patient == patient]
         if not entries:
             return "not-reached"
         if any(e.basis in _WHOLE_RECORD for e in entries):
             return None
-        withheld, refused = self._refused(rtype, patient, now)
+        withheld, refused = self._refused(rtype, patient, at)
         related = any(e.basis in _RELATIONS for e in entries)
         if related and not withheld and not labels & (self.sensitive | refused):
             return None
@@ -311,11 +309,11 @@ class OfflinePolicy:
                 return None
         return "withheld"
 
-    def _refused(self, rtype: str, patient: str, now: float) -> tuple[bool, frozenset[Label]]:
-        """(the type is withheld whole, labels withheld) by the refusals running at ``now``."""
+    def _refused(self, rtype: str, patient: str, at: float) -> tuple[bool, frozenset[Label]]:
+        """(the type is withheld whole, labels withheld) by the refusals running at ``at``."""
         labels: set[Label] = set()
         for r in self._refusals:
-            if r.patient != patient or (r.until is not None and r.until <= now):
+            if r.patient != patient or (r.until is not None and r.until <= at):
                 continue
             if r.types is not None and rtype not in r.types:
                 continue
@@ -334,80 +332,3 @@ class OfflinePolicy:
         if queries is None and rtype not in self.permissions:
             queries = self.filters.get("*")
         return queries is None or matches_any(rtype, resource, queries)
-
-
-def _labels_of(resource: Mapping[str, Any]) -> frozenset[Label]:
-    """The resource's security labels (``meta.security``) as (system, code)."""
-    meta = resource.get("meta")
-    security = meta.get("security") if isinstance(meta, dict) else None
-    if not isinstance(security, list):
-        return frozenset()
-    return frozenset(
-        (str(c.get("system") or ""), c["code"])
-        for c in security
-        if isinstance(c, dict) and isinstance(c.get("code"), str)
-    )
-
-
-def _label(text: object) -> Label:
-    """``system|code`` → (system, code); the code is after the last bar."""
-    if not isinstance(text, str):
-        raise TypeError("label")
-    system, _, code = text.rpartition("|")
-    return system, code
-
-
-def _set(values: object, item: Callable[[Any], _T]) -> frozenset[_T] | None:
-    """A claim's list as a set (None stays None: "no restriction")."""
-    if values is None:
-        return None
-    if not isinstance(values, list):
-        raise TypeError("list")
-    return frozenset(map(item, values))
-
-
-def _int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError("int")
-    return value
-
-
-def _until(value: object) -> int | None:
-    return None if value is None else _int(value)
-
-
-def _entry(raw: Mapping[str, Any]) -> _Entry:
-    basis, until = str(raw["basis"]), _until(raw.get("until"))
-    if basis != "consent":
-        return _Entry(str(raw["id"]), basis, until)
-    types, labels = _set(raw.get("types"), str), _set(raw.get("labels"), _label)
-    return _Entry(
-        str(raw["id"]),
-        basis,
-        until,
-        types,
-        labels,
-        _set(raw.get("labels_not") or [], _label) or frozenset(),
-    )
-
-
-def _refusal(raw: Mapping[str, Any]) -> _Refusal:
-    types, labels = _set(raw.get("types"), str), _set(raw.get("labels"), _label)
-    return _Refusal(str(raw["id"]), _until(raw.get("until")), types, labels)
-
-
-def _settings(raw: Mapping[str, Any], expires: int, claims: Mapping[str, Any]) -> OfflineRules:
-    """The ``offline`` claim as :class:`OfflineRules`; absent keys take the policy defaults."""
-    defaults = OfflineRules()
-    issued = claims.get("iat")
-    values: dict[str, int] = {
-        "snapshot_seconds": expires - _int(issued)
-        if issued is not None
-        else defaults.snapshot_seconds
-    }
-    for name, default in defaults.claims().items():
-        value = _int(raw.get(name, default))
-        if value < 0:
-            raise ValueError(name)
-        values[name] = value
-    return OfflineRules(**values)

@@ -27,11 +27,12 @@ import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 import orjson
 
+from bedside.device.clock import ServerClock
 from bedside.device.errors import DeviceError
 from bedside.device.loopback import LoopbackRedirect
 from bedside.device.signin import (
@@ -40,6 +41,7 @@ from bedside.device.signin import (
     Tokens,
     authorize_url,
     browser_available,
+    fhir_base_of,
     jwt_claims,
     pkce_pair,
     tokens_from,
@@ -67,17 +69,6 @@ class UnlockKey:
     wipe: bool = False
 
 
-def fhir_base_of(server: str) -> str:
-    """The FHIR base URL for what a user typed: the base itself or the server's root URL."""
-    url = server.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise DeviceError(f"'{server}' is not an http(s) URL of a Bedside server.")
-    if parts.query or parts.fragment:
-        raise DeviceError("Give the server's address without a query or fragment.")
-    return url if url.endswith("/fhir") else url + "/fhir"
-
-
 class Remote:
     """The HTTP client for the server at ``fhir_base`` (one per command; not thread-safe)."""
 
@@ -88,13 +79,14 @@ class Remote:
         client_id: str = CLIENT_ID,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | ServerClock = time.time,
     ) -> None:
         self.fhir_base = fhir_base_of(fhir_base)
         self.root = self.fhir_base.removesuffix("/fhir")
         self.client_id = client_id
-        self.clock = clock
+        self.clock = ServerClock.of(clock)  # the device's clock; learns the server's from answers
         self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        self._http.event_hooks["response"].append(lambda answer: self.clock.heard(answer))
         self._discovery: Discovery | None = None
         self._jwks: dict[str, Any] | None = None
 
@@ -179,7 +171,7 @@ class Remote:
     def _verified(self, token: str, typ: str) -> dict[str, Any]:
         """The claims of a JWT the server signed, checked against its JWKS (refetched once)."""
         for fresh in (False, True):
-            claims = jwt_claims(token, self.jwks(fresh=fresh), typ, self.fhir_base, self.clock())
+            claims = jwt_claims(token, self.jwks(fresh=fresh), typ, self.fhir_base, self.clock)
             if claims is not None:
                 return claims
         raise DeviceError(f"The server at {self.root} sent a token this device cannot verify.")

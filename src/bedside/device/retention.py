@@ -75,7 +75,7 @@ def abandoned(policy: OfflinePolicy, now: float) -> bool:
     """True when the device has stayed locked for a clinical grace past its read-only grace."""
     s = policy.settings
     end = policy.expires + s.grace_seconds + s.clinical_grace_seconds
-    return policy.mode(now) is Mode.LOCKED and now >= end
+    return policy.mode(now) is Mode.LOCKED and policy.to_server(now) >= end
 
 
 def _expire_attachments(run: PurgeRun, keep_seconds: int) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bedside.device.attachments import Attachments
+from bedside.device.clock import ServerClock
 from bedside.device.home import DeviceInfo
 from bedside.device.keys import KeyFile
 from bedside.device.offline import OfflinePolicy
@@ -44,7 +44,7 @@ class Session:
     policy: OfflinePolicy
     outbox: Outbox
     attachments: Attachments
-    clock: Callable[[], float]
+    clock: ServerClock  # called: device time; .server(t) / .now(): the server's (device/clock.py)
 
     def close(self) -> None:
         self.store.close()

@@ -1,5 +1,5 @@
-"""The pieces of a native app's sign-in that need no network: PKCE, the authorization URL,
-token checks and the token response as a value.
+"""The pieces of a native app's sign-in that need no network: the server's address, PKCE, the
+authorization URL, token checks and the token response as a value.
 
 The device app is the public client ``bedside-device`` (no secret it could keep; RFC 8252 §8.4)
 that the server registers at start. It asks for ``openid fhirUser`` (who signed in),
@@ -18,11 +18,14 @@ import sys
 import webbrowser
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+
+from bedside.device.clock import TOLERANCE, ServerClock
+from bedside.device.errors import DeviceError
 
 __all__ = [
     "CLIENT_ID",
@@ -31,6 +34,7 @@ __all__ = [
     "Tokens",
     "authorize_url",
     "browser_available",
+    "fhir_base_of",
     "jwt_claims",
     "pkce_pair",
     "tokens_from",
@@ -39,7 +43,6 @@ __all__ = [
 CLIENT_ID: Final = "bedside-device"
 SCOPE: Final = "openid fhirUser offline_access user/*.cruds"
 SIGN_IN_TIMEOUT: Final = 300.0
-_LEEWAY: Final = 60
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,17 @@ class Tokens:
     device: str | None  # the ``device`` claim: the grant is bound to this device
     auth_time: int | None  # when the user signed in for this grant (UNIX seconds)
     id_claims: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def fhir_base_of(server: str) -> str:
+    """The FHIR base URL for what a user typed: the base itself or the server's root URL."""
+    url = server.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise DeviceError(f"'{server}' is not an http(s) URL of a Bedside server.")
+    if parts.query or parts.fragment:
+        raise DeviceError("Give the server's address without a query or fragment.")
+    return url if url.endswith("/fhir") else url + "/fhir"
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -103,11 +117,14 @@ def browser_available() -> bool:
 
 
 def jwt_claims(
-    token: str, jwks: dict[str, Any], typ: str, issuer: str, now: float
+    token: str, jwks: dict[str, Any], typ: str, issuer: str, clock: ServerClock
 ) -> dict[str, Any] | None:
     """The claims of an RS256 JWT from ``issuer`` signed by a key of ``jwks``; else None.
 
     ``typ`` keeps an id_token (``JWT``) and an access token (``at+jwt``, RFC 9068) apart.
+    ``exp`` is checked against the server's clock, learned from the token's own signed ``iat``
+    once the signature holds (:meth:`~bedside.device.clock.ServerClock.for_token`), with
+    :data:`~bedside.device.clock.TOLERANCE` of leeway.
     """
     try:
         keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
@@ -118,7 +135,7 @@ def jwt_claims(
     exp = claims.get("exp")
     if decoded.header.get("typ") != typ or claims.get("iss") != issuer:
         return None
-    if not isinstance(exp, int) or exp + _LEEWAY < now:
+    if not isinstance(exp, int) or exp + TOLERANCE < clock.for_token(claims.get("iat")):
         return None
     return claims
 

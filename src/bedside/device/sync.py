@@ -8,6 +8,11 @@ event leaves ``sending`` only with an answer: if the connection drops, the batch
 ``pending`` and is re-sent under the same idempotency keys, so the server answers with its
 first results (G2). Pull then applies page after page, each atomically with its cursor.
 
+Every answer teaches the device the server's clock (:mod:`bedside.device.clock`): the node's
+clock is the one the client learns into for the whole sync, and what it learned is kept in the
+store at the end. A clock beyond ``MAX_SKEW`` stops the sync before anything is sent, with one
+sentence saying how far off it is.
+
 The summary holds counts only; a progress callback gets ``(phase, done, total)``.
 """
 
@@ -21,7 +26,7 @@ from bedside.device.errors import DeviceError
 from bedside.device.node import Node
 from bedside.device.outbox import OutboxEntry
 from bedside.device.remote import Remote
-from bedside.sync.event import format_time
+from bedside.sync.event import format_time, parse_time
 
 __all__ = ["PROTOCOL", "REVOKED", "WIPED", "Progress", "SyncSummary", "pull", "push", "sync"]
 
@@ -59,6 +64,11 @@ def sync(
     When the server refuses, the device asks for its own status: a device flagged for wipe
     wipes itself there and then (docs/sync-protocol.md, "Common rules"), a revoked one says so.
     """
+    clock = node.clock
+    if remote.clock is not clock:
+        clock.adopt(remote.clock)  # what the client learned already: its token refresh
+        remote.clock = clock  # and whatever this sync's answers teach goes to the node
+    clock.check()  # beyond MAX_SKEW: the sentence, before anything is sent
     summary = SyncSummary()
     try:
         push(node, remote, token, summary, progress=progress)
@@ -66,6 +76,10 @@ def sync(
     except DeviceError:
         _obey_status(node, remote, token)
         raise
+    finally:
+        node.save_clock()
+    if summary.skew_ms is None:
+        summary.skew_ms = clock.skew_ms
     return summary
 
 
@@ -121,13 +135,19 @@ def push(
 def _post_push(
     remote: Remote, token: str, entries: list[OutboxEntry], node: Node
 ) -> dict[str, Any]:
+    sent = node.clock()
     body = {
         "protocol": PROTOCOL,
-        "device_time": format_time(node.clock()),
+        "device_time": format_time(sent),
         "events": [e.event for e in entries],
     }
     response = remote.request("POST", f"{remote.root}/sync/push", token=token, json=body)
-    return remote.json_of(response, "the sync push")
+    answer = remote.json_of(response, "the sync push")
+    server_time = answer.get("server_time")
+    at = parse_time(server_time) if isinstance(server_time, str) else None
+    if at is not None:  # stamped as the server answered; to the millisecond, Date to the second
+        remote.clock.learn(at, node.clock(), "push")
+    return answer
 
 
 def _settle(

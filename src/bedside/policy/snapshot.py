@@ -213,10 +213,19 @@ def verify_snapshot(
     if now >= exp and not expired_ok:
         raise _invalid("it has expired")
     if now + NBF_LEEWAY < nbf:
-        raise _invalid("it is not valid yet")
+        raise NotYetValid(nbf)
     if issuer is not None and claims.get("iss") != issuer:
         raise _invalid("it was issued by another server")
     return claims
+
+
+class NotYetValid(Unauthorized):
+    """A snapshot refused because its ``nbf`` lies ahead of the clock it was checked against
+    (a device can then say its clock is behind)."""
+
+    def __init__(self, nbf: int) -> None:
+        super().__init__("The policy snapshot cannot be used: it is not valid yet.")
+        self.nbf = nbf
 
 
 def _key_set(value: SigningKeys | KeySet | dict[str, Any]) -> KeySet:
