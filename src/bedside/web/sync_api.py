@@ -30,6 +30,7 @@ from bedside.audit.entry import Auditor
 from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
 from bedside.errors import FhirError, Forbidden, InvalidRequest, NotFound
+from bedside.fhir import json_body
 from bedside.policy.decide import Policy
 from bedside.rest.repository import Repository
 from bedside.rest.trail import Trail
@@ -88,7 +89,7 @@ class SyncApi:
         def work() -> Response:
             try:
                 device = self.devices.active_device(caller)
-                push = parse_push(_body(raw))
+                push = parse_push(json_body.loads(raw, max_depth=None))  # each event alone
             except FhirError as exc:
                 self._refused(caller, network, "sync-reject", exc, "sync push refused")
                 raise
@@ -191,7 +192,7 @@ class SyncApi:
                 network=network,
             )
             try:
-                how = parse_resolution(_body(raw))
+                how = parse_resolution(json_body.loads(raw))
                 with self.store.write() as session:
                     item = resolve(repo, session, item_id, how, now=self.policy.clock())
                     repo.chain(session)
@@ -228,10 +229,3 @@ class SyncApi:
         trail = Trail(caller, self.policy.clock, network)
         trail.failure(subtype, None, exc, description=f"{words} ({exc.status})")
         self.auditor.submit(trail.entries)
-
-
-def _body(raw: bytes) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("The body must be JSON.") from None
