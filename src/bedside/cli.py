@@ -77,6 +77,15 @@ def serve(
         Path | None,
         typer.Option(help="Access policy file (default: DATA_DIR/policy.toml, else built in)."),
     ] = None,
+    max_body_fhir: Annotated[
+        str, typer.Option(help="Largest request body on /fhir and /review, e.g. 16MiB.")
+    ] = "16MiB",
+    max_body_sync: Annotated[
+        str, typer.Option(help="Largest sync push body (/sync/push), e.g. 32MiB.")
+    ] = "32MiB",
+    max_body_other: Annotated[
+        str, typer.Option(help="Largest body anywhere else (OAuth forms, device API), e.g. 64KiB.")
+    ] = "64KiB",
 ) -> None:
     """Serve the FHIR API, creating and migrating the database and keys as needed."""
     import uvicorn
@@ -93,13 +102,14 @@ def serve(
         raise _fail("--token-ttl must be a duration such as 15m, at most 1h.")
     if not 1 <= workers <= 64:
         raise _fail("--workers must be between 1 and 64.")
-    cfg = settings_mod.resolve(data_dir, database, host, port, base_url)
+    limits = _body_limits(max_body_fhir, max_body_sync, max_body_other)
+    cfg = settings_mod.resolve(data_dir, database, host, port, base_url, limits)
     try:
         settings_mod.prepare_data_dir(cfg.data_dir)
         if policy is not None and not policy.is_file():
             raise BedsideError(f"The policy file {policy} does not exist.")
         app, store = asgi.build(
-            cfg.data_dir, cfg.database_url, cfg.fhir_base, cfg.root, ttl, policy
+            cfg.data_dir, cfg.database_url, cfg.fhir_base, cfg.root, ttl, policy, limits
         )
     except BedsideError as exc:
         raise _fail(str(exc)) from None
@@ -130,6 +140,7 @@ def serve(
         log_level=log_level,
         log_json=log_json,
         policy_file=policy,
+        body_limits=limits,
     )
     uvicorn.run(
         "bedside.web.asgi:worker_app",
@@ -141,6 +152,16 @@ def serve(
         log_config=None,
         access_log=False,
     )
+
+
+def _body_limits(fhir: str, sync: str, other: str) -> settings_mod.BodyLimits:
+    sizes = []
+    for name, text in (("fhir", fhir), ("sync", sync), ("other", other)):
+        size = settings_mod.parse_size(text)
+        if size is None or size < settings_mod.KIB:
+            raise _fail(f"--max-body-{name} must be a size such as 64KiB or 16MiB, at least 1KiB.")
+        sizes.append(size)
+    return settings_mod.BodyLimits(*sizes)
 
 
 def _load_demo(store: Store, fhir_base: str, count: int) -> None:

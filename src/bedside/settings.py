@@ -10,6 +10,43 @@ import orjson
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+KIB = 1024
+MIB = 1024 * KIB
+_UNITS = {"": 1, "b": 1, "k": KIB, "kb": KIB, "kib": KIB, "m": MIB, "mb": MIB, "mib": MIB}
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """The most bytes a request body may carry, by where it goes (docs/api.md, "Limits on
+    hostile input"); :class:`bedside.web.body_limit.BodyLimit` enforces them while reading.
+
+    ``fhir``: the FHIR API and review resolutions. A transaction Bundle of a whole record is a
+    few MB, and attachments travel inline (base64 in Binary or Attachment.data, 4 bytes per 3),
+    so 16 MiB holds a photo of about 12 MB. ``sync``: ``POST /sync/push``, up to 500 events of
+    one resource each. ``other``: everything else, the OAuth forms (``/auth/...``) and the small
+    JSON bodies of the device, launch and governance APIs.
+    """
+
+    fhir: int = 16 * MIB
+    sync: int = 32 * MIB
+    other: int = 64 * KIB
+
+    def for_path(self, path: str) -> int:
+        if path == "/fhir" or path.startswith(("/fhir/", "/review/")):
+            return self.fhir
+        if path.startswith("/sync/"):
+            return self.sync
+        return self.other
+
+
+def parse_size(text: str) -> int | None:
+    """Bytes from ``16MiB``, ``64k``, ``1048576`` (K and M are 1024-based); None if not one."""
+    value = text.strip().lower()
+    digits = value.rstrip("kmib")
+    unit = value[len(digits) :]
+    if not digits.isdigit() or unit not in _UNITS:
+        return None
+    return int(digits) * _UNITS[unit]
 
 
 @dataclass(frozen=True)
@@ -19,6 +56,7 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     base_url: str = ""
+    body_limits: BodyLimits = BodyLimits()
 
     @property
     def root(self) -> str:
@@ -37,11 +75,12 @@ def resolve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     base_url: str | None = None,
+    body_limits: BodyLimits | None = None,
 ) -> Settings:
     """Settings for a data dir: SQLite inside it unless a database URL is given."""
     data_dir = data_dir.resolve()
     url = database or f"sqlite:///{data_dir / 'bedside.db'}"
-    return Settings(data_dir, url, host, port, base_url or "")
+    return Settings(data_dir, url, host, port, base_url or "", body_limits or BodyLimits())
 
 
 def prepare_data_dir(path: Path) -> None:

@@ -194,6 +194,15 @@ def test_serve_with_bad_database_url_fails_plainly(tmp_path: Path) -> None:
     assert "sqlite:///" in message and "postgresql://" in message
 
 
+@pytest.mark.parametrize(
+    ("option", "size"), [("--max-body-fhir", "16 GiB"), ("--max-body-other", "100")]
+)
+def test_serve_with_a_bad_body_limit_fails_plainly(tmp_path: Path, option: str, size: str) -> None:
+    done = bedside("serve", "--data-dir", str(tmp_path / "data"), option, size, cwd=tmp_path)
+    message = assert_plain_failure(done)
+    assert option in message and "64KiB" in message
+
+
 def test_import_with_bad_database_url_fails_plainly(tmp_path: Path) -> None:
     src = tmp_path / "one.ndjson"
     src.write_text('{"resourceType": "Patient"}\n')

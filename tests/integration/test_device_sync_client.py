@@ -122,6 +122,40 @@ def test_a_dropped_connection_puts_the_batch_back_and_the_retry_sends_the_same_b
     assert [e.state for e in world.node.outbox()] == ["confirmed"]
 
 
+def test_a_batch_past_the_servers_body_limit_is_sent_again_in_halves(world: World) -> None:
+    # a server whose push limit fits 2 events: 413 (as web/body_limit.py answers) beyond that
+    for i in range(5):
+        world.node.record("create", pulse("p1", 60 + i), "p1")
+    sizes: list[int] = []
+
+    def limited(request: httpx.Request) -> httpx.Response:
+        events = json.loads(request.content)["events"]
+        sizes.append(len(events))
+        if len(events) > 2:
+            return httpx.Response(413, json={"resourceType": "OperationOutcome", "issue": []})
+        done = [{"seq": e["seq"], "state": "confirmed", "version": "1"} for e in events]
+        return httpx.Response(200, json={"protocol": 1, "results": done})
+
+    summary = SyncSummary()
+    push(world.node, remote(limited), "t0k3n", summary)
+    assert sizes == [5, 2, 2, 1]
+    assert summary.confirmed == 5
+    assert [e.state for e in world.node.outbox()] == ["confirmed"] * 5
+
+
+def test_one_event_past_the_servers_body_limit_stops_the_push_and_stays_pending(
+    world: World,
+) -> None:
+    world.node.record("create", pulse("p1", 61), "p1")
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(413, json={"resourceType": "OperationOutcome", "issue": []})
+
+    with pytest.raises(DeviceError, match="larger than the server accepts"):
+        push(world.node, remote(refuse), "t0k3n", SyncSummary())
+    assert [e.state for e in world.node.outbox()] == ["pending"]
+
+
 def pages(*bodies: dict[str, Any]) -> tuple[Handler, list[str | None]]:
     """A /sync/pull serving ``bodies`` in turn; also returns the ``since`` each call sent."""
     seen: list[str | None] = []

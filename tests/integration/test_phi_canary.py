@@ -110,6 +110,11 @@ def exercise(server: Server) -> None:
         assert c.get("/Patient", params={"_cursor": forged.decode()}).status_code == 400
         assert c.get("/Patient/_history", params={"_cursor": f"{GIVEN}{MRN}"}).status_code == 400
         assert c.get("/Patient", params={"_count": f"{MRN}"}).status_code in (200, 400)
+        # a body past the size limit (16 MiB), declared and streamed, the canary at its start
+        huge = json.dumps(canary_patient()).encode()[:-1] + b', "text": "' + b"x" * (17 << 20)
+        for content in (huge, iter([huge[:65536], huge[65536:]])):
+            r = c.post("/Patient", content=content, headers={"Content-Type": "application/json"})
+            assert r.status_code == 413 and FAMILY not in r.text
     # a sync push and a device call with the canary in the body and no device token
     root = server.base.removesuffix("/fhir")
     with server.client() as c:
@@ -131,6 +136,9 @@ def exercise(server: Server) -> None:
             data={"grant_type": "client_credentials", "client_id": GIVEN, "scope": FAMILY},
         )
         assert r.status_code in (400, 401)
+        form = {"grant_type": "client_credentials", "client_id": GIVEN, "scope": FAMILY * 9000}
+        r = anon.post(f"{root}/auth/token", data=form)  # past the 64 KiB limit
+        assert r.status_code == 413 and FAMILY not in r.text
     _malformed_http(server)
 
 

@@ -26,7 +26,8 @@ from tests.integration._smart import (
 def workers(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Smart, AssertionKey]]:
-    with smart_server(tmp_path_factory, str(request.param), "--workers", "2") as smart:
+    extra = ("--workers", "2", "--max-body-other", "32KiB")  # the limit must reach each worker
+    with smart_server(tmp_path_factory, str(request.param), *extra) as smart:
         key = generate_key("RS384")
         smart.add_backend("svc", jwks=public_jwks(key))
         yield smart, key
@@ -55,6 +56,16 @@ def _statuses(smart: Smart, token: str, path: str, n: int = 12) -> set[int]:
             r = c.get(f"{smart.fhir}/{path}", headers={"Authorization": f"Bearer {token}"})
             out.add(r.status_code)
     return out
+
+
+def test_every_worker_applies_the_body_limit_it_was_given(
+    workers: tuple[Smart, AssertionKey],
+) -> None:
+    smart, _ = workers
+    for _ in range(8):  # a fresh connection each time, so both workers answer
+        r = smart.oauth_post("/auth/token", {"grant_type": "x" * 40_000})
+        assert r.status_code == 413
+        assert "(32768 bytes)" in r.json()["error_description"]
 
 
 def test_revocation_reaches_every_worker_at_once(workers: tuple[Smart, AssertionKey]) -> None:

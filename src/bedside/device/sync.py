@@ -6,7 +6,9 @@
 server's merged version; ``deferred`` returns the event to ``pending`` for the next sync). An
 event leaves ``sending`` only with an answer: if the connection drops, the batch goes back to
 ``pending`` and is re-sent under the same idempotency keys, so the server answers with its
-first results (G2). Pull then applies page after page, each atomically with its cursor.
+first results (G2). A batch past the server's body limit (413) goes back too and is re-sent in
+halves; a single event past it stops the push (it stays pending). Pull then applies page
+after page, each atomically with its cursor.
 
 Every answer teaches the device the server's clock (:mod:`bedside.device.clock`): the node's
 clock is the one the client learns into for the whole sync, and what it learned is kept in the
@@ -33,6 +35,7 @@ __all__ = ["PROTOCOL", "REVOKED", "WIPED", "Progress", "SyncSummary", "pull", "p
 PROTOCOL: Final = 1
 PUSH_BATCH: Final = 500
 PULL_PAGE: Final = 1000
+TOO_LARGE: Final = "One recorded action is larger than the server accepts: it stays on this device."
 #: (phase "push" | "pull", done so far, total when known)
 Progress = Callable[[str, int, int | None], None]
 
@@ -119,6 +122,12 @@ def push(
             return
         try:
             answer = _post_push(remote, token, entries, node)
+        except _TooLarge:  # past the server's push body limit: send half as many at a time
+            node.outbox_requeue(e.seq for e in entries)
+            if len(entries) == 1:
+                raise DeviceError(TOO_LARGE) from None
+            batch = len(entries) // 2
+            continue
         except BaseException:
             node.outbox_requeue(e.seq for e in entries)  # unanswered: same keys next time
             raise
@@ -142,12 +151,18 @@ def _post_push(
         "events": [e.event for e in entries],
     }
     response = remote.request("POST", f"{remote.root}/sync/push", token=token, json=body)
+    if response.status_code == 413:
+        raise _TooLarge
     answer = remote.json_of(response, "the sync push")
     server_time = answer.get("server_time")
     at = parse_time(server_time) if isinstance(server_time, str) else None
     if at is not None:  # stamped as the server answered; to the millisecond, Date to the second
         remote.clock.learn(at, node.clock(), "push")
     return answer
+
+
+class _TooLarge(Exception):
+    """The server answered 413: the push body is past its limit (docs/api.md)."""
 
 
 def _settle(

@@ -25,8 +25,10 @@ from bedside.devices.client import ensure_device_client
 from bedside.devices.escrow import EscrowSeal
 from bedside.policy.decide import Policy
 from bedside.rest.capability import capability_statement
+from bedside.settings import BodyLimits
 from bedside.store.base import Store
 from bedside.web.access_log import AccessLog
+from bedside.web.body_limit import BodyLimit
 from bedside.web.consent_api import ConsentApi
 from bedside.web.device_api import DeviceApi
 from bedside.web.fhir_http import FhirEndpoint, json_response
@@ -96,6 +98,7 @@ def create_app(
     auditor: Auditor | None = None,
     sweep_every: float = 15.0,
     seal: EscrowSeal | None = None,
+    body_limits: BodyLimits | None = None,
 ) -> ASGIApp:
     """The server: FHIR API, SMART authorization, policy, governance and device APIs.
 
@@ -103,7 +106,8 @@ def create_app(
     (``NullAuditor`` only for benchmarks and tests of other layers). A background task notes
     consent and break-glass expiries in the change feed every ``sweep_every`` seconds.
     ``seal`` protects devices' escrow keys (default: the key in the data dir's ``keys/``); the
-    device app's built-in OAuth client is registered here if it is missing.
+    device app's built-in OAuth client is registered here if it is missing. ``body_limits``
+    (default :class:`~bedside.settings.BodyLimits`) caps request bodies while they are read.
     """
     policy = policy or Policy()
     auditor = auditor or NullAuditor()
@@ -156,7 +160,8 @@ def create_app(
             if close is not None:
                 await run_in_threadpool(close)
 
-    return AccessLog(SelectiveCORS(Starlette(routes=routes, lifespan=lifespan)))
+    app = Starlette(routes=routes, lifespan=lifespan)
+    return AccessLog(SelectiveCORS(BodyLimit(app, body_limits or BodyLimits())))
 
 
 async def _sweeper(store: Store, policy: Policy, every: float) -> None:

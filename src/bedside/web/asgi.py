@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp
 
+from bedside.settings import BodyLimits
+
 ENV = "BEDSIDE_SERVE"
 
 
@@ -27,7 +29,9 @@ def settings_for_workers(
     log_level: str = "info",
     log_json: bool = False,
     policy_file: Path | None = None,
+    body_limits: BodyLimits | None = None,
 ) -> str:
+    limits = body_limits or BodyLimits()
     return orjson.dumps(
         {
             "data_dir": str(data_dir),
@@ -38,6 +42,7 @@ def settings_for_workers(
             "log_level": log_level,
             "log_json": log_json,
             "policy_file": str(policy_file) if policy_file else None,
+            "body_limits": [limits.fhir, limits.sync, limits.other],
         }
     ).decode()
 
@@ -49,6 +54,7 @@ def build(
     root: str,
     access_ttl: int,
     policy_file: Path | None = None,
+    body_limits: BodyLimits | None = None,
 ) -> tuple[ASGIApp, Any]:
     """The app and its store (so the caller can close it).
 
@@ -66,7 +72,8 @@ def build(
     store = open_store(database_url)
     auth = AuthServer(store, KeyRing(data_dir), AuthConfig(fhir_base, root, access_ttl=access_ttl))
     auditor = auditor_from_env(store, fhir_base)
-    return create_app(store, auth, policy=Policy(rules), auditor=auditor), store
+    app = create_app(store, auth, policy=Policy(rules), auditor=auditor, body_limits=body_limits)
+    return app, store
 
 
 def worker_app() -> ASGIApp:
@@ -82,5 +89,6 @@ def worker_app() -> ASGIApp:
         cfg["root"],
         int(cfg["access_ttl"]),
         Path(cfg["policy_file"]) if cfg.get("policy_file") else None,
+        BodyLimits(*cfg["body_limits"]) if cfg.get("body_limits") else None,
     )
     return app

@@ -56,6 +56,7 @@ from bedside.errors import (
     InvalidRequest,
     Unauthorized,
 )
+from bedside.fhir import json_body
 from bedside.policy.breakglass import instant
 from bedside.policy.decide import Policy
 from bedside.store.base import Session, Store
@@ -180,16 +181,19 @@ class DeviceApi:
             return error_response(exc)
 
         def work(caller: Caller) -> Response:
+            unreadable: InvalidRequest | None = None
             try:
-                body = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                body = None
+                body: Any = json_body.loads(raw)
+            except InvalidRequest as exc:  # not JSON, or too deep: refused (and audited) below
+                body, unreadable = None, exc
             sent = body.get("device_id") if isinstance(body, dict) else None
             named = well_formed(sent) if isinstance(sent, str) else None
 
             def enrol(session: Session) -> tuple[tuple[registry.Device, bool], str]:
                 if caller.role is None or caller.grant_id is None:
                     raise Forbidden("Device registration needs a token from a user's sign-in.")
+                if unreadable is not None:
+                    raise unreadable
                 reg = parse_registration(body)
                 done = registry.register(
                     session.records(),

@@ -22,6 +22,7 @@ from bedside.auth.scopes import ScopeSet
 from bedside.auth.server import AuthServer
 from bedside.auth.users import User
 from bedside.errors import FhirError, Forbidden, InvalidRequest, NotFound
+from bedside.fhir import json_body
 from bedside.rest import FhirRequest, Repository
 from bedside.web.fhir_http import bearer_token, error_response
 
@@ -103,15 +104,15 @@ class AccountApi:
         return await self._run(request, work)
 
     async def launch(self, request: Request) -> Response:
-        raw = await request.body()
+        try:
+            raw = await request.body()
+        except FhirError as exc:  # e.g. past the body limit (web/body_limit.py answers it)
+            return error_response(exc)
 
         def work(caller: Caller) -> tuple[int, Any]:
             if caller.role not in (None, "doctor", "nurse"):
                 raise Forbidden("Only clinicians and services can launch apps.")
-            try:
-                body = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                raise InvalidRequest('Send a JSON object such as {"patient": "123"}.') from None
+            body = json_body.loads(raw)
             if not isinstance(body, dict) or not isinstance(body.get("patient"), str):
                 raise InvalidRequest('A launch needs "patient" (a Patient id).')
             repo = _repository(self.server, caller)

@@ -25,6 +25,7 @@ from bedside.audit.entry import SUCCESS, AuditEntry
 from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
 from bedside.errors import FhirError, Forbidden, InvalidRequest
+from bedside.fhir import json_body
 from bedside.policy import breakglass
 from bedside.policy.decide import Policy
 from bedside.policy.snapshot import sign_snapshot, snapshot
@@ -116,10 +117,7 @@ class PolicyApi:
         grant_id = request.path_params["grant_id"]
 
         async def body() -> dict[str, Any]:
-            try:
-                parsed = orjson.loads(await request.body())
-            except orjson.JSONDecodeError:
-                parsed = None
+            parsed = json_body.loads(await request.body())
             if not isinstance(parsed, dict):
                 raise InvalidRequest(
                     'Send a JSON object such as {"outcome": "justified", "note": "..."}.'

@@ -32,6 +32,7 @@ from bedside.audit.entry import Auditor
 from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
 from bedside.errors import FhirError, Forbidden, InvalidRequest, NotFound
+from bedside.fhir import json_body
 from bedside.policy.decide import Policy
 from bedside.rest.repository import Repository
 from bedside.rest.trail import Trail
@@ -91,7 +92,7 @@ class SyncApi:
         def work() -> Response:
             try:
                 device = self.devices.active_device(caller)
-                push = parse_push(_body(raw))
+                push = parse_push(json_body.loads(raw, max_depth=None))  # each event alone
             except FhirError as exc:
                 self._refused(caller, network, "sync-reject", exc, "sync push refused")
                 raise
@@ -202,7 +203,7 @@ class SyncApi:
                 network=network,
             )
             try:
-                how = parse_resolution(_body(raw))
+                how = parse_resolution(json_body.loads(raw))
                 with self.store.write() as session:
                     item = resolve(repo, session, item_id, how, now=self.policy.clock())
                     repo.chain(session)
@@ -248,10 +249,3 @@ def _count(text: str | None) -> int:
     if text.isascii() and text.isdigit() and len(text) <= 4 and 1 <= int(text) <= _MAX_PAGE:
         return int(text)
     raise InvalidRequest(f"count must be a number from 1 to {_MAX_PAGE}.")
-
-
-def _body(raw: bytes) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("The body must be JSON.") from None
