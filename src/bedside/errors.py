@@ -19,6 +19,8 @@ below it raises them. Messages must never echo PHI the caller did not send.
         ├── PreconditionFailed       412  If-Match / conditional-operation precondition
         ├── UnsupportedMediaType     415
         └── Unprocessable            422  valid FHIR that breaks a business rule
+            └── ClinicalRuleBroken   422  a clinical rule the server rechecks does not hold
+                                          (a NEWS2 total that does not match its parameters)
 """
 
 from __future__ import annotations
@@ -155,3 +157,9 @@ class UnsupportedMediaType(FhirError):
 class Unprocessable(FhirError):
     status = 422
     default_code = "business-rule"
+
+
+class ClinicalRuleBroken(Unprocessable):
+    """A clinical rule rechecked at every write (brief G3) does not hold: a NEWS2 total that
+    does not match the Observations it is derived from (docs/news2.md). Sync rejects the event
+    with the code ``clinical-rule``; the REST API answers 422."""

@@ -277,6 +277,16 @@ class Interactions:
             raise Forbidden(f"The access token does not allow {interaction} on this {rtype}.")
         return False
 
+    def _readable(self, rtype: str, rid: str, version: int | None) -> dict[str, Any] | None:
+        """A stored resource as the caller may read it (a version, or the current one), or None
+        when it is missing, deleted or not visible: what a write's clinical checks may read."""
+        if version is None:
+            found = self.session.current(rtype, rid, visible=self.access.rows(rtype, "read"))
+        else:
+            visible = self.access.rows(rtype, "vread")
+            found = self.session.version(rtype, rid, version, visible=visible)
+        return None if found is None or found.deleted else load(found)
+
     def _store(
         self,
         rtype: str,
@@ -302,7 +312,7 @@ class Interactions:
         meta["lastUpdated"] = now_instant()
         resource["meta"] = meta
         if self.hooks is not None:
-            self.hooks.before(rtype, previous, resource)
+            self.hooks.before(rtype, previous, resource, read=self._readable)
         write = Write(
             type=rtype,
             id=rid,

@@ -1,11 +1,17 @@
-"""What happens around every stored write: consent rules, the consent change feed, Provenance.
+"""What happens around every stored write: consent rules, clinical rules, the consent change
+feed, Provenance.
 
 :class:`Interactions` calls :meth:`WriteHooks.before` before it stores a version (a refusal
-there stores nothing) and :meth:`WriteHooks.after` once it is stored, in the same transaction:
+there stores nothing) and :meth:`WriteHooks.after` once it is stored, in the same transaction.
+Every write passes here (REST, transaction Bundles, import, sync push, review resolution), so
+each rule lives here once:
 
 * a Consent must follow the consent state machine (:mod:`bedside.consent.rules`); when one is
   withdrawn the change feed gets an entry telling devices what to drop
   (:mod:`bedside.consent.changes`), and the change is audited;
+* a NEWS2 total must match the parameter Observations it is derived from, recomputed from what
+  the writer can read on the server (:mod:`bedside.clinical.news2_check`, brief G3): else
+  :class:`~bedside.errors.ClinicalRuleBroken` (422; sync ``clinical-rule``);
 * every write is the target of a ``Provenance`` (who, from which app and device, when, what it
   was based on), written by the server in the same transaction so neither exists without the
   other: one per activity and transaction (:meth:`WriteHooks.flush`).
@@ -14,11 +20,13 @@ there stores nothing) and :meth:`WriteHooks.after` once it is stored, in the sam
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from bedside.auth.caller import Caller
+from bedside.clinical.news2_check import check_total
 from bedside.consent.changes import note_consent_change
 from bedside.consent.rules import check_consent_write
 from bedside.fhir.dates import now_instant
@@ -26,6 +34,9 @@ from bedside.fhir.search.extract import extract
 from bedside.provenance import provenance_for
 from bedside.rest.trail import Trail
 from bedside.store.base import Session, StoredVersion, Write
+
+#: Reads a stored resource (type, id, version or None for the current one) as the writer may.
+Reader = Callable[[str, str, int | None], dict[str, Any] | None]
 
 
 class WriteHooks:
@@ -40,10 +51,19 @@ class WriteHooks:
         self.purpose: str | None = None
 
     def before(
-        self, rtype: str, previous: StoredVersion | None, resource: dict[str, Any] | None
+        self,
+        rtype: str,
+        previous: StoredVersion | None,
+        resource: dict[str, Any] | None,
+        *,
+        read: Reader | None = None,
     ) -> None:
+        """Refuse a write that breaks a rule; ``read`` gives stored resources as the writer may
+        read them, for rules that look at other records."""
         if rtype == "Consent":
             check_consent_write(_content(previous), resource, patient_user=self.caller.user_patient)
+        if rtype == "Observation" and resource is not None and read is not None:
+            check_total(resource, lambda rid, version: read("Observation", rid, version))
 
     def after(
         self,

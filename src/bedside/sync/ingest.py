@@ -19,8 +19,10 @@ The pipeline of docs/sync-protocol.md "Per event", in order, one step per method
    Provenance with the device time and purpose, audit, change feed), plus the replay record,
    under one savepoint: its own transaction on PostgreSQL, a group of events' transaction on
    SQLite (``_GROUP``; a result is only answered once its transaction committed). A write the
-   API refuses is rolled back to a savepoint and the event is rejected with the API's sentence;
-   the rejection is recorded in the same transaction.
+   API refuses is rolled back to a savepoint and the event is rejected with the API's sentence
+   (``clinical-rule`` when a clinical rule, such as a NEWS2 total recomputed from the
+   Observations it is derived from, does not hold; else ``invalid``); the rejection is recorded
+   in the same transaction.
 
 One event's failure never stops the next (G2): every result is settled on its own.
 """
@@ -52,6 +54,7 @@ from bedside.sync.results import (
     NEEDS_REVIEW,
     Result,
     Settled,
+    refused_code,
     rejected,
 )
 
@@ -307,7 +310,7 @@ class Ingest:
         except FhirError as exc:
             db.run("ROLLBACK TO SAVEPOINT sync_event")
             db.run("RELEASE SAVEPOINT sync_event")
-            code = "not-permitted" if exc.status in (401, 403, 404) else "invalid"
+            code = refused_code(exc)
             raise Settled(rejected(event.seq, event.idempotency_key, code, exc.message)) from None
         db.run("RELEASE SAVEPOINT sync_event")
         subtype = "create" if stored.version == 1 else "update"

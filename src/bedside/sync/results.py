@@ -13,6 +13,8 @@ from typing import Any, Final
 
 import orjson
 
+from bedside.errors import ClinicalRuleBroken, FhirError
+
 __all__ = [
     "CODES",
     "CONFIRMED",
@@ -25,6 +27,7 @@ __all__ = [
     "SETTLED",
     "Result",
     "Settled",
+    "refused_code",
     "rejected",
 ]
 
@@ -46,6 +49,7 @@ CODES: Final = (
     "id-taken",
     "depends-on-rejected",
     "read-only-type",
+    "clinical-rule",
 )
 CONFLICT: Final = "conflict"
 IMPLAUSIBLE_TIME: Final = "implausible-time"
@@ -81,6 +85,15 @@ class Result:
 def rejected(seq: int | None, key: str | None, code: str, reason: str) -> Result:
     assert code in CODES, code
     return Result(seq, key, REJECTED, code=code, reason=reason)
+
+
+def refused_code(error: FhirError) -> str:
+    """The rejection code of an event whose write the API refused: ``not-permitted`` for an
+    access refusal, ``clinical-rule`` when a clinical rule rechecked at commit does not hold (a
+    NEWS2 total that does not match its parameters), else ``invalid``."""
+    if error.status in (401, 403, 404):
+        return "not-permitted"
+    return "clinical-rule" if isinstance(error, ClinicalRuleBroken) else "invalid"
 
 
 class Settled(Exception):
