@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bedside import cli_admin, cli_assign, cli_audit, cli_device, cli_device_admin, cli_review
+from bedside import cli_device_app as _registers_device_app  # noqa: F401  (adds `device app`)
 from bedside import cli_device_sync as _registers_device_sync  # noqa: F401  (adds `device sync`)
 from bedside import settings as settings_mod
 from bedside.errors import BedsideError

@@ -9,40 +9,23 @@ only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from bedside.cli_device import Home, Json, PinStdin, _fail, _unlocked, console, device_app, out
-
-if TYPE_CHECKING:
-    from bedside.device.node import Node
-    from bedside.device.remote import Remote
-
-
-def _access_token(node: Node, remote: Remote) -> str:
-    """A fresh access token for this device from the stored refresh token (which rotates)."""
-    refresh = node.refresh_token()
-    if not refresh:
-        raise _fail("This device has no sign-in to sync with. Run: bedside device unlock --online")
-    tokens = remote.refresh(refresh)
-    if tokens.refresh_token:
-        node.set_refresh_token(tokens.refresh_token)
-    if tokens.device != node.info.device_id:
-        raise _fail("The server did not issue a token for this device. Sign in online again.")
-    return tokens.access_token
+from bedside.cli_device import Home, Json, PinStdin, _unlocked, console, device_app, out
 
 
 @device_app.command("sync")
 def sync_command(home: Home, pin_stdin: PinStdin = False, as_json: Json = False) -> None:
     """Send what this device recorded, then receive what changed for its patients."""
     from bedside.device.remote import Remote
-    from bedside.device.sync import sync
+    from bedside.device.sync import access_token, sync
 
     with _unlocked(home, pin_stdin) as node, Remote(node.info.server, clock=node.clock) as remote:
-        token = _access_token(node, remote)
+        token = access_token(node, remote)  # a DeviceError is one sentence (_unlocked)
         if as_json:
             summary = sync(node, remote, token)
         else:

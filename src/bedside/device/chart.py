@@ -36,7 +36,7 @@ __all__ = [
     "search",
 ]
 
-_ROW: Final = "type, id, patient, server_version, local_state, body, updated"
+_ROW: Final = "type, id, patient, server_version, local_state, body, updated, provenance"
 _NOT_REACHED: Final = (
     "You cannot open this patient's record on this device: they are not among your patients."
 )
@@ -65,6 +65,9 @@ class ChartItem:
     local_state: str  # 'synced' | 'saved-on-device'
     updated: float
     resource: dict[str, Any]
+    #: who wrote the local version, from which device, when (device time), as which event
+    #: (``seq``); None for a version as the server sent it
+    provenance: dict[str, Any] | None = None
 
 
 def _item(row: Sequence[Any]) -> ChartItem:
@@ -76,6 +79,7 @@ def _item(row: Sequence[Any]) -> ChartItem:
         local_state=str(row[4]),
         resource=orjson.loads(row[5]),
         updated=float(row[6]),
+        provenance=orjson.loads(row[7]) if row[7] else None,
     )
 
 

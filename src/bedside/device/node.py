@@ -5,7 +5,8 @@ A :class:`Node` is a home directory (:mod:`bedside.device.home`) and, while unlo
 what a read or a write does lives in :mod:`~bedside.device.chart`,
 :mod:`~bedside.device.writes`, :mod:`~bedside.device.drafts` and :mod:`~bedside.device.receive`;
 its side of sync (outbox, pulled pages, snapshots, tokens, the server's clock) is
-:mod:`~bedside.device.node_sync`.
+:mod:`~bedside.device.node_sync`; what the clinician app reads beyond a chart (the ward board,
+item sync states, a set recorded as one action) is :mod:`~bedside.device.node_ward`.
 
 * **Unlock** (:meth:`Node.unlock`): the PIN opens DK through the key file (argon2id, counted
   attempts) or, within ``quick_unlock_seconds`` of an inactivity lock, through the in-memory
@@ -40,6 +41,7 @@ from bedside.device.errors import DeviceError, KeysLocked, Locked, NotEnrolled
 from bedside.device.home import DEVICE_FILE, DeviceInfo
 from bedside.device.keys import KEY_FILE, KdfParams, KeyFile
 from bedside.device.node_sync import SyncSide
+from bedside.device.node_ward import WardSide
 from bedside.device.offline import Mode
 from bedside.device.retention import enforce
 from bedside.device.secret import SECRET_FILE, shred_file
@@ -54,7 +56,7 @@ _IDLE: Final = "This device locked itself after a period without use. Enter your
 _EXPIRED_REASON: Final = "snapshot-expired"
 
 
-class Node(SyncSide):
+class Node(SyncSide, WardSide):
     """One enrolled device home. Build it with ``Node(home)`` or :meth:`enroll_local`.
 
     ``clock`` is the device's clock, or a :class:`~bedside.device.clock.ServerClock` to share

@@ -22,6 +22,7 @@ from bedside.device.pulled import Applied, apply_page
 from bedside.device.receive import Received
 from bedside.device.session import Session
 from bedside.device.workingset import PurgeReport
+from bedside.sync.event import format_time
 
 __all__ = ["SyncSide"]
 
@@ -91,6 +92,11 @@ class SyncSide:
 
     def _store_snapshot(self, s: Session, jws: str, jwks: dict[str, Any] | None) -> PurgeReport:
         return lifecycle.store_snapshot(s, jws, jwks, self._clock())
+
+    def mark_synced(self) -> None:
+        """Record that a sync just finished (``last_sync``: what the app's banner shows)."""
+        with self._use(background=True) as s:
+            s.store.set_meta("last_sync", format_time(self._clock()))
 
     def refresh_token(self) -> str | None:
         """The refresh token (kept only inside the encrypted store)."""

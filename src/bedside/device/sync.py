@@ -30,7 +30,18 @@ from bedside.device.outbox import OutboxEntry
 from bedside.device.remote import Remote
 from bedside.sync.event import format_time, parse_time
 
-__all__ = ["PROTOCOL", "REVOKED", "WIPED", "Progress", "SyncSummary", "pull", "push", "sync"]
+__all__ = [
+    "NO_SIGN_IN",
+    "PROTOCOL",
+    "REVOKED",
+    "WIPED",
+    "Progress",
+    "SyncSummary",
+    "access_token",
+    "pull",
+    "push",
+    "sync",
+]
 
 PROTOCOL: Final = 1
 PUSH_BATCH: Final = 500
@@ -59,6 +70,25 @@ class SyncSummary:
     reasons: list[str] = field(default_factory=list)  # rejection sentences (no PHI by contract)
 
 
+NO_SIGN_IN: Final = "This device has no sign-in to sync with. Run: bedside device unlock --online"
+_OTHER_DEVICE: Final = "The server did not issue a token for this device. Sign in online again."
+
+
+def access_token(node: Node, remote: Remote) -> str:
+    """A fresh access token for this device from the stored refresh token, which rotates: the
+    new one is stored at once, before anything else can fail (the server treats a reused
+    refresh token as theft). What ``bedside device sync`` and the clinician app both call."""
+    refresh = node.refresh_token()
+    if not refresh:
+        raise DeviceError(NO_SIGN_IN)
+    tokens = remote.refresh(refresh)
+    if tokens.refresh_token:
+        node.set_refresh_token(tokens.refresh_token)
+    if tokens.device != node.info.device_id:
+        raise DeviceError(_OTHER_DEVICE)
+    return tokens.access_token
+
+
 def sync(
     node: Node, remote: Remote, token: str, *, progress: Progress | None = None
 ) -> SyncSummary:
@@ -76,6 +106,7 @@ def sync(
     try:
         push(node, remote, token, summary, progress=progress)
         pull(node, remote, token, summary, progress=progress)
+        node.mark_synced()
     except DeviceError:
         _obey_status(node, remote, token)
         raise
@@ -115,7 +146,7 @@ def push(
     progress: Progress | None = None,
     batch: int = PUSH_BATCH,
 ) -> None:
-    total = len(node.outbox("pending"))
+    total = (node.status().outbox or {}).get("pending", 0)  # a background read: not a use
     while True:
         entries = node.outbox_take(batch)
         if not entries:

@@ -39,6 +39,7 @@ __all__ = [
     "prepare",
     "read_attachment",
     "record",
+    "record_set",
     "reindex",
 ]
 
@@ -192,6 +193,63 @@ def record(
     prepared = prepare(s, action, resource, patient)
     with s.store.transaction() as tx:
         return commit(s, tx, prepared)
+
+
+def record_set(
+    s: Session, resources: list[dict[str, Any]], patient: str, *, draft: str | None = None
+) -> list[Recorded]:
+    """Create several resources as one clinical action (a NEWS2 set): all commit, or none.
+
+    Every member must name ``patient`` (the patient of the page that made the set): a set
+    never spans two patients. A reference from one member to an earlier one
+    (``Observation/<the id it was built with>``, as a NEWS2 total's ``derivedFrom``) is
+    rewritten to the id the device gives that member, as a FHIR transaction resolves the
+    references between its entries (FHIR http.html#trules). ``draft``, the draft the set was
+    typed into, is deleted in the same transaction: the set is saved and the draft gone, or
+    neither, so a crash never leaves both to be recorded twice.
+    """
+    if not resources:
+        raise DeviceError("There is nothing to record.")
+    renamed: dict[str, str] = {}
+    prepared: list[Prepared] = []
+    for resource in resources:
+        if not isinstance(resource, dict):
+            raise DeviceError("A record must be a FHIR resource with a resourceType.")
+        body = _renamed(resource, renamed)
+        if patient_of(body) != patient:
+            raise DeviceError(_OTHER_PATIENT)
+        ready = prepare(s, "create", body, patient)
+        old = resource.get("id")
+        if isinstance(old, str):
+            kind = str(body["resourceType"])
+            renamed[f"{kind}/{old}"] = f"{kind}/{ready.resource['id']}"
+        prepared.append(ready)
+    with s.store.transaction() as tx:
+        done = [commit(s, tx, p) for p in prepared]
+        if draft is not None:
+            tx.execute(
+                "DELETE FROM drafts WHERE id = ? AND patient = ? AND outbox_seq IS NULL",
+                (draft, patient),
+            )
+        return done
+
+
+_OTHER_PATIENT: Final = (
+    "This set holds a record for another patient than the one open, so nothing was saved."
+)
+
+
+def _renamed(value: Any, renamed: dict[str, str]) -> Any:
+    """``value`` with every ``reference`` found in ``renamed`` replaced."""
+    if isinstance(value, dict):
+        out = {k: _renamed(v, renamed) for k, v in value.items()}
+        ref = out.get("reference")
+        if isinstance(ref, str) and ref in renamed:
+            out["reference"] = renamed[ref]
+        return out
+    if isinstance(value, list):
+        return [_renamed(v, renamed) for v in value]
+    return value
 
 
 def reindex(

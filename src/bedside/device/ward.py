@@ -1,0 +1,236 @@
+"""The ward board: the working set as the clinician app's patient list shows it (issue 16).
+
+One row per patient the policy still reaches (:func:`bedside.device.chart.patients`), with what
+a nurse scans the list for: where the patient is (the locations of their in-progress
+Encounter: ward, then bed), their latest NEWS2 total, their identifier (for search), and how
+many of their recorded items still wait for the server or for a review.
+
+It is read with a handful of indexed queries for the whole list, never one chart per patient:
+the list of a 300-patient working set must render in a few milliseconds (bench/app.py). Each
+NEWS2 total and Encounter shown passes the offline policy like any read, and each patient
+whose data is shown gets one access-log row per type (G7).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from bedside.clinical.news2_codes import SNOMED, TOTAL_CODE
+from bedside.device import accesses
+from bedside.device.chart import PatientEntry, patients
+from bedside.device.session import Session
+
+__all__ = ["BoardEntry", "ItemState", "board", "item_states"]
+
+_TOTAL: Final = f"{TOTAL_CODE}|{SNOMED}"
+_VOID: Final = ("entered-in-error", "cancelled")
+_CHUNK: Final = 500  # ids per IN (...) list
+
+
+@dataclass(frozen=True, slots=True)
+class BoardEntry:
+    """One patient of the list."""
+
+    patient: PatientEntry
+    identifier: str | None  # the Patient's usual/official identifier value, else its first
+    locations: tuple[str, ...]  # the in-progress Encounter's locations, ward first
+    news2: dict[str, Any] | None  # the latest NEWS2 total Observation
+    unsynced: int  # events recorded here the server has not answered (pending, sending)
+    needs_review: int
+    rejected: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemState:
+    """The sync state of a resource recorded on this device: its latest event."""
+
+    state: str  # pending | sending | confirmed | needs-review | rejected
+    reason: str | None
+    seq: int
+    device_time: str | None  # when the event was recorded, as it carries it
+    server_time: str | None  # when the server committed it (the result's ``at``)
+    device: str | None
+    user: str | None
+
+
+def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
+    for at in range(0, len(ids), _CHUNK):
+        yield ids[at : at + _CHUNK]
+
+
+def board(s: Session) -> list[BoardEntry]:
+    """Every working-set patient the policy reaches, as the list shows them, by name."""
+    people = patients(s)
+    ids = [p.id for p in people]
+    totals: dict[str, dict[str, Any]] = {}
+    encounters: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    bodies: dict[str, dict[str, Any]] = {}
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    with s.store.reading() as conn:
+        for part in _chunks(ids):
+            marks = ",".join("?" * len(part))
+            latest = conn.execute(
+                "SELECT c.id, max(d.value) FROM search c JOIN search d ON d.type = c.type "
+                "AND d.id = c.id AND d.param = 'date' "
+                f"WHERE c.patient IN ({marks}) AND c.type = 'Observation' AND c.param = 'code' "
+                "AND c.value = ? AND NOT EXISTS (SELECT 1 FROM search v WHERE v.type = c.type "
+                "AND v.id = c.id AND v.param = 'status' AND v.value IN (?, ?)) GROUP BY c.patient",
+                (*part, _TOTAL, *_VOID),
+            ).fetchall()
+            chosen = [str(r[0]) for r in latest]
+            if chosen:
+                cmarks = ",".join("?" * len(chosen))
+                for pid, body in conn.execute(
+                    "SELECT patient, body FROM resources WHERE type = 'Observation' "
+                    f"AND id IN ({cmarks})",
+                    chosen,
+                ):
+                    totals[str(pid)] = orjson.loads(body)
+            for pid, body in conn.execute(
+                "SELECT r.patient, r.body FROM search s JOIN resources r ON r.type = s.type "
+                f"AND r.id = s.id WHERE s.patient IN ({marks}) AND s.type = 'Encounter' "
+                "AND s.param = 'status' AND s.value = 'in-progress'",
+                part,
+            ):
+                encounters[str(pid)].append(orjson.loads(body))
+            for pid, body in conn.execute(
+                f"SELECT id, body FROM resources WHERE type = 'Patient' AND id IN ({marks})", part
+            ):
+                bodies[str(pid)] = orjson.loads(body)
+        for pid, state, n in conn.execute(
+            "SELECT patient, state, count(*) FROM outbox WHERE state IN "
+            "('pending', 'sending', 'needs-review', 'rejected') GROUP BY patient, state"
+        ):
+            counts[str(pid)][str(state)] = int(n)
+        names = _location_names(conn, encounters.values())
+    now = s.clock()
+    shown: list[tuple[str, str]] = []
+    out: list[BoardEntry] = []
+    for person in people:
+        total = totals.get(person.id)
+        if total is not None and s.policy.refuse_read(total, person.id, now) is not None:
+            total = None
+        if total is not None:
+            shown.append((person.id, "Observation"))
+        visits = [
+            e for e in encounters.get(person.id, ()) if not s.policy.refuse_read(e, person.id, now)
+        ]
+        if visits:
+            shown.append((person.id, "Encounter"))
+        n = counts.get(person.id, {})
+        out.append(
+            BoardEntry(
+                patient=person,
+                identifier=_identifier(bodies.get(person.id)),
+                locations=_locations(visits, names),
+                news2=total,
+                unsynced=n.get("pending", 0) + n.get("sending", 0),
+                needs_review=n.get("needs-review", 0),
+                rejected=n.get("rejected", 0),
+            )
+        )
+    if shown:
+        with s.store.transaction(durable=False) as tx:
+            for pid, rtype in shown:
+                accesses.log(
+                    tx,
+                    at=now,
+                    patient=pid,
+                    rtype=rtype,
+                    action="search",
+                    outcome="permitted",
+                    purpose=s.policy.purpose(pid, now),
+                )
+    return out
+
+
+def _identifier(patient: dict[str, Any] | None) -> str | None:
+    found = [
+        i
+        for i in (patient or {}).get("identifier") or ()
+        if isinstance(i, dict) and isinstance(i.get("value"), str)
+    ]
+    for use in ("usual", "official"):
+        for ident in found:
+            if ident.get("use") == use:
+                return str(ident["value"])
+    return str(found[0]["value"]) if found else None
+
+
+def _refs(encounter: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Encounter's current locations (status active or unset), in their order."""
+    out = []
+    for entry in encounter.get("location") or ():
+        if not isinstance(entry, dict) or entry.get("status") not in (None, "active", "planned"):
+            continue
+        ref = entry.get("location")
+        if isinstance(ref, dict):
+            out.append(ref)
+    return out
+
+
+def _location_names(conn: Any, groups: Iterable[list[dict[str, Any]]]) -> dict[str, str]:
+    """Location id -> name, for the Locations (shared reference data) held on the device."""
+    wanted = sorted(
+        {
+            str(ref["reference"]).rsplit("/", 1)[-1]
+            for group in groups
+            for encounter in group
+            for ref in _refs(encounter)
+            if isinstance(ref.get("reference"), str) and not isinstance(ref.get("display"), str)
+        }
+    )
+    names: dict[str, str] = {}
+    for part in _chunks(wanted):
+        marks = ",".join("?" * len(part))
+        for rid, body in conn.execute(
+            f"SELECT id, body FROM resources WHERE type = 'Location' AND id IN ({marks})", part
+        ):
+            name = orjson.loads(body).get("name")
+            if isinstance(name, str):
+                names[str(rid)] = name
+    return names
+
+
+def _locations(visits: list[dict[str, Any]], names: dict[str, str]) -> tuple[str, ...]:
+    """The names of the newest in-progress Encounter's locations (ward, then bed)."""
+    if not visits:
+        return ()
+    newest = max(visits, key=lambda e: str((e.get("period") or {}).get("start") or ""))
+    out: list[str] = []
+    for ref in _refs(newest):
+        name = ref.get("display")
+        if not isinstance(name, str) and isinstance(ref.get("reference"), str):
+            name = names.get(str(ref["reference"]).rsplit("/", 1)[-1])
+        if isinstance(name, str) and name.strip():
+            out.append(name.strip())
+    return tuple(out)
+
+
+def item_states(s: Session, patient: str) -> dict[tuple[str, str], ItemState]:
+    """(type, id) -> the latest event's state, for the patient's resources recorded here."""
+    with s.store.reading() as conn:
+        rows = conn.execute(
+            "SELECT type, resource_id, state, reason, seq, event, result FROM outbox "
+            "WHERE patient = ? ORDER BY seq",
+            (patient,),
+        ).fetchall()
+    out: dict[tuple[str, str], ItemState] = {}
+    for rtype, rid, state, reason, seq, event, result in rows:
+        signed = orjson.loads(event)
+        answer = orjson.loads(result) if result else {}
+        out[(str(rtype), str(rid))] = ItemState(
+            state=str(state),
+            reason=reason,
+            seq=int(seq),
+            device_time=signed.get("device_time"),
+            server_time=answer.get("at") if isinstance(answer.get("at"), str) else None,
+            device=signed.get("device"),
+            user=signed.get("user"),
+        )
+    return out
