@@ -11,7 +11,6 @@ PHI), a refusal is a 403 with the policy's sentence, anything else a 409 with it
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -92,7 +91,7 @@ class Pages:
             status = self.node.status()
         except DeviceError:  # wiped, or a damaged key file: a page must still say so
             return {"unlocked": False, "mode": None, "mode_text": _MODES["locked"], "online": None}
-        now = time.time()
+        now = self.node.clock()  # the device's time, as the node's own deadlines
         outbox = status.outbox or {}
         mode = status.mode if status.unlocked else None
         last = views.parse_when(status.last_sync)

@@ -3,7 +3,9 @@
 :func:`summarise` takes what :meth:`bedside.device.Node.chart` returned for a patient and the
 sync state of what this device recorded, and sorts it into what a clinician checks first:
 active problems, active medications, allergies, the latest vital signs with the latest NEWS2,
-outstanding tasks, recent notes and encounters. Each section keeps all its lines (the
+outstanding tasks (Tasks, and the open activities of active CarePlans: R4 keeps Task out of
+the Patient compartment, so a confined device holds CarePlans), recent notes and encounters.
+Each section keeps all its lines (the
 drill-down page lists them all); the summary shows the first few.
 
 The banner (name, date of birth and age, sex, identifier, allergy flag) is on every patient
@@ -31,6 +33,7 @@ _NOT_TRUE: Final = frozenset({"refuted", "entered-in-error"})
 _OPEN_TASK: Final = frozenset(
     {"draft", "requested", "received", "accepted", "ready", "in-progress", "on-hold"}
 )
+_OPEN_ACTIVITY: Final = frozenset({"not-started", "scheduled", "in-progress", "on-hold"})
 _NO_KNOWN_ALLERGY: Final = frozenset({"716186003", "409137002", "428607008", "429625007"})
 _ORDER: Final = {p: i for i, p in enumerate(Parameter)}
 
@@ -208,6 +211,12 @@ def summarise(
         )
         for i in pick("Task", lambda r: r.get("status") in _OPEN_TASK)
     ]
+    for plan in pick("CarePlan", lambda r: r.get("status") in ("active", "on-hold")):
+        for activity in plan.resource.get("activity") or ():
+            detail = activity.get("detail") if isinstance(activity, dict) else None
+            if isinstance(detail, dict) and detail.get("status") in _OPEN_ACTIVITY:
+                title = str(detail.get("description") or views.concept(detail.get("code")))
+                tasks.append(line(plan, title, str(detail["status"]).replace("-", " ")))
     notes = [
         line(
             i,
