@@ -1,4 +1,4 @@
-"""`bedside device app --home DIR [--port P] [--no-browser]`: the clinician app on this device.
+"""`bedside device app --home DIR [--port P] [--no-browser] [--sync-every MIN]`: the clinician app.
 
 The app is a web app served by the device node itself on 127.0.0.1 (docs/clinician-app.md), so
 it works with the server unreachable. It opens the default browser at a one-time launch URL;
@@ -25,6 +25,12 @@ def app_command(
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="Print the launch URL instead of opening it.")
     ] = False,
+    sync_every: Annotated[
+        float,
+        typer.Option(
+            "--sync-every", help="Minutes between automatic syncs while the server answers."
+        ),
+    ] = 3.0,
 ) -> None:
     """Start the clinician app on 127.0.0.1 and open the browser at its launch URL."""
     from bedside.device.app.server import serve
@@ -38,5 +44,7 @@ def app_command(
 
     if not 0 <= port <= 65535:
         raise typer.BadParameter("A port is a number from 1 to 65535.")
+    if not sync_every > 0:
+        raise typer.BadParameter("--sync-every is a number of minutes above 0.")
     with _plain_errors():
-        serve(home, port=port, open_browser=not no_browser, show=show)
+        serve(home, port=port, open_browser=not no_browser, show=show, sync_every=sync_every * 60)

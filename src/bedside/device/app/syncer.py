@@ -30,7 +30,6 @@ NEEDS_NETWORK: Final = (
     "Sync needs the network, and the server cannot be reached now: everything you record stays "
     "saved on this device until it can."
 )
-_RUNNING: Final = "A sync is running already."
 _LOCKED: Final = "Unlock the device to sync it."
 
 
@@ -105,9 +104,10 @@ class Syncer:
         return self.online
 
     def request(self) -> str | None:
-        """Ask for a sync now; None when it starts, else the sentence saying why not."""
+        """Ask for a sync now; None when it starts (or one is running: its progress is the
+        answer), else the sentence saying why not."""
         if self.progress.state == "running":
-            return _RUNNING
+            return None
         if not self.node.unlocked:
             return _LOCKED
         if not self.probe():
