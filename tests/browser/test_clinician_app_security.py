@@ -88,7 +88,8 @@ def test_the_app_is_reachable_once_by_one_browser_on_loopback_only(
     violations = page.evaluate(
         """() => new Promise((done) => {
             const seen = [];
-            document.addEventListener('securitypolicyviolation', (e) => seen.push(e.violatedDirective));
+            document.addEventListener(
+                'securitypolicyviolation', (e) => seen.push(e.violatedDirective));
             const s = document.createElement('script');
             s.textContent = 'window.injected = true';
             document.head.appendChild(s);
