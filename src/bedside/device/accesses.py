@@ -19,7 +19,7 @@ from typing import Any, Final
 from bedside.device.errors import Refused
 from bedside.device.store import Connection, LocalStore
 
-__all__ = ["OUTCOMES", "Access", "log", "mark_uploaded", "pending"]
+__all__ = ["OUTCOMES", "Access", "log", "log_reads", "mark_uploaded", "pending"]
 
 OUTCOMES: Final = ("permitted", "refused")
 _COLUMNS: Final = "id, at, patient, type, resource_id, action, outcome, purpose, reason, count"
@@ -65,6 +65,23 @@ def log(
         "INSERT INTO accesses (at, patient, type, resource_id, action, outcome, purpose, reason, "
         "count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (at, patient, rtype, resource_id, action, outcome, purpose, reason, count),
+    )
+
+
+def log_reads(
+    conn: Connection,
+    *,
+    at: float,
+    reads: Iterable[tuple[str, str | None]],
+    rtype: str,
+    action: str = "search",
+) -> None:
+    """Append one permitted read of ``rtype`` per (patient, purpose) in ``reads`` (a list of
+    many patients' data, such as the ward board), in one statement."""
+    conn.executemany(
+        "INSERT INTO accesses (at, patient, type, resource_id, action, outcome, purpose, reason, "
+        "count) VALUES (?, ?, ?, NULL, ?, 'permitted', ?, NULL, 1)",
+        [(at, patient, rtype, action, purpose) for patient, purpose in reads],
     )
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
+from functools import cache
 from typing import Any, Final
 
 from bedside.device.claims import (
@@ -135,6 +136,11 @@ class OfflinePolicy:
             self.patient_limit: str | None = None if limit is None else str(limit)
             self.pins = frozenset(map(str, claims.get("pins") or ()))
             self._entries = tuple(map(parse_entry, claims.get("patients") or ()))
+            grouped: dict[str, list[Entry]] = {}
+            for entry in self._entries:
+                grouped.setdefault(entry.patient, []).append(entry)
+            #: the entries of each patient: a decision looks at one patient's, never all
+            self._by_patient = {p: tuple(es) for p, es in grouped.items()}
             self._refusals = tuple(map(parse_withheld, claims.get("refusals") or ()))
             self.sensitive = frozenset(map(parse_label, claims.get("sensitive_labels") or ()))
             self._purpose = tuple(
@@ -188,10 +194,13 @@ class OfflinePolicy:
         return {p: sorted(b) for p, b in sorted(out.items())}
 
     def reaches(self, patient: str, now: float) -> bool:
-        """Whether ``patient`` may be on the device at all at ``now`` (by any basis)."""
+        """Whether ``patient`` may be on the device at all at ``now`` (by any basis): the same
+        answer as ``patient in reachable(now)``, from that patient's entries alone."""
         if self.unlimited:
             return True
-        return patient in self.reachable(now)
+        if not self.confined and self.patient_limit and patient == self.patient_limit:
+            return True
+        return bool(self._running_for(patient, self.to_server(now)))
 
     def working_set(self, now: float, pinned: Iterable[str] = ()) -> set[str]:
         """The patients the device keeps: reached by an automatic basis (care team, location,
@@ -271,6 +280,12 @@ class OfflinePolicy:
             and (self.patient_limit is None or e.patient == self.patient_limit)
         ]
 
+    def _running_for(self, patient: str, at: float) -> list[Entry]:
+        """The running entries of one patient (as ``_running``, without walking the others)."""
+        if self.patient_limit is not None and patient != self.patient_limit:
+            return []
+        return [e for e in self._by_patient.get(patient, ()) if e.until is None or e.until > at]
+
     def _reach(
         self, rtype: str, labels: frozenset[Label], patient: str | None, at: float, *, write: bool
     ) -> str | None:
@@ -283,11 +298,11 @@ class OfflinePolicy:
             return None
         if patient is None:
             return "no-patient"
-        if patient_compartment(rtype, patient).empty:
+        if _outside_compartment(rtype):
             return "outside"  # types outside the Patient compartment: invisible when confined
         if not self.confined:
             return None if patient == self.patient_limit else "not-reached"
-        entries = [e for e in self._running(at) if e.patient == patient]
+        entries = self._running_for(patient, at)
         if not entries:
             return "not-reached"
         if any(e.basis in _WHOLE_RECORD for e in entries):
@@ -332,3 +347,10 @@ class OfflinePolicy:
         if queries is None and rtype not in self.permissions:
             queries = self.filters.get("*")
         return queries is None or matches_any(rtype, resource, queries)
+
+
+@cache
+def _outside_compartment(rtype: str) -> bool:
+    """Whether ``rtype`` has no Patient compartment parameter the index holds (then no patient's
+    data of that type is visible to a confined caller); a property of the type alone."""
+    return patient_compartment(rtype, "any").empty

@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -45,6 +46,8 @@ class Session:
     outbox: Outbox
     attachments: Attachments
     clock: ServerClock  # called: device time; .server(t) / .now(): the server's (device/clock.py)
+    #: the ward board's per-patient facts (bedside.device.ward), dropped with the session
+    ward: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
         self.store.close()

@@ -8,7 +8,8 @@ many of their recorded items still wait for the server or for a review.
 It is read with a handful of indexed queries for the whole list, never one chart per patient:
 the list of a 300-patient working set must render in a few milliseconds (bench/app.py). Each
 NEWS2 total and Encounter shown passes the offline policy like any read, and each patient
-whose data is shown gets one access-log row per type (G7).
+whose NEWS2 is shown gets one access-log row (G7); the list itself is logged as the patient
+search it is (:func:`bedside.device.chart.patients`).
 """
 
 from __future__ import annotations
@@ -63,71 +64,84 @@ def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
         yield ids[at : at + _CHUNK]
 
 
+#: Temporary triggers on the session's connection: which patients' rows changed since the board
+#: last looked (any writer: a local write, a pull, a purge), so only those are read again. A
+#: Location change ("*") refreshes every patient's ward names.
+_TRACKING: Final = (
+    "CREATE TEMP TABLE IF NOT EXISTS ward_dirty (patient TEXT PRIMARY KEY)",
+    *(
+        f"CREATE TEMP TRIGGER IF NOT EXISTS ward_{event.lower()}_{row.lower()} AFTER {event} "
+        f"ON main.resources WHEN {row}.type IN ('Patient', 'Observation', 'Encounter', "
+        f"'Location') BEGIN INSERT OR IGNORE INTO ward_dirty (patient) "
+        f"VALUES (COALESCE({row}.patient, '*')); END"
+        for event, row in (
+            ("INSERT", "NEW"),
+            ("UPDATE", "NEW"),
+            ("UPDATE", "OLD"),
+            ("DELETE", "OLD"),
+        )
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What the board shows of one patient, as last read from the store."""
+
+    total: dict[str, Any] | None
+    visits: tuple[dict[str, Any], ...]
+    locations: tuple[str, ...]
+    identifier: str | None
+
+
 def board(s: Session) -> list[BoardEntry]:
-    """Every working-set patient the policy reaches, as the list shows them, by name."""
+    """Every working-set patient the policy reaches, as the list shows them, by name.
+
+    The facts of each patient are kept for the session and read again only when a row of
+    theirs changed (see ``_TRACKING``); the offline policy and the access log see every call.
+    """
     people = patients(s)
     ids = [p.id for p in people]
-    totals: dict[str, dict[str, Any]] = {}
-    encounters: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    bodies: dict[str, dict[str, Any]] = {}
+    facts: dict[str, _Facts] = s.ward.setdefault("facts", {})
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     with s.store.reading() as conn:
-        for part in _chunks(ids):
-            marks = ",".join("?" * len(part))
-            latest = conn.execute(
-                "SELECT c.id, max(d.value) FROM search c JOIN search d ON d.type = c.type "
-                "AND d.id = c.id AND d.param = 'date' "
-                f"WHERE c.patient IN ({marks}) AND c.type = 'Observation' AND c.param = 'code' "
-                "AND c.value = ? AND NOT EXISTS (SELECT 1 FROM search v WHERE v.type = c.type "
-                "AND v.id = c.id AND v.param = 'status' AND v.value IN (?, ?)) GROUP BY c.patient",
-                (*part, _TOTAL, *_VOID),
-            ).fetchall()
-            chosen = [str(r[0]) for r in latest]
-            if chosen:
-                cmarks = ",".join("?" * len(chosen))
-                for pid, body in conn.execute(
-                    "SELECT patient, body FROM resources WHERE type = 'Observation' "
-                    f"AND id IN ({cmarks})",
-                    chosen,
-                ):
-                    totals[str(pid)] = orjson.loads(body)
-            for pid, body in conn.execute(
-                "SELECT r.patient, r.body FROM search s JOIN resources r ON r.type = s.type "
-                f"AND r.id = s.id WHERE s.patient IN ({marks}) AND s.type = 'Encounter' "
-                "AND s.param = 'status' AND s.value = 'in-progress'",
-                part,
-            ):
-                encounters[str(pid)].append(orjson.loads(body))
-            for pid, body in conn.execute(
-                f"SELECT id, body FROM resources WHERE type = 'Patient' AND id IN ({marks})", part
-            ):
-                bodies[str(pid)] = orjson.loads(body)
+        if not s.ward.get("tracking"):
+            for statement in _TRACKING:
+                conn.execute(statement)
+            s.ward["tracking"] = True
+            conn.execute("DELETE FROM ward_dirty")
+            facts.clear()
+        dirty = {str(r[0]) for r in conn.execute("SELECT patient FROM ward_dirty")}
+        if dirty:
+            conn.execute("DELETE FROM ward_dirty")
+        if "*" in dirty:
+            facts.clear()
+        stale = [p for p in ids if p in dirty or p not in facts]
+        facts.update(_read(conn, stale))
         for pid, state, n in conn.execute(
             "SELECT patient, state, count(*) FROM outbox WHERE state IN "
             "('pending', 'sending', 'needs-review', 'rejected') GROUP BY patient, state"
         ):
             counts[str(pid)][str(state)] = int(n)
-        names = _location_names(conn, encounters.values())
     now = s.clock()
-    shown: list[tuple[str, str]] = []
+    shown: list[str] = []  # patients whose NEWS2 the list shows: one access row each
     out: list[BoardEntry] = []
     for person in people:
-        total = totals.get(person.id)
+        known = facts.get(person.id) or _Facts(None, (), (), None)
+        total = known.total
         if total is not None and s.policy.refuse_read(total, person.id, now) is not None:
             total = None
         if total is not None:
-            shown.append((person.id, "Observation"))
-        visits = [
-            e for e in encounters.get(person.id, ()) if not s.policy.refuse_read(e, person.id, now)
-        ]
-        if visits:
-            shown.append((person.id, "Encounter"))
+            shown.append(person.id)
+        places = known.locations
+        if any(s.policy.refuse_read(e, person.id, now) for e in known.visits):
+            places = ()
         n = counts.get(person.id, {})
         out.append(
             BoardEntry(
                 patient=person,
-                identifier=_identifier(bodies.get(person.id)),
-                locations=_locations(visits, names),
+                identifier=known.identifier,
+                locations=places,
                 news2=total,
                 unsynced=n.get("pending", 0) + n.get("sending", 0),
                 needs_review=n.get("needs-review", 0),
@@ -136,17 +150,56 @@ def board(s: Session) -> list[BoardEntry]:
         )
     if shown:
         with s.store.transaction(durable=False) as tx:
-            for pid, rtype in shown:
-                accesses.log(
-                    tx,
-                    at=now,
-                    patient=pid,
-                    rtype=rtype,
-                    action="search",
-                    outcome="permitted",
-                    purpose=s.policy.purpose(pid, now),
-                )
+            reads = [(pid, s.policy.purpose(pid, now)) for pid in shown]
+            accesses.log_reads(tx, at=now, reads=reads, rtype="Observation")
     return out
+
+
+def _read(conn: Any, ids: Sequence[str]) -> dict[str, _Facts]:
+    """The facts of ``ids`` from the store: a few indexed queries per 500 patients."""
+    totals: dict[str, dict[str, Any]] = {}
+    encounters: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    bodies: dict[str, dict[str, Any]] = {}
+    for part in _chunks(ids):
+        marks = ",".join("?" * len(part))
+        latest = conn.execute(
+            "SELECT c.id, max(d.value) FROM search c JOIN search d ON d.type = c.type "
+            "AND d.id = c.id AND d.param = 'date' "
+            f"WHERE c.patient IN ({marks}) AND c.type = 'Observation' AND c.param = 'code' "
+            "AND c.value = ? AND NOT EXISTS (SELECT 1 FROM search v WHERE v.type = c.type "
+            "AND v.id = c.id AND v.param = 'status' AND v.value IN (?, ?)) GROUP BY c.patient",
+            (*part, _TOTAL, *_VOID),
+        ).fetchall()
+        chosen = [str(r[0]) for r in latest]
+        if chosen:
+            cmarks = ",".join("?" * len(chosen))
+            for pid, body in conn.execute(
+                "SELECT patient, body FROM resources WHERE type = 'Observation' "
+                f"AND id IN ({cmarks})",
+                chosen,
+            ):
+                totals[str(pid)] = orjson.loads(body)
+        for pid, body in conn.execute(
+            "SELECT r.patient, r.body FROM search s JOIN resources r ON r.type = s.type "
+            f"AND r.id = s.id WHERE s.patient IN ({marks}) AND s.type = 'Encounter' "
+            "AND s.param = 'status' AND s.value = 'in-progress'",
+            part,
+        ):
+            encounters[str(pid)].append(orjson.loads(body))
+        for pid, body in conn.execute(
+            f"SELECT id, body FROM resources WHERE type = 'Patient' AND id IN ({marks})", part
+        ):
+            bodies[str(pid)] = orjson.loads(body)
+    names = _location_names(conn, encounters.values())
+    return {
+        pid: _Facts(
+            totals.get(pid),
+            tuple(encounters.get(pid, ())),
+            _locations(encounters.get(pid, []), names),
+            _identifier(bodies.get(pid)),
+        )
+        for pid in ids
+    }
 
 
 def _identifier(patient: dict[str, Any] | None) -> str | None:

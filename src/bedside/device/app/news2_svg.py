@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["COMPACT", "FRAMES", "WIDE", "Frame", "aggregate_svg", "bands", "parameter_svg"]
 
 FILL: Final = {0: "#ffffff", 1: "#fff2b3", 2: "#ffcf8a", 3: "#f2a0a0"}
-TOP: Final = 14
+TOP: Final = 22
 PLOT_H: Final = 150
 BOTTOM: Final = 36
 
@@ -52,12 +52,15 @@ COMPACT: Final = Frame("compact", 400, 118, 13, 6)
 WIDE: Final = Frame("wide", 900, 150, 12, 12)
 FRAMES: Final = (COMPACT, WIDE)
 #: (lowest, highest, step) of each numeric panel's axis
-RANGES: Final = {
-    Parameter.RESPIRATION_RATE: (4, 40, 1),
-    Parameter.SPO2: (80, 100, 1),
-    Parameter.SYSTOLIC_BP: (60, 240, 1),
-    Parameter.PULSE: (30, 170, 1),
-    Parameter.TEMPERATURE: (Decimal("33.0"), Decimal("41.0"), Decimal("0.1")),
+RANGES: Final[dict[Parameter, tuple[Decimal, Decimal, Decimal]]] = {
+    p: (Decimal(low), Decimal(high), Decimal(step))
+    for p, low, high, step in (
+        (Parameter.RESPIRATION_RATE, "4", "40", "1"),
+        (Parameter.SPO2, "80", "100", "1"),
+        (Parameter.SYSTOLIC_BP, "60", "240", "1"),
+        (Parameter.PULSE, "30", "170", "1"),
+        (Parameter.TEMPERATURE, "33.0", "41.0", "0.1"),
+    )
 }
 _FIELD: Final = {
     Parameter.RESPIRATION_RATE: "respiration_rate",
@@ -66,11 +69,13 @@ _FIELD: Final = {
     Parameter.PULSE: "pulse",
     Parameter.TEMPERATURE: "temperature",
 }
+#: How a categorical reading is marked on its panel (ACVPU letters; O2 for oxygen)
+_LETTER: Final = {"Oxygen": "O\u2082", "Air": "Air", "New confusion": "C"}
 _CATEGORIES: Final = {
     Parameter.AIR_OR_OXYGEN: (("Air", {"on_oxygen": False}), ("Oxygen", {"on_oxygen": True})),
     Parameter.CONSCIOUSNESS: (
-        ("Alert", {"consciousness": Consciousness.ALERT}),
-        ("New confusion, voice, pain or unresponsive", {"consciousness": Consciousness.VOICE}),
+        ("Alert (A)", {"consciousness": Consciousness.ALERT}),
+        ("C, V, P or U", {"consciousness": Consciousness.VOICE}),
     ),
 }
 
@@ -78,7 +83,7 @@ _CATEGORIES: Final = {
 @cache
 def bands(parameter: Parameter) -> tuple[tuple[Decimal, Decimal, int], ...]:
     """(lowest, highest, score) runs over the panel's range, from the rule itself."""
-    low, high, step = (Decimal(str(v)) for v in RANGES[parameter])
+    low, high, step = RANGES[parameter]
     runs: list[tuple[Decimal, Decimal, int]] = []
     value = low
     while value <= high:
@@ -178,26 +183,31 @@ def parameter_svg(parameter: Parameter, sets: Sequence[Set], f: Frame = WIDE) ->
         row_h = 34.0
         for i, (name, given) in enumerate(rows):
             score = assess(News2Inputs(**given)).scores[parameter]  # type: ignore[arg-type]
-            body += _band(f, key, TOP + row_h * i, row_h, score, name.split(",")[0])
+            body += _band(f, key, TOP + row_h * i, row_h, score, name)
         for x, r in readings:
             if r is not None:
                 y = TOP + row_h * (0 if r.score == 0 else 1) + row_h / 2 + 6
-                body += _point(f, x, y, "O\u2082" if r.text == "Oxygen" else r.text[:1])
+                body += _point(f, x, y, _LETTER.get(r.text, r.text[:1]))
         body += _times(f, sets, xs, TOP + row_h * len(rows))
         height = TOP + row_h * len(rows) + BOTTOM
         return _svg(f, key, title, desc or "No readings.", height, body)
-    low, high, step = (Decimal(str(v)) for v in RANGES[parameter])
-    span = float(high - low + step)
-    half = PLOT_H * float(step) / span / 2
+    step = float(RANGES[parameter][2])
+    runs = bands(parameter)
+    row = PLOT_H / len(runs)  # one row per band, as on the paper chart, highest values on top
 
     def y_of(value: float) -> float:
-        clamped = min(max(value, float(low)), float(high))
-        return TOP + PLOT_H * (1 - (clamped - float(low) + float(step) / 2) / span)
+        """Inside its band's row, in proportion; beyond the axis, at its end."""
+        for i, (a, b, _) in enumerate(runs):
+            if value <= float(b) or i == len(runs) - 1:
+                inside = (min(max(value, float(a)), float(b)) - float(a) + step / 2) / (
+                    float(b) - float(a) + step
+                )
+                return TOP + PLOT_H - row * (i + inside)
+        raise AssertionError("unreachable")
 
-    runs = bands(parameter)
     for i, (a, b, score) in enumerate(runs):
-        top, bottom = y_of(float(b)) - half, y_of(float(a)) + half
-        body += _band(f, key, top, bottom - top, score, _label(a, b, i == 0, i == len(runs) - 1))
+        top = TOP + PLOT_H - row * (i + 1)
+        body += _band(f, key, top, row, score, _label(a, b, i == 0, i == len(runs) - 1))
     points = [(x, y_of(r.number), r) for x, r in readings if r is not None and r.number is not None]
     if len(points) > 1:
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points)

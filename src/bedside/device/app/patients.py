@@ -52,7 +52,7 @@ def card(entry: BoardEntry, now: float) -> Card:
         id=p.id,
         name=p.display or "Name not recorded",
         age=views.age(p.birth_date),
-        sex=views.sex(p.gender),
+        sex=views.sex(p.gender) if p.gender else "sex not recorded",
         place=" · ".join(entry.locations) or NO_WARD,
         identifier=entry.identifier or "",
         score=score,

@@ -11,6 +11,7 @@ Uvicorn's access log is off: a path holds patient ids, and nothing about a patie
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
@@ -35,10 +36,23 @@ from bedside.device.errors import DeviceError
 from bedside.device.node import Node
 from bedside.device.ticker import Ticker
 
-__all__ = ["LOOPBACK", "build_app", "serve"]
+__all__ = ["LOOPBACK", "build_app", "serve", "tune_gc"]
 
 LOOPBACK: Final = "127.0.0.1"
 _STATIC: Final = Path(__file__).parent / "static"
+
+
+def tune_gc() -> None:
+    """Fewer, cheaper garbage collections for a process that builds pages from JSON.
+
+    A chart parses a few hundred resources into thousands of short-lived dicts; with CPython's
+    default thresholds a full collection lands in about one request in twenty and doubles its
+    time (bench/app.py). Objects alive after start-up are frozen out of every collection, and
+    the young generation is collected every 20,000 allocations instead of 700.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def build_app(pages: Pages) -> Guard:
@@ -100,6 +114,7 @@ def serve(
             webbrowser.open(url)
         show(url)
 
+    tune_gc()
     threading.Thread(target=announce, name="bedside-app-launch", daemon=True).start()
     ticker = Ticker(node, every=tick_every).start()
     syncer.start()

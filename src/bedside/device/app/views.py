@@ -218,10 +218,35 @@ class Score:
         return self.response.label
 
 
+_SCORES: dict[tuple[object, ...], Score | None] = {}
+
+
 def news2_of(total: dict[str, Any] | None) -> Score | None:
-    """The score, band and response of a NEWS2 total Observation (None when unreadable)."""
+    """The score, band and response of a NEWS2 total Observation (None when unreadable).
+
+    Remembered per resource version: the patient list shows 300 of them on every refresh.
+    """
     if total is None:
         return None
+    meta = total.get("meta") or {}
+    key = (
+        total.get("id"),
+        meta.get("versionId"),
+        total.get("status"),
+        total.get("valueInteger"),
+        len(total.get("component") or ()),
+    )
+    if key[0] is not None and key in _SCORES:
+        return _SCORES[key]
+    if len(_SCORES) > 10_000:
+        _SCORES.clear()
+    found = _score_of(total)
+    if key[0] is not None:
+        _SCORES[key] = found
+    return found
+
+
+def _score_of(total: dict[str, Any]) -> Score | None:
     try:
         value = total_score(total)
     except Unprocessable:
