@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Response, expect
+from playwright.sync_api import Browser, Page, Response, expect
 
 from bedside.auth.keys import load_or_create
 from tests.browser._app import AppProcess, axe_check
@@ -48,6 +48,20 @@ def listening_addresses(port: int) -> list[str]:
     return found
 
 
+def tab_to(page: Page, name: str, presses: int = 60) -> None:
+    """Press Tab until the focused control is named ``name`` (its text or its label)."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            """() => { const e = document.activeElement;
+                const named = e.labels && e.labels.length ? e.labels[0] : e;
+                return named.innerText || ''; }"""
+        )
+        if focused.strip().split("\n")[0].strip() == name:
+            return
+    raise AssertionError(f"{name!r} cannot be reached with the Tab key")
+
+
 def test_the_app_is_reachable_once_by_one_browser_on_loopback_only(
     browser: Browser, running: tuple[AppProcess, str]
 ) -> None:
@@ -74,13 +88,25 @@ def test_the_app_is_reachable_once_by_one_browser_on_loopback_only(
     assert other.goto(f"{app.base}/patients").status == 403  # type: ignore[union-attr]
     stranger.close()
 
-    page.get_by_label("PIN").fill(pin)
-    page.get_by_role("button", name="Unlock").click()
+    page.keyboard.type(pin)  # by keyboard only: the PIN field has the focus
+    page.keyboard.press("Enter")
     page.wait_for_url("**/patients")
-    page.get_by_role("link", name="Alba Quennell").click()
-    page.get_by_role("link", name="Record observations").first.click()
-    page.get_by_label("Respiration rate", exact=True).fill(COMPLETE["respiration_rate"])
+    tab_to(page, "Alba Quennell")
+    page.keyboard.press("Enter")
+    expect(page.locator(".banner h1")).to_have_text("Alba Quennell")
+    tab_to(page, "Record observations")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/observe")
+    tab_to(page, "Respiration rate")
+    page.keyboard.type(COMPLETE["respiration_rate"])
     expect(page.locator("#o-respiration_rate")).to_have_text("Score 2")  # fetched JSON
+
+    page.evaluate("() => window.dispatchEvent(new Event('blur'))")  # the window goes behind
+    expect(page.locator("main")).to_be_hidden()
+    expect(page.locator(".banner")).to_be_hidden()
+    expect(page.locator(".veil")).to_be_visible()
+    page.evaluate("() => window.dispatchEvent(new Event('focus'))")
+    expect(page.locator(".banner")).to_be_visible()
     page.goto(f"{app.base}/patients/p1/news2")
     page.goto(f"{app.base}/sync")
     axe_check(page, "sync")

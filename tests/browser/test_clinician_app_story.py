@@ -201,7 +201,6 @@ def test_a_ward_round_offline_then_synced_from_the_app(
         smart.server.process.kill()  # the server goes away for the whole round
         smart.server.process.wait(timeout=30)
         expect(page.locator('#strip [data-field="online"]')).to_have_text("Offline", timeout=45_000)
-        every_width(page, "patients", f"{base}/patients")
 
         for n, bed in enumerate(BEDS):
             open_patient(page, base, bed.name)
@@ -251,6 +250,8 @@ def test_a_ward_round_offline_then_synced_from_the_app(
             if n == 0:
                 every_width(page, "news2-chart")
 
+        every_width(page, "patients", f"{base}/patients")  # scores and "8 saved on device"
+        expect(page.locator(".card", has_text=BEDS[2].name)).to_contain_text("8 saved on device")
         open_patient(page, base, BEDS[0].name)
         page.locator("#s-vitals ~ ul li a", has_text="NEWS2").first.click()
         expect(page.get_by_text("Recorded on this device")).to_be_visible()
@@ -307,3 +308,42 @@ def test_a_ward_round_offline_then_synced_from_the_app(
             agents = [a["who"] for a in entry["resource"]["agent"]]
             assert {"reference": f"Device/{device_id}"} in agents
             assert entry["resource"]["occurredDateTime"]
+
+
+def test_the_app_syncs_by_itself_every_few_minutes_while_the_server_answers(
+    browser: Browser, ward: Ward, tmp_path: Path
+) -> None:
+    smart = ward.smart
+    home = tmp_path / "home"
+    bed = BEDS[1]
+    phone = enroll_phone(smart, ward.username, home, ward.patients[bed.name])
+    phone.node.lock()
+    OPENED.remove(phone.node)
+    app = AppProcess.start(home, extra=("--sync-every", "0.05"))  # every 3 s, for the test
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(app.url)
+        page.get_by_label("PIN").fill(PIN)
+        page.get_by_role("button", name="Unlock").click()
+        open_patient(page, app.base, bed.name)
+        page.get_by_role("link", name="Record observations").first.click()
+        fill(page, bed.readings)
+        expect(page.locator("#news2-headline")).to_have_text(f"NEWS2 {bed.total}")
+        page.get_by_role("button", name="Save observations").click()
+        expect(page.locator(".flash")).to_contain_text("Saved on device")
+        deadline = time.monotonic() + 60
+        while state_of_news2(page) != "confirmed":  # nobody presses "Sync now"
+            assert time.monotonic() < deadline, "the app did not sync by itself within 60 s"
+            time.sleep(2)
+            page.reload()
+        page.goto(f"{app.base}/sync")
+        expect(page.locator("#o-4")).to_have_text("Confirmed (8)")
+        assert "Last sync: just now" in page.locator("#strip").inner_text()
+    finally:
+        context.close()
+        app.stop()
+    found = smart.get(
+        "/Observation", smart.operator_token, patient=ward.patients[bed.name], _count="100"
+    ).json()
+    assert len(found.get("entry", [])) == 8

@@ -20,7 +20,7 @@ from bedside.auth.keys import SigningKeys, load_or_create
 from bedside.clinical.news2_codes import is_total, parameter_of
 from bedside.device import DeviceError
 from bedside.device.secret import ENV_KEYSTORE
-from tests.integration._app_world import COMPLETE, WARD, AppWorld, app_world
+from tests.integration._app_world import COMPLETE, WARD, AppWorld, app_world, encounter
 from tests.integration._device_world import OFFLINE
 
 
@@ -302,3 +302,47 @@ def test_the_outbox_lists_every_item_with_the_servers_reason(app: AppWorld) -> N
     assert "1 rejected" in listing
     chart = text(app.get("/patients/p1").text)
     assert "confirmed" in chart
+
+
+def test_the_list_follows_every_change_to_a_patients_rows(app: AppWorld) -> None:
+    """The board keeps each patient's facts between views; a local write, a pulled record or a
+    move to another ward must show at the next view all the same."""
+    assert "Alba Quennell 76 y, Female · Ward 7 · Bed 3 No NEWS2 recorded" in text(
+        app.get("/patients").text
+    )
+    save(app, "p1", COMPLETE)
+    assert "Alba Quennell 76 y, Female · Ward 7 · Bed 3 NEWS2 6 Medium risk" in text(
+        app.get("/patients").text
+    )
+    newer = {
+        "resourceType": "Observation",
+        "id": "news2-from-server",
+        "meta": {"versionId": "1"},
+        "status": "final",
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "1104051000000101"}]},
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2099-01-01T08:00:00Z",
+        "valueInteger": 1,
+    }
+    moved = encounter("p1", "Ward 9", "Bed 12")
+    moved["meta"] = {"versionId": "2"}
+    app.node.receive([newer, moved])
+    page = text(app.get("/patients").text)
+    assert "Ward 9 (1) Alba Quennell 76 y, Female · Ward 9 · Bed 12 NEWS2 1 Low risk" in page
+    assert "Ward 7 (1) Brin Ottaway" in page
+
+
+def test_old_data_says_how_old_it_is_and_the_strip_says_when_the_device_last_synced(
+    app: AppWorld,
+) -> None:
+    save(app, "p1", COMPLETE)
+    app.clock.advance(5 * 3600 + 60)
+    app.unlock()  # the idle lock came long ago
+    listing = text(app.get("/patients").text)
+    assert (
+        "Alba Quennell 76 y, Female · Ward 7 · Bed 3 NEWS2 6 Medium risk: urgent response 5 h ago"
+        in listing
+    )
+    assert "Last sync: never" in listing and "8 waiting to sync" in listing
+    chart = text(app.get("/patients/p1").text)
+    assert "NEWS2 6 Medium risk: urgent response taken" in chart and ", 5 h ago" in chart

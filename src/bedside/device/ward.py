@@ -66,14 +66,16 @@ def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
 
 #: Temporary triggers on the session's connection: which patients' rows changed since the board
 #: last looked (any writer: a local write, a pull, a purge), so only those are read again. A
-#: Location change ("*") refreshes every patient's ward names.
+#: Location change ("*") refreshes every patient's ward names. (No ``OR IGNORE`` in the body: an
+#: outer upsert's conflict handling would override it.)
 _TRACKING: Final = (
     "CREATE TEMP TABLE IF NOT EXISTS ward_dirty (patient TEXT PRIMARY KEY)",
     *(
         f"CREATE TEMP TRIGGER IF NOT EXISTS ward_{event.lower()}_{row.lower()} AFTER {event} "
         f"ON main.resources WHEN {row}.type IN ('Patient', 'Observation', 'Encounter', "
-        f"'Location') BEGIN INSERT OR IGNORE INTO ward_dirty (patient) "
-        f"VALUES (COALESCE({row}.patient, '*')); END"
+        f"'Location') BEGIN INSERT INTO ward_dirty (patient) SELECT COALESCE({row}.patient, "
+        f"'*') WHERE NOT EXISTS (SELECT 1 FROM ward_dirty WHERE patient = "
+        f"COALESCE({row}.patient, '*')); END"
         for event, row in (
             ("INSERT", "NEW"),
             ("UPDATE", "NEW"),

@@ -112,7 +112,7 @@ def routes(pages: Pages) -> list[Route]:
             patient_id=pid,
             item=found,
             heading=_heading(resource),
-            details=_details(resource),
+            details=_details(resource, node.clock()),
             facts=facts,
             raw=orjson.dumps(resource, option=orjson.OPT_INDENT_2).decode(),
         )
@@ -145,7 +145,7 @@ def _heading(resource: dict[str, Any]) -> str:
     return str(resource.get("description") or resource.get("title") or resource["resourceType"])
 
 
-def _details(resource: dict[str, Any]) -> list[tuple[str, str]]:
+def _details(resource: dict[str, Any], now: float) -> list[tuple[str, str]]:
     """The item's own facts: status, value, when, notes, as plain text."""
     out: list[tuple[str, str]] = []
     if resource.get("status"):
@@ -159,7 +159,7 @@ def _details(resource: dict[str, Any]) -> list[tuple[str, str]]:
         out.append(("Value", value))
     when = views.when_of(resource)
     if when is not None:
-        out.append(("When", f"{views.moment(when)} ({views.since(when)})"))
+        out.append(("When", f"{views.moment(when)} ({views.since(when, now)})"))
     for dosage in resource.get("dosageInstruction") or ():
         if isinstance(dosage, dict) and dosage.get("text"):
             out.append(("Dose", str(dosage["text"])))

@@ -90,8 +90,10 @@ def _draft_fields(draft: Draft) -> dict[str, str]:
     return out
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def _effective(epoch: float) -> str:
+    """When the set was taken: now by the device's clock, as FHIR dateTime in UTC."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def routes(pages: Pages) -> list[Route]:
@@ -178,7 +180,8 @@ def routes(pages: Pages) -> list[Route]:
         if blocked:
             return form_page(request, pid, fields, draft, [blocked], 403)
         try:
-            made = build_observations(assessment.inputs, patient=pid, effective=_now())
+            effective = _effective(node.clock())
+            made = build_observations(assessment.inputs, patient=pid, effective=effective)
         except Unprocessable:
             return form_page(request, pid, fields, draft, list(assessment.problems()), 422)
         if assessment.refused:

@@ -113,6 +113,7 @@ class Pages:
     ) -> HTMLResponse:
         html = self.env.get_template(f"{name}.html").render(
             csrf=self.gate.csrf,
+            now=self.node.clock(),  # "how long ago" by the device's clock
             strip=self.strip(),
             flash=self.gate.take_flash(),
             path=request.url.path,

@@ -9,7 +9,6 @@ carry it into history and logs), and the answer is the same page, filtered.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Final
@@ -91,7 +90,7 @@ def routes(pages: Pages) -> list[Route]:
             "patients",
             status=status,
             title="My patients",
-            groups=group(shown, time.time()),
+            groups=group(shown, node.clock()),
             total=len(entries),
             found=len(shown),
             query=query,
