@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bedside.clinical.news2_codes import component_key
 from bedside.device.app import views
 from bedside.device.app.pages import Pages
 from bedside.device.app.summary import banner_of, latest_vitals, summarise
@@ -165,7 +166,8 @@ def _details(resource: dict[str, Any], now: float) -> list[tuple[str, str]]:
             out.append(("Dose", str(dosage["text"])))
     for component in resource.get("component") or ():
         if isinstance(component, dict):
-            name = views.concept(component.get("code"))
+            scored = component_key(component.get("code"))  # a NEWS2 score: its parameter
+            name = f"{scored[0].label} score" if scored else views.concept(component.get("code"))
             shown = str(component.get("valueInteger", "")) or views.value_text(
                 {"resourceType": "Observation", **component, "code": None}
             )

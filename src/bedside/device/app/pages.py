@@ -92,8 +92,16 @@ class Pages:
         except DeviceError:  # wiped, or a damaged key file: a page must still say so
             return {"unlocked": False, "mode": None, "mode_text": _MODES["locked"], "online": None}
         now = self.node.clock()  # the device's time, as the node's own deadlines
+        if not status.unlocked:  # the store is closed: no count or time would be true
+            return {
+                "unlocked": False,
+                "mode": None,
+                "mode_text": "Locked: enter your PIN to continue.",
+                "online": self.syncer.online,
+                "locks_in": None,
+            }
         outbox = status.outbox or {}
-        mode = status.mode if status.unlocked else None
+        mode = status.mode
         last = views.parse_when(status.last_sync)
         return {
             "unlocked": status.unlocked,

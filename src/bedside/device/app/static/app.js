@@ -60,6 +60,7 @@
       net.textContent = s.online ? "Online" : (s.online === false ? "Offline" : "Checking the network");
       net.className = "net net-" + (s.online ? "on" : (s.online === false ? "off" : "unknown"));
     }
+    if (!s.unlocked) { return; }
     const last = field("last_sync");
     if (last) { last.textContent = "Last sync: " + (s.last_sync || "never"); }
     const waiting = field("waiting");
