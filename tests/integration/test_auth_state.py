@@ -4,6 +4,7 @@ codes, rotating refresh tokens, launches and assertion replay, driven with an in
 from __future__ import annotations
 
 import secrets
+import threading
 from pathlib import Path
 
 import pytest
@@ -179,11 +180,12 @@ def test_refresh_rotation_and_reuse_detection(store: Store, clock: Clock) -> Non
     grants = Grants(store, clock=clock)
     grant = grants.create("app", "u1", "patient/*.rs offline_access", {}, 3600)
     first = grants.issue_refresh(grant)
-    same, second = grants.rotate_refresh(first, "app")
-    assert same.id == grant.id and second != first
+    rotated = grants.rotate_refresh(first, "app")
+    second = rotated.refresh_token
+    assert rotated.grant.id == grant.id and second != first and not rotated.retry
     with pytest.raises(OAuthError):  # bound to its client
         grants.rotate_refresh(second, "intruder")
-    _, third = grants.rotate_refresh(second, "app")
+    third = grants.rotate_refresh(second, "app").refresh_token
     with pytest.raises(OAuthError):  # reuse of a rotated token ...
         grants.rotate_refresh(first, "app")
     assert not grants.is_active(grant.id)
@@ -191,6 +193,143 @@ def test_refresh_rotation_and_reuse_detection(store: Store, clock: Clock) -> Non
         grants.rotate_refresh(third, "app")
     with pytest.raises(OAuthError):
         grants.rotate_refresh(secrets.token_urlsafe(32), "app")
+
+
+# --- one retry of a lost refresh answer (docs/auth.md "Refresh token rotation") ------------------
+
+
+def _family(store: Store, clock: Clock, grace: int = 60) -> tuple[Grants, str, str, str]:
+    """Grants, a grant id, its first refresh token, and the successor whose answer was "lost"."""
+    grants = Grants(store, clock=clock, refresh_grace=grace)
+    grant = grants.create("app", "u1", "patient/*.rs offline_access", {}, 3600)
+    first = grants.issue_refresh(grant)
+    return grants, grant.id, first, grants.rotate_refresh(first, "app").refresh_token
+
+
+def test_a_lost_refresh_answer_is_retried_once_and_gets_the_same_successor(
+    store: Store, clock: Clock
+) -> None:
+    grants, gid, first, lost = _family(store, clock)
+    clock.now += 59
+    retry = grants.rotate_refresh(first, "app")
+    assert retry.retry and retry.refresh_token == lost
+    assert retry.grant.id == gid and grants.is_active(gid)
+    following = grants.rotate_refresh(lost, "app")  # the family goes on as usual
+    assert not following.retry and following.refresh_token not in (first, lost)
+    assert grants.rotate_refresh(following.refresh_token, "app").grant.id == gid
+
+
+def test_the_successor_is_stored_sealed_never_in_plain(store: Store, clock: Clock) -> None:
+    _, _, first, lost = _family(store, clock)
+    with store.records() as db:
+        rows = db.rows("SELECT token_hash, successor_sealed FROM auth_refresh_tokens")
+    stored = " ".join(str(v) for row in rows for v in row)
+    assert first not in stored and lost not in stored
+    assert [r for r in rows if r[1] is not None], "the rotated token keeps its successor sealed"
+
+
+def test_a_second_retry_revokes_the_family(store: Store, clock: Clock) -> None:
+    grants, gid, first, lost = _family(store, clock)
+    assert grants.rotate_refresh(first, "app").refresh_token == lost
+    with pytest.raises(OAuthError):
+        grants.rotate_refresh(first, "app")
+    with pytest.raises(OAuthError):  # the successor died with the family
+        grants.rotate_refresh(lost, "app")
+    assert not grants.is_active(gid)
+
+
+def test_reuse_after_the_grace_revokes_the_family_and_its_successor(
+    store: Store, clock: Clock
+) -> None:
+    grants, gid, first, lost = _family(store, clock)
+    clock.now += 61
+    with pytest.raises(OAuthError):
+        grants.rotate_refresh(first, "app")
+    assert not grants.is_active(gid)
+    with pytest.raises(OAuthError):  # the unused successor died with the family
+        grants.rotate_refresh(lost, "app")
+
+
+def test_reuse_after_the_successor_was_used_revokes_the_family(store: Store, clock: Clock) -> None:
+    grants, gid, first, second = _family(store, clock)
+    third = grants.rotate_refresh(second, "app").refresh_token  # the successor is used
+    with pytest.raises(OAuthError):  # within the grace, yet no longer a lost answer
+        grants.rotate_refresh(first, "app")
+    assert not grants.is_active(gid)
+    with pytest.raises(OAuthError):
+        grants.rotate_refresh(third, "app")
+
+
+def test_no_grace_means_no_retry(store: Store, clock: Clock) -> None:
+    grants, gid, first, lost = _family(store, clock, grace=0)
+    with pytest.raises(OAuthError):
+        grants.rotate_refresh(first, "app")
+    assert not grants.is_active(gid)
+    with pytest.raises(OAuthError):
+        grants.rotate_refresh(lost, "app")
+
+
+def test_a_retry_by_another_client_is_refused_and_spends_nothing(
+    store: Store, clock: Clock
+) -> None:
+    grants, gid, first, lost = _family(store, clock)
+    with pytest.raises(OAuthError):
+        grants.rotate_refresh(first, "intruder")
+    assert grants.is_active(gid)
+    assert grants.rotate_refresh(first, "app").refresh_token == lost
+
+
+def test_a_refused_retry_spends_neither_the_retry_nor_the_successor(
+    store: Store, clock: Clock
+) -> None:
+    grants, _, first, lost = _family(store, clock)
+
+    def refuse(_: object) -> None:
+        raise OAuthError("invalid_scope", "wider")
+
+    with pytest.raises(OAuthError, match="wider"):
+        grants.rotate_refresh(first, "app", refuse)
+    assert grants.rotate_refresh(first, "app").refresh_token == lost
+    with pytest.raises(OAuthError, match="wider"):
+        grants.rotate_refresh(lost, "app", refuse)
+    assert grants.rotate_refresh(lost, "app").refresh_token != lost
+
+
+def _at_once(grants: Grants, token: str, n: int = 2) -> list[str]:
+    """The refresh tokens ``n`` threads got by presenting ``token`` at the same moment."""
+    gate = threading.Barrier(n)
+    got: list[str] = []
+
+    def refresh() -> None:
+        gate.wait()
+        got.append(grants.rotate_refresh(token, "app").refresh_token)
+
+    threads = [threading.Thread(target=refresh) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return got
+
+
+def test_concurrent_refreshes_with_one_token_get_one_successor(store: Store, clock: Clock) -> None:
+    """Two requests with the same token at once (as a retry racing a slow first answer): both
+    get the same successor and the family goes on; never two families (PostgreSQL row locks,
+    SQLite's single writer)."""
+    grants = Grants(store, clock=clock)
+    for _ in range(5):
+        grant = grants.create("app", "u1", "patient/*.rs offline_access", {}, 3600)
+        got = _at_once(grants, grants.issue_refresh(grant))
+        assert len(got) == 2 and got[0] == got[1], "both answers carry the one successor"
+        assert grants.is_active(grant.id)
+        with store.records() as db:
+            live = db.rows(
+                "SELECT token_hash FROM auth_refresh_tokens WHERE grant_id = ?"
+                " AND rotated_at IS NULL",
+                (grant.id,),
+            )
+        assert len(live) == 1
+        assert grants.rotate_refresh(got[0], "app").grant.id == grant.id
 
 
 def test_refresh_expires_with_its_grant(store: Store, clock: Clock) -> None:
