@@ -67,7 +67,7 @@ def serve(
     refresh_grace: Annotated[
         str,
         typer.Option(
-            help="How long a refresh token stays good for one retry after a lost answer,"
+            help="How long after a refresh its old token may be retried, after a lost answer,"
             " e.g. 60s (0 turns it off, at most 5m)."
         ),
     ] = "60s",

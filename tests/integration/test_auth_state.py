@@ -195,7 +195,7 @@ def test_refresh_rotation_and_reuse_detection(store: Store, clock: Clock) -> Non
         grants.rotate_refresh(secrets.token_urlsafe(32), "app")
 
 
-# --- one retry of a lost refresh answer (docs/auth.md "Refresh token rotation") ------------------
+# --- the retry of a lost refresh answer (docs/auth.md "Refresh token rotation") ------------------
 
 
 def _family(store: Store, clock: Clock, grace: int = 60) -> tuple[Grants, str, str, str]:
@@ -228,14 +228,21 @@ def test_the_successor_is_stored_sealed_never_in_plain(store: Store, clock: Cloc
     assert [r for r in rows if r[1] is not None], "the rotated token keeps its successor sealed"
 
 
-def test_a_second_retry_revokes_the_family(store: Store, clock: Clock) -> None:
+def test_retries_whose_answers_are_lost_too_get_the_same_successor_until_the_grace_ends(
+    store: Store, clock: Clock
+) -> None:
+    """The server killed twice in a row after answering: each retry gets the one successor,
+    nothing new is minted, and the grace still runs from the rotation."""
     grants, gid, first, lost = _family(store, clock)
-    assert grants.rotate_refresh(first, "app").refresh_token == lost
+    for _ in range(3):
+        clock.now += 15
+        assert grants.rotate_refresh(first, "app").refresh_token == lost
+    clock.now += 16  # 61 s after the rotation
     with pytest.raises(OAuthError):
         grants.rotate_refresh(first, "app")
+    assert not grants.is_active(gid)
     with pytest.raises(OAuthError):  # the successor died with the family
         grants.rotate_refresh(lost, "app")
-    assert not grants.is_active(gid)
 
 
 def test_reuse_after_the_grace_revokes_the_family_and_its_successor(
@@ -330,6 +337,55 @@ def test_concurrent_refreshes_with_one_token_get_one_successor(store: Store, clo
             )
         assert len(live) == 1
         assert grants.rotate_refresh(got[0], "app").grant.id == grant.id
+
+
+def test_concurrent_retries_get_one_successor(store: Store, clock: Clock) -> None:
+    grants, gid, first, lost = _family(store, clock)
+    assert _at_once(grants, first, n=3) == [lost] * 3
+    assert grants.is_active(gid)
+    assert grants.rotate_refresh(lost, "app").grant.id == gid
+
+
+def _race(grants: Grants, tokens: tuple[str, ...]) -> list[str]:
+    """Present each token from its own thread at the same moment; each outcome, in order."""
+    gate = threading.Barrier(len(tokens))
+    outcomes = ["" for _ in tokens]
+
+    def present(i: int) -> None:
+        gate.wait()
+        try:
+            outcomes[i] = grants.rotate_refresh(tokens[i], "app").refresh_token
+        except OAuthError:
+            outcomes[i] = "refused"
+
+    threads = [threading.Thread(target=present, args=(i,)) for i in range(len(tokens))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    return outcomes
+
+
+def test_a_retry_racing_a_use_of_the_successor_never_leaves_two_live_tokens(
+    store: Store, clock: Clock
+) -> None:
+    """The retry commits first (it gets the successor, whose use then rotates it) or the use
+    does (the retry is then reuse and revokes the family); never both alive."""
+    for _ in range(5):
+        grants, gid, first, lost = _family(store, clock)
+        retried, used = _race(grants, (first, lost))
+        with store.records() as db:
+            live = db.one(
+                "SELECT COUNT(*) FROM auth_refresh_tokens WHERE grant_id = ?"
+                " AND rotated_at IS NULL",
+                (gid,),
+            )
+        assert used != "refused"
+        if retried == "refused":
+            assert not grants.is_active(gid)
+        else:
+            assert retried == lost and grants.is_active(gid)
+            assert live is not None and int(live[0]) == 1
 
 
 def test_refresh_expires_with_its_grant(store: Store, clock: Clock) -> None:

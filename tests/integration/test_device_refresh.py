@@ -5,7 +5,7 @@ The token the device syncs with comes from ``_access_token`` of `bedside device 
 the stored refresh token for an access token naming the device. The server spends the old
 refresh token as it answers, so the device must keep the rotated one the moment it has it, even
 when the access token in the same answer then fails the device's check; and an answer lost on
-the way is asked for again at once, and the server's one retry in the grace gives the same
+the way is asked for again at once, and the server's retry within the grace gives the same
 rotated token (docs/auth.md "Refresh token rotation").
 """
 

@@ -2,7 +2,7 @@
 RFC 7662, RFC 7009; SMART App Launch 2.2 "Refresh access token").
 
 Refresh tokens rotate on every use; presenting a rotated one again is reuse and revokes the
-whole token family (one retry of a lost answer aside: test_smart_refresh_grace.py). A refresh
+whole token family (the retry of a lost answer aside: test_smart_refresh_grace.py). A refresh
 may narrow the granted scope, never widen it.
 """
 

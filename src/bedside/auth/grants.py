@@ -3,7 +3,7 @@
 A *grant* is one authorization of one client: its scopes and launch context. Authorization codes,
 refresh tokens and access tokens (claim ``sid``) all point at it, so revoking the grant stops
 every one of them at once. Refresh tokens rotate on every use; presenting a rotated one again is
-reuse (RFC 9700 §4.14.2) and revokes the grant, except for the one retry of a lost answer that
+reuse (RFC 9700 §4.14.2) and revokes the grant, except for the retry of a lost answer that
 :mod:`bedside.auth.rotation` allows. A code redeemed twice revokes its grant too (RFC 6749
 §4.1.2). Secrets are random (256 bits) and stored only as SHA-256 digests.
 """
@@ -243,7 +243,7 @@ class Grants:
 
         ``allow`` may still refuse (raise) a permitted exchange, which then spends nothing. A
         token already exchanged is reuse and revokes the whole grant (token family), except
-        for one retry of a lost answer within the grace (:func:`bedside.auth.rotation.exchange`).
+        for the retry of a lost answer within the grace (:func:`bedside.auth.rotation.exchange`).
         """
         bad = OAuthError("invalid_grant", "The refresh token is invalid, expired or revoked.")
         now = self.now()

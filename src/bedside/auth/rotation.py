@@ -1,22 +1,26 @@
-"""Refresh token rotation that survives one lost answer (RFC 6749 §6, RFC 9700 §4.14.2).
+"""Refresh token rotation that survives a lost answer (RFC 6749 §6, RFC 9700 §4.14.2).
 
 Every refresh spends the token presented and issues its successor. Presenting a spent token
-again is reuse: the caller revokes the whole grant (the token family). One presentation is
-forgiven, because the answer carrying the successor can be lost after the server committed (the
-network drops it, the server dies before sending it, the device dies before storing it): the
-*previous* token may be presented **once more**, within ``grace`` seconds of its rotation, as
-long as the successor has not been used, and that retry gets the **same** successor. Nothing
-new is minted for a retry, so no second family can appear, and any other reuse (after the
-grace, after the successor was used, a second retry) is still reuse.
+again is reuse: the caller revokes the whole grant (the token family). A retry is forgiven,
+because the answer carrying the successor can be lost after the server committed (the network
+drops it, the server dies before sending it, the device dies before storing it): within
+``grace`` seconds of its rotation, and as long as its successor has not been used, the
+*previous* token may be presented again, and every such retry gets the **same** successor.
+Nothing new is minted for a retry, so no second family can appear, and the grace runs from the
+rotation (a retry does not extend it). Any other reuse (after the grace, after the successor
+was used) is still reuse.
 
 Tokens are stored only as SHA-256 digests. To hand the same successor back, its row's
 predecessor keeps it sealed (AES-256-GCM) under a key derived from the predecessor itself
 (HMAC-SHA256 of the token, a key the database never holds): only someone presenting the
-previous token can open it, which is exactly who the retry is for. The seal is removed by the
-retry and by the next rotation in the family, so a family holds at most one.
+previous token can open it, which is exactly who the retry is for. The next rotation in the
+family removes the seal, so a family holds at most one.
 
-Row locks are taken successor first, predecessor second, on every path, so concurrent
-rotations and retries of one family queue behind each other on PostgreSQL and never deadlock;
+Concurrency: a first use claims its row with a conditional UPDATE, so of two requests with the
+same token one rotates and the other, once the first committed, sees it as a retry and gets
+the same successor. A retry holds the successor's row lock until it commits, so a use of the
+successor running at the same time is ordered before it (then the retry is reuse) or after it.
+Locks are taken newer token first, older second, on every path: no deadlock on PostgreSQL;
 SQLite runs one writer at a time anyway.
 """
 
@@ -36,7 +40,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from bedside.auth.digests import digest, new_secret
 from bedside.store.base import Records
 
-#: Seconds after a rotation during which the previous token may be retried once.
+#: Seconds after a rotation during which the previous token may be retried.
 DEFAULT_GRACE: Final = 60
 MAX_GRACE: Final = 300
 _SEAL_LABEL: Final = b"bedside refresh successor v1"
@@ -46,7 +50,7 @@ _NONCE: Final = 12
 @dataclass(frozen=True, slots=True)
 class Exchange:
     """What a presented refresh token was exchanged for: the successor, and whether this was
-    the one retry the grace allows (``None`` successor: reuse, the family must be revoked)."""
+    a retry within the grace (``None`` successor: reuse, the family must be revoked)."""
 
     successor: str | None
     retry: bool = False
@@ -117,18 +121,14 @@ def exchange(
     successor = unseal(token, str(row[1]))
     if successor is None:
         return Exchange(None)
-    # Lock the successor first and require it unused; then take the one retry.
+    # Require the successor unused, holding its row lock until commit, so a rotation of the
+    # successor running now either finished before (then this is reuse) or waits for us.
     unused = db.run(
         "UPDATE auth_refresh_tokens SET rotated_at = NULL WHERE token_hash = ?"
         " AND rotated_at IS NULL AND expires_at > ?",
         (digest(successor), now),
     )
-    retried = unused and db.run(
-        "UPDATE auth_refresh_tokens SET successor_sealed = NULL WHERE token_hash = ?"
-        " AND successor_sealed IS NOT NULL",
-        (key,),
-    )
-    return Exchange(successor, retry=True) if retried else Exchange(None)
+    return Exchange(successor, retry=True) if unused else Exchange(None)
 
 
 __all__ = [

@@ -54,8 +54,8 @@ class TokenEndpoint:
 
         def allow(grant: Grant) -> None:
             # Refuse a widening before rotating: a refused refresh must leave the client's
-            # refresh token usable (it gets no new one), not spend it (or its one retry) and
-            # turn its next use into "reuse" that revokes the grant.
+            # refresh token usable (it gets no new one), not spend it and turn its next use
+            # into "reuse" that revokes the grant.
             if requested is not None and not granting.covers(
                 ScopeSet.parse(grant.scope), requested
             ):
@@ -181,7 +181,7 @@ class TokenEndpoint:
             role=user.role,
             client_id=client.client_id,
             patient=ctx.get("patient"),
-            # the one retry of a lost answer (docs/auth.md "Refresh token rotation")
+            # a retry of a lost answer (docs/auth.md "Refresh token rotation")
             description="retry within the refresh grace" if retry else None,
         )
         return body

@@ -7,7 +7,7 @@ authorization code grant, PKCE S256 (RFC 7636) and a loopback redirect (RFC 8252
 :mod:`bedside.device.loopback`). Refresh tokens rotate on every use (the server treats reuse as
 theft), so :meth:`Remote.refresh` hands the new one to the caller's ``keep`` the moment the
 answer is read, before any check of the answer that could fail, and asks once more at once when
-the answer was lost on the way (the server allows that one retry: docs/auth.md).
+the answer was lost on the way (the server allows a retry within its grace: docs/auth.md).
 
 The device API (``/device/register``, ``/device/status``, ``/device/unlock-key``,
 ``/device/pins``) and the policy snapshot (``/policy/snapshot``) live at the server's root, the
