@@ -27,9 +27,9 @@ def _access_token(node: Node, remote: Remote) -> str:
     refresh = node.refresh_token()
     if not refresh:
         raise _fail("This device has no sign-in to sync with. Run: bedside device unlock --online")
-    tokens = remote.refresh(refresh)
-    if tokens.refresh_token:
-        node.set_refresh_token(tokens.refresh_token)
+    # Kept the moment it arrives, even if the answer then fails a check: the server has
+    # already spent the old one (docs/auth.md "Refresh token rotation").
+    tokens = remote.refresh(refresh, keep=node.set_refresh_token)
     if tokens.device != node.info.device_id:
         raise _fail("The server did not issue a token for this device. Sign in online again.")
     return tokens.access_token

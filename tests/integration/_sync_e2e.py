@@ -57,9 +57,8 @@ class Phone:
         (as `bedside device sync` does: the server treats a reused one as theft)."""
         refresh = self.node.refresh_token()
         assert refresh, "the home has no refresh token"
-        tokens = remote.refresh(refresh)
+        tokens = remote.refresh(refresh, keep=self.node.set_refresh_token)
         assert tokens.refresh_token and tokens.device == self.device_id
-        self.node.set_refresh_token(tokens.refresh_token)
         return tokens.access_token
 
     def remote(self, transport: httpx.BaseTransport | None = None) -> Remote:
