@@ -52,6 +52,7 @@ from tests.integration._sync_e2e import (
     versions,
 )
 from tests.integration._sync_world import new_ward, read, sql
+from tests.integration.test_sync_e2e import order
 
 RUNS = int(os.environ.get("BEDSIDE_FAULT_RUNS", "2"))
 SEED = os.environ.get("BEDSIDE_FAULT_SEED")
@@ -112,16 +113,6 @@ def flag(patient: str, text: str = "Falls risk") -> dict[str, Any]:
         "resourceType": "Flag",
         "status": "active",
         "code": {"text": text},
-        "subject": {"reference": f"Patient/{patient}"},
-    }
-
-
-def order(patient: str) -> dict[str, Any]:
-    return {
-        "resourceType": "MedicationRequest",
-        "status": "active",
-        "intent": "order",
-        "medicationCodeableConcept": {"text": "Paracetamol 1 g"},
         "subject": {"reference": f"Patient/{patient}"},
     }
 
