@@ -65,6 +65,13 @@ def serve(
     token_ttl: Annotated[
         str, typer.Option(help="Access-token lifetime for SMART apps, e.g. 15m (at most 1h).")
     ] = "15m",  # noqa: S107 - a lifetime, not a password
+    refresh_grace: Annotated[
+        str,
+        typer.Option(
+            help="How long after a refresh its old token may be retried, after a lost answer,"
+            " e.g. 60s (0 turns it off, at most 5m)."
+        ),
+    ] = "60s",
     workers: Annotated[
         int, typer.Option(help="Server processes (one per CPU core is a good start).")
     ] = 1,
@@ -91,6 +98,7 @@ def serve(
     """Serve the FHIR API, creating and migrating the database and keys as needed."""
     import uvicorn
 
+    from bedside.auth.rotation import MAX_GRACE
     from bedside.auth.server import MAX_ACCESS_TTL
     from bedside.logs import configure_logging
     from bedside.web import asgi
@@ -101,6 +109,9 @@ def serve(
     ttl = _parse_ttl(token_ttl)
     if ttl is None or not 0 < ttl <= MAX_ACCESS_TTL:
         raise _fail("--token-ttl must be a duration such as 15m, at most 1h.")
+    grace = _parse_ttl(refresh_grace)
+    if grace is None or not 0 <= grace <= MAX_GRACE:
+        raise _fail("--refresh-grace must be a duration such as 60s, at most 5m.")
     if not 1 <= workers <= 64:
         raise _fail("--workers must be between 1 and 64.")
     limits = _body_limits(max_body_fhir, max_body_sync, max_body_other)
@@ -110,7 +121,14 @@ def serve(
         if policy is not None and not policy.is_file():
             raise BedsideError(f"The policy file {policy} does not exist.")
         app, store = asgi.build(
-            cfg.data_dir, cfg.database_url, cfg.fhir_base, cfg.root, ttl, policy, limits
+            cfg.data_dir,
+            cfg.database_url,
+            cfg.fhir_base,
+            cfg.root,
+            ttl,
+            policy,
+            limits,
+            refresh_grace=grace,
         )
     except BedsideError as exc:
         raise _fail(str(exc)) from None
@@ -142,6 +160,7 @@ def serve(
         log_json=log_json,
         policy_file=policy,
         body_limits=limits,
+        refresh_grace=grace,
     )
     uvicorn.run(
         "bedside.web.asgi:worker_app",

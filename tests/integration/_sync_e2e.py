@@ -57,13 +57,14 @@ class Phone:
         (as `bedside device sync` does: the server treats a reused one as theft)."""
         refresh = self.node.refresh_token()
         assert refresh, "the home has no refresh token"
-        tokens = remote.refresh(refresh)
+        tokens = remote.refresh(refresh, keep=self.node.set_refresh_token)
         assert tokens.refresh_token and tokens.device == self.device_id
-        self.node.set_refresh_token(tokens.refresh_token)
         return tokens.access_token
 
     def remote(self, transport: httpx.BaseTransport | None = None) -> Remote:
-        return Remote(self.node.info.server, transport=transport)
+        """A Remote on the device's clock, as `bedside device sync` makes it: what its answers
+        teach about the server's clock is the node's (docs/sync-protocol.md)."""
+        return Remote(self.node.info.server, transport=transport, clock=self.node.clock)
 
     def sync(self, transport: httpx.BaseTransport | None = None) -> SyncSummary:
         """One `sync` (push, then pull) through a real Remote, over ``transport`` if given."""
@@ -114,8 +115,15 @@ def add(total: SyncSummary, more: SyncSummary) -> None:
             setattr(total, name, mine + theirs)
 
 
-def enroll_phone(smart: Smart, username: str, home: Path, patient: str) -> Phone:
-    """Enroll ``home`` for ``username`` (playing the browser), unlock it, sync once."""
+def enroll_phone(
+    smart: Smart,
+    username: str,
+    home: Path,
+    patient: str,
+    clock: Callable[[], float] = time.time,
+) -> Phone:
+    """Enroll ``home`` for ``username`` (playing the browser), unlock it, sync once; the
+    device's clock is ``clock`` throughout."""
     failures: list[BaseException] = []
 
     def browse(url: str) -> None:
@@ -133,12 +141,12 @@ def enroll_phone(smart: Smart, username: str, home: Path, patient: str) -> Phone
         walkers.append(walker)
 
     try:
-        enroll(home, smart.fhir, PIN, SignIn(show_url=show, timeout=60), kdf=FAST)
+        enroll(home, smart.fhir, PIN, SignIn(show_url=show, timeout=60), kdf=FAST, clock=clock)
     finally:
         for walker in walkers:
             walker.join(timeout=30)
     assert not failures, failures
-    node = Node(home)
+    node = Node(home, clock=clock)
     node.unlock(PIN)
     OPENED.append(node)
     phone = Phone(smart, node, username, patient)

@@ -132,14 +132,42 @@ def test_refresh_token_reuse_is_audited_as_a_serious_failure(
 ) -> None:
     code, verifier = code_for(auth)
     first = exchange(auth, code, verifier)
-    refresh(auth, first["refresh_token"])
+    second = refresh(auth, first["refresh_token"])
+    refresh(auth, second["refresh_token"])
     with pytest.raises(OAuthError):
-        refresh(auth, first["refresh_token"])  # the rotated one again: reuse
+        refresh(auth, first["refresh_token"])  # the rotated one, its successor used: reuse
     with pytest.raises(OAuthError):
         refresh(auth, "never-issued")  # unknown: refused, not reuse
     last = events(store)[-1]
     assert last[:3] == ("token-reuse", "E", "8")
     assert [r[0] for r in events(store)].count("token-reuse") == 1
+
+
+def test_the_retry_of_a_lost_refresh_answer_is_audited_and_reuse_after_it_too(
+    auth: AuthServer, store: Store
+) -> None:
+    code, verifier = code_for(auth)
+    first = exchange(auth, code, verifier)
+    lost = refresh(auth, first["refresh_token"])
+    retry = refresh(auth, first["refresh_token"])  # within the grace, successor unused
+    assert retry["refresh_token"] == lost["refresh_token"]
+    refresh(auth, retry["refresh_token"])  # the successor is used ...
+    with pytest.raises(OAuthError):
+        refresh(auth, first["refresh_token"])  # ... so the old one again is reuse
+    rows = events(store)
+    assert [(r[0], r[2]) for r in rows[-4:]] == [
+        ("token-refresh", "0"),
+        ("token-refresh", "0"),
+        ("token-refresh", "0"),
+        ("token-reuse", "8"),
+    ]
+    said = [b"retry within the refresh grace" in bytes(r[6]) for r in rows[-4:-1]]
+    assert said == [False, True, False]
+    everything = b"".join(bytes(r[6]) for r in rows)
+    assert first["refresh_token"].encode() not in everything
+    assert lost["refresh_token"].encode() not in everything
+    with store.records() as db:
+        assert verify(db).ok
 
 
 def test_authorization_code_reuse_is_audited(auth: AuthServer, store: Store) -> None:

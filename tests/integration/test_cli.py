@@ -203,6 +203,15 @@ def test_serve_with_a_bad_body_limit_fails_plainly(tmp_path: Path, option: str, 
     assert option in message and "64KiB" in message
 
 
+@pytest.mark.parametrize("grace", ["10m", "-5s", "soon"])
+def test_serve_with_a_bad_refresh_grace_fails_plainly(tmp_path: Path, grace: str) -> None:
+    done = bedside(
+        "serve", "--data-dir", str(tmp_path / "data"), "--refresh-grace", grace, cwd=tmp_path
+    )
+    message = assert_plain_failure(done)
+    assert "--refresh-grace" in message and "at most 5m" in message
+
+
 def test_import_with_bad_database_url_fails_plainly(tmp_path: Path) -> None:
     src = tmp_path / "one.ndjson"
     src.write_text('{"resourceType": "Patient"}\n')

@@ -9,7 +9,11 @@ Observations (append-only), edit a shared Flag (mergeable) and a MedicationReque
 * ``cut``: the network goes away between push and pull;
 * ``kill-push`` / ``kill-refresh``: the server is SIGKILLed right after it answered (so it
   committed), the device never heard, and the server is started again;
-* none.
+* none;
+
+and each device's clock is drawn once per run: right, 20 minutes ahead or 5 minutes behind the
+server's, from enrollment on (the device learns the server's clock from its answers:
+docs/sync-protocol.md).
 
 Then the faults stop, every device syncs until nothing moves, and the invariants must hold:
 nothing lost (every Observation recorded is on the server), nothing doubled (once each, one
@@ -26,6 +30,7 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +52,7 @@ from tests.integration._sync_e2e import (
     versions,
 )
 from tests.integration._sync_world import new_ward, read, sql
+from tests.integration.test_sync_e2e import order
 
 RUNS = int(os.environ.get("BEDSIDE_FAULT_RUNS", "2"))
 SEED = os.environ.get("BEDSIDE_FAULT_SEED")
@@ -60,6 +66,16 @@ FAULTS = (
     "kill-push",
     "kill-refresh",
 )
+
+
+class Skewed:
+    """A device clock ``offset`` seconds off the real one."""
+
+    def __init__(self, offset: float) -> None:
+        self.offset = offset
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
 
 
 class Fault(httpx.BaseTransport):
@@ -97,16 +113,6 @@ def flag(patient: str, text: str = "Falls risk") -> dict[str, Any]:
         "resourceType": "Flag",
         "status": "active",
         "code": {"text": text},
-        "subject": {"reference": f"Patient/{patient}"},
-    }
-
-
-def order(patient: str) -> dict[str, Any]:
-    return {
-        "resourceType": "MedicationRequest",
-        "status": "active",
-        "intent": "order",
-        "medicationCodeableConcept": {"text": "Paracetamol 1 g"},
         "subject": {"reference": f"Patient/{patient}"},
     }
 
@@ -174,7 +180,11 @@ def test_seeded_faults_lose_double_and_overwrite_nothing(
     ward, users = new_ward(smart, "doctor", "doctor")
     patient = ward.patient
     flag_id, order_id = smart.create(flag(patient)), smart.create(order(patient))
-    phones = [enroll_phone(smart, u[0], tmp_path / u[0], patient) for u in users]
+    skews = [rng.choice([0.0, 20 * 60.0, -5 * 60.0]) for _ in users]
+    phones = [
+        enroll_phone(smart, u[0], tmp_path / u[0], patient, Skewed(skew))
+        for u, skew in zip(users, skews, strict=True)
+    ]
     for phone in phones:
         phone.sync_until(
             lambda p=phone: {"Flag", "MedicationRequest"} <= {i.type for i in p.node.chart(patient)}
@@ -200,7 +210,7 @@ def test_seeded_faults_lose_double_and_overwrite_nothing(
         faulty_sync(smart, phone, fault)
 
     settle(phones)
-    where = f"seed={seed} faults={faults_seen}"
+    where = f"seed={seed} skews={skews} faults={faults_seen}"
 
     # nothing stuck, nothing rejected for a fault's sake
     states = [e.state for p in phones for e in p.node.outbox()]
@@ -221,16 +231,28 @@ def test_seeded_faults_lose_double_and_overwrite_nothing(
         if e.type == "Flag":
             text = e.event["resource"]["code"]["text"]
             assert text in stored_texts or e.state == "needs-review", f"{where} lost {text}"
-    # exactly once: each confirmed or merged edit made one version, no more (exclusive
-    # orders are never completed twice)
+    # exactly once: every version after the first is the result of one confirmed or merged
+    # event, and no event claims a version that does not exist (an exclusive order is never
+    # completed twice; an edit equal to the current version confirms it without a new one)
     for rtype, rid in (("Flag", flag_id), ("MedicationRequest", order_id)):
-        applied = [
-            e for e in entries if e.resource_id == rid and e.state in ("confirmed", "merged")
-        ]
-        assert versions(smart, rtype, [rid]) == 1 + len(applied), f"{where} {rtype}"
-    # devices converge on the server's current versions
+        applied = {
+            str((e.result or {}).get("version"))
+            for e in entries
+            if e.resource_id == rid and e.state in ("confirmed", "merged")
+        }
+        stored = versions(smart, rtype, [rid])
+        assert applied == {str(v) for v in range(2, stored + 1)}, f"{where} {rtype} {applied}"
+    # devices converge on the server's current versions (a device whose own edit waits in
+    # review keeps showing it until the review is settled: docs/sync-pull.md)
     for rtype, rid in (("Flag", flag_id), ("MedicationRequest", order_id)):
         current = read(smart, f"/{rtype}/{rid}")["meta"]["versionId"]
-        held = {p.node.read(rtype, rid).server_version for p in phones}
-        assert held == {current}, f"{where} {rtype} held {held}, server {current}"
+        for phone in phones:
+            waiting = any(
+                e.resource_id == rid and e.state == "needs-review" for e in phone.node.outbox()
+            )
+            held = phone.node.read(rtype, rid)
+            if waiting:
+                assert held.local_state != "synced", f"{where} {rtype} review hidden"
+            else:
+                assert held.server_version == current, f"{where} {rtype} {held.server_version}"
     assert audit_intact(smart), where

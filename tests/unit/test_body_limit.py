@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -83,7 +84,10 @@ def run(
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": path, "headers": list(headers)}
-    asyncio.run(BodyLimit(app, LIMITS)(scope, receive, send))
+    # In a thread of its own: a browser test earlier in the session may leave an event loop
+    # running in this one (Playwright's sync API), and asyncio.run refuses to nest.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, BodyLimit(app, LIMITS)(scope, receive, send)).result()
     start, body = sent[0], b"".join(m.get("body", b"") for m in sent[1:])
     return start["status"], dict(start["headers"]), body, taken, app
 

@@ -252,6 +252,45 @@ def test_refresh_returns_the_rotated_refresh_token_and_the_device_claim() -> Non
     assert all(f["client_id"] == CLIENT_ID for f in fake.forms)
 
 
+def test_refresh_hands_the_rotated_token_to_keep_before_checking_the_access_token() -> None:
+    fake = FakeServer()
+    other = FakeServer()  # the answer's access token is signed by a key the device doesn't know
+    fake.access = other.access  # type: ignore[method-assign]
+    kept: list[str] = []
+    with _remote(fake) as remote, pytest.raises(DeviceError, match="cannot verify"):
+        remote.refresh("first-refresh", keep=kept.append)
+    assert kept == ["rotated-1"], "the server spent the old token: the new one must be kept"
+
+
+def test_refresh_asks_once_more_when_the_answer_is_lost_and_not_a_third_time() -> None:
+    fake = FakeServer()
+    drops = [True]
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        answer = fake.handle(request)
+        if request.url.path == "/auth/token" and drops and drops.pop():
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return answer
+
+    kept: list[str] = []
+    with Remote(BASE, transport=httpx.MockTransport(flaky)) as remote:
+        tokens = remote.refresh("first-refresh", keep=kept.append)
+    assert tokens.refresh_token == "rotated-2" and kept == ["rotated-2"]
+    assert [f["refresh_token"] for f in fake.forms] == ["first-refresh", "first-refresh"]
+
+    def down(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/auth/token":
+            fake.forms.append({})
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return fake.handle(request)
+
+    fake.forms.clear()
+    downed = Remote(BASE, transport=httpx.MockTransport(down))
+    with downed, pytest.raises(DeviceError, match="cannot be reached"):
+        downed.refresh("first-refresh", keep=kept.append)
+    assert len(fake.forms) == 2, "one retry, then the sentence"
+
+
 def test_discovery_naming_another_issuer_is_refused() -> None:
     fake = FakeServer(issuer="http://elsewhere.test/fhir")
     with _remote(fake) as remote, pytest.raises(DeviceError, match="another issuer"):

@@ -3,8 +3,9 @@
 A *grant* is one authorization of one client: its scopes and launch context. Authorization codes,
 refresh tokens and access tokens (claim ``sid``) all point at it, so revoking the grant stops
 every one of them at once. Refresh tokens rotate on every use; presenting a rotated one again is
-reuse (RFC 9700 §4.14.2) and revokes the grant. A code redeemed twice revokes its grant too
-(RFC 6749 §4.1.2). Secrets are random (256 bits) and stored only as SHA-256 digests.
+reuse (RFC 9700 §4.14.2) and revokes the grant, except for the retry of a lost answer that
+:mod:`bedside.auth.rotation` allows. A code redeemed twice revokes its grant too (RFC 6749
+§4.1.2). Secrets are random (256 bits) and stored only as SHA-256 digests.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from typing import Any, Final
 
 import orjson
 
+from bedside.auth import rotation
+from bedside.auth.digests import digest, new_secret
+from bedside.auth.rotation import DEFAULT_GRACE, MAX_GRACE
 from bedside.errors import OAuthError
 from bedside.store.base import Records, Store
 
@@ -30,14 +34,6 @@ LAUNCH_TTL: Final = 10 * 60
 _GRANT_COLUMNS: Final = (
     "id, client_id, user_id, scope, context, created_at, expires_at, revoked_at, device"
 )
-
-
-def new_secret() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def pkce_challenge(verifier: str) -> str:
@@ -64,6 +60,16 @@ class Grant:
         return str(value) if value else None
 
 
+@dataclass(frozen=True, slots=True)
+class Rotated:
+    """A refresh exchanged: its grant, the next refresh token, and whether it was the one
+    retry of a lost answer (the same next token as the first exchange handed out)."""
+
+    grant: Grant
+    refresh_token: str = field(repr=False)
+    retry: bool = False
+
+
 def _grant(row: tuple[Any, ...]) -> Grant:
     gid, client_id, user_id, scope, context, created, expires, revoked, device = row
     return Grant(
@@ -80,9 +86,18 @@ def _grant(row: tuple[Any, ...]) -> Grant:
 
 
 class Grants:
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        refresh_grace: int = DEFAULT_GRACE,
+    ) -> None:
+        if not 0 <= refresh_grace <= MAX_GRACE:
+            raise ValueError(f"the refresh grace is 0 to {MAX_GRACE} s")
         self.store = store
         self.clock = clock
+        self.refresh_grace = refresh_grace  # seconds a lost refresh answer may be retried
 
     def now(self) -> int:
         return int(self.clock())
@@ -217,31 +232,29 @@ class Grants:
 
     def issue_refresh(self, grant: Grant, db: Records | None = None) -> str:
         token = new_secret()
-        sql = (
-            "INSERT INTO auth_refresh_tokens (token_hash, grant_id, issued_at, expires_at)"
-            " VALUES (?, ?, ?, ?)"
-        )
-        args = (digest(token), grant.id, self.now(), grant.expires_at)
         with self._writing(db) as w:
-            w.run(sql, args)
+            rotation.insert(w, token, grant.id, self.now(), grant.expires_at)
         return token
 
-    def rotate_refresh(self, token: str, client_id: str) -> tuple[Grant, str]:
-        """Exchange a refresh token for its grant and a new refresh token.
+    def rotate_refresh(
+        self, token: str, client_id: str, allow: Callable[[Grant], None] | None = None
+    ) -> Rotated:
+        """Exchange a refresh token for its grant and the next refresh token.
 
-        A token already exchanged is reuse: the whole grant (token family) is revoked.
+        ``allow`` may still refuse (raise) a permitted exchange, which then spends nothing. A
+        token already exchanged is reuse and revokes the whole grant (token family), except
+        for the retry of a lost answer within the grace (:func:`bedside.auth.rotation.exchange`).
         """
         bad = OAuthError("invalid_grant", "The refresh token is invalid, expired or revoked.")
         now = self.now()
         with self.store.records(write=True) as db:
             row = db.one(
-                "SELECT grant_id, expires_at, rotated_at FROM auth_refresh_tokens"
-                " WHERE token_hash = ?",
+                "SELECT grant_id, expires_at FROM auth_refresh_tokens WHERE token_hash = ?",
                 (digest(token),),
             )
             if row is None:
                 raise bad
-            grant_id, expires_at, rotated_at = row
+            grant_id, expires_at = row
             g = db.one(f"SELECT {_GRANT_COLUMNS} FROM auth_grants WHERE id = ?", (grant_id,))
             if g is None:
                 raise bad
@@ -250,20 +263,16 @@ class Grants:
                 raise bad  # bound to the client it was issued to
             if grant.revoked_at is not None or int(expires_at) <= now or grant.expires_at <= now:
                 raise bad
-            first_use = rotated_at is None and db.run(
-                "UPDATE auth_refresh_tokens SET rotated_at = ? WHERE token_hash = ?"
-                " AND rotated_at IS NULL",
-                (now, digest(token)),
-            )
-            fresh = None
-            if first_use:
+            done = rotation.exchange(db, token, grant.id, grant.expires_at, now, self.refresh_grace)
+            if done.successor is not None:
+                if allow is not None:
+                    allow(grant)  # raising rolls the exchange back: nothing is spent
                 db.run("UPDATE auth_grants SET last_used_at = ? WHERE id = ?", (now, grant.id))
-                fresh = self.issue_refresh(grant, db)
             else:  # committed before refusing: the revocation must stick
                 self.revoke(grant.id, "refresh token reused", db)
-        if fresh is None:
+        if done.successor is None:
             raise bad
-        return grant, fresh
+        return Rotated(grant, done.successor, done.retry)
 
     def grant_of_refresh(self, token: str) -> Grant | None:
         """The grant of an unrotated, unexpired refresh token (for introspection/revocation)."""

@@ -23,11 +23,11 @@ from bedside.audit.entry import (
     Auditor,
     NullAuditor,
 )
-from bedside.auth import granting
+from bedside.auth import digests, granting, rotation
 from bedside.auth.caller import Caller
 from bedside.auth.client_auth import ASSERTION_ALGORITHMS, ClientAuthenticator
 from bedside.auth.clients import METHODS, Client, Clients, redirect_allowed
-from bedside.auth.grants import Grants, digest
+from bedside.auth.grants import Grants
 from bedside.auth.keys import KeyRing
 from bedside.auth.scopes import ScopeSet
 from bedside.auth.tokens import verify
@@ -70,6 +70,7 @@ class AuthConfig:
     fhir_base: str  # the FHIR base URL: every token's aud, and the issuer
     root: str  # the server's public root URL (fhir_base without /fhir)
     access_ttl: int = DEFAULT_ACCESS_TTL
+    refresh_grace: int = rotation.DEFAULT_GRACE  # docs/auth.md "Refresh token rotation"
 
     def __post_init__(self) -> None:
         if not 0 < self.access_ttl <= MAX_ACCESS_TTL:
@@ -120,7 +121,7 @@ class AuthServer:
         self.clock = clock
         self.users = Users(store, clock=clock)
         self.clients = Clients(store, clock=clock)
-        self.grants = Grants(store, clock=clock)
+        self.grants = Grants(store, clock=clock, refresh_grace=config.refresh_grace)
         self.client_auth = ClientAuthenticator(
             self.clients, self.grants, config.url("token"), clock=clock
         )
@@ -376,13 +377,13 @@ class AuthServer:
                 " ON g.id = t.grant_id WHERE t.token_hash = ? AND t.rotated_at IS NOT NULL"
                 " AND g.client_id = ?"
             )
-            args: tuple[str, ...] = (digest(secret), client_id)
+            args: tuple[str, ...] = (digests.digest(secret), client_id)
         else:
             sql = (
                 "SELECT g.user_id FROM auth_codes c JOIN auth_grants g ON g.id = c.grant_id"
                 " WHERE c.code_hash = ? AND g.revoked_why = 'authorization code reused'"
             )
-            args = (digest(secret),)
+            args = (digests.digest(secret),)
         with self.store.records() as db:
             row = db.one(sql, args)
         if row is not None:

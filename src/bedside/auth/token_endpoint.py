@@ -51,30 +51,33 @@ class TokenEndpoint:
             "invalid_scope", "A refresh may narrow the granted scope, never widen it."
         )
         requested = granting.parse(form["scope"]) if form.get("scope") else None
-        if requested is not None:
+
+        def allow(grant: Grant) -> None:
             # Refuse a widening before rotating: a refused refresh must leave the client's
             # refresh token usable (it gets no new one), not spend it and turn its next use
             # into "reuse" that revokes the grant.
-            current = self.server.grants.grant_of_refresh(refresh_token)
-            if (
-                current is not None
-                and current.client_id == client.client_id
-                and current.revoked_at is None
-                and not granting.covers(ScopeSet.parse(current.scope), requested)
+            if requested is not None and not granting.covers(
+                ScopeSet.parse(grant.scope), requested
             ):
                 raise wider
+
         try:
-            grant, refresh = self.server.grants.rotate_refresh(refresh_token, client.client_id)
-        except OAuthError:
-            self.server.audit_refused_exchange("refresh", refresh_token, client.client_id)
+            rotated = self.server.grants.rotate_refresh(refresh_token, client.client_id, allow)
+        except OAuthError as refused:
+            if refused is not wider:
+                self.server.audit_refused_exchange("refresh", refresh_token, client.client_id)
             raise
-        granted = ScopeSet.parse(grant.scope)
-        scope = granted
-        if requested is not None:
-            if not granting.covers(granted, requested):
-                raise wider
-            scope = requested
-        return self._response(client, grant, scope, None, fresh=False, refresh=refresh)
+        grant = rotated.grant
+        scope = requested if requested is not None else ScopeSet.parse(grant.scope)
+        return self._response(
+            client,
+            grant,
+            scope,
+            None,
+            fresh=False,
+            refresh=rotated.refresh_token,
+            retry=rotated.retry,
+        )
 
     def _client_credentials(self, client: Client, form: dict[str, str]) -> dict[str, Any]:
         if not client.backend:
@@ -115,6 +118,7 @@ class TokenEndpoint:
         *,
         fresh: bool,
         refresh: str | None = None,
+        retry: bool = False,
     ) -> dict[str, Any]:
         server = self.server
         user = server.users.get(grant.user_id) if grant.user_id else None
@@ -177,6 +181,8 @@ class TokenEndpoint:
             role=user.role,
             client_id=client.client_id,
             patient=ctx.get("patient"),
+            # a retry of a lost answer (docs/auth.md "Refresh token rotation")
+            description="retry within the refresh grace" if retry else None,
         )
         return body
 

@@ -5,7 +5,9 @@ authorization server from ``<fhir base>/.well-known/smart-configuration`` (SMART
 §Conformance) and signs the user in as a native public client, ``bedside-device``, with the
 authorization code grant, PKCE S256 (RFC 7636) and a loopback redirect (RFC 8252 §7.3; see
 :mod:`bedside.device.loopback`). Refresh tokens rotate on every use (the server treats reuse as
-theft), so :meth:`Remote.refresh` always returns the new one and the caller must keep it.
+theft), so :meth:`Remote.refresh` hands the new one to the caller's ``keep`` the moment the
+answer is read, before any check of the answer that could fail, and asks once more at once when
+the answer was lost on the way (the server allows a retry within its grace: docs/auth.md).
 
 The device API (``/device/register``, ``/device/status``, ``/device/unlock-key``,
 ``/device/pins``) and the policy snapshot (``/policy/snapshot``) live at the server's root, the
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import secrets
 import time
 import webbrowser
@@ -35,6 +36,7 @@ import orjson
 from bedside.device.clock import ServerClock
 from bedside.device.errors import DeviceError
 from bedside.device.loopback import LoopbackRedirect
+from bedside.device.refusal import device_status_of, refusal
 from bedside.device.signin import (
     CLIENT_ID,
     SIGN_IN_TIMEOUT,
@@ -122,7 +124,7 @@ class Remote:
 
     def json_of(self, response: httpx.Response, doing: str) -> dict[str, Any]:
         if response.status_code >= 400:
-            raise DeviceError(_refusal(response, doing, self.root))
+            raise DeviceError(refusal(response, doing, self.root))
         try:
             body = orjson.loads(response.content)  # a pull page is MBs: 5x faster than json
         except orjson.JSONDecodeError:
@@ -223,18 +225,41 @@ class Remote:
             raise DeviceError(f"The server at {self.root} answered for another sign-in.")
         return tokens
 
-    def refresh(self, refresh_token: str) -> Tokens:
-        """A new access token (RFC 6749 §6); keep the rotated refresh token it returns."""
+    def refresh(self, refresh_token: str, keep: Callable[[str], None] | None = None) -> Tokens:
+        """A new access token (RFC 6749 §6) and the rotated refresh token.
+
+        The server has spent ``refresh_token`` once it answers, so ``keep`` (store it) gets the
+        rotated one as soon as the answer is read, before the access token is checked: a check
+        that fails must not leave the device holding only a spent token. An answer lost on the
+        way (the connection dropped) is asked for once more with the same token, which the
+        server answers with the same rotated token (docs/auth.md "Refresh token rotation").
+        """
         form = {
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
             "client_id": self.client_id,
         }
-        return self._token(form, "the token refresh")
+        return self._token(form, "the token refresh", keep=keep, retry=True)
 
-    def _token(self, form: dict[str, str], doing: str) -> Tokens:
-        response = self.request("POST", self.discover().token_endpoint, data=form)
+    def _token(
+        self,
+        form: dict[str, str],
+        doing: str,
+        *,
+        keep: Callable[[str], None] | None = None,
+        retry: bool = False,
+    ) -> Tokens:
+        url = self.discover().token_endpoint
+        try:
+            response = self.request("POST", url, data=form)
+        except DeviceError:
+            if not retry:
+                raise
+            response = self.request("POST", url, data=form)  # the answer, not the ask, was lost
         body = self.json_of(response, doing)
+        rotated = body.get("refresh_token")
+        if keep is not None and isinstance(rotated, str) and rotated:
+            keep(rotated)
         access = body.get("access_token")
         if not isinstance(access, str):
             raise DeviceError(f"The server at {self.root} sent no access token.")
@@ -300,7 +325,7 @@ class Remote:
     def unlock_key(self, token: str) -> UnlockKey:
         """``POST /device/unlock-key``: the escrow key after a fresh sign-in, or a wipe order."""
         response = self.request("POST", f"{self.root}/device/unlock-key", token=token)
-        if response.status_code >= 400 and _device_status(response) == "wipe":
+        if response.status_code >= 400 and device_status_of(response) == "wipe":
             return UnlockKey(None, wipe=True)
         text = self.json_of(response, "the unlock").get("escrow_key")
         try:
@@ -327,7 +352,7 @@ class Remote:
     def _no_content(self, method: str, path: str, token: str, doing: str) -> None:
         response = self.request(method, f"{self.root}{path}", token=token)
         if response.status_code >= 400:
-            raise DeviceError(_refusal(response, doing, self.root))
+            raise DeviceError(refusal(response, doing, self.root))
 
     def snapshot(self, token: str) -> str:
         """``GET /policy/snapshot`` as a compact JWS (``Accept: application/jose``)."""
@@ -335,65 +360,11 @@ class Remote:
             "GET", f"{self.root}/policy/snapshot", token=token, accept="application/jose"
         )
         if response.status_code >= 400:
-            raise DeviceError(_refusal(response, "the offline policy request", self.root))
+            raise DeviceError(refusal(response, "the offline policy request", self.root))
         text = response.text.strip()
         if text.count(".") != 2:
             raise DeviceError(f"The server at {self.root} sent an unreadable offline policy.")
         return text
-
-
-def _issues(response: httpx.Response) -> list[dict[str, Any]]:
-    try:
-        body = response.json()
-    except ValueError:
-        return []
-    if not isinstance(body, dict) or body.get("resourceType") != "OperationOutcome":
-        return []
-    return [i for i in body.get("issue", []) if isinstance(i, dict)]
-
-
-def _diagnostics(response: httpx.Response) -> str:
-    """The OperationOutcome's sentences, or an OAuth error_description; "" when neither.
-
-    Issues of severity ``information`` are machine notes (``{"status":"wipe"}``), not words
-    for the user (docs/device-registry.md).
-    """
-    issues = _issues(response)
-    if issues:
-        said = (i.get("diagnostics") for i in issues if i.get("severity") != "information")
-        return " ".join(str(d) for d in said if d)
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    description = body.get("error_description") if isinstance(body, dict) else None
-    return str(description) if description else ""
-
-
-def _device_status(response: httpx.Response) -> str | None:
-    """The device status a refusal carries in an informational issue, if any."""
-    for issue in _issues(response):
-        if issue.get("severity") != "information":
-            continue
-        try:
-            note = json.loads(str(issue.get("diagnostics")))
-        except ValueError:
-            continue
-        if isinstance(note, dict) and isinstance(note.get("status"), str):
-            return str(note["status"])
-    return None
-
-
-def _refusal(response: httpx.Response, doing: str, root: str) -> str:
-    """One sentence for a refused request: the server's own words for a 4xx, else the status."""
-    status = response.status_code
-    said = " ".join(_diagnostics(response).split())[:300] if status < 500 else ""
-    if said:
-        said = said if said.endswith((".", "!", "?")) else said + "."
-        return f"The server refused {doing} ({status}): {said}"
-    if status >= 500:
-        return f"The server at {root} failed {doing} ({status})."
-    return f"The server refused {doing} ({status})."
 
 
 __all__ = ["Discovery", "Remote", "UnlockKey", "fhir_base_of"]

@@ -76,14 +76,15 @@ _OTHER_DEVICE: Final = "The server did not issue a token for this device. Sign i
 
 def access_token(node: Node, remote: Remote) -> str:
     """A fresh access token for this device from the stored refresh token, which rotates: the
-    new one is stored at once, before anything else can fail (the server treats a reused
-    refresh token as theft). What ``bedside device sync`` and the clinician app both call."""
+    new one is stored the moment the answer is read, before anything else can fail (the server
+    treats a reused refresh token as theft). What ``bedside device sync`` and the clinician app
+    both call."""
     refresh = node.refresh_token()
     if not refresh:
         raise DeviceError(NO_SIGN_IN)
-    tokens = remote.refresh(refresh)
-    if tokens.refresh_token:
-        node.set_refresh_token(tokens.refresh_token)
+    # Kept the moment it arrives, even if the answer then fails a check: the server has
+    # already spent the old one (docs/auth.md "Refresh token rotation").
+    tokens = remote.refresh(refresh, keep=node.set_refresh_token)
     if tokens.device != node.info.device_id:
         raise DeviceError(_OTHER_DEVICE)
     return tokens.access_token

@@ -8,6 +8,7 @@ ring. Grants, revocations and users live in the database, so workers agree on th
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ def settings_for_workers(
     log_json: bool = False,
     policy_file: Path | None = None,
     body_limits: BodyLimits | None = None,
+    refresh_grace: int | None = None,
 ) -> str:
     limits = body_limits or BodyLimits()
     return orjson.dumps(
@@ -43,6 +45,7 @@ def settings_for_workers(
             "log_json": log_json,
             "policy_file": str(policy_file) if policy_file else None,
             "body_limits": [limits.fhir, limits.sync, limits.other],
+            "refresh_grace": refresh_grace,
         }
     ).decode()
 
@@ -55,6 +58,7 @@ def build(
     access_ttl: int,
     policy_file: Path | None = None,
     body_limits: BodyLimits | None = None,
+    refresh_grace: int | None = None,
 ) -> tuple[ASGIApp, Any]:
     """The app and its store (so the caller can close it).
 
@@ -70,7 +74,10 @@ def build(
 
     rules = PolicyRules.load(policy_file or data_dir / "policy.toml")
     store = open_store(database_url)
-    auth = AuthServer(store, KeyRing(data_dir), AuthConfig(fhir_base, root, access_ttl=access_ttl))
+    config = AuthConfig(fhir_base, root, access_ttl=access_ttl)
+    if refresh_grace is not None:
+        config = replace(config, refresh_grace=refresh_grace)
+    auth = AuthServer(store, KeyRing(data_dir), config)
     auditor = auditor_from_env(store, fhir_base)
     app = create_app(store, auth, policy=Policy(rules), auditor=auditor, body_limits=body_limits)
     return app, store
@@ -90,5 +97,6 @@ def worker_app() -> ASGIApp:
         int(cfg["access_ttl"]),
         Path(cfg["policy_file"]) if cfg.get("policy_file") else None,
         BodyLimits(*cfg["body_limits"]) if cfg.get("body_limits") else None,
+        cfg.get("refresh_grace"),
     )
     return app
