@@ -28,7 +28,7 @@ def require(problem: str | None, remedy: str) -> None:
     pytest.skip(f"{problem}; {remedy} to run the clinician app's browser tests.")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not session: Playwright's loop must not outlive these modules
 def browser() -> Iterator[Browser]:
     require(None if CHROMIUM.exists() else f"{CHROMIUM} is missing", "run `make chromium`")
     require(None if AXE.exists() else f"{AXE} is missing", "run `make browser-js`")

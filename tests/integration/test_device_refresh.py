@@ -1,12 +1,13 @@
 """A device never loses its sign-in to a refresh that went wrong (issue 14, finding 1): a real
 enrolled home (SQLCipher) against a real `bedside serve` on each backend.
 
-The token the device syncs with comes from ``_access_token`` of `bedside device sync`: it trades
-the stored refresh token for an access token naming the device. The server spends the old
-refresh token as it answers, so the device must keep the rotated one the moment it has it, even
-when the access token in the same answer then fails the device's check; and an answer lost on
-the way is asked for again at once, and the server's retry within the grace gives the same
-rotated token (docs/auth.md "Refresh token rotation").
+The token the device syncs with comes from ``bedside.device.sync.access_token`` (what
+`bedside device sync` and the clinician app call): it trades the stored refresh token for an
+access token naming the device. The server spends the old refresh token as it answers, so the
+device must keep the rotated one the moment it has it, even when the access token in the same
+answer then fails the device's check; and an answer lost on the way is asked for again at
+once, and the server's retry within the grace gives the same rotated token (docs/auth.md
+"Refresh token rotation").
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bedside.cli_device_sync import _access_token
 from bedside.device import DeviceError
 from bedside.device.remote import Remote
-from bedside.device.sync import sync
+from bedside.device.sync import access_token, sync
 from tests.conftest import BACKENDS
 from tests.integration._smart import Smart, smart_server
 from tests.integration._sync_e2e import OPENED, LostAnswer, Phone, enroll_phone, observation
@@ -76,7 +76,7 @@ class BadAccessToken(httpx.BaseTransport):
 def _sync(phone: Phone) -> int:
     """One sync on `bedside device sync`'s own token path; the events confirmed."""
     with Remote(phone.node.info.server) as remote:
-        return sync(phone.node, remote, _access_token(phone.node, remote)).confirmed
+        return sync(phone.node, remote, access_token(phone.node, remote)).confirmed
 
 
 def test_the_rotated_refresh_token_is_kept_when_the_new_access_token_fails_the_check(
@@ -86,7 +86,7 @@ def test_the_rotated_refresh_token_is_kept_when_the_new_access_token_fails_the_c
     before = node.refresh_token()
     spoiler = BadAccessToken()
     with Remote(node.info.server, transport=spoiler) as remote, pytest.raises(DeviceError):
-        _access_token(node, remote)  # "... sent a token this device cannot verify."
+        access_token(node, remote)  # "... sent a token this device cannot verify."
     assert len(spoiler.handed_out) == 1, "the server answered, so it rotated"
     assert node.refresh_token() == spoiler.handed_out[0] != before, "kept, not thrown away"
     # The next sync works from the kept token, no retry of the spent one needed.
@@ -100,7 +100,7 @@ def test_a_lost_refresh_answer_is_asked_again_and_the_device_syncs_on(phone: Pho
     before = node.refresh_token()
     lost = LostAnswer("/auth/token")
     with Remote(node.info.server, transport=lost) as remote:
-        token = _access_token(node, remote)
+        token = access_token(node, remote)
     assert lost.dropped == [200], "the first answer was lost after the server rotated"
     assert node.refresh_token() != before
     phone.record("create", observation(phone.patient, 72))
