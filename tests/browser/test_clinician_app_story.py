@@ -332,6 +332,10 @@ def test_a_ward_round_offline_then_synced_from_the_app(
         every_width(page, "outbox")
         page.get_by_role("button", name="Sync now").click()
         expect(page.locator("#sync-message")).to_contain_text("Sync needs the network")
+        open_patient(page, base, BEDS[1].name)  # the other online-only action says so too
+        page.get_by_role("button", name="Pin to this device").click()
+        expect(page.locator(".flash")).to_contain_text("Pinning needs the network")
+        page.goto(f"{base}/sync")
 
         restart(smart)
         page.get_by_role("button", name="Sync now").click()
@@ -412,6 +416,12 @@ def test_the_app_syncs_by_itself_every_few_minutes_while_the_server_answers(
         page.goto(f"{app.base}/sync")
         expect(page.locator("#o-4")).to_have_text("Confirmed (8)")
         assert "Last sync: just now" in page.locator("#strip").inner_text()
+        open_patient(page, app.base, bed.name)  # online, the one online-only action works
+        page.get_by_role("button", name="Pin to this device").click()
+        expect(page.locator(".flash")).to_have_text("Pinned: this patient stays on this device.")
+        page.goto(f"{app.base}/patients")
+        expect(page.locator(".group").first.locator("h2")).to_contain_text("Pinned")
+        expect(page.locator(".group").first).to_contain_text(bed.name)
     finally:
         context.close()
         app.stop()

@@ -346,3 +346,12 @@ def test_old_data_says_how_old_it_is_and_the_strip_says_when_the_device_last_syn
     assert "Last sync: never" in listing and "8 waiting to sync" in listing
     chart = text(app.get("/patients/p1").text)
     assert "NEWS2 6 Medium risk: urgent response taken" in chart and ", 5 h ago" in chart
+
+
+def test_pinning_needs_the_network_and_says_so_in_one_sentence(app: AppWorld) -> None:
+    answer = app.post("/patients/p1/pin", {"patient": "p1", "action": "pin"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/patients/p1"
+    page = text(app.get("/patients/p1").text)
+    assert "Pinning needs the network, and the server cannot be reached now" in page
+    assert "Pin to this device" in page  # nothing changed
+    assert "Cai Pemberton" in text(app.get("/patients").text).split(WARD)[0]  # still the pin

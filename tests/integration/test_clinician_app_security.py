@@ -44,6 +44,7 @@ POSTS = (
     ("/patients/p1/observe/score", {"patient": "p1", "fields": COMPLETE}),
     ("/patients/p1/observe/draft", {"patient": "p1", "fields": COMPLETE}),
     ("/sync", {}),
+    ("/patients/p1/pin", {"patient": "p1", "action": "pin"}),
 )
 NAMES = ("Alba", "Quennell", "Brin", "Ottaway", "Cai", "Pemberton", "1950-02-03")
 

@@ -14,6 +14,7 @@ holds. One module per concern:
 * :mod:`~bedside.device.app.observe`  recording a NEWS2 set
 * :mod:`~bedside.device.app.trend`, :mod:`~bedside.device.app.news2_svg`   the NEWS2 chart
 * :mod:`~bedside.device.app.outbox`, :mod:`~bedside.device.app.syncer`   sync and the outbox
+* :mod:`~bedside.device.app.pinning`  pinning a patient (online only)
 * :mod:`~bedside.device.app.server`   building and running it (``bedside device app``)
 """
 

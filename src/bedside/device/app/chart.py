@@ -52,10 +52,12 @@ def routes(pages: Pages) -> list[Route]:
             s.key: (latest_vitals(s) if s.key == "vitals" else s.lines[:_SHOWN])
             for s in done.sections
         }
+        pinned = any(p.id == pid and p.pinned for p in node.patients())
         return pages.render(
             request,
             "chart",
             title="Chart",
+            pinned=pinned,
             banner=done.banner,
             patient_id=pid,
             summary=done,
