@@ -323,6 +323,7 @@ def test_a_ward_round_offline_then_synced_from_the_app(
 
         every_width(page, "patients", f"{base}/patients")  # scores and "8 saved on device"
         expect(page.locator(".card", has_text=BEDS[2].name)).to_contain_text("8 saved on device")
+        every_width(page, "section", f"{base}/patients/{first}/section/vitals")
         open_patient(page, base, BEDS[0].name)
         page.locator("#s-vitals ~ ul li a", has_text="NEWS2").first.click()
         expect(page.get_by_text("Recorded on this device")).to_be_visible()

@@ -355,3 +355,20 @@ def test_pinning_needs_the_network_and_says_so_in_one_sentence(app: AppWorld) ->
     assert "Pinning needs the network, and the server cannot be reached now" in page
     assert "Pin to this device" in page  # nothing changed
     assert "Cai Pemberton" in text(app.get("/patients").text).split(WARD)[0]  # still the pin
+
+
+def test_past_the_read_only_grace_the_device_locks_and_says_to_sign_in_online(
+    app: AppWorld,
+) -> None:
+    status = app.node.status()
+    assert status.read_only_until is not None
+    app.clock.now = status.read_only_until + 60
+    gone = app.get("/patients")
+    assert gone.status_code == 303 and gone.headers["location"] == "/unlock"
+    # the snapshot is inside the encrypted store: the PIN opens it and finds it run out
+    tried = app.post("/unlock", {"pin": app.pin, "next": "/patients"})
+    assert tried.status_code == 403
+    for page in (tried.text, app.get("/unlock").text):
+        assert "a PIN can no longer open it. Sign in online" in text(page)
+        assert "Alba" not in page and 'name="pin"' not in page
+    assert app.get("/patients").headers["location"] == "/unlock"
