@@ -172,6 +172,26 @@ def test_an_event_that_would_widen_its_writers_access_is_rejected_alone(smart: S
     assert versions(smart, "Observation", events[1]["resource_id"]) == 0
 
 
+def test_a_record_about_another_patient_than_the_events_is_rejected_alone(smart: Smart) -> None:
+    """Wrong-patient safeguard (issue 16): the page's patient travels with the event, and a
+    resource about someone else is refused at the server as the device refuses it."""
+    ward, users = new_ward(smart, "doctor")
+    device = enrol(smart, users[0])
+    other = smart.create_patient("Other")
+    wrong = observation(other)
+    events = [
+        device.event("create", wrong, patient=ward.patient),
+        device.event("create", observation(ward.patient), patient=ward.patient),
+    ]
+    out = results(push(smart, device, events))
+    assert [(r["state"], r.get("code")) for r in out] == [
+        ("rejected", "invalid"),
+        ("confirmed", None),
+    ]
+    assert "different patient" in out[0]["reason"]
+    assert versions(smart, "Observation", wrong["id"]) == 0
+
+
 def test_an_event_of_another_device_is_wrong_device(smart: Smart) -> None:
     patient, device = nurse_device(smart)
     event = device.event("create", observation(patient), patient=patient)

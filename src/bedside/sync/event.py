@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from bedside.errors import BedsideError
+from bedside.fhir.compartment import patients_of
 from bedside.fhir.resource_types import is_resource_type
 
 VERSION: Final = 1
@@ -241,6 +242,12 @@ def _check(e: Event) -> None:
         raise EventError("The event's resource does not match its resource_type and resource_id.")
     if e.purpose is not None and not isinstance(e.purpose, str):
         raise EventError("The event's purpose must be a code.")
+    concerned = patients_of(e.resource)  # wrong-patient safeguard (docs/sync-protocol.md)
+    if e.patient is not None and concerned and e.patient.removeprefix("Patient/") not in concerned:
+        raise EventError(
+            "The record is about a different patient from the one open when it was made,"
+            " so it was not applied."
+        )
 
 
 def format_time(epoch: float) -> str:
