@@ -166,10 +166,18 @@ class Writer:
         """The stored resource (None when missing or deleted), read as the store has it."""
         return self._current(rtype, rid)
 
-    def match_patient(self, identifiers: list[dict[str, Any]]) -> str | None:
+    def seen(self, entity: str, raw: bytes) -> bool:
+        """True when ``entity`` was already written from these exact bytes."""
+        with self.repo.store.records() as db:
+            return ledger.seen(db, self.source.name, entity) == digest(raw)
+
+    def match_patient(
+        self, identifiers: list[dict[str, Any]], *, follow: bool = True
+    ) -> str | None:
         """``Patient/id`` of the one local Patient holding one of ``identifiers`` (system and
-        value both equal), following a merge's ``replaced-by`` link; None when there is none.
-        More than one match is an error: a person decides, never a fuzzy rule."""
+        value both equal), following a merge's ``replaced-by`` link unless ``follow`` is False;
+        None when there is none. More than one match is an error: a person decides, never a
+        fuzzy rule."""
         for ident in identifiers:
             query = (("identifier", f"{ident['system']}|{ident['value']}"), ("_count", "2"))
             found = self.repo.handle(FhirRequest("GET", "Patient", query=query)).resource or {}
@@ -180,7 +188,7 @@ class Writer:
                     "a person must merge them first."
                 )
             if entries:
-                return _follow(self, entries[0])
+                return _follow(self, entries[0]) if follow else f"Patient/{entries[0]['id']}"
         return None
 
     def referencing(self, rtype: str, patient_ref: str) -> list[dict[str, Any]]:

@@ -68,6 +68,10 @@ class Hl7Feed:
         try:
             msg = parse(raw)
             control = msg.control_id
+            if self.writer.seen(control, raw):  # a resend: answered, nothing to write
+                self.counters.add("messages_duplicate")
+                self.counters.add("messages_accepted")
+                return Ack("AA", control, None, ack_message(msg, "AA", None))
             outcome = self.writer.deliver(self.map(msg, raw))
         except MessageError as exc:
             return self._refuse(raw, control, exc.reason, exc.code)
@@ -122,11 +126,15 @@ class Hl7Feed:
         if pid is None:
             raise MessageError("The message has no PID segment.")
         idents = seg.patient_identifiers(pid, self.source)
+        direct = self.writer.match_patient(idents, follow=False)
         patient_ref = self.writer.match_patient(idents) or _patient_ref(idents[0])
         resources: list[dict[str, Any]] = []
         moved: list[dict[str, Any]] = []
         pid_ = patient_ref.split("/", 1)[1]
-        if msg.message_type == "ADT" or self.writer.current("Patient", pid_) is None:
+        # merged away: the data goes to the survivor, whose demographics this PID does not set
+        merged_away = direct is not None and direct != patient_ref
+        is_new = self.writer.current("Patient", pid_) is None
+        if not merged_away and (msg.message_type == "ADT" or is_new):
             resources.append(seg.patient(pid, self.source, pid_))
         pv1 = msg.first("PV1")
         encounter_ref = None
@@ -194,10 +202,12 @@ class Hl7Feed:
             for rep in mrg.repetitions(1)
             if rep.get(1)
         ]
-        prior_ref = self.writer.match_patient(prior_ids) or _patient_ref(prior_ids[0])
+        prior_ref = self.writer.match_patient(prior_ids, follow=False) or _patient_ref(prior_ids[0])
         if prior_ref == survivor_ref:
             raise MessageError("MRG-1 names the same patient as PID-3; nothing to merge.")
         prior_id = prior_ref.split("/", 1)[1]
+        if not resources or resources[0].get("resourceType") != "Patient":
+            raise MessageError("PID-3 of the A40 names a patient that was itself merged away.")
         survivor = resources[0]
         survivor["link"] = [{"other": {"reference": prior_ref}, "type": "replaces"}]
         prior = self.writer.current("Patient", prior_id) or {
