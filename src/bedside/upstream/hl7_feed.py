@@ -81,6 +81,10 @@ class Hl7Feed:
             )
         except BedsideError as exc:
             return self._refuse(raw, control, str(exc), "AE")
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            # a message shaped in a way no mapping expected: kept and answered, never a crash
+            reason = f"The message could not be mapped ({type(exc).__name__})."
+            return self._refuse(raw, control, reason, "AE")
         if outcome.duplicate:
             self.counters.add("messages_duplicate")
         self.counters.add("messages_accepted")

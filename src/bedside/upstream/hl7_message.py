@@ -95,7 +95,10 @@ def parse(raw: bytes) -> Message:
     except (ValueError, KeyError, IndexError, AttributeError, TypeError):
         raise MessageError("The message could not be parsed as HL7 v2.", "AE") from None
     encoding = text[4:8]
-    segments = tuple(_segment(s, encoding) for s in tree.children)
+    try:
+        segments = tuple(_segment(s, encoding) for s in tree.children)
+    except (HL7apyException, ValueError, KeyError, IndexError, AttributeError, TypeError):
+        raise MessageError("The message could not be parsed as HL7 v2.", "AE") from None
     msh = segments[0]
     message = Message(
         segments=segments,
@@ -124,7 +127,7 @@ def _segment(node: Any, encoding: str) -> Segment:
     sub = encoding[3:4] or "&"
     fields: dict[int, list[dict[int, str]]] = {}
     for f in node.children:
-        m = _POSITION.fullmatch(f.name)
+        m = _POSITION.fullmatch(f.name) if isinstance(f.name, str) else None
         if m is None:
             continue
         number = int(m.group(1))
@@ -136,7 +139,7 @@ def _segment(node: Any, encoding: str) -> Segment:
             components[1] = _unescape(f.to_er7(), encoding)
         else:
             for i, c in enumerate(children, start=1):
-                cm = _POSITION.fullmatch(c.name)
+                cm = _POSITION.fullmatch(c.name) if isinstance(c.name, str) else None
                 pos = int(cm.group(1)) if cm else i
                 components[pos] = _unescape(c.to_er7().split(sub)[0], encoding)
         fields.setdefault(number, []).append(components)
