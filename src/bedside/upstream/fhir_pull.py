@@ -11,8 +11,9 @@ Per resource type, in the configured order (Patient first, since the others refe
 
 Each source version becomes one :class:`~bedside.upstream.canonical.Delivery` (entity
 ``Type/id/_history/vid`` at the source), so a second pull of the same versions writes nothing,
-and the mark moves to the newest ``lastUpdated`` seen only after the page is written. Bulk Data
-``$export`` is not used yet (docs/upstream.md "Not done").
+and the mark moves to the newest ``lastUpdated`` seen only after the page is written. A source
+whose CapabilityStatement offers Bulk Data ``$export`` is pulled by one export instead
+(:mod:`bedside.upstream.fhir_bulk`), deletions from the manifest's ``deleted`` files.
 
 Next links are followed only when they stay under the source's base URL, so a hostile source
 cannot point the puller at another host.
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -34,6 +36,7 @@ from bedside.upstream.canonical import Delivery, Writer, add_identifier
 from bedside.upstream.config import FhirSource, UpstreamError
 from bedside.upstream.counters import Counters
 from bedside.upstream.credentials import Credentials
+from bedside.upstream.fhir_bulk import BulkExport
 from bedside.upstream.identity import patient_id, record_id
 
 __all__ = ["FhirPull", "PullReport"]
@@ -80,7 +83,13 @@ class FhirPull:
         with store.records() as db:
             marks = ledger.marks(db, self.source.name)
             self.refs = ledger.local_refs(db, self.source.name)
-        history = self._history_types()
+        history, export = self._capabilities()
+        if export:
+            self._bulk(marks, report, on_progress)
+            report.seconds = time.perf_counter() - started
+            self.counters.add("pulls")
+            self.counters.add("resources_written", report.written)
+            return report
         for rtype in self.source.types:
             if rtype in _SKIPPED:
                 continue
@@ -99,21 +108,48 @@ class FhirPull:
         self.counters.add("resources_written", report.written)
         return report
 
+    def _bulk(
+        self,
+        marks: dict[str, str],
+        report: PullReport,
+        on_progress: Callable[[str, int], None],
+    ) -> None:
+        """Bulk Data ``$export`` (docs/upstream.md): one export since the oldest mark."""
+        types = [t for t in self.source.types if t not in _SKIPPED]
+        since = None if any(t not in marks for t in types) else min(marks[t] for t in types)
+        export = BulkExport(self, types, since)
+        for rtype, entries in export.entries():
+            report.mode[rtype] = "bulk export"
+            self._apply(rtype, entries, report)
+            on_progress(rtype, len(entries))
+        with self.writer.repo.store.records(write=True) as db:
+            for rtype in types:
+                ledger.mark(db, self.source.name, rtype, export.transaction_time, int(time.time()))
+
     # --- reading the source -------------------------------------------------------------------
 
-    def _get(self, url: str, params: dict[str, str] | None = None) -> dict[str, Any]:
-        if not url.startswith(self.source.base_url + "/") and url != self.source.base_url:
-            raise UpstreamError(f"Source {self.source.name} sent a link outside its base URL.")
-        headers = {"Accept": "application/fhir+json"}
+    def request(
+        self, method: str, url: str, params: dict[str, str] | None = None, **headers: str
+    ) -> httpx.Response:
+        """One request to the source, with its token; only under its base URL (or, for Bulk
+        Data status and files, on its host)."""
+        if not _same_origin(url, self.source.base_url):
+            raise UpstreamError(f"Source {self.source.name} sent a link outside its own host.")
+        head = {"Accept": "application/fhir+json", **headers}
         token = self.credentials.token(self.http)
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            head["Authorization"] = f"Bearer {token}"
         try:
-            resp = self.http.get(url, params=params, headers=headers)
+            return self.http.request(method, url, params=params, headers=head)
         except httpx.HTTPError as exc:
             raise UpstreamError(
                 f"Source {self.source.name} could not be reached ({type(exc).__name__})."
             ) from None
+
+    def _get(self, url: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        if not url.startswith(self.source.base_url + "/") and url != self.source.base_url:
+            raise UpstreamError(f"Source {self.source.name} sent a link outside its base URL.")
+        resp = self.request("GET", url, params)
         if resp.status_code != 200:
             raise UpstreamError(f"Source {self.source.name} answered {resp.status_code} to a read.")
         try:
@@ -124,15 +160,20 @@ class FhirPull:
             ) from None
         return body
 
-    def _history_types(self) -> set[str]:
+    def _capabilities(self) -> tuple[set[str], bool]:
+        """The types with type history, and whether the source offers Bulk Data ``$export``."""
         cap = self._get(f"{self.source.base_url}/metadata")
         out = set()
+        export = False
         for rest in cap.get("rest") or []:
             for res in rest.get("resource") or []:
                 codes = {i.get("code") for i in res.get("interaction") or []}
                 if "history-type" in codes:
                     out.add(str(res.get("type")))
-        return out
+            for op in rest.get("operation") or []:
+                if op.get("name") == "export" or str(op.get("definition", "")).endswith("/export"):
+                    export = True
+        return out, export
 
     def _pages(self, url: str, params: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
         bundle = self._get(url, params)
@@ -183,7 +224,9 @@ class FhirPull:
             method = str(entry.get("request", {}).get("method", "GET"))
             version = _version(entry)
             entity = f"{rtype}/{src_id}/_history/{version}"
-            url = f"{self.source.base_url}/{entity}"
+            url: str | None = f"{self.source.base_url}/{entity}"
+            if version == "0" and method == "DELETE":  # a bulk export's deletion: no version
+                entity, url = f"{rtype}/{src_id}/deleted/{modified}", None
             try:
                 if method == "DELETE" or not isinstance(resource, dict):
                     local = self._local_ref(rtype, src_id, None)
@@ -261,6 +304,11 @@ class FhirPull:
         ):
             return self._local_ref(parts[0], parts[1], None)
         return None
+
+
+def _same_origin(url: str, base: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base)
+    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
 
 
 def _rewrite(node: Any, resolve: Callable[[str], str | None]) -> Any:
