@@ -14,7 +14,10 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import BACKENDS, Server, sample_bundles
+from bedside.store import Store
+from bedside.upstream.config import parse
+from bedside.upstream.service import Upstream
+from tests.conftest import BACKENDS, BASE, Server, sample_bundles
 from tests.integration._module_server import live_server
 
 pytestmark = pytest.mark.timeout(300)
@@ -187,3 +190,55 @@ def test_pull_twice_then_changes_and_deletions_arrive(
     )
     marks = orjson.loads(status.stdout)["marks"]
     assert set(marks) == set(TYPES)
+
+
+def test_smart_backend_services_credentials_pull_from_the_source(
+    tmp_path_factory: pytest.TempPathFactory, store: Store, tmp_path: Path
+) -> None:
+    """The source takes a client_credentials grant with a signed JWT assertion (RFC 7523)."""
+    from joserfc.jwk import RSAKey
+
+    smallest = sorted(sample_bundles(), key=lambda p: p.stat().st_size)[0]
+    key = RSAKey.generate_key(2048, parameters={"kid": "upstream-1"})
+    (tmp_path / "client.pem").write_bytes(key.as_pem(private=True))
+    (tmp_path / "jwks.json").write_bytes(orjson.dumps({"keys": [key.as_dict(private=False)]}))
+    with live_server(tmp_path_factory, "sqlite") as (source, _):
+        with source.client() as client:
+            assert client.post("", content=smallest.read_bytes()).status_code == 200
+            discovery = client.get("/.well-known/smart-configuration").json()
+        added = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bedside",
+                "admin",
+                "client",
+                "add",
+                "bedside-upstream",
+                "--backend",
+                "--jwks-file",
+                str(tmp_path / "jwks.json"),
+                "--scope",
+                "system/*.rs",
+                "--data-dir",
+                str(source.data_dir),
+            ],
+            capture_output=True,
+            timeout=60,
+        )
+        assert added.returncode == 0, added.stderr.decode()
+        config = parse(
+            "[source.ehr]\n"
+            'kind = "fhir"\n'
+            f'base_url = "{source.base}"\n'
+            'client_id = "bedside-upstream"\n'
+            f'token_url = "{discovery["token_endpoint"]}"\n'
+            'private_key = "client.pem"\n'
+            'key_id = "upstream-1"\n'
+            'types = ["Patient", "Observation"]\n',
+            source="t",
+            data_dir=tmp_path,
+        )
+        report = Upstream(store, config, BASE).pull("ehr")
+    assert not report.errors
+    assert report.by_type["Patient"] == 1 and report.by_type["Observation"] > 0
