@@ -128,6 +128,12 @@ def serve(
             raise BedsideError(f"The policy file {policy} does not exist.")
         if upstream is not None and not upstream.is_file():
             raise BedsideError(f"The upstream file {upstream} does not exist.")
+        if workers > 1:
+            from bedside.upstream import load as load_upstream
+
+            sources = load_upstream(upstream or cfg.data_dir / "upstream.toml", cfg.data_dir)
+            if sources.listens:
+                raise BedsideError("An mllp_port in the upstream file needs --workers 1.")
         app, store = asgi.build(
             cfg.data_dir,
             cfg.database_url,

@@ -195,3 +195,24 @@ def test_dead_letter_is_kept_and_counted_on_replay(world: tuple[Server, str, int
     status = _status(srv, url, config)
     assert status["dead_letters"][0]["attempts"] == 2
     assert status["dead_letters_open"] == 1
+
+
+def test_serve_refuses_a_bad_upstream_file_and_mllp_with_workers(tmp_path: Path) -> None:
+    """Checked at start, one sentence each; nothing is served."""
+    data = tmp_path / "data"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[source.adt]\nkind = 'hl7v2'\n")
+    good = tmp_path / "good.toml"
+    good.write_text(hl7.upstream_toml(free_port(), hl7.concept_map(tmp_path / "cm.json")))
+    for extra, says in (
+        (["--upstream", str(bad)], "an hl7v2 source needs mllp_port, files or both"),
+        (["--upstream", str(good), "--workers", "2"], "needs --workers 1"),
+        (["--upstream", str(tmp_path / "none.toml")], "does not exist"),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "bedside", "serve", "--data-dir", str(data), *extra],
+            capture_output=True,
+            timeout=60,
+        )
+        assert out.returncode == 1
+        assert says in out.stderr.decode()
