@@ -14,12 +14,12 @@ from bedside.upstream.hl7_segments import (
     allergy,
     condition,
     encounter,
-    fhir_datetime,
     observation,
     patient,
     related_person,
     report,
 )
+from bedside.upstream.hl7_vocabulary import fhir_datetime
 from bedside.upstream.identity import patient_id, record_id
 from bedside.upstream.mllp import FrameTooLarge, read_frame
 from bedside.upstream.terminology import Terminology

@@ -1,7 +1,7 @@
 """HL7 v2 segments → FHIR R4 resources, after the HL7 v2-to-FHIR IG's segment maps
 (ConceptMap segment-pid-to-patient, -pv1-to-encounter, -obr-to-diagnosticreport,
--obx-to-observation, -nk1-to-relatedperson, -al1-to-allergyintolerance, -dg1-to-condition)
-and its vocabulary maps (AdministrativeSex, PatientClass, ObservationResultStatus, ...).
+-obx-to-observation, -nk1-to-relatedperson, -al1-to-allergyintolerance, -dg1-to-condition);
+the code tables they use are in :mod:`bedside.upstream.hl7_vocabulary`.
 
 Only the fields Bedside shows or matches on are mapped; each function says which. Ids are
 deterministic (:mod:`bedside.upstream.identity`) from the source's own keys: the visit number
@@ -15,16 +15,28 @@ from typing import Any, Final
 
 from bedside.upstream.config import Hl7Source
 from bedside.upstream.hl7_message import MessageError, Segment
+from bedside.upstream.hl7_vocabulary import (
+    ACT_CODE,
+    ALLERGY_CATEGORY,
+    CLASS,
+    INTERPRETATION,
+    INTERPRETATIONS,
+    NAME_USE,
+    REPORT_STATUS,
+    RESULT_STATUS,
+    SEVERITY,
+    SEX,
+    V2,
+    concept,
+    fhir_datetime,
+)
 from bedside.upstream.identity import record_id
 from bedside.upstream.terminology import UCUM, Terminology
 
 __all__ = [
     "allergy",
-    "coding_system",
-    "concept",
     "condition",
     "encounter",
-    "fhir_datetime",
     "observation",
     "patient",
     "patient_identifiers",
@@ -32,110 +44,8 @@ __all__ = [
     "report",
 ]
 
-V2: Final = "http://terminology.hl7.org/CodeSystem/v2-"
-ACT_CODE: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-INTERPRETATION: Final = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
-#: v2 table 0396 coding system names → FHIR system URIs (IG ConceptMap table-hl70396).
-_SYSTEMS: Final = {
-    "LN": "http://loinc.org",
-    "SCT": "http://snomed.info/sct",
-    "SNM": "http://snomed.info/sct",
-    "I10": "http://hl7.org/fhir/sid/icd-10",
-    "I10C": "http://hl7.org/fhir/sid/icd-10-cm",
-    "ICD10CM": "http://hl7.org/fhir/sid/icd-10-cm",
-    "I9C": "http://hl7.org/fhir/sid/icd-9-cm",
-    "UCUM": UCUM,
-    "RXNORM": "http://www.nlm.nih.gov/research/umls/rxnorm",
-}
-_SEX: Final = {
-    "F": "female",
-    "M": "male",
-    "O": "other",
-    "A": "other",
-    "U": "unknown",
-    "N": "unknown",
-}
-_CLASS: Final = {
-    "E": ("EMER", "emergency"),
-    "I": ("IMP", "inpatient encounter"),
-    "O": ("AMB", "ambulatory"),
-    "P": ("PRENC", "pre-admission"),
-    "R": ("AMB", "ambulatory"),
-    "B": ("IMP", "inpatient encounter"),
-}
-_RESULT_STATUS: Final = {
-    "F": "final",
-    "C": "corrected",
-    "P": "preliminary",
-    "R": "preliminary",
-    "S": "preliminary",
-    "I": "registered",
-    "X": "cancelled",
-    "W": "entered-in-error",
-    "D": "entered-in-error",
-}
-_REPORT_STATUS: Final = {
-    "F": "final",
-    "C": "corrected",
-    "P": "preliminary",
-    "R": "partial",
-    "I": "registered",
-    "O": "registered",
-    "X": "cancelled",
-}
-_ALLERGY_CATEGORY: Final = {
-    "DA": "medication",
-    "FA": "food",
-    "EA": "environment",
-    "AA": "environment",
-    "PA": "environment",
-    "LA": "environment",
-}
-_SEVERITY: Final = {"SV": "severe", "MO": "moderate", "MI": "mild"}
-_NAME_USE: Final = {"L": "official", "D": "usual", "M": "maiden", "N": "nickname", "A": "anonymous"}
-_INTERPRETATIONS: Final = frozenset({"H", "HH", "L", "LL", "N", "A", "AA", "<", ">", "S", "R", "I"})
-_TS: Final = re.compile(r"(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d+)?([+-]\d{4})?")
 _RANGE: Final = re.compile(r"\s*(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)\s*")
 _NUMBER: Final = re.compile(r"-?\d+(?:\.\d+)?")
-
-
-def fhir_datetime(ts: str) -> str | None:
-    """A v2 TS/DTM (YYYY[MM[DD[HH[MM[SS]]]]][+ZZZZ]) as a FHIR date or dateTime."""
-    m = _TS.fullmatch(ts.strip()) if ts else None
-    if m is None:
-        return None
-    y, mo, d, h, mi, s, tz = m.groups()
-    if h is None or d is None or mo is None:
-        return "-".join(x for x in (y, mo, d) if x)
-    zone = f"{tz[:3]}:{tz[3:]}" if tz else "Z"
-    return f"{y}-{mo}-{d}T{h}:{mi or '00'}:{s or '00'}{zone}"
-
-
-def coding_system(name: str, source: Hl7Source) -> str:
-    if name in _SYSTEMS:
-        return _SYSTEMS[name]
-    if name.startswith("HL7") and name[3:].isdigit():
-        return V2 + name[3:]
-    return f"{source.system}/code/{name or 'local'}"
-
-
-def concept(
-    comp: dict[int, str], source: Hl7Source, terms: Terminology | None = None
-) -> dict[str, Any] | None:
-    """A CE/CWE (code^text^system[^alt code^alt text^alt system]) as a CodeableConcept."""
-    codings = []
-    for code, text, system in ((1, 2, 3), (4, 5, 6)):
-        if comp.get(code):
-            c = {"system": coding_system(comp.get(system, ""), source), "code": comp[code]}
-            if comp.get(text):
-                c["display"] = comp[text]
-            codings.append(c)
-    if not codings and not comp.get(2):
-        return None
-    out: dict[str, Any] = {"coding": codings} if codings else {}
-    if comp.get(2):
-        out["text"] = comp[2]
-    return terms.normalize(out) if terms else out
 
 
 def patient_identifiers(pid: Segment, source: Hl7Source) -> list[dict[str, Any]]:
@@ -177,8 +87,8 @@ def patient(pid: Segment, source: Hl7Source, rid: str) -> dict[str, Any]:
             name["suffix"] = [rep[4]]
         if rep.get(5):
             name["prefix"] = [rep[5]]
-        if rep.get(7) in _NAME_USE:
-            name["use"] = _NAME_USE[rep[7]]
+        if rep.get(7) in NAME_USE:
+            name["use"] = NAME_USE[rep[7]]
         if name:
             names.append(name)
     if names:
@@ -186,8 +96,8 @@ def patient(pid: Segment, source: Hl7Source, rid: str) -> dict[str, Any]:
     birth = fhir_datetime(pid.get(7)[:8])
     if birth:
         body["birthDate"] = birth
-    if pid.get(8) in _SEX:
-        body["gender"] = _SEX[pid.get(8)]
+    if pid.get(8) in SEX:
+        body["gender"] = SEX[pid.get(8)]
     addresses = []
     for rep in pid.repetitions(11):
         addr: dict[str, Any] = {}
@@ -225,7 +135,7 @@ def encounter(pv1: Segment, source: Hl7Source, patient_ref: str, event: str) -> 
         "identifier": [{"system": f"{source.system}/visit", "value": visit}],
         "subject": {"reference": patient_ref},
     }
-    code, display = _CLASS.get(pv1.get(2), ("AMB", "ambulatory"))
+    code, display = CLASS.get(pv1.get(2), ("AMB", "ambulatory"))
     body["class"] = {"system": ACT_CODE, "code": code, "display": display}
     start, end = fhir_datetime(pv1.get(44)), fhir_datetime(pv1.get(45))
     if event == "A11":
@@ -286,7 +196,7 @@ def observation(
     body: dict[str, Any] = {
         "resourceType": "Observation",
         "id": record_id(source.system, "Observation", key),
-        "status": _RESULT_STATUS.get(obx.get(11), "final"),
+        "status": RESULT_STATUS.get(obx.get(11), "final"),
         "category": [
             {
                 "coding": [
@@ -320,7 +230,7 @@ def observation(
         else:
             body["referenceRange"] = [{"text": ref_range}]
     flag = obx.get(8)
-    if flag in _INTERPRETATIONS:
+    if flag in INTERPRETATIONS:
         body["interpretation"] = [{"coding": [{"system": INTERPRETATION, "code": flag}]}]
     when = fhir_datetime(obx.get(14)) or (fhir_datetime(obr.get(7)) if obr else None)
     if when:
@@ -372,7 +282,7 @@ def report(
         "resourceType": "DiagnosticReport",
         "id": record_id(source.system, "DiagnosticReport", order),
         "identifier": [{"system": f"{source.system}/order", "value": order}],
-        "status": _REPORT_STATUS.get(obr.get(25), "final"),
+        "status": REPORT_STATUS.get(obr.get(25), "final"),
         "code": code,
         "subject": {"reference": patient_ref},
         "result": [{"reference": r} for r in results],
@@ -431,13 +341,13 @@ def allergy(al1: Segment, source: Hl7Source, patient_ref: str) -> dict[str, Any]
         "code": allergen,
         "patient": {"reference": patient_ref},
     }
-    if al1.get(2) in _ALLERGY_CATEGORY:
-        body["category"] = [_ALLERGY_CATEGORY[al1.get(2)]]
+    if al1.get(2) in ALLERGY_CATEGORY:
+        body["category"] = [ALLERGY_CATEGORY[al1.get(2)]]
     reaction = [r[1] for r in al1.repetitions(5) if r.get(1)]
     if reaction:
         entry: dict[str, Any] = {"manifestation": [{"text": t} for t in reaction]}
-        if al1.get(4) in _SEVERITY:
-            entry["severity"] = _SEVERITY[al1.get(4)]
+        if al1.get(4) in SEVERITY:
+            entry["severity"] = SEVERITY[al1.get(4)]
         body["reaction"] = [entry]
     recorded = fhir_datetime(al1.get(6))
     if recorded:
