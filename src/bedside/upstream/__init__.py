@@ -16,4 +16,9 @@
 from bedside.upstream.config import UpstreamConfig, UpstreamError, load
 from bedside.upstream.service import Upstream
 
-__all__ = ["Upstream", "UpstreamConfig", "UpstreamError", "load"]
+__all__ = [
+    "Upstream",
+    "UpstreamConfig",
+    "UpstreamError",
+    "load",
+]

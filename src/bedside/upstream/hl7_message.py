@@ -19,7 +19,12 @@ from hl7apy.parser import parse_message
 
 from bedside.errors import BedsideError
 
-__all__ = ["Message", "MessageError", "Segment", "parse"]
+__all__ = [
+    "Message",
+    "MessageError",
+    "Segment",
+    "parse",
+]
 
 _POSITION: Final = re.compile(r"[A-Z0-9]+_(\d+)")
 _SUPPORTED: Final = {("ADT", e) for e in ("A01", "A02", "A03", "A04", "A08", "A11", "A13", "A40")}

@@ -13,7 +13,12 @@ from __future__ import annotations
 import uuid
 from typing import Final
 
-__all__ = ["NAMESPACE", "patient_id", "provenance_id", "record_id"]
+__all__ = [
+    "NAMESPACE",
+    "patient_id",
+    "provenance_id",
+    "record_id",
+]
 
 #: The namespace of every upstream id (a fixed random UUID; changing it re-keys every record).
 NAMESPACE: Final = uuid.UUID("5b0f3c8e-2f55-4d6e-9a43-2a1c8f3d7e10")

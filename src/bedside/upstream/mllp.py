@@ -17,7 +17,15 @@ from typing import Final
 
 from bedside.upstream.hl7_feed import Ack, ack_for_raw
 
-__all__ = ["END", "MAX_MESSAGE", "START", "MllpServer", "frame", "read_frame"]
+__all__ = [
+    "END",
+    "MAX_MESSAGE",
+    "START",
+    "FrameTooLarge",
+    "MllpServer",
+    "frame",
+    "read_frame",
+]
 
 START: Final = b"\x0b"
 END: Final = b"\x1c\x0d"

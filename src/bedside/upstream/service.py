@@ -33,7 +33,12 @@ from bedside.upstream.hl7_feed import Ack, Hl7Feed
 from bedside.upstream.mllp import MllpServer
 from bedside.upstream.terminology import load_concept_map
 
-__all__ = ["FileReport", "Upstream", "default_path", "split_messages"]
+__all__ = [
+    "FileReport",
+    "Upstream",
+    "default_path",
+    "split_messages",
+]
 
 _TIMEOUT: Final = httpx.Timeout(30.0)
 
