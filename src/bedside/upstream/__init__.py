@@ -3,9 +3,11 @@
 
 ::
 
-    upstream.toml ──► config.py ──► service.Upstream ─┬─► fhir_pull.FhirPull (history / search)
+    upstream.toml ──► config.py ──► service.Upstream ─┬─► fhir_pull.FhirPull (history / search,
+                                                      │     fhir_bulk $export, credentials)
                                                       └─► hl7_feed.Hl7Feed ◄── mllp.MllpServer
-                                                              │  hl7_message (hl7apy), hl7_segments
+                                                              │  hl7_message (hl7apy), hl7_segments,
+                                                              │  hl7_vocabulary, terminology
                                                               ▼
                                canonical.Writer: deterministic ids, Provenance per version,
                                one transaction Bundle through rest.Repository (system caller)
