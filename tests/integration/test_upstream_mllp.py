@@ -138,6 +138,16 @@ def test_adt_and_oru_over_mllp_make_one_record(world: tuple[Server, str, int, Pa
             # a Provenance for every version written: target, agent = source, entity = message
             _assert_provenance(client, current, "MSG-R01")
             _assert_provenance(client, visit, "MSG-A03")
+            # audited like any other write, naming the feed's client
+            audit = client.get("/AuditEvent", params={"_count": "1000"})
+            assert audit.status_code == 200, audit.text
+            clients = {
+                a["who"]["identifier"]["value"]
+                for e in audit.json().get("entry", [])
+                for a in e["resource"].get("agent", [])
+                if "identifier" in a.get("who", {})
+            }
+            assert "upstream-adt" in clients
             before = _versions(client)
 
         # the same messages again: all acknowledged, nothing changes
