@@ -255,3 +255,47 @@ def test_an_export_status_on_another_host_is_refused(
     up = Upstream(store, _config(base, tmp_path), BASE)
     with pytest.raises(UpstreamError, match="outside its own host"):
         up.pull("ehr")
+
+
+def test_a_source_version_that_cannot_be_written_is_kept_and_replayed_after_the_fix(
+    store: Store, repo: Repository, tmp_path: Path, bulk: tuple[BulkSource, str]
+) -> None:
+    """Two local Patients share the identifier: refused, kept; once a person removes the
+    duplicate, the replay matches the one left (the pull's mark had moved on)."""
+    source, base = bulk
+    ids = []
+    for _ in range(2):
+        made = repo.handle(
+            FhirRequest(
+                "POST",
+                "Patient",
+                body={
+                    "resourceType": "Patient",
+                    "identifier": [{"system": "urn:oid:1.2.9", "value": "X1"}],
+                },
+            )
+        )
+        assert made.resource is not None
+        ids.append(str(made.resource["id"]))
+    source.put(
+        {**_patient("p9", "Example"), "identifier": [{"system": "urn:oid:1.2.9", "value": "X1"}]}
+    )
+    text = (
+        f'[source.ehr]\nkind = "fhir"\nbase_url = "{base}"\ntoken_file = "token"\n'
+        'types = ["Patient"]\npatient_identifiers = ["urn:oid:1.2.9"]\n'
+    )
+    (tmp_path / "token").write_text(TOKEN)
+    up = Upstream(store, parse(text, source="t", data_dir=tmp_path), BASE)
+    report = up.pull("ehr")
+    assert len(report.errors) == 1 and "more than one local Patient" in report.errors[0]
+    status = up.status("ehr")
+    assert [x["entity"] for x in status["dead_letters"]] == ["Patient/p9/_history/1"]
+    assert "Example" not in orjson.dumps(status).decode()
+
+    assert up.retry("ehr", None)[0].code == "AE"  # nothing changed yet: still refused
+    repo.handle(FhirRequest("DELETE", f"Patient/{ids[1]}"))
+    (again,) = up.retry("ehr", None)
+    assert again.code == "AA"
+    kept = repo.handle(FhirRequest("GET", f"Patient/{ids[0]}")).resource or {}
+    assert {"system": f"{base}/Patient", "value": "p9"} in kept["identifier"]
+    assert up.status("ehr")["dead_letters_open"] == 0

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+from bedside.errors import BedsideError, FhirError
 from bedside.upstream import ledger
 from bedside.upstream.canonical import Delivery, Writer, add_identifier
 from bedside.upstream.config import FhirSource, UpstreamError
@@ -249,15 +250,33 @@ class FhirPull:
                 )
                 outcome = self.writer.deliver(delivery)
             except Exception as exc:  # one bad resource never stops the others
-                message = getattr(exc, "message", None) or str(exc)
+                message = _reason(exc)
                 report.errors.append(f"{entity}: {message}")
                 self.counters.add("resources_refused")
+                kept = orjson.dumps({"type": rtype, "entry": entry}, option=orjson.OPT_SORT_KEYS)
+                with self.writer.repo.store.records(write=True) as db:  # kept, never dropped
+                    ledger.add_dead_letter(
+                        db, self.source.name, entity, kept, message, int(time.time())
+                    )
                 continue
             if outcome.written:
                 report.by_type[rtype] = report.by_type.get(rtype, 0) + outcome.written
             else:
                 report.unchanged += 1
         return newest
+
+    def replay(self, letter: ledger.DeadLetter) -> str | None:
+        """Write a dead-lettered source version again; None when it went through, else why."""
+        with self.writer.repo.store.records() as db:
+            self.refs = ledger.local_refs(db, self.source.name)
+        kept = orjson.loads(letter.message)
+        report = PullReport()
+        self._apply(str(kept["type"]), [kept["entry"]], report)
+        if report.errors:
+            return report.errors[0].split(": ", 1)[-1]
+        with self.writer.repo.store.records(write=True) as db:
+            ledger.resolve_dead_letter(db, letter.id, int(time.time()))
+        return None
 
     def _canonical(self, rtype: str, src_id: str, resource: dict[str, Any]) -> dict[str, Any]:
         body: dict[str, Any] = _rewrite(resource, self._ref_for)
@@ -304,6 +323,16 @@ class FhirPull:
         ):
             return self._local_ref(parts[0], parts[1], None)
         return None
+
+
+def _reason(exc: Exception) -> str:
+    """A sentence for the report and the dead letter: our own errors say what is wrong without
+    content; anything else is named by its type only (its text might quote a value)."""
+    if isinstance(exc, FhirError):
+        return exc.message
+    if isinstance(exc, BedsideError):
+        return str(exc)
+    return f"The resource could not be written ({type(exc).__name__})."
 
 
 def _same_origin(url: str, base: str) -> bool:

@@ -125,12 +125,28 @@ class Upstream:
 
     def retry(self, name: str, letter_id: str | None) -> list[Ack]:
         """Retry one dead letter, or every open one of the source (oldest first)."""
-        feed = self.feed(name)
-        if letter_id is not None:
-            return [feed.retry(letter_id)]
+        source = self.config.source(name)
         with self.store.records() as db:
-            letters = ledger.dead_letters(db, name)
-        return [feed.retry(letter.id) for letter in letters]
+            if letter_id is None:
+                letters = ledger.dead_letters(db, name)
+            else:
+                one = ledger.dead_letter(db, letter_id)
+                if one is None or one.source != name:
+                    raise UpstreamError(f"There is no dead letter {letter_id} for source {name}.")
+                letters = [one]
+        if isinstance(source, Hl7Source):
+            feed = self.feed(name)
+            return [feed.retry(letter.id) for letter in letters]
+        with httpx.Client(timeout=_TIMEOUT) as http:  # a replay reads nothing from the source
+            puller = FhirPull(
+                self.writer(name), source, self.counters[name], http, Credentials(source)
+            )
+            out = []
+            for letter in letters:
+                reason = puller.replay(letter)
+                code = "AA" if reason is None else "AE"
+                out.append(Ack(code, letter.entity, reason, b"", letter.id))
+            return out
 
     def status(self, name: str) -> dict[str, object]:
         source = self.config.source(name)
