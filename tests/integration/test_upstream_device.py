@@ -4,8 +4,10 @@ path, policy and change feed as every other write (real `bedside serve`, SQLite 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,8 +56,19 @@ def test_an_upstream_result_reaches_the_carers_device_only(feed: tuple[Smart, in
     finally:
         client.close()
 
-    pulled = world.pull(since)
-    results = [r for r in pulled.resources() if r["resourceType"] == "Observation"]
+    # On PostgreSQL the pull horizon is the cluster's: a transaction open elsewhere holds a
+    # fresh write back for a moment (docs/sync-pull.md), so pull until the result arrives.
+    resources: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 15
+    while not any(r["resourceType"] == "Observation" for r in resources):
+        assert time.monotonic() < deadline, "the ingested result never reached the device"
+        pulled = world.pull(since)
+        since = pulled.next
+        resources.extend(pulled.resources())
+        time.sleep(0.1)
+    time.sleep(0.5)
+    resources.extend(world.pull(since).resources())  # anything else that was on its way
+    results = [r for r in resources if r["resourceType"] == "Observation"]
     assert len(results) == 1
     assert results[0]["subject"]["reference"] == f"Patient/{world.nurse.patient}"
     assert results[0]["code"]["coding"][0]["code"] == "2345-7"
