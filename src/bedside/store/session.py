@@ -36,6 +36,8 @@ class Dialect(Protocol):
 
     def lock(self, cur: Cursor, key: str) -> None: ...
 
+    def lock_all(self, cur: Cursor, keys: Sequence[str]) -> None: ...
+
     def insert(self, cur: Cursor, table: str, cols: str, rows: Sequence[Sequence[object]]) -> None:
         """Insert many rows at once (executemany, or COPY where the driver has it)."""
         ...
@@ -64,6 +66,9 @@ class SqlRecords:
     def __init__(self, cur: Cursor, dialect: Dialect) -> None:
         self._cur = cur
         self._d = dialect
+        #: Locks this transaction holds: they last until it ends (a rollback to a savepoint
+        #: keeps them), so taking one again is a round trip for nothing.
+        self._held: set[str] = set()
 
     def rows(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         self._cur.execute(self._d.sql(sql), args)
@@ -85,6 +90,9 @@ class SqlSession:
     def __init__(self, cur: Cursor, dialect: Dialect) -> None:
         self._cur = cur
         self._d = dialect
+        #: Locks this transaction holds: they last until it ends (a rollback to a savepoint
+        #: keeps them), so taking one again is a round trip for nothing.
+        self._held: set[str] = set()
 
     def records(self) -> SqlRecords:
         """Plain SQL in this session's transaction."""
@@ -160,7 +168,15 @@ class SqlSession:
         return [_row(r) for r in rows]
 
     def lock(self, key: str) -> None:
-        self._d.lock(self._cur, key)
+        if key not in self._held:
+            self._d.lock(self._cur, key)
+            self._held.add(key)
+
+    def lock_all(self, keys: Sequence[str]) -> None:
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._held]
+        if wanted:
+            self._d.lock_all(self._cur, wanted)
+            self._held.update(wanted)
 
     def apply(self, writes: Sequence[Write]) -> list[int]:
         if not writes:

@@ -1,4 +1,4 @@
-"""The upstream module's own tables (schema 0009): what each source delivered, where each
+"""The upstream module's own tables (schema 0010): what each source delivered, where each
 FHIR pull stopped, source ids already matched, dead letters and held variants.
 
 Only this module runs SQL on them; every function takes an open :class:`Records` so callers
