@@ -74,7 +74,14 @@ def _open(
         raise _fail(str(exc)) from None
     audit = AuditLog(store, server=base)
     policy = Policy(PolicyRules.load(cfg.data_dir / "policy.toml"))
-    return Upstream(store, config, base, policy=policy, auditor=audit), store, audit
+    up = Upstream(store, config, base, policy=policy, auditor=audit)
+    try:
+        up.check()
+    except BedsideError as exc:
+        audit.close()
+        store.close()
+        raise _fail(str(exc)) from None
+    return up, store, audit
 
 
 @upstream_app.command("run")

@@ -214,7 +214,11 @@ def test_serve_refuses_a_bad_upstream_file_and_mllp_with_workers(tmp_path: Path)
     bad.write_text("[source.adt]\nkind = 'hl7v2'\n")
     good = tmp_path / "good.toml"
     good.write_text(hl7.upstream_toml(free_port(), hl7.concept_map(tmp_path / "cm.json")))
+    (tmp_path / "broken.json").write_text('{"resourceType": "ConceptMap", "group": [{}]}')
+    broken = tmp_path / "broken.toml"
+    broken.write_text(hl7.upstream_toml(free_port(), tmp_path / "broken.json"))
     for extra, says in (
+        (["--upstream", str(broken)], "group 0 needs source and target systems"),
         (["--upstream", str(bad)], "an hl7v2 source needs mllp_port, files or both"),
         (["--upstream", str(good), "--workers", "2"], "needs --workers 1"),
         (["--upstream", str(tmp_path / "none.toml")], "does not exist"),

@@ -68,6 +68,13 @@ class Upstream:
         self.counters: dict[str, Counters] = {name: Counters() for name in config.sources}
         self._feeds: dict[str, Hl7Feed] = {}
 
+    def check(self) -> None:
+        """Load what each source needs beyond the file (its ConceptMap), so a mistake there
+        also stops the start with one sentence instead of failing the first message."""
+        for name, source in self.config.sources.items():
+            if isinstance(source, Hl7Source):
+                self.feed(name)
+
     def writer(self, name: str) -> Writer:
         source = self.config.source(name)
         caller = Caller(

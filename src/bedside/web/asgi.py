@@ -89,6 +89,7 @@ def build(
     auditor = auditor_from_env(store, fhir_base)
     policy = Policy(rules)
     upstream = Upstream(store, sources, fhir_base, policy=policy, auditor=auditor)
+    upstream.check()
     services = [upstream.listening] if listen_mllp and sources.listens else []
     app = create_app(
         store, auth, policy=policy, auditor=auditor, body_limits=body_limits, services=services
