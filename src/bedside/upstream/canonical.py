@@ -174,10 +174,16 @@ class Writer:
     def match_patient(
         self, identifiers: list[dict[str, Any]], *, follow: bool = True
     ) -> str | None:
-        """``Patient/id`` of the one local Patient holding one of ``identifiers`` (system and
-        value both equal), following a merge's ``replaced-by`` link unless ``follow`` is False;
-        None when there is none. More than one match is an error: a person decides, never a
-        fuzzy rule."""
+        """``Patient/id`` of the local Patient holding one of ``identifiers``, following a
+        merge's ``replaced-by`` link unless ``follow`` is False; None when there is none."""
+        found = self.find_patient(identifiers)
+        if found is None:
+            return None
+        return self.survivor(found) if follow else f"Patient/{found['id']}"
+
+    def find_patient(self, identifiers: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The one local Patient holding one of ``identifiers`` (system and value both equal).
+        More than one match is an error: a person decides, never a fuzzy rule."""
         for ident in identifiers:
             query = (("identifier", f"{ident['system']}|{ident['value']}"), ("_count", "2"))
             found = self.repo.handle(FhirRequest("GET", "Patient", query=query)).resource or {}
@@ -188,8 +194,13 @@ class Writer:
                     "a person must merge them first."
                 )
             if entries:
-                return _follow(self, entries[0]) if follow else f"Patient/{entries[0]['id']}"
+                patient: dict[str, Any] = entries[0]
+                return patient
         return None
+
+    def survivor(self, found: dict[str, Any]) -> str:
+        """``Patient/id`` of the Patient a merge left ``found`` replaced by (or ``found``)."""
+        return _follow(self, found)
 
     def referencing(self, rtype: str, patient_ref: str) -> list[dict[str, Any]]:
         """Resources of ``rtype`` in the compartment of ``patient_ref`` (up to 1000)."""

@@ -135,8 +135,9 @@ class Hl7Feed:
         if pid is None:
             raise MessageError("The message has no PID segment.")
         idents = seg.patient_identifiers(pid, self.source)
-        direct = self.writer.match_patient(idents, follow=False)
-        patient_ref = self.writer.match_patient(idents) or _patient_ref(idents[0])
+        found = self.writer.find_patient(idents)
+        direct = f"Patient/{found['id']}" if found else None
+        patient_ref = self.writer.survivor(found) if found else _patient_ref(idents[0])
         resources: list[dict[str, Any]] = []
         moved: list[dict[str, Any]] = []
         pid_ = patient_ref.split("/", 1)[1]
