@@ -111,3 +111,39 @@ def test_message_files_are_read_and_moved_aside(
     assert (report.messages, report.accepted, report.refused) == (2, 2, 0)
     assert (inbox / "done" / "batch.hl7").exists() and not (inbox / "batch.hl7").exists()
     assert len(_patients(repo)) == 1
+
+
+def _event(base: bytes, event: str, control: str) -> bytes:
+    out = base.replace(b"ADT^A01^ADT_A01", f"ADT^{event}^ADT_A01".encode())
+    return out.replace(b"EVN|A01", f"EVN|{event}".encode()).replace(b"MSG-A01", control.encode())
+
+
+def test_register_update_cancel_and_cancel_discharge_keep_one_encounter(
+    store: Store, repo: Repository, tmp_path: Path
+) -> None:
+    up = Upstream(store, parse(CONFIG, source="t", data_dir=tmp_path), BASE)
+    feed = up.feed("adt")
+
+    def visit() -> dict[str, Any]:
+        found = repo.handle(FhirRequest("GET", "Encounter")).resource or {}
+        (only,) = [e["resource"] for e in found.get("entry", [])]
+        return only
+
+    assert feed.receive(_event(hl7.ADMIT, "A04", "M-A04")).code == "AA"
+    assert visit()["status"] == "in-progress"
+    moved = hl7.ADMIT.replace(b"1 Main St^^Town", b"2 High St^^Village")
+    assert feed.receive(_event(moved, "A08", "M-A08")).code == "AA"
+    (patient,) = _patients(repo)
+    assert patient["address"][0]["city"] == "Village" and patient["meta"]["versionId"] == "2"
+    assert feed.receive(hl7.DISCHARGE).code == "AA"
+    assert visit()["status"] == "finished" and "end" in visit()["period"]
+    undo = hl7.DISCHARGE.replace(b"ADT^A03", b"ADT^A13").replace(b"MSG-A03", b"M-A13")
+    assert feed.receive(undo).code == "AA"
+    reopened = visit()
+    assert reopened["status"] == "in-progress" and "end" not in reopened["period"]
+    assert feed.receive(_event(hl7.ADMIT, "A11", "M-A11")).code == "AA"
+    cancelled = visit()
+    assert cancelled["status"] == "cancelled"
+    history = repo.handle(FhirRequest("GET", f"Encounter/{cancelled['id']}/_history")).resource
+    statuses = [e["resource"]["status"] for e in (history or {})["entry"]]
+    assert statuses == ["cancelled", "in-progress", "finished", "in-progress"]  # never deleted
