@@ -15,6 +15,7 @@ from rich.table import Table
 from bedside import cli_admin, cli_assign, cli_audit, cli_device, cli_device_admin, cli_review
 from bedside import cli_device_app as _registers_device_app  # noqa: F401  (adds `device app`)
 from bedside import cli_device_sync as _registers_device_sync  # noqa: F401  (adds `device sync`)
+from bedside import cli_upstream as upstream_cli  # adds `upstream`
 from bedside import settings as settings_mod
 from bedside.errors import BedsideError
 
@@ -33,6 +34,7 @@ admin.add_typer(cli_device_admin.device_app, name="device")
 app.add_typer(cli_audit.audit_app, name="audit")
 app.add_typer(cli_device.device_app, name="device")
 app.add_typer(cli_review.review_app, name="review")
+app.add_typer(upstream_cli.upstream_app, name="upstream")
 console = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[
@@ -85,6 +87,10 @@ def serve(
         Path | None,
         typer.Option(help="Access policy file (default: DATA_DIR/policy.toml, else built in)."),
     ] = None,
+    upstream: Annotated[
+        Path | None,
+        typer.Option(help="Upstream EHR sources (default: DATA_DIR/upstream.toml, if any)."),
+    ] = None,
     max_body_fhir: Annotated[
         str, typer.Option(help="Largest request body on /fhir and /review, e.g. 16MiB.")
     ] = "16MiB",
@@ -120,6 +126,14 @@ def serve(
         settings_mod.prepare_data_dir(cfg.data_dir)
         if policy is not None and not policy.is_file():
             raise BedsideError(f"The policy file {policy} does not exist.")
+        if upstream is not None and not upstream.is_file():
+            raise BedsideError(f"The upstream file {upstream} does not exist.")
+        if workers > 1:
+            from bedside.upstream import load as load_upstream
+
+            sources = load_upstream(upstream or cfg.data_dir / "upstream.toml", cfg.data_dir)
+            if sources.listens:
+                raise BedsideError("An mllp_port in the upstream file needs --workers 1.")
         app, store = asgi.build(
             cfg.data_dir,
             cfg.database_url,
@@ -129,6 +143,8 @@ def serve(
             policy,
             limits,
             refresh_grace=grace,
+            upstream_file=upstream,
+            listen_mllp=workers == 1,
         )
     except BedsideError as exc:
         raise _fail(str(exc)) from None

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -99,6 +99,7 @@ def create_app(
     sweep_every: float = 15.0,
     seal: EscrowSeal | None = None,
     body_limits: BodyLimits | None = None,
+    services: Sequence[Callable[[], contextlib.AbstractAsyncContextManager[Any]]] = (),
 ) -> ASGIApp:
     """The server: FHIR API, SMART authorization, policy, governance and device APIs.
 
@@ -108,6 +109,7 @@ def create_app(
     ``seal`` protects devices' escrow keys (default: the key in the data dir's ``keys/``); the
     device app's built-in OAuth client is registered here if it is missing. ``body_limits``
     (default :class:`~bedside.settings.BodyLimits`) caps request bodies while they are read.
+    ``services`` run for the app's lifetime (the upstream MLLP listeners, docs/upstream.md).
     """
     policy = policy or Policy()
     auditor = auditor or NullAuditor()
@@ -153,7 +155,10 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(_sweeper(store, policy, sweep_every))
         try:
-            yield
+            async with contextlib.AsyncExitStack() as running:
+                for service in services:
+                    await running.enter_async_context(service())
+                yield
         finally:
             task.cancel()
             close = getattr(auditor, "close", None)

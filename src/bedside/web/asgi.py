@@ -59,10 +59,15 @@ def build(
     policy_file: Path | None = None,
     body_limits: BodyLimits | None = None,
     refresh_grace: int | None = None,
+    upstream_file: Path | None = None,
+    listen_mllp: bool = True,
 ) -> tuple[ASGIApp, Any]:
     """The app and its store (so the caller can close it).
 
     The access policy is ``policy_file``, else ``<data dir>/policy.toml``, else the default.
+    The upstream sources are ``upstream_file``, else ``<data dir>/upstream.toml`` (checked here,
+    so a mistake stops the start); HL7 v2 sources with an ``mllp_port`` listen while the app
+    runs, unless ``listen_mllp`` is False (worker processes: only one process may bind a port).
     """
     from bedside.audit.chain import auditor_from_env
     from bedside.auth.keys import KeyRing
@@ -70,16 +75,25 @@ def build(
     from bedside.policy.decide import Policy
     from bedside.policy.rules import PolicyRules
     from bedside.store import open_store
+    from bedside.upstream import Upstream
+    from bedside.upstream import load as load_upstream
     from bedside.web.app import create_app
 
     rules = PolicyRules.load(policy_file or data_dir / "policy.toml")
+    sources = load_upstream(upstream_file or data_dir / "upstream.toml", data_dir)
     store = open_store(database_url)
     config = AuthConfig(fhir_base, root, access_ttl=access_ttl)
     if refresh_grace is not None:
         config = replace(config, refresh_grace=refresh_grace)
     auth = AuthServer(store, KeyRing(data_dir), config)
     auditor = auditor_from_env(store, fhir_base)
-    app = create_app(store, auth, policy=Policy(rules), auditor=auditor, body_limits=body_limits)
+    policy = Policy(rules)
+    upstream = Upstream(store, sources, fhir_base, policy=policy, auditor=auditor)
+    upstream.check()
+    services = [upstream.listening] if listen_mllp and sources.listens else []
+    app = create_app(
+        store, auth, policy=policy, auditor=auditor, body_limits=body_limits, services=services
+    )
     return app, store
 
 
@@ -98,5 +112,6 @@ def worker_app() -> ASGIApp:
         Path(cfg["policy_file"]) if cfg.get("policy_file") else None,
         BodyLimits(*cfg["body_limits"]) if cfg.get("body_limits") else None,
         cfg.get("refresh_grace"),
+        listen_mllp=False,
     )
     return app
