@@ -99,6 +99,9 @@ BEDSIDE_CODES: Final = {
     "review-list": "Sync review queue listed",
     "review-read": "Sync review item read",
     "review-resolve": "Sync review item resolved",
+    "shl-create": "SMART Health Link made",
+    "shl-manifest": "SMART Health Link opened",
+    "shl-revoke": "SMART Health Link revoked",
 }
 
 #: Interactions where the user receives data (BALP: user agent type IRCP) or authors it (AUT).
@@ -149,6 +152,8 @@ def _user_agent(entry: AuditEntry) -> dict[str, Any]:
     if entry.subject:
         service = entry.user_ref is None and entry.subject == entry.client_id
         who["identifier"] = {"system": CLIENT_ID if service else USER_ID, "value": entry.subject}
+    if entry.agent_name:
+        who["display"] = entry.agent_name
     if not who:
         who["display"] = "unidentified user"
     agent: dict[str, Any] = {"type": {"coding": kinds}, "who": who, "requestor": True}

@@ -1,0 +1,282 @@
+"""SMART Health Links for a patient: make, list and revoke them (caller-bound), and answer a
+recipient's manifest request (public: the link is the credential). SHL IG 1.0.0.
+
+Making a link reads the chosen data through ``Repository(store, caller)``, so the Bundle holds
+exactly what the patient may read of their own record, encrypts it under a fresh key and stores
+only the ciphertext: the key leaves the server once, in the payload handed back.
+
+A manifest request (``POST`` to the link's url) must name its ``recipient``; each request is
+audited with that name, on the patient's record, whatever its outcome. A link that is revoked,
+disabled or past ``exp`` answers 404. With a passcode (flag ``P``), a missing or wrong passcode
+answers 401 with ``remainingAttempts``; the last wrong one disables the link. The passcode hash
+is checked outside the write transaction (argon2 is slow on purpose) and the attempt is spent
+with one conditional UPDATE, so guesses at once cannot share an attempt.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from bedside.audit.entry import MINOR_FAILURE, SUCCESS, AuditEntry, Auditor, NullAuditor
+from bedside.auth.caller import Caller
+from bedside.errors import Forbidden, InvalidRequest, NotFound
+from bedside.healthlinks import files, records
+from bedside.healthlinks.payload import MAX_LABEL, LinkPayload, b64url, build
+from bedside.healthlinks.records import LinkRow
+from bedside.policy.decide import Policy
+from bedside.portal.data_classes import chosen, types_of
+from bedside.rest import FhirRequest, Repository
+from bedside.store.base import Store
+
+__all__ = [
+    "DEFAULT_ATTEMPTS",
+    "DEFAULT_DAYS",
+    "HealthLinks",
+    "MadeLink",
+    "ManifestAnswer",
+]
+
+DEFAULT_DAYS: Final = 30
+MAX_DAYS: Final = 365
+DEFAULT_ATTEMPTS: Final = 5
+MIN_PASSCODE: Final = 4
+MAX_PASSCODE: Final = 64
+MAX_RECIPIENT: Final = 200
+_HASHER: Final = PasswordHasher()
+_SEARCH_COUNT: Final = "1000"
+
+
+@dataclass(frozen=True, slots=True)
+class MadeLink:
+    id: str
+    payload: LinkPayload
+    viewer_url: str  # the viewer page with the link in its fragment (never sent to a server)
+    counts: dict[str, int]  # resources shared, by type
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestAnswer:
+    status: int
+    body: dict[str, Any]
+
+
+class HealthLinks:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        root: str,
+        fhir_base: str,
+        policy: Policy | None = None,
+        auditor: Auditor | None = None,
+        clock: Callable[[], float] = time.time,
+        attempts: int = DEFAULT_ATTEMPTS,
+    ) -> None:
+        self.store = store
+        self.root = root.rstrip("/")
+        self.fhir_base = fhir_base
+        self.policy = policy or Policy(clock=clock)
+        self.auditor: Auditor = auditor or NullAuditor()
+        self.clock = clock
+        self.attempts = attempts
+
+    # --- the patient's side ------------------------------------------------------------------
+
+    def make(
+        self,
+        caller: Caller,
+        *,
+        what: Sequence[str],
+        label: str | None = None,
+        days: int = DEFAULT_DAYS,
+        passcode: str | None = None,
+    ) -> MadeLink:
+        """A new link to the chosen kinds of the caller's own data, valid for ``days``."""
+        patient = _own_patient(caller)
+        classes = chosen(list(what))
+        label = (label or "").strip() or None
+        if label is not None and len(label) > MAX_LABEL:
+            raise InvalidRequest(f"Keep the label to {MAX_LABEL} characters or fewer.")
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+            raise InvalidRequest(f"A link lasts between 1 and {MAX_DAYS} days.")
+        if passcode is not None and not MIN_PASSCODE <= len(passcode) <= MAX_PASSCODE:
+            raise InvalidRequest(
+                f"A passcode has between {MIN_PASSCODE} and {MAX_PASSCODE} characters."
+            )
+        bundle, counts = self._bundle(caller, patient, types_of(classes))
+        now = int(self.clock())
+        link_id = b64url(secrets.token_bytes(32))
+        exp = now + days * 86400
+        payload = build(
+            f"{self.root}/shl/m/{link_id}", exp=exp, passcode=passcode is not None, label=label
+        )
+        row = LinkRow(
+            link_id,
+            patient,
+            caller.subject,
+            label,
+            tuple(c.name for c in classes),
+            _HASHER.hash(passcode) if passcode is not None else None,
+            self.attempts,
+            exp,
+            "active",
+            now,
+            None,
+            files.FHIR_JSON,
+            files.encrypt(orjson.dumps(bundle), payload.key),
+        )
+        with self.store.records(write=True) as db:
+            records.insert(db, row)
+            self.auditor.append(db, [self._entry(caller, "shl-create", "C", patient, link_id)])
+        return MadeLink(link_id, payload, f"{self.root}/shl/view#{payload.uri()}", counts)
+
+    def links(self, caller: Caller) -> list[LinkRow]:
+        """The caller's own links, newest first (their files are not for display)."""
+        patient = _own_patient(caller)
+        with self.store.records() as db:
+            return records.by_patient(db, patient)
+
+    def revoke(self, caller: Caller, link_id: str) -> None:
+        """End one of the caller's active links at once; 404 for anything else."""
+        patient = _own_patient(caller)
+        with self.store.records(write=True) as db:
+            if not records.end(db, link_id, patient, int(self.clock())):
+                raise NotFound("There is no active link with that id among yours.")
+            self.auditor.append(db, [self._entry(caller, "shl-revoke", "U", patient, link_id)])
+
+    def _bundle(
+        self, caller: Caller, patient: str, types: tuple[str, ...]
+    ) -> tuple[dict[str, Any], dict[str, int]]:
+        repo = Repository(
+            self.store, caller, self.fhir_base, policy=self.policy, auditor=self.auditor
+        )
+        entries: list[dict[str, Any]] = []
+        counts: dict[str, int] = {}
+        own = repo.handle(FhirRequest("GET", f"Patient/{patient}")).resource
+        if own is not None:
+            entries.append({"fullUrl": f"{self.fhir_base}/Patient/{patient}", "resource": own})
+        for rtype in types:
+            query = (("patient", patient), ("_count", _SEARCH_COUNT))
+            found = repo.handle(FhirRequest("GET", rtype, query=query)).resource or {}
+            matches = [
+                e["resource"]
+                for e in found.get("entry", [])
+                if e.get("search", {}).get("mode", "match") == "match"
+            ]
+            counts[rtype] = len(matches)
+            entries.extend(
+                {"fullUrl": f"{self.fhir_base}/{rtype}/{r['id']}", "resource": r} for r in matches
+            )
+        bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+        return bundle, counts
+
+    def _entry(
+        self, caller: Caller, subtype: str, action: str, patient: str, link_id: str
+    ) -> AuditEntry:
+        return AuditEntry(
+            subtype,
+            action,
+            SUCCESS,
+            int(self.clock() * 1000),
+            user_ref=caller.fhir_user,
+            subject=caller.subject,
+            client_id=caller.client_id,
+            role=caller.role,
+            purpose=("PATRQT",),
+            patients=(patient,),
+            description=f"health link {link_id[:8]}",
+        )
+
+    # --- the recipient's side ----------------------------------------------------------------
+
+    def manifest(self, link_id: str, body: Any, network: str | None = None) -> ManifestAnswer:
+        """Answer a manifest request (SHL IG "Manifest request")."""
+        if not isinstance(body, dict):
+            raise InvalidRequest("Send a JSON object with recipient (and passcode if needed).")
+        recipient = body.get("recipient")
+        if not isinstance(recipient, str) or not recipient.strip():
+            raise InvalidRequest("Say who is opening the link: recipient is required.")
+        if len(recipient) > MAX_RECIPIENT:
+            raise InvalidRequest(f"Keep recipient to {MAX_RECIPIENT} characters or fewer.")
+        recipient = recipient.strip()
+        passcode = body.get("passcode")
+        if passcode is not None and not isinstance(passcode, str):
+            raise InvalidRequest("passcode must be text.")
+        with self.store.records() as db:
+            link = records.by_id(db, link_id)
+        now = int(self.clock())
+        if link is None:
+            return ManifestAnswer(404, {"error": "This link does not exist or has ended."})
+        note = _Recipient(self, link, recipient, network)
+        if link.status != "active" or (link.exp is not None and now >= link.exp):
+            note.record(MINOR_FAILURE, "refused: the link has ended")
+            return ManifestAnswer(404, {"error": "This link does not exist or has ended."})
+        if link.passcode_hash is not None and not _passcode_ok(link.passcode_hash, passcode):
+            with self.store.records(write=True) as db:
+                left = records.spend_attempt(db, link.id, now)
+                if left is None:
+                    note.record(MINOR_FAILURE, "refused: the link has ended", db)
+                    return ManifestAnswer(404, {"error": "This link does not exist or has ended."})
+                ended = " (no attempts left: link disabled)" if left == 0 else ""
+                note.record(MINOR_FAILURE, f"refused: wrong passcode{ended}", db)
+            return ManifestAnswer(
+                401, {"error": "The passcode is not right.", "remainingAttempts": left}
+            )
+        with self.store.records(write=True) as db:
+            current = records.by_id(db, link.id)
+            if current is None or current.status != "active":
+                note.record(MINOR_FAILURE, "refused: the link has ended", db)
+                return ManifestAnswer(404, {"error": "This link does not exist or has ended."})
+            note.record(SUCCESS, "link opened", db)
+        file = {"contentType": link.content_type, "embedded": link.file}
+        return ManifestAnswer(200, {"status": "finalized", "files": [file]})
+
+
+@dataclass(frozen=True, slots=True)
+class _Recipient:
+    """The audit of one manifest request: on the patient's record, naming the recipient."""
+
+    links: HealthLinks
+    link: LinkRow
+    recipient: str
+    network: str | None
+
+    def record(self, outcome: str, what: str, db: Any = None) -> None:
+        entry = AuditEntry(
+            "shl-manifest",
+            "R",
+            outcome,
+            int(self.links.clock() * 1000),
+            purpose=("PATRQT",),
+            patients=(self.link.patient,),
+            description=f"health link {self.link.id[:8]}: {what}",
+            network=self.network,
+            agent_name=self.recipient,
+        )
+        if db is not None:
+            self.links.auditor.append(db, [entry])
+        else:
+            self.links.auditor.submit([entry])
+
+
+def _passcode_ok(stored: str, given: str | None) -> bool:
+    if given is None:
+        return False
+    try:
+        return bool(_HASHER.verify(stored, given[:MAX_PASSCODE]))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _own_patient(caller: Caller) -> str:
+    if caller.role != "patient" or not caller.user_patient:
+        raise Forbidden("Only a patient can share their own record with a link.")
+    return caller.user_patient
