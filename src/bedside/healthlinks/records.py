@@ -1,4 +1,4 @@
-"""The ``health_links`` table (migration 0009): the only SQL of SMART Health Links.
+"""The ``health_links`` table (migration 0010): the only SQL of SMART Health Links.
 
 Wrong passcodes count down with one conditional UPDATE, so two guesses at once cannot both use
 the last attempt, and the count is committed even though the request is refused.

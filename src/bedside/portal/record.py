@@ -1,0 +1,224 @@
+"""A patient's own record for the portal, read through ``Repository(store, caller)``.
+
+Every read is the caller's own FHIR search, so the policy, the scopes of the portal's grant and
+the audit apply exactly as for any app: a patient sees their own record and nothing else, and
+each page they open is in their own "who has seen my record" as their own access.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from bedside.audit.entry import Auditor
+from bedside.auth.caller import Caller
+from bedside.errors import FhirError, Forbidden
+from bedside.policy.decide import Policy
+from bedside.portal.results import TestResults, group_results, name_of
+from bedside.rest import FhirRequest, Repository
+from bedside.store.base import Store
+
+__all__ = ["Entry", "PortalRecord", "dose_words", "when_words"]
+
+_COUNT: Final = "1000"
+_MONTHS: Final = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of a list: what, when, and a detail in words."""
+
+    id: str
+    what: str
+    when: str
+    detail: str
+    current: bool  # active medicine, upcoming appointment, active condition
+
+
+def when_words(value: Any) -> str:
+    """``2026-03-04T10:00:00Z`` → "4 March 2026"; partial dates as far as they go."""
+    text = str(value or "")[:10]
+    parts = text.split("-")
+    try:
+        if len(parts) == 3:
+            return f"{int(parts[2])} {_MONTHS[int(parts[1]) - 1]} {parts[0]}"
+        if len(parts) == 2:
+            return f"{_MONTHS[int(parts[1]) - 1]} {parts[0]}"
+    except (ValueError, IndexError):
+        return text
+    return text
+
+
+def dose_words(request: dict[str, Any]) -> str:
+    """A MedicationRequest's dose instructions in words (dosage.text, else built from timing)."""
+    out = []
+    for dosage in request.get("dosageInstruction", []) or []:
+        if not isinstance(dosage, dict):
+            continue
+        if isinstance(dosage.get("text"), str) and dosage["text"].strip():
+            out.append(dosage["text"].strip())
+            continue
+        words = []
+        for dr in dosage.get("doseAndRate", []) or []:
+            q = dr.get("doseQuantity") if isinstance(dr, dict) else None
+            if isinstance(q, dict) and q.get("value") is not None:
+                words.append(f"take {q['value']:g} {q.get('unit', '')}".strip())
+        rep = (dosage.get("timing") or {}).get("repeat") or {}
+        freq, period, unit = rep.get("frequency"), rep.get("period"), rep.get("periodUnit")
+        units = {"h": "hour", "d": "day", "wk": "week", "mo": "month"}
+        if freq and period and unit in units:
+            times = {1: "once", 2: "twice"}.get(int(freq), f"{int(freq)} times")
+            every = units[unit] if float(period) == 1 else f"{period:g} {units[unit]}s"
+            words.append(f"{times} a {every}" if float(period) == 1 else f"{times} every {every}")
+        if dosage.get("asNeededBoolean"):
+            words.append("when needed")
+        if words:
+            out.append(", ".join(words).capitalize())
+    return "; ".join(out) or "No dose instructions recorded"
+
+
+class PortalRecord:
+    def __init__(
+        self,
+        store: Store,
+        caller: Caller,
+        fhir_base: str,
+        *,
+        policy: Policy | None = None,
+        auditor: Auditor | None = None,
+    ) -> None:
+        if caller.role != "patient" or not caller.user_patient:
+            raise Forbidden("The portal shows a patient their own record.")
+        self.patient = caller.user_patient
+        self.clock = (policy or Policy()).clock
+        self.repo = Repository(store, caller, fhir_base, policy=policy, auditor=auditor)
+
+    def search(self, rtype: str, *params: tuple[str, str]) -> list[dict[str, Any]]:
+        query = (("patient", self.patient), *params, ("_count", _COUNT))
+        bundle = self.repo.handle(FhirRequest("GET", rtype, query=query)).resource or {}
+        return [
+            e["resource"]
+            for e in bundle.get("entry", [])
+            if e.get("search", {}).get("mode", "match") == "match"
+        ]
+
+    def me(self) -> dict[str, Any]:
+        return self.repo.handle(FhirRequest("GET", f"Patient/{self.patient}")).resource or {}
+
+    def results(self) -> list[TestResults]:
+        found = self.search("Observation", ("category", "laboratory,vital-signs"))
+        return group_results(found, self._performer_names(found))
+
+    def _performer_names(self, observations: list[dict[str, Any]]) -> dict[str, str]:
+        names: dict[str, str] = {}
+        refs = {
+            str(p.get("reference"))
+            for o in observations
+            for p in o.get("performer", []) or []
+            if isinstance(p, dict) and str(p.get("reference", "")).startswith("Organization/")
+        }
+        for ref in sorted(refs)[:50]:
+            try:
+                org = self.repo.handle(FhirRequest("GET", ref)).resource or {}
+            except FhirError:  # not visible or gone: the result shows without its source name
+                continue
+            if isinstance(org.get("name"), str):
+                names[ref] = org["name"]
+        return names
+
+    def medicines(self) -> list[Entry]:
+        out = []
+        for r in self.search("MedicationRequest"):
+            active = r.get("status") in ("active", "on-hold", "draft")
+            out.append(
+                Entry(
+                    str(r.get("id")),
+                    name_of(r.get("medicationCodeableConcept")).replace("A test", "A medicine"),
+                    when_words(r.get("authoredOn")),
+                    dose_words(r),
+                    active,
+                )
+            )
+        return sorted(out, key=lambda e: (not e.current, e.what))
+
+    def appointments(self) -> list[Entry]:
+        now = datetime.fromtimestamp(self.clock(), UTC).isoformat()
+        out = []
+        for a in self.search("Appointment"):
+            start = str(a.get("start", ""))
+            what = a.get("description") or name_of((a.get("serviceType") or [None])[0])
+            out.append(
+                Entry(
+                    str(a.get("id")),
+                    str(what).replace("A test", "An appointment"),
+                    when_words(start),
+                    str(a.get("status", "")),
+                    start >= now and a.get("status") not in ("cancelled", "noshow"),
+                )
+            )
+        return sorted(out, key=lambda e: (not e.current, e.when))
+
+    def conditions(self) -> list[Entry]:
+        out = []
+        for c in self.search("Condition"):
+            status = name_of(c.get("clinicalStatus")).lower()
+            out.append(
+                Entry(
+                    str(c.get("id")),
+                    name_of(c.get("code")).replace("A test", "A condition"),
+                    when_words(c.get("onsetDateTime") or c.get("recordedDate")),
+                    status if status and not status.startswith("a test") else "",
+                    status in ("active", "recurrence", "relapse"),
+                )
+            )
+        return sorted(out, key=lambda e: (not e.current, e.what))
+
+    def allergies(self) -> list[Entry]:
+        return [
+            Entry(
+                str(a.get("id")),
+                name_of(a.get("code")).replace("A test", "An allergy"),
+                when_words(a.get("recordedDate")),
+                ", ".join(str(x) for x in a.get("category", []) or []),
+                True,
+            )
+            for a in self.search("AllergyIntolerance")
+        ]
+
+    def immunizations(self) -> list[Entry]:
+        return [
+            Entry(
+                str(i.get("id")),
+                name_of(i.get("vaccineCode")).replace("A test", "A vaccination"),
+                when_words(i.get("occurrenceDateTime")),
+                str(i.get("status", "")),
+                False,
+            )
+            for i in self.search("Immunization")
+        ]
+
+    def documents(self) -> list[Entry]:
+        return [
+            Entry(
+                str(d.get("id")),
+                str(d.get("description") or name_of(d.get("type")).replace("A test", "A document")),
+                when_words(d.get("date")),
+                str(d.get("status", "")),
+                False,
+            )
+            for d in self.search("DocumentReference")
+        ]
