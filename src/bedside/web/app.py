@@ -36,6 +36,7 @@ from bedside.web.fhir_http import FhirEndpoint, json_response
 from bedside.web.health_links_api import HealthLinksApi
 from bedside.web.oauth import OAuthRoutes
 from bedside.web.policy_api import PolicyApi
+from bedside.web.portal import Portal
 from bedside.web.sync_api import SyncApi
 from bedside.web.sync_pull_api import SyncPullApi
 
@@ -164,6 +165,7 @@ def create_app(
         *SyncPullApi(store, auth, policy).routes(),
         *SyncApi(store, auth, policy, auditor).routes(),
         *HealthLinksApi(links, auth.caller).routes(),
+        *Portal(auth, store, policy, auditor, links).routes(),
         Route("/fhir", fhir, methods=_FHIR_METHODS),
         Route("/fhir/{path:path}", fhir, methods=_FHIR_METHODS),
     ]
