@@ -116,6 +116,13 @@ def accesses(
     return AccessPage(tuple(out), next_cursor)
 
 
+def _link_refusal(event: dict[str, Any]) -> str:
+    said = str(event.get("outcomeDesc", ""))
+    if "wrong passcode" in said:
+        return "wrong passcode" + (", the link is now closed" if "disabled" in said else "")
+    return "the link had ended"
+
+
 def _share_actors(record: PortalRecord) -> set[str]:
     actors: set[str] = set()
     for consent in record.search("Consent"):
@@ -157,7 +164,9 @@ def _access(
     app_names: Callable[[str], str | None],
     portal_client: str,
 ) -> Access | None:
-    subtype = next(iter(_codes(event.get("subtype", []))), "")
+    subtype = next(
+        (str(c.get("code")) for c in event.get("subtype", []) if isinstance(c, dict)), ""
+    )
     if subtype in _NOT_ACCESS:
         return None
     when, at = _when(str(event.get("recorded", "")))
@@ -239,4 +248,6 @@ def _access(
     else:
         where = "Bedside"
     outcome = "" if str(event.get("outcome", "0")) == "0" else "refused"
+    if outcome and not is_glass:
+        why = "Refused: nothing was shown" if not link else "Refused: " + _link_refusal(event)
     return Access(when, who, what, why, where, outcome, is_glass, mine)

@@ -29,7 +29,7 @@ class Result:
     unit: str
     range: str  # "120 to 160 g/L", "above 3.5", "no range given"
     reading: str  # "within range", "above range", "below range", "no range given"
-    source: str  # "Valley Lab, 3 March 2026" or "recorded in Bedside"
+    source: str  # the performer's name ("Valley Lab"), else "Recorded in Bedside"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +143,7 @@ def _source(obs: dict[str, Any], names: dict[str, str]) -> str:
             who = str(p.get("display") or names.get(str(ref), ""))
             if who:
                 break
-    when = str(obs.get("issued") or obs.get("effectiveDateTime") or "")[:10]
-    parts = [who or "recorded in Bedside", f"on {when}" if when else ""]
-    return " ".join(p for p in parts if p)
+    return who or "Recorded in Bedside"
 
 
 def category_of(obs: dict[str, Any]) -> str | None:

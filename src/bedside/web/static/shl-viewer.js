@@ -62,17 +62,24 @@
     DocumentReference: "Documents",
   };
 
+  function dayWords(text) {
+    const day = new Date(`${text.slice(0, 10)}T12:00:00Z`);
+    if (Number.isNaN(day.getTime())) return text;
+    return day.toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric",
+                                             timeZone: "UTC" });
+  }
+
   function line(r) {
     if (r.resourceType === "Patient") {
       const n = (r.name || [])[0] || {};
       return [n.text || `${(n.given || []).join(" ")} ${n.family || ""}`.trim(),
-              r.birthDate ? `born ${r.birthDate}` : ""].filter(Boolean).join(", ");
+              r.birthDate ? `born ${dayWords(r.birthDate)}` : ""].filter(Boolean).join(", ");
     }
     const what = words(r.code) || words(r.medicationCodeableConcept) || words(r.vaccineCode) ||
                  words(r.type) || r.description || "Entry";
     const when = r.effectiveDateTime || r.authoredOn || r.onsetDateTime || r.occurrenceDateTime ||
                  r.recordedDate || r.date || "";
-    return [what, valueOf(r), when ? `(${when.slice(0, 10)})` : ""].filter(Boolean).join(" ");
+    return [what, valueOf(r), when ? `(${dayWords(when)})` : ""].filter(Boolean).join(" ");
   }
 
   function show(bundle) {
