@@ -89,7 +89,7 @@ def world(store: Store) -> dict[str, str]:
 def patient_caller(pid: str = "p1") -> Caller:
     return Caller(
         f"user-{pid}",
-        ScopeSet.parse("patient/*.rs"),
+        ScopeSet.parse("patient/*.rs patient/Consent.cu"),
         client_id="bedside-portal",
         patient=pid,
         fhir_user=f"Patient/{pid}",
@@ -183,6 +183,15 @@ def test_only_a_patient_makes_links_of_their_own_record(
     doctor = Caller("doc", ScopeSet.parse("user/*.rs"), fhir_user="Practitioner/9", role="doctor")
     with pytest.raises(Forbidden):
         links.make(doctor, what=["results"])
+    read_only = Caller(
+        "user-p1",
+        ScopeSet.parse("patient/*.rs"),
+        patient="p1",
+        fhir_user="Patient/p1",
+        role="patient",
+    )
+    with pytest.raises(Forbidden):  # a read-only app of the patient's cannot share
+        links.make(read_only, what=["results"])
     with pytest.raises(InvalidRequest):
         links.make(patient_caller(), what=["everything"])
     with pytest.raises(InvalidRequest):

@@ -15,6 +15,7 @@ with one conditional UPDATE, so guesses at once cannot share an attempt.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -51,6 +52,10 @@ MIN_PASSCODE: Final = 4
 MAX_PASSCODE: Final = 64
 MAX_RECIPIENT: Final = 200
 _HASHER: Final = PasswordHasher()
+#: A link id: 32 random bytes in base64url. Anything else is not one of ours (and never
+#: reaches SQL: PostgreSQL refuses a NUL byte in text, for one).
+_LINK_ID: Final = re.compile(r"[A-Za-z0-9_-]{43}")
+_ENDED: Final = {"error": "This link does not exist or has ended."}
 _SEARCH_COUNT: Final = "1000"
 
 
@@ -100,7 +105,7 @@ class HealthLinks:
         passcode: str | None = None,
     ) -> MadeLink:
         """A new link to the chosen kinds of the caller's own data, valid for ``days``."""
-        patient = _own_patient(caller)
+        patient = _own_patient(caller, "create")
         classes = chosen(list(what))
         label = (label or "").strip() or None
         if label is not None and len(label) > MAX_LABEL:
@@ -140,13 +145,15 @@ class HealthLinks:
 
     def links(self, caller: Caller) -> list[LinkRow]:
         """The caller's own links, newest first (their files are not for display)."""
-        patient = _own_patient(caller)
+        patient = _own_patient(caller, "read")
         with self.store.records() as db:
             return records.by_patient(db, patient)
 
     def revoke(self, caller: Caller, link_id: str) -> None:
         """End one of the caller's active links at once; 404 for anything else."""
-        patient = _own_patient(caller)
+        patient = _own_patient(caller, "update")
+        if not _LINK_ID.fullmatch(link_id):
+            raise NotFound("There is no active link with that id among yours.")
         with self.store.records(write=True) as db:
             if not records.end(db, link_id, patient, int(self.clock())):
                 raise NotFound("There is no active link with that id among yours.")
@@ -199,6 +206,8 @@ class HealthLinks:
 
     def manifest(self, link_id: str, body: Any, network: str | None = None) -> ManifestAnswer:
         """Answer a manifest request (SHL IG "Manifest request")."""
+        if not _LINK_ID.fullmatch(link_id):
+            return ManifestAnswer(404, dict(_ENDED))
         if not isinstance(body, dict):
             raise InvalidRequest("Send a JSON object with recipient (and passcode if needed).")
         recipient = body.get("recipient")
@@ -214,17 +223,17 @@ class HealthLinks:
             link = records.by_id(db, link_id)
         now = int(self.clock())
         if link is None:
-            return ManifestAnswer(404, {"error": "This link does not exist or has ended."})
+            return ManifestAnswer(404, dict(_ENDED))
         note = _Recipient(self, link, recipient, network)
         if link.status != "active" or (link.exp is not None and now >= link.exp):
             note.record(MINOR_FAILURE, "refused: the link has ended")
-            return ManifestAnswer(404, {"error": "This link does not exist or has ended."})
+            return ManifestAnswer(404, dict(_ENDED))
         if link.passcode_hash is not None and not _passcode_ok(link.passcode_hash, passcode):
             with self.store.records(write=True) as db:
                 left = records.spend_attempt(db, link.id, now)
                 if left is None:
                     note.record(MINOR_FAILURE, "refused: the link has ended", db)
-                    return ManifestAnswer(404, {"error": "This link does not exist or has ended."})
+                    return ManifestAnswer(404, dict(_ENDED))
                 ended = " (no attempts left: link disabled)" if left == 0 else ""
                 note.record(MINOR_FAILURE, f"refused: wrong passcode{ended}", db)
             return ManifestAnswer(
@@ -234,7 +243,7 @@ class HealthLinks:
             current = records.by_id(db, link.id)
             if current is None or current.status != "active":
                 note.record(MINOR_FAILURE, "refused: the link has ended", db)
-                return ManifestAnswer(404, {"error": "This link does not exist or has ended."})
+                return ManifestAnswer(404, dict(_ENDED))
             note.record(SUCCESS, "link opened", db)
         file = {"contentType": link.content_type, "embedded": link.file}
         return ManifestAnswer(200, {"status": "finalized", "files": [file]})
@@ -276,7 +285,10 @@ def _passcode_ok(stored: str, given: str | None) -> bool:
         return False
 
 
-def _own_patient(caller: Caller) -> str:
+def _own_patient(caller: Caller, interaction: str) -> str:
+    """The patient user's own Patient id. A link is a sharing decision like a Consent, so
+    making, listing and revoking links needs the grant to allow that on Consent."""
     if caller.role != "patient" or not caller.user_patient:
         raise Forbidden("Only a patient can share their own record with a link.")
+    caller.require("Consent", interaction)
     return caller.user_patient

@@ -15,7 +15,9 @@ fields through :func:`_choice`, so what was previewed is what is stored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.concurrency import run_in_threadpool
@@ -24,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bedside.audit.search import last_use
 from bedside.auth.browser_sessions import BrowserSession
 from bedside.auth.scopes import ScopeSet
 from bedside.auth.wording import describe as describe_scope
@@ -40,6 +43,8 @@ if TYPE_CHECKING:
 __all__ = ["share_routes"]
 
 _LINK: Final = "link"
+_GRANT_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")
+_FHIR_ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 datatypes.html#id
 _STATE_WORDS: Final = {
     "active": "Open",
     "expired": "Expired",
@@ -183,6 +188,8 @@ def share_routes(portal: Portal) -> list[Route]:
         consent_id = request.path_params["consent_id"][:64]
 
         def work(session: BrowserSession, record: PortalRecord, form: FormData) -> str:
+            if not _FHIR_ID.fullmatch(consent_id):
+                raise NotFound("There is no active share with that id.")
             sharing.withdraw(record, consent_id)
             return render(
                 "made",
@@ -222,7 +229,7 @@ def share_routes(portal: Portal) -> list[Route]:
                         "may": "; ".join(describe_scope(ScopeSet.parse(grant.scope)))
                         or "sign you in",
                         "since": day_words(grant.created_at),
-                        "last_used": "(not recorded yet)",
+                        "last_used": _last_used(portal, session, grant.client_id),
                     }
                 )
             return render("apps", apps=apps, **portal.base(session, request, "Connected apps"))
@@ -234,6 +241,8 @@ def share_routes(portal: Portal) -> list[Route]:
 
         def work(session: BrowserSession, record: PortalRecord, form: FormData) -> str:
             caller = session.caller
+            if not _GRANT_ID.fullmatch(grant_id):
+                raise NotFound("There is no such connected app.")
             grant = portal.auth.grants.get(grant_id)
             if grant is None or grant.user_id != caller.subject or grant.revoked_at is not None:
                 raise NotFound("There is no such connected app.")
@@ -269,6 +278,15 @@ def share_routes(portal: Portal) -> list[Route]:
         Route("/portal/apps", apps_page, methods=["GET"]),
         Route("/portal/apps/{grant_id}/disconnect", disconnect, methods=["POST"]),
     ]
+
+
+def _last_used(portal: Portal, session: BrowserSession, client_id: str) -> str:
+    with portal.store.records() as db:
+        ms = last_use(db, session.caller.subject, client_id)
+    if ms is None:
+        return "never"
+    at = datetime.fromtimestamp(ms / 1000, UTC)
+    return f"{at.day} {at:%B %Y} at {at:%H:%M} UTC"
 
 
 def _preview(record: PortalRecord, form: FormData) -> tuple[dict[str, Any], list[tuple[str, str]]]:

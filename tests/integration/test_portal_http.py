@@ -1,0 +1,155 @@
+"""The patient portal over real HTTP on each backend: sign-in through the first-party app,
+headers, CSRF on every change, staff refused, another patient's shares out of reach, and a
+withdrawn share reaching devices through the change feed (access_changes)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from bedside.store import open_store
+from tests.conftest import BACKENDS
+from tests.integration._smart import PASSWORD, Smart, smart_server
+from tests.integration.test_patient_consent_writes import share_body
+
+
+@dataclass
+class World:
+    smart: Smart
+    carla: str
+    erin: str
+    doctor: str  # Practitioner id
+    erin_consent: str
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    with smart_server(tmp_path_factory, str(request.param)) as smart:
+        carla, erin = smart.create_patient("Romero", "Carla"), smart.create_patient("Ito", "Erin")
+        smart.create_observation(carla, "laboratory")
+        doctor = smart.create(
+            {"resourceType": "Practitioner", "name": [{"given": ["Ada"], "family": "Okafor"}]}
+        )
+        erin_consent = smart.create(share_body(erin, f"Practitioner/{doctor}", "Observation"))
+        smart.add_user("carla", "patient", f"Patient/{carla}")
+        smart.add_user("okafor", "doctor", f"Practitioner/{doctor}")
+        yield World(smart, carla, erin, doctor, erin_consent)
+
+
+def signed_in(world: World, username: str = "carla") -> tuple[httpx.Client, httpx.Response]:
+    """A browser (cookies kept) walked from /portal/ through sign-in; where it ended."""
+    b = httpx.Client(base_url=world.smart.root, follow_redirects=False, timeout=30)
+    r = b.get("/portal/")
+    while r.status_code in (302, 303, 307):
+        location = r.headers["location"]
+        if location.startswith("/auth/signin"):
+            rid = parse_qs(urlsplit(location).query)["request"][0]
+            r = b.post(
+                "/auth/signin", data={"request": rid, "username": username, "password": PASSWORD}
+            )
+            continue
+        r = b.get(location)
+    return b, r
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def test_a_page_without_a_session_goes_to_sign_in(world: World) -> None:
+    r = httpx.get(f"{world.smart.root}/portal/results", follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/portal/sign-in?next=%2Fportal%2Fresults"
+
+
+def test_pages_are_not_stored_and_run_only_own_scripts(world: World) -> None:
+    b, home = signed_in(world)
+    with closing(b):
+        assert home.status_code == 200 and "View results" in home.text
+        for path in ("/portal/", "/portal/results", "/portal/seen", "/portal/share"):
+            r = b.get(path)
+            assert r.status_code == 200, path
+            assert r.headers["cache-control"] == "no-store"
+            assert r.headers["x-frame-options"] == "DENY"
+            assert "script-src 'self'" in r.headers["content-security-policy"]
+        cookie = next(c for c in b.cookies.jar if c.name == "bedside_portal")
+        assert cookie.path == "/portal"
+        assert cookie.has_nonstandard_attr("HttpOnly")
+
+
+def test_a_change_without_the_csrf_token_is_refused_and_nothing_is_stored(world: World) -> None:
+    b, _ = signed_in(world)
+    with closing(b):
+        form = {"who": f"Practitioner/{world.doctor}", "what": "results", "days": "30"}
+        r = b.post("/portal/share/confirm", data=form)
+        assert r.status_code == 403
+        r = b.post("/portal/share/confirm", data={**form, "csrf": "forged"})
+        assert r.status_code == 403
+        shares = b.get("/portal/shares").text
+        assert "Dr Ada Okafor" not in shares and "Ada Okafor" not in shares
+
+
+def test_staff_are_refused_the_portal(world: World) -> None:
+    b, r = signed_in(world, "okafor")
+    with closing(b):
+        assert r.status_code == 403
+        assert "The portal is for patients." in r.text
+        assert b.get("/portal/results").status_code == 303  # no session was opened
+
+
+def test_a_patient_cannot_withdraw_another_patients_share(world: World) -> None:
+    b, home = signed_in(world)
+    with closing(b):
+        token = csrf_of(home)
+        r = b.post(f"/portal/shares/{world.erin_consent}/withdraw", data={"csrf": token})
+        assert r.status_code == 404
+        for hostile in ("%00", "x" * 200, "..%2F..%2Fsecret"):
+            r = b.post(f"/portal/shares/{hostile}/withdraw", data={"csrf": token})
+            assert 400 <= r.status_code < 500, hostile
+            r = b.post(f"/portal/apps/{hostile}/disconnect", data={"csrf": token})
+            assert 400 <= r.status_code < 500, hostile
+    with world.smart.fhir_client(world.smart.operator_token) as op:
+        assert op.get(f"/Consent/{world.erin_consent}").json()["status"] == "active"
+
+
+def test_a_share_made_and_withdrawn_in_the_portal_reaches_the_change_feed(world: World) -> None:
+    b, home = signed_in(world)
+    with closing(b):
+        token = csrf_of(home)
+        form = {
+            "csrf": token,
+            "who": f"Practitioner/{world.doctor}",
+            "what": ["results"],
+            "days": "30",
+            "purpose": "TREAT",
+        }
+        r = b.post("/portal/share/preview", data=form)
+        assert r.status_code == 200 and "Check before you share" in r.text
+        r = b.post("/portal/share/confirm", data=form)
+        assert r.status_code == 200, r.text
+        shares = b.get("/portal/shares")
+        consent_id = re.search(r"/portal/shares/([^/]+)/withdraw", shares.text)
+        assert consent_id, shares.text
+        r = b.post(f"/portal/shares/{consent_id.group(1)}/withdraw", data={"csrf": token})
+        assert r.status_code == 200 and "Share revoked" in r.text
+    store = open_store(world.smart.database)
+    try:
+        with store.records() as db:
+            rows = db.rows(
+                "SELECT kind, patient, actors, source FROM access_changes WHERE source = ?",
+                [f"Consent/{consent_id.group(1)}"],
+            )
+    finally:
+        store.close()
+    assert [(k, p) for k, p, _, _ in rows] == [("consent-revoked", world.carla)]
+    assert f"Practitioner/{world.doctor}" in rows[0][2]
