@@ -244,15 +244,53 @@ def test_the_patient_story(world: World, browser: Browser, tmp_path: Path) -> No
     viewer.get_by_role("button", name="Open the record").click()
     expect(viewer.get_by_role("alert")).to_contain_text("This link has ended")
 
-    # Who has seen my record: the practitioner's reads and the link's recipient, named.
+    # One result alone, by a link without a passcode, from the results page.
+    page.goto(f"{base}/portal/results")
+    card = page.locator("section.card", has_text="Haemoglobin")
+    card.get_by_text("Details and earlier results (3)").click()
+    card.get_by_role("link", name="Share this result").click()
+    expect(
+        page.get_by_text("This result only: Haemoglobin 172 g/L on 20 November 2026")
+    ).to_be_visible()
+    page.get_by_role("button", name="Preview what will be shared").click()
+    page.get_by_role("button", name="Confirm and share").click()
+    one = browser.new_context(viewport={"width": 390, "height": 900}).new_page()
+    one.goto(page.locator("#link").inner_text().strip())
+    expect(one.get_by_label("Passcode")).to_be_hidden()
+    one.get_by_label("Your name and organisation").fill("A pharmacist")
+    one.get_by_role("button", name="Open the record").click()
+    expect(one.locator("#record-body li")).to_have_count(2)  # the person and the one result
+    expect(one.get_by_text("Haemoglobin 172 g/L (20 November 2026)")).to_be_visible()
+
+    # An emergency: another clinician opens the record with break-glass and a typed reason.
+    glass = smart.login("diary-app", "okafor", "openid fhirUser user/*.rs")["access_token"]
+    reason = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "reason", "valueString": "Found unconscious in A&E"}],
+    }
+    with smart.fhir_client(glass) as c:
+        r = c.post(f"/Patient/{world.carla}/$break-glass", json=reason)
+        assert r.status_code == 200, r.text
+        assert c.get(f"/Observation/{world.latest}").status_code == 200
+
+    # Who has seen my record: the practitioner's reads and the link's recipients, named,
+    # newest first, paged ("Older").
     page.goto(f"{base}/portal/seen")
-    seen = page.locator("main")
-    expect(seen).to_contain_text("Dr Ada Okafor, doctor")
-    expect(seen).to_contain_text("Under a share you made")
-    expect(seen).to_contain_text("Dr Lee, Walk-in clinic (named themselves when opening your link)")
-    expect(seen).to_contain_text("From: Your shared link")
+    flagged = page.locator("li.glass").first
+    expect(flagged).to_contain_text("Emergency access")
+    expect(flagged).to_contain_text("“Found unconscious in A&E”")
     assert small_targets(page) == []
     shoot(page, "seen")
+    seen = page.locator("main").inner_text()
+    while page.get_by_role("link", name="Older").count():
+        page.get_by_role("link", name="Older").click()
+        seen += page.locator("main").inner_text()
+    assert "Dr Ada Okafor, doctor" in seen
+    assert "Under a share you made" in seen
+    assert "Dr Lee, Walk-in clinic (named themselves when opening your link)" in seen
+    assert "A pharmacist (named themselves when opening your link)" in seen
+    assert "Refused: wrong passcode" in seen
+    assert "From: Your shared link" in seen
 
     # Connect a SMART app, then disconnect it: its refresh fails.
     app = smart.login(

@@ -222,3 +222,21 @@ def test_each_manifest_request_is_audited_with_its_recipient(
     assert kinds[0] == "shl-create" and "shl-revoke" in kinds
     with store.records() as db:
         assert verify(db).ok
+
+
+def test_a_link_to_one_result_holds_that_result_alone(
+    links: HealthLinks, world: dict[str, str]
+) -> None:
+    made = links.make(patient_caller(), what=[], result="obs-p1")
+    assert made.counts == {"Observation": 1}
+    answer = links.manifest(made.id, {"recipient": "A pharmacist"})
+    _, plain = files.decrypt(answer.body["files"][0]["embedded"], made.payload.key)
+    refs = [
+        f"{e['resource']['resourceType']}/{e['resource']['id']}"
+        for e in orjson.loads(plain)["entry"]
+    ]
+    assert refs == ["Patient/p1", "Observation/obs-p1"]
+    assert links.links(patient_caller())[0].what == ("one-result",)
+    for other in ("obs-p2", "cond-p1x", "\x00"):
+        with pytest.raises(NotFound):
+            links.make(patient_caller(), what=[], result=other)

@@ -4,6 +4,7 @@ withdrawn share reaching devices through the change feed (access_changes)."""
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from contextlib import closing
@@ -26,6 +27,8 @@ class World:
     erin: str
     doctor: str  # Practitioner id
     erin_consent: str
+    carla_doc: str
+    erin_doc: str
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -39,9 +42,29 @@ def world(
             {"resourceType": "Practitioner", "name": [{"given": ["Ada"], "family": "Okafor"}]}
         )
         erin_consent = smart.create(share_body(erin, f"Practitioner/{doctor}", "Observation"))
+        docs = [smart.create(letter(pid)) for pid in (carla, erin)]
         smart.add_user("carla", "patient", f"Patient/{carla}")
         smart.add_user("okafor", "doctor", f"Practitioner/{doctor}")
-        yield World(smart, carla, erin, doctor, erin_consent)
+        yield World(smart, carla, erin, doctor, erin_consent, *docs)
+
+
+def letter(patient: str) -> dict[str, object]:
+    return {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "description": "Discharge letter",
+        "subject": {"reference": f"Patient/{patient}"},
+        "date": "2026-11-02T10:00:00Z",
+        "content": [
+            {
+                "attachment": {
+                    "contentType": "text/html",
+                    "title": "Discharge letter.html",
+                    "data": base64.b64encode(b"<script>alert(1)</script>Home on day 3").decode(),
+                }
+            }
+        ],
+    }
 
 
 def signed_in(world: World, username: str = "carla") -> tuple[httpx.Client, httpx.Response]:
@@ -153,3 +176,19 @@ def test_a_share_made_and_withdrawn_in_the_portal_reaches_the_change_feed(world:
         store.close()
     assert [(k, p) for k, p, _, _ in rows] == [("consent-revoked", world.carla)]
     assert f"Practitioner/{world.doctor}" in rows[0][2]
+
+
+def test_a_document_downloads_and_another_patients_does_not(world: World) -> None:
+    b, _ = signed_in(world)
+    with closing(b):
+        listed = b.get("/portal/record/documents")
+        assert f'href="/portal/documents/{world.carla_doc}"' in listed.text
+        r = b.get(f"/portal/documents/{world.carla_doc}")
+        assert r.status_code == 200
+        assert r.content == b"<script>alert(1)</script>Home on day 3"
+        assert r.headers["content-disposition"] == 'attachment; filename="Discharge letter.html"'
+        assert r.headers["cache-control"] == "no-store"
+        assert r.headers["content-security-policy"].startswith("sandbox")
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert b.get(f"/portal/documents/{world.erin_doc}").status_code == 404
+        assert b.get("/portal/documents/%00").status_code == 404

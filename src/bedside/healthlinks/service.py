@@ -40,6 +40,7 @@ from bedside.store.base import Store
 __all__ = [
     "DEFAULT_ATTEMPTS",
     "DEFAULT_DAYS",
+    "ONE_RESULT",
     "HealthLinks",
     "MadeLink",
     "ManifestAnswer",
@@ -55,6 +56,9 @@ _HASHER: Final = PasswordHasher()
 #: A link id: 32 random bytes in base64url. Anything else is not one of ours (and never
 #: reaches SQL: PostgreSQL refuses a NUL byte in text, for one).
 _LINK_ID: Final = re.compile(r"[A-Za-z0-9_-]{43}")
+_FHIR_ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+#: The ``what`` of a link to a single result.
+ONE_RESULT: Final = "one-result"
 _ENDED: Final = {"error": "This link does not exist or has ended."}
 _SEARCH_COUNT: Final = "1000"
 
@@ -103,10 +107,14 @@ class HealthLinks:
         label: str | None = None,
         days: int = DEFAULT_DAYS,
         passcode: str | None = None,
+        result: str | None = None,
     ) -> MadeLink:
-        """A new link to the chosen kinds of the caller's own data, valid for ``days``."""
+        """A new link to the chosen kinds of the caller's own data, valid for ``days``; or, with
+        ``result`` (an Observation id), to that one result alone."""
         patient = _own_patient(caller, "create")
-        classes = chosen(list(what))
+        if result is not None and not _FHIR_ID.fullmatch(result):
+            raise NotFound("There is no such result in your record.")
+        classes = chosen(list(what)) if result is None else ()
         label = (label or "").strip() or None
         if label is not None and len(label) > MAX_LABEL:
             raise InvalidRequest(f"Keep the label to {MAX_LABEL} characters or fewer.")
@@ -116,7 +124,7 @@ class HealthLinks:
             raise InvalidRequest(
                 f"A passcode has between {MIN_PASSCODE} and {MAX_PASSCODE} characters."
             )
-        bundle, counts = self._bundle(caller, patient, types_of(classes))
+        bundle, counts = self._bundle(caller, patient, types_of(classes), result)
         now = int(self.clock())
         link_id = b64url(secrets.token_bytes(32))
         exp = now + days * 86400
@@ -128,7 +136,7 @@ class HealthLinks:
             patient,
             caller.subject,
             label,
-            tuple(c.name for c in classes),
+            tuple(c.name for c in classes) if result is None else (ONE_RESULT,),
             _HASHER.hash(passcode) if passcode is not None else None,
             self.attempts,
             exp,
@@ -160,7 +168,7 @@ class HealthLinks:
             self.auditor.append(db, [self._entry(caller, "shl-revoke", "U", patient, link_id)])
 
     def _bundle(
-        self, caller: Caller, patient: str, types: tuple[str, ...]
+        self, caller: Caller, patient: str, types: tuple[str, ...], result: str | None = None
     ) -> tuple[dict[str, Any], dict[str, int]]:
         repo = Repository(
             self.store, caller, self.fhir_base, policy=self.policy, auditor=self.auditor
@@ -170,6 +178,12 @@ class HealthLinks:
         own = repo.handle(FhirRequest("GET", f"Patient/{patient}")).resource
         if own is not None:
             entries.append({"fullUrl": f"{self.fhir_base}/Patient/{patient}", "resource": own})
+        if result is not None:  # one result, read as the patient (404 if not theirs)
+            found_one = repo.handle(FhirRequest("GET", f"Observation/{result}")).resource or {}
+            entries.append(
+                {"fullUrl": f"{self.fhir_base}/Observation/{result}", "resource": found_one}
+            )
+            counts["Observation"] = 1
         for rtype in types:
             query = (("patient", patient), ("_count", _SEARCH_COUNT))
             found = repo.handle(FhirRequest("GET", rtype, query=query)).resource or {}

@@ -221,6 +221,8 @@ def _access(
     what = ", ".join(kinds) if kinds else "your record"
     if subtype == "shl-manifest":
         what = "what you shared in a link"
+    elif subtype == "break-glass":
+        what = "emergency access to your whole record, opened"
     elif subtype in ("shl-create", "shl-revoke"):
         what = "a link to your record " + ("made" if subtype == "shl-create" else "withdrawn")
     is_glass = "BTG" in purposes

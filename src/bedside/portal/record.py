@@ -7,6 +7,9 @@ each page they open is in their own "who has seen my record" as their own access
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -22,6 +25,7 @@ from bedside.store.base import Store
 __all__ = ["Entry", "PortalRecord", "dose_words", "when_words"]
 
 _COUNT: Final = "1000"
+_ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 datatypes.html#id
 _MONTHS: Final = [
     "January",
     "February",
@@ -47,6 +51,7 @@ class Entry:
     when: str
     detail: str
     current: bool  # active medicine, upcoming appointment, active condition
+    link: str = ""  # where its details or file are, if anywhere
 
 
 def when_words(value: Any) -> str:
@@ -219,6 +224,29 @@ class PortalRecord:
                 when_words(d.get("date")),
                 str(d.get("status", "")),
                 False,
+                f"/portal/documents/{d.get('id')}",
             )
             for d in self.search("DocumentReference")
         ]
+
+    def document_file(self, doc_id: str) -> tuple[str, str, bytes] | None:
+        """(content type, title, bytes) of a DocumentReference's first attachment held in
+        Bedside (inline ``data`` or a ``Binary/<id>`` url); None when it is kept elsewhere.
+        Both reads go through the repository, so a document the patient may not see is 404."""
+        doc = self.repo.handle(FhirRequest("GET", f"DocumentReference/{doc_id}")).resource or {}
+        content = doc.get("content") or [{}]
+        attachment = content[0].get("attachment") or {} if isinstance(content[0], dict) else {}
+        title = str(attachment.get("title") or doc.get("description") or "document")
+        data = attachment.get("data")
+        url = str(attachment.get("url") or "")
+        if not data and url.startswith("Binary/") and _ID.fullmatch(url.removeprefix("Binary/")):
+            binary = self.repo.handle(FhirRequest("GET", url)).resource or {}
+            data = binary.get("data")
+            attachment = {"contentType": binary.get("contentType"), **attachment}
+        if not isinstance(data, str):
+            return None
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        return str(attachment.get("contentType") or "application/octet-stream"), title, raw

@@ -10,6 +10,7 @@ the session's CSRF token. The share, link and app pages are :mod:`bedside.web.po
     GET  /portal/results                results by test, newest first, ranges, trends
     GET  /portal/medicines | appointments | record/{kind}
     GET  /portal/seen                   who has seen my record (paged: ?after=)
+    GET  /portal/documents/{id}         a document's file, as a download
     GET  /portal/static/portal.css
 
 A proxy (a parent, a carer) acting for a patient is not built; the seam is ``PortalRecord``,
@@ -18,6 +19,7 @@ which would be bound to the represented patient once a relationship is recorded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from importlib import resources
 from typing import Final
@@ -36,7 +38,7 @@ from bedside.policy.decide import Policy
 from bedside.portal.accesses import accesses
 from bedside.portal.record import PortalRecord
 from bedside.store.base import Store
-from bedside.web.first_party import AppSpec, FirstPartyApp
+from bedside.web.first_party import APP_HEADERS, AppSpec, FirstPartyApp
 from bedside.web.portal_views import render, trend_svg
 
 __all__ = ["PORTAL", "Portal"]
@@ -57,6 +59,8 @@ _KINDS: Final = {
 }
 
 Build = Callable[[BrowserSession, PortalRecord], str]
+_FHIR_ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_SAFE_TYPE: Final = re.compile(r"[a-z]+/[a-z0-9.+-]{1,64}")
 
 
 class Portal:
@@ -88,6 +92,7 @@ class Portal:
             Route("/portal/appointments", self.appointments, methods=["GET"]),
             Route("/portal/record/{kind}", self.record_kind, methods=["GET"]),
             Route("/portal/seen", self.seen, methods=["GET"]),
+            Route("/portal/documents/{doc_id}", self.document, methods=["GET"]),
             *share_routes(self),
         ]
 
@@ -233,6 +238,36 @@ class Portal:
             )
 
         return await self.show(request, build)
+
+    async def document(self, request: Request) -> Response:
+        """A document's file, downloaded (never rendered in the portal's origin)."""
+        doc_id = request.path_params["doc_id"]
+        session = await self.app.session(request)
+        if session is None:
+            return self.app.sign_in_redirect(request)
+        back = ("/portal/record/documents", "My documents")
+        if not _FHIR_ID.fullmatch(doc_id):
+            return self.app.message(
+                "Not found", "There is no such document.", status=404, link=back
+            )
+        try:
+            found = await run_in_threadpool(lambda: self.record(session).document_file(doc_id))
+        except FhirError as exc:
+            return self.app.message("Not shown", exc.message, status=exc.status, link=back)
+        if found is None:
+            words = "This document is kept elsewhere. Ask your care team for a copy."
+            return self.app.message("Not held here", words, link=back)
+        ctype, title, data = found
+        name = re.sub(r"[^A-Za-z0-9 ._-]", "", title).strip()[:80] or "document"
+        return Response(
+            data,
+            media_type=ctype if _SAFE_TYPE.fullmatch(ctype) else "application/octet-stream",
+            headers={
+                **APP_HEADERS,
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Content-Security-Policy": "sandbox; default-src 'none'",
+            },
+        )
 
     def app_name(self, client_id: str) -> str | None:
         client = self.auth.clients.get(client_id)

@@ -31,9 +31,12 @@ from bedside.auth.browser_sessions import BrowserSession
 from bedside.auth.scopes import ScopeSet
 from bedside.auth.wording import describe as describe_scope
 from bedside.errors import CsrfRefused, FhirError, InvalidRequest, NotFound
+from bedside.healthlinks.service import ONE_RESULT
 from bedside.portal import sharing
 from bedside.portal.data_classes import DATA_CLASSES, chosen
 from bedside.portal.record import PortalRecord, when_words
+from bedside.portal.results import group_results
+from bedside.rest import FhirRequest
 from bedside.web.health_links_api import link_summary
 from bedside.web.portal_views import day_words, qr_svg, render
 
@@ -101,20 +104,32 @@ def share_routes(portal: Portal) -> list[Route]:
             recipients=sharing.recipients(record),
             classes=DATA_CLASSES,
             purposes=sharing.PURPOSES,
-            **{"form": _form_state(None), "error": None, **extra},
+            **{"form": _form_state(None), "error": None, "single": None, **extra},
             **portal.base(session, request, "Share my record"),
         )
 
     async def share_page(request: Request) -> Response:
-        return await portal.show(request, lambda s, r: share_form(s, r, request))
+        result = request.query_params.get("result")
+
+        def build(session: BrowserSession, record: PortalRecord) -> str:
+            single = _single(record, result) if result else None
+            return share_form(session, record, request, single=single)
+
+        return await portal.show(request, build)
 
     async def preview(request: Request) -> Response:
         def work(session: BrowserSession, record: PortalRecord, form: FormData) -> str:
             try:
                 words, hidden = _preview(record, form)
             except InvalidRequest as exc:
+                result = str(form.get("result", "")) or None
                 return share_form(
-                    session, record, request, form=_form_state(form), error=exc.message
+                    session,
+                    record,
+                    request,
+                    form=_form_state(form),
+                    error=exc.message,
+                    single=_single(record, result) if result else None,
                 )
             return render(
                 "preview",
@@ -137,6 +152,7 @@ def share_routes(portal: Portal) -> list[Route]:
                     label=str(form.get("label", "")) or None,
                     days=_days(form),
                     passcode=passcode,
+                    result=str(form.get("result", "")) or None,
                 )
                 link = {
                     "viewer_url": made.viewer_url,
@@ -165,7 +181,7 @@ def share_routes(portal: Portal) -> list[Route]:
     async def shares_page(request: Request) -> Response:
         def build(session: BrowserSession, record: PortalRecord) -> str:
             now = portal.links.clock()
-            words = {c.name: c.words for c in DATA_CLASSES}
+            words = {c.name: c.words for c in DATA_CLASSES} | {ONE_RESULT: "one result"}
             links = []
             for row in portal.links.links(session.caller):
                 item = link_summary(row, now)
@@ -280,6 +296,18 @@ def share_routes(portal: Portal) -> list[Route]:
     ]
 
 
+def _single(record: PortalRecord, result: str) -> dict[str, str]:
+    """One of the patient's results in words, read as the patient (404 if not theirs)."""
+    if not _FHIR_ID.fullmatch(result):
+        raise NotFound("There is no such result in your record.")
+    obs = record.repo.handle(FhirRequest("GET", f"Observation/{result}")).resource or {}
+    (test,) = group_results([obs]) or (None,)
+    if test is None:
+        raise NotFound("There is no such result in your record.")
+    latest = test.latest
+    return {"id": result, "words": f"{test.name} {latest.value} on {when_words(latest.when)}"}
+
+
 def _last_used(portal: Portal, session: BrowserSession, client_id: str) -> str:
     with portal.store.records() as db:
         ms = last_use(db, session.caller.subject, client_id)
@@ -295,14 +323,22 @@ def _preview(record: PortalRecord, form: FormData) -> tuple[dict[str, Any], list
     what = [str(w) for w in form.getlist("what")]
     days = _days(form)
     hidden = [("who", who), ("days", str(days)), *(("what", w) for w in what)]
+    result = str(form.get("result", "")) or None
+    if result is not None and who != _LINK:
+        raise InvalidRequest("One result can only be shared by a link.")
     if who == _LINK:
-        classes = chosen(what)
         label = str(form.get("label", "")).strip()[:80]
         hidden.append(("label", label))
-        counts = {c.name: sum(len(record.search(t)) for t in c.types) for c in classes}
+        if result is not None:
+            hidden.append(("result", result))
+            what_words = [f"this result only: {_single(record, result)['words']}"]
+        else:
+            classes = chosen(what)
+            counts = {c.name: sum(len(record.search(t)) for t in c.types) for c in classes}
+            what_words = [f"{c.words} ({counts[c.name]} now)" for c in classes]
         words = {
             "who": "Anyone you give the link to (and the passcode, if you set one below)",
-            "what": [f"{c.words} ({counts[c.name]} now)" for c in classes],
+            "what": what_words,
             "why": "for whoever you give it to",
             "until": day_words(record.clock() + days * 86400),
             "is_link": True,
