@@ -151,8 +151,17 @@ def test_the_patient_story(world: World, browser: Browser, tmp_path: Path) -> No
     assert small_targets(page) == []
     shoot(page, "home")
 
+    # Keyboard only: Tab reaches "View results" (after the header's controls), Enter opens it.
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.textContent.trim()") == "View results":
+            break
+    else:
+        raise AssertionError("Tab never reached View results")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="My results")).to_be_visible()
+
     # A result with its range, reading and trend.
-    page.get_by_role("link", name="View results").click()
     card = page.locator("section.card", has_text="Haemoglobin")
     expect(card.locator(".value")).to_have_text("172 g/L")
     expect(card).to_contain_text("Above range")
