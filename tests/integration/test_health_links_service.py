@@ -240,3 +240,33 @@ def test_a_link_to_one_result_holds_that_result_alone(
     for other in ("obs-p2", "cond-p1x", "\x00"):
         with pytest.raises(NotFound):
             links.make(patient_caller(), what=[], result=other)
+
+
+def test_guesses_at_once_cannot_share_an_attempt(
+    store: Store, audit: AuditLog, clock: Clock, world: dict[str, str]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bedside.policy.decide import Policy
+
+    links = HealthLinks(
+        store,
+        root=ROOT,
+        fhir_base=BASE,
+        policy=Policy(clock=clock),
+        auditor=audit,
+        clock=clock,
+        attempts=3,
+    )
+    made = links.make(patient_caller(), what=["results"], passcode="right-one")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(
+            pool.map(
+                lambda i: links.manifest(made.id, {"recipient": f"guess {i}", "passcode": "no"}),
+                range(8),
+            )
+        )
+    left = sorted(a.body["remainingAttempts"] for a in answers if a.status == 401)
+    assert left == [0, 1, 2]  # each attempt spent once, the last one disables the link
+    assert sorted(a.status for a in answers) == [401, 401, 401, 404, 404, 404, 404, 404]
+    assert links.manifest(made.id, {"recipient": "x", "passcode": "right-one"}).status == 404
