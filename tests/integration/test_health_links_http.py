@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import httpx
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bedside.healthlinks import files, payload
 from tests.conftest import BACKENDS
@@ -149,3 +151,47 @@ def test_the_viewer_page_runs_only_its_own_script(world: World) -> None:
     assert '<script src="/shl/viewer.js"></script>' in r.text
     js = httpx.get(f"{world.smart.root}/shl/viewer.js")
     assert js.status_code == 200 and "crypto.subtle.decrypt" in js.text
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_BODIES = _JSON | st.fixed_dictionaries(
+    {"recipient": st.text(max_size=300)}, optional={"passcode": _JSON, "embeddedLengthMax": _JSON}
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(link_id=st.text(max_size=60), body=_BODIES)
+def test_hostile_manifest_requests_never_reach_a_5xx(
+    world: World, link_id: str, body: object
+) -> None:
+    from urllib.parse import quote
+
+    root = world.smart.root
+    r = httpx.post(f"{root}/shl/m/{quote(link_id, safe='') or 'x'}", json=body, timeout=30)
+    assert r.status_code < 500, (link_id, body, r.text)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    body=_JSON
+    | st.fixed_dictionaries(
+        {},
+        optional={"what": _JSON, "days": _JSON, "label": _JSON, "passcode": _JSON, "result": _JSON},
+    )
+)
+def test_hostile_link_requests_never_reach_a_5xx(world: World, body: object) -> None:
+    with _api(world, world.token) as c:
+        r = c.post("/patient/health-links", json=body)
+    assert r.status_code < 500, (body, r.text)
+    if r.status_code >= 400:
+        assert r.json()["resourceType"] == "OperationOutcome"
