@@ -71,6 +71,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 "dosageInstruction": [{"text": "One tablet twice a day with food"}],
             }
         )
+        smart.create(
+            {
+                "resourceType": "MedicationStatement",
+                "status": "completed",
+                "medicationCodeableConcept": {"text": "Amoxicillin 500 mg capsules"},
+                "subject": {"reference": f"Patient/{carla}"},
+                "dateAsserted": "2026-06-01",
+                "dosage": [{"text": "One capsule three times a day for 7 days"}],
+            }
+        )
         soon = (datetime.now(UTC) + timedelta(days=12)).strftime("%Y-%m-%dT10:30:00Z")
         smart.create(
             {
@@ -176,6 +186,9 @@ def test_the_patient_story(world: World, browser: Browser, tmp_path: Path) -> No
     page.get_by_role("link", name="Back to my record").click()
     page.get_by_role("link", name="My medicines").click()
     expect(page.get_by_text("One tablet twice a day with food")).to_be_visible()
+    past = page.locator("h2", has_text="Past medicines").locator("xpath=following-sibling::ul[1]")
+    expect(past).to_contain_text("Amoxicillin 500 mg capsules")
+    expect(past).to_contain_text("One capsule three times a day for 7 days")
     shoot(page, "medicines")
     page.goto(f"{base}/portal/appointments")
     expect(page.get_by_text("Blood clinic review")).to_be_visible()

@@ -158,6 +158,17 @@ class PortalRecord:
                     active,
                 )
             )
+        for st in self.search("MedicationStatement"):  # what the patient takes, as recorded
+            dosage = {"dosageInstruction": st.get("dosage") or []}
+            out.append(
+                Entry(
+                    str(st.get("id")),
+                    name_of(st.get("medicationCodeableConcept")).replace("A test", "A medicine"),
+                    when_words(st.get("dateAsserted") or st.get("effectiveDateTime")),
+                    dose_words(dosage),
+                    st.get("status") in ("active", "intended", "on-hold"),
+                )
+            )
         return sorted(out, key=lambda e: (not e.current, e.what))
 
     def appointments(self) -> list[Entry]:

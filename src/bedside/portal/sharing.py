@@ -1,4 +1,4 @@
-"""Sharing with a named practitioner or organisation: a FHIR Consent the patient writes.
+"""Sharing with a named practitioner: a FHIR Consent the patient writes.
 
 The share is a privacy Consent (permit; actor = who; purpose = what for; ``provision.class`` =
 the FHIR types of the chosen data classes; ``period`` = now until the end date), stored through
@@ -26,9 +26,11 @@ from bedside.rest import FhirRequest
 
 __all__ = [
     "PURPOSES",
+    "RECIPIENT_TYPES",
     "Choice",
     "Recipient",
     "build_consent",
+    "choose",
     "preview",
     "recipients",
     "share",
@@ -63,10 +65,16 @@ class Choice:
         return (datetime.fromtimestamp(now, UTC) + timedelta(days=self.days)).date().isoformat()
 
 
+#: Whom a share can name. Access decisions match a Consent's actor against the clinician's own
+#: ``fhirUser`` (``bedside.policy.decide``), so a share naming an Organization would be stored
+#: and reach no one: organisations are not offered until a user's organisation counts.
+RECIPIENT_TYPES: Final = ("Practitioner",)
+
+
 def recipients(record: PortalRecord) -> list[Recipient]:
-    """Practitioners and organisations known to Bedside, by name (shared reference data)."""
+    """Practitioners known to Bedside, by name (shared reference data)."""
     out: list[Recipient] = []
-    for rtype in ("Practitioner", "Organization"):
+    for rtype in RECIPIENT_TYPES:
         query = (("_count", "200"),)
         bundle = record.repo.handle(FhirRequest("GET", rtype, query=query)).resource or {}
         for entry in bundle.get("entry", []):
