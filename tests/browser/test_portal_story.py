@@ -192,6 +192,7 @@ def test_the_patient_story(world: World, browser: Browser, tmp_path: Path) -> No
     shoot(page, "medicines")
     page.goto(f"{base}/portal/appointments")
     expect(page.get_by_text("Blood clinic review")).to_be_visible()
+    shoot(page, "appointments")
 
     # Share results with the practitioner for 30 days (the default), after a preview.
     token = specialist_token(smart)

@@ -9,7 +9,7 @@ import pytest
 
 from bedside.portal.data_classes import chosen, types_of
 from bedside.portal.record import dose_words, when_words
-from bedside.portal.results import group_results, name_of, reading_of
+from bedside.portal.results import group_results, name_of, reading_of, unit_words
 
 LAB = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
                    "code": "laboratory"}]}  # fmt: skip
@@ -92,14 +92,20 @@ def test_a_blood_pressure_shows_both_parts_and_its_source() -> None:
         "2026-01-01",
         category=[VITAL],
         code={"text": "Blood pressure"},
-        component=[
-            {"valueQuantity": {"value": 128, "unit": "mmHg"}},
-            {"valueQuantity": {"value": 82, "unit": "mmHg"}},
+        component=[  # diastolic first, as some sources send it
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]},
+                "valueQuantity": {"value": 82.1234, "unit": "mm[Hg]"},
+            },
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+                "valueQuantity": {"value": 128, "unit": "mm[Hg]"},
+            },
         ],
         performer=[{"reference": "Organization/lab1"}],
     )
     (test,) = group_results([bp], {"Organization/lab1": "Valley Lab"})
-    assert test.latest.value == "128/82 mmHg"
+    assert test.latest.value == "128/82.12 mmHg"
     assert test.latest.source == "Valley Lab"
 
 
@@ -134,3 +140,23 @@ def test_data_classes_name_the_types_a_share_covers() -> None:
         "MedicationRequest",
         "MedicationStatement",
     )
+
+
+@pytest.mark.parametrize(
+    ("unit", "words"),
+    [
+        ("mm[Hg]", "mmHg"),
+        ("{score}", ""),
+        ("kg/m2", "kg/m²"),
+        ("mg/dL", "mg/dL"),
+        ("/min", "per minute"),
+    ],
+)
+def test_units_are_written_for_people(unit: str, words: str) -> None:
+    assert unit_words(unit) == words
+
+
+def test_values_show_at_most_four_significant_figures() -> None:
+    (test,) = group_results([obs("39156-5", 29.4242, "2026-01-01")])
+    assert test.latest.value == "29.42 mmol/L"
+    assert test.latest.number == 29.4242  # the reading and the trend use the value as recorded

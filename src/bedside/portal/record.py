@@ -25,6 +25,19 @@ from bedside.store.base import Store
 __all__ = ["Entry", "PortalRecord", "dose_words", "when_words"]
 
 _COUNT: Final = "1000"
+#: Appointment.status (R4 appointmentstatus) in words.
+_APPOINTMENT_WORDS: Final = {
+    "proposed": "Suggested, not confirmed yet",
+    "pending": "Waiting to be confirmed",
+    "booked": "Booked",
+    "arrived": "You arrived",
+    "fulfilled": "Attended",
+    "cancelled": "Cancelled",
+    "noshow": "Missed",
+    "entered-in-error": "Recorded by mistake",
+    "checked-in": "Checked in",
+    "waitlist": "On the waiting list",
+}
 _ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # FHIR R4 datatypes.html#id
 _MONTHS: Final = [
     "January",
@@ -94,6 +107,29 @@ def dose_words(request: dict[str, Any]) -> str:
         if words:
             out.append(", ".join(words).capitalize())
     return "; ".join(out) or "No dose instructions recorded"
+
+
+_CONDITION_WORDS: Final = {  # "active" needs no words: it is listed under "Current"
+    "recurrence": "Come back",
+    "relapse": "Come back",
+    "inactive": "No longer active",
+    "remission": "In remission",
+    "resolved": "Resolved",
+}
+_ALLERGY_WORDS: Final = {
+    "food": "Food",
+    "medication": "Medicine",
+    "environment": "Something around you",
+    "biologic": "Biological product",
+}
+
+
+def _code_of(concept: Any) -> str:
+    if isinstance(concept, dict):
+        for c in concept.get("coding", []) or []:
+            if isinstance(c, dict) and c.get("code"):
+                return str(c["code"])
+    return ""
 
 
 class PortalRecord:
@@ -177,12 +213,13 @@ class PortalRecord:
         for a in self.search("Appointment"):
             start = str(a.get("start", ""))
             what = a.get("description") or name_of((a.get("serviceType") or [None])[0])
+            at = f"{when_words(start)} at {start[11:16]} UTC" if len(start) >= 16 else start
             out.append(
                 Entry(
                     str(a.get("id")),
                     str(what).replace("A test", "An appointment"),
-                    when_words(start),
-                    str(a.get("status", "")),
+                    at,
+                    _APPOINTMENT_WORDS.get(str(a.get("status")), ""),
                     start >= now and a.get("status") not in ("cancelled", "noshow"),
                 )
             )
@@ -191,13 +228,13 @@ class PortalRecord:
     def conditions(self) -> list[Entry]:
         out = []
         for c in self.search("Condition"):
-            status = name_of(c.get("clinicalStatus")).lower()
+            status = _code_of(c.get("clinicalStatus"))
             out.append(
                 Entry(
                     str(c.get("id")),
                     name_of(c.get("code")).replace("A test", "A condition"),
                     when_words(c.get("onsetDateTime") or c.get("recordedDate")),
-                    status if status and not status.startswith("a test") else "",
+                    _CONDITION_WORDS.get(status, ""),
                     status in ("active", "recurrence", "relapse"),
                 )
             )
@@ -209,8 +246,8 @@ class PortalRecord:
                 str(a.get("id")),
                 name_of(a.get("code")).replace("A test", "An allergy"),
                 when_words(a.get("recordedDate")),
-                ", ".join(str(x) for x in a.get("category", []) or []),
-                True,
+                ", ".join(_ALLERGY_WORDS.get(str(x), "") for x in a.get("category", []) or []),
+                _code_of(a.get("clinicalStatus")) in ("", "active"),
             )
             for a in self.search("AllergyIntolerance")
         ]
@@ -221,7 +258,7 @@ class PortalRecord:
                 str(i.get("id")),
                 name_of(i.get("vaccineCode")).replace("A test", "A vaccination"),
                 when_words(i.get("occurrenceDateTime")),
-                str(i.get("status", "")),
+                {"completed": "Given", "not-done": "Not given"}.get(str(i.get("status")), ""),
                 False,
             )
             for i in self.search("Immunization")
@@ -233,7 +270,7 @@ class PortalRecord:
                 str(d.get("id")),
                 str(d.get("description") or name_of(d.get("type")).replace("A test", "A document")),
                 when_words(d.get("date")),
-                str(d.get("status", "")),
+                "Replaced by a newer version" if d.get("status") == "superseded" else "",
                 False,
                 f"/portal/documents/{d.get('id')}",
             )

@@ -10,11 +10,20 @@ observation.html#reference-range), and says "no range given" rather than guessin
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["RESULT_CATEGORIES", "Result", "TestResults", "group_results", "name_of", "reading_of"]
+__all__ = [
+    "RESULT_CATEGORIES",
+    "Result",
+    "TestResults",
+    "group_results",
+    "name_of",
+    "reading_of",
+    "unit_words",
+]
 
 RESULT_CATEGORIES: Final = ("laboratory", "vital-signs")
 _CATEGORY_WORDS: Final = {"laboratory": "Lab test", "vital-signs": "Vital sign"}
@@ -79,23 +88,58 @@ def _number(q: Any) -> float | None:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}"
+    """A value as people read it: at most four significant figures (5.96755 → 5.968)."""
+    return f"{x:.4g}" if abs(x) < 1e6 else f"{x:,.0f}"
+
+
+#: UCUM codes and annotations as they are written for people.
+_UNITS: Final = {
+    "mm[Hg]": "mmHg",
+    "kg/m2": "kg/m²",
+    "/min": "per minute",
+    "Cel": "°C",
+    "[degF]": "°F",
+    "10*3/uL": "\u00d7 10³/µL",
+    "10*6/uL": "\u00d7 10⁶/µL",
+    "10*9/L": "\u00d7 10⁹/L",
+    "10*12/L": "\u00d7 10¹²/L",
+    "ug/L": "µg/L",
+    "umol/L": "µmol/L",
+    "uL": "µL",
+    "[lb_av]": "lb",
+    "[in_i]": "in",
+}
+_ANNOTATION: Final = re.compile(r"\{[^}]*\}")
+#: Blood pressure: systolic before diastolic, whatever order the components come in.
+_COMPONENT_ORDER: Final = {"8480-6": 0, "8462-4": 1}
+
+
+def unit_words(unit: str) -> str:
+    """A unit without UCUM's brackets and annotations: ``mm[Hg]`` → mmHg, ``{score}`` → ""."""
+    if unit in _UNITS:
+        return _UNITS[unit]
+    return _ANNOTATION.sub("", unit).strip()
 
 
 def _value(obs: dict[str, Any]) -> tuple[str, float | None, str]:
     q = obs.get("valueQuantity")
     n = _number(q)
     if n is not None and isinstance(q, dict):
-        unit = str(q.get("unit") or q.get("code") or "")
+        unit = unit_words(str(q.get("unit") or q.get("code") or ""))
         return f"{_fmt(n)} {unit}".strip(), n, unit
     parts = []
     unit = ""
-    for comp in obs.get("component", []) if isinstance(obs.get("component"), list) else []:
-        cq = comp.get("valueQuantity") if isinstance(comp, dict) else None
+    raw = obs.get("component")
+    comps = sorted(
+        (c for c in (raw if isinstance(raw, list) else []) if isinstance(c, dict)),
+        key=lambda c: _COMPONENT_ORDER.get(_key(c.get("code"), "").rpartition("|")[2], 9),
+    )
+    for comp in comps:
+        cq = comp.get("valueQuantity")
         cn = _number(cq)
         if cn is not None and isinstance(cq, dict):
             parts.append(_fmt(cn))
-            unit = unit or str(cq.get("unit") or "")
+            unit = unit or unit_words(str(cq.get("unit") or ""))
     if parts:
         return f"{'/'.join(parts)} {unit}".strip(), None, unit
     for key in ("valueString",):
@@ -114,7 +158,7 @@ def reading_of(obs: dict[str, Any]) -> tuple[str, str]:
     unit = ""
     for bound in (first.get("high"), first.get("low")):
         if isinstance(bound, dict) and bound.get("unit"):
-            unit = f" {bound['unit']}"
+            unit = f" {unit_words(str(bound['unit']))}".rstrip()
             break
     if low is None and high is None:
         text = first.get("text")

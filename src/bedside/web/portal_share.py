@@ -339,7 +339,7 @@ def _preview(record: PortalRecord, form: FormData) -> tuple[dict[str, Any], list
         words = {
             "who": "Anyone you give the link to (and the passcode, if you set one below)",
             "what": what_words,
-            "why": "for whoever you give it to",
+            "why": "not limited to a purpose: whoever has the link can see it",
             "until": day_words(record.clock() + days * 86400),
             "is_link": True,
             "note": "A link holds a copy of what you chose as it is now; later changes are not"
