@@ -96,6 +96,20 @@ def test_a_patient_makes_a_link_and_a_recipient_opens_it(world: World) -> None:
     assert r.status_code == 404 and "error" in r.json()
 
 
+def test_a_location_file_is_served_as_jose(world: World) -> None:
+    link = payload.parse(_make(world).json()["link"])
+    r = httpx.post(link.url, json={"recipient": "Clinic", "embeddedLengthMax": 0})
+    location = r.json()["files"][0]["location"]
+    got = httpx.get(location, headers={"Origin": "https://viewer.example"})
+    assert got.status_code == 200
+    assert got.headers["content-type"] == "application/jose"
+    assert got.headers["cache-control"] == "no-store"
+    assert got.headers["access-control-allow-origin"] in ("*", "https://viewer.example")
+    _, plain = files.decrypt(got.text, link.key)
+    assert orjson.loads(plain)["type"] == "collection"
+    assert httpx.get(f"{world.smart.root}/shl/f/%00").status_code == 404
+
+
 def test_the_manifest_answers_any_origin_without_cookies(world: World) -> None:
     link = payload.parse(_make(world).json()["link"])
     r = httpx.options(

@@ -270,3 +270,32 @@ def test_guesses_at_once_cannot_share_an_attempt(
     assert left == [0, 1, 2]  # each attempt spent once, the last one disables the link
     assert sorted(a.status for a in answers) == [401, 401, 401, 404, 404, 404, 404, 404]
     assert links.manifest(made.id, {"recipient": "x", "passcode": "right-one"}).status == 404
+
+
+def test_a_file_larger_than_embedded_length_max_comes_by_a_short_lived_location(
+    links: HealthLinks, clock: Clock, world: dict[str, str]
+) -> None:
+    from bedside.healthlinks.service import TICKET_SECONDS
+
+    made = links.make(patient_caller(), what=["results"])
+    small = links.manifest(made.id, {"recipient": "A GP", "embeddedLengthMax": 10})
+    (file,) = small.body["files"]
+    assert "embedded" not in file
+    assert file["location"].startswith(f"{ROOT}/shl/f/")
+    ticket = file["location"].rsplit("/", 1)[1]
+    jwe = links.file(ticket)
+    assert jwe is not None
+    _, plain = files.decrypt(jwe, made.payload.key)
+    assert orjson.loads(plain)["resourceType"] == "Bundle"
+    big = links.manifest(made.id, {"recipient": "A GP", "embeddedLengthMax": 10**9})
+    assert big.body["files"][0]["embedded"] == jwe
+    for bad in (-1, "10", True, 1.5):
+        with pytest.raises(InvalidRequest):
+            links.manifest(made.id, {"recipient": "A GP", "embeddedLengthMax": bad})
+    clock.now += TICKET_SECONDS
+    assert links.file(ticket) is None  # the location lives a short while only
+    again = links.manifest(made.id, {"recipient": "A GP", "embeddedLengthMax": 0})
+    ticket = again.body["files"][0]["location"].rsplit("/", 1)[1]
+    links.revoke(patient_caller(), made.id)
+    assert links.file(ticket) is None  # nor past its link
+    assert links.file("x" * 43) is None and links.file("\x00") is None

@@ -1,4 +1,5 @@
-"""The ``health_links`` table (migration 0010): the only SQL of SMART Health Links.
+"""The ``health_links`` and ``health_link_tickets`` tables (migration 0010): the only SQL of
+SMART Health Links.
 
 Wrong passcodes count down with one conditional UPDATE, so two guesses at once cannot both use
 the last attempt, and the count is committed even though the request is refused.
@@ -13,7 +14,16 @@ import orjson
 
 from bedside.store.base import Records
 
-__all__ = ["LinkRow", "by_id", "by_patient", "end", "insert", "spend_attempt"]
+__all__ = [
+    "LinkRow",
+    "add_ticket",
+    "by_id",
+    "by_patient",
+    "end",
+    "insert",
+    "spend_attempt",
+    "ticket_link",
+]
 
 _COLUMNS: Final = (
     "id, patient, owner, label, what, passcode_hash, attempts_left, exp, status, created_at,"
@@ -119,3 +129,21 @@ def end(db: Records, link_id: str, patient: str, now: int) -> bool:
         ["revoked", now, link_id, patient, "active"],
     )
     return bool(changed)
+
+
+def add_ticket(db: Records, digest: str, link_id: str, expires_at: int, now: int) -> None:
+    """Keep a file ticket's digest; tickets past their time are cleared on the way."""
+    db.run("DELETE FROM health_link_tickets WHERE expires_at <= ?", [now])
+    db.run(
+        "INSERT INTO health_link_tickets (digest, link_id, expires_at) VALUES (?, ?, ?)",
+        [digest, link_id, expires_at],
+    )
+
+
+def ticket_link(db: Records, digest: str, now: int) -> str | None:
+    """The link a live ticket opens, or None."""
+    found = db.one(
+        "SELECT link_id FROM health_link_tickets WHERE digest = ? AND expires_at > ?",
+        [digest, now],
+    )
+    return str(found[0]) if found is not None else None

@@ -15,6 +15,7 @@ with one conditional UPDATE, so guesses at once cannot share an attempt.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import time
@@ -41,6 +42,7 @@ __all__ = [
     "DEFAULT_ATTEMPTS",
     "DEFAULT_DAYS",
     "ONE_RESULT",
+    "TICKET_SECONDS",
     "HealthLinks",
     "MadeLink",
     "ManifestAnswer",
@@ -59,6 +61,9 @@ _LINK_ID: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 _FHIR_ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 #: The ``what`` of a link to a single result.
 ONE_RESULT: Final = "one-result"
+#: How long a file's ``location`` URL lives (the IG: at most an hour).
+TICKET_SECONDS: Final = 600
+_TICKET: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 _ENDED: Final = {"error": "This link does not exist or has ended."}
 _SEARCH_COUNT: Final = "1000"
 
@@ -114,7 +119,7 @@ class HealthLinks:
         patient = _own_patient(caller, "create")
         if result is not None and not _FHIR_ID.fullmatch(result):
             raise NotFound("There is no such result in your record.")
-        classes = chosen(list(what)) if result is None else ()
+        classes = chosen(what) if result is None else ()
         label = (label or "").strip() or None
         if label is not None and len(label) > MAX_LABEL:
             raise InvalidRequest(f"Keep the label to {MAX_LABEL} characters or fewer.")
@@ -233,6 +238,9 @@ class HealthLinks:
         passcode = body.get("passcode")
         if passcode is not None and not isinstance(passcode, str):
             raise InvalidRequest("passcode must be text.")
+        most = body.get("embeddedLengthMax")
+        if most is not None and (isinstance(most, bool) or not isinstance(most, int) or most < 0):
+            raise InvalidRequest("embeddedLengthMax must be a whole number, 0 or more.")
         with self.store.records() as db:
             link = records.by_id(db, link_id)
         now = int(self.clock())
@@ -259,8 +267,28 @@ class HealthLinks:
                 note.record(MINOR_FAILURE, "refused: the link has ended", db)
                 return ManifestAnswer(404, dict(_ENDED))
             note.record(SUCCESS, "link opened", db)
-        file = {"contentType": link.content_type, "embedded": link.file}
+            file: dict[str, str] = {"contentType": link.content_type}
+            if most is not None and len(link.file) > most:
+                ticket = secrets.token_urlsafe(32)
+                expires = now + TICKET_SECONDS
+                records.add_ticket(db, _digest(ticket), link.id, expires, now)
+                file["location"] = f"{self.root}/shl/f/{ticket}"
+            else:
+                file["embedded"] = link.file
         return ManifestAnswer(200, {"status": "finalized", "files": [file]})
+
+    def file(self, ticket: str) -> str | None:
+        """The JWE a manifest's ``location`` points to, while the ticket lives (at most
+        :data:`TICKET_SECONDS`) and its link is still active; None otherwise (404)."""
+        if not _TICKET.fullmatch(ticket):
+            return None
+        now = int(self.clock())
+        with self.store.records() as db:
+            link_id = records.ticket_link(db, _digest(ticket), now)
+            link = records.by_id(db, link_id) if link_id is not None else None
+        if link is None or link.status != "active" or (link.exp is not None and now >= link.exp):
+            return None
+        return link.file
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +316,10 @@ class _Recipient:
             self.links.auditor.append(db, [entry])
         else:
             self.links.auditor.submit([entry])
+
+
+def _digest(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode("ascii")).hexdigest()
 
 
 def _passcode_ok(stored: str, given: str | None) -> bool:

@@ -50,6 +50,7 @@ _CORS_PREFIXES: Final = (
     "/auth/introspect",
     "/auth/jwks",
     "/shl/m/",  # SMART Health Link manifests: any recipient's viewer may ask (SHL IG)
+    "/shl/f/",  # and the files they point to
 )
 _CORS_EXACT: Final = (
     "/auth/grants",

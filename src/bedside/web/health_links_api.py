@@ -2,6 +2,7 @@
 
     POST   /shl/m/{id}                  the manifest request (public: the link is the
                                         credential; JSON in and out, CORS for any origin)
+    GET    /shl/f/{ticket}              a file by the short-lived location a manifest gave
     GET    /shl/view                    the viewer page: opens a link as a recipient would,
                                         decrypting in the browser with the key in the fragment
     GET    /shl/viewer.js               its script (same origin; no third-party code)
@@ -76,6 +77,7 @@ class HealthLinksApi:
     def routes(self) -> list[Route]:
         return [
             Route("/shl/m/{link_id}", self.manifest, methods=["POST"]),
+            Route("/shl/f/{ticket}", self.file, methods=["GET"]),
             Route("/shl/view", self.viewer, methods=["GET"]),
             Route("/shl/viewer.js", self.viewer_script, methods=["GET"]),
             Route("/patient/health-links", self.make, methods=["POST"]),
@@ -94,6 +96,14 @@ class HealthLinksApi:
         except FhirError as exc:
             return _json(exc.status, {"error": exc.message})
         return _json(answer.status, answer.body)
+
+    async def file(self, request: Request) -> Response:
+        """A file by its short-lived ``location`` (SHL IG: ``application/jose``)."""
+        ticket = request.path_params["ticket"][:_MAX_ID]
+        found = await run_in_threadpool(self.links.file, ticket)
+        if found is None:
+            return _json(404, {"error": "This file link has expired or its link has ended."})
+        return Response(found, media_type="application/jose", headers=_NO_STORE)
 
     async def viewer(self, request: Request) -> Response:
         page = resources.files("bedside.web").joinpath("static", "shl-viewer.html")

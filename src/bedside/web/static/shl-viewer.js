@@ -156,8 +156,13 @@
     }
     try {
       for (const file of body.files || []) {
-        if (!file.embedded) continue;
-        show(JSON.parse(await decrypt(file.embedded, link.key)));
+        let jwe = file.embedded;
+        if (!jwe && file.location) {
+          const fetched = await fetch(file.location);
+          if (!fetched.ok) throw new Error("file not available");
+          jwe = await fetched.text();
+        }
+        if (jwe) show(JSON.parse(await decrypt(jwe, link.key)));
       }
       $("open").hidden = true;
     } catch (e) {

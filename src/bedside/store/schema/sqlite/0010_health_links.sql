@@ -18,3 +18,13 @@ CREATE TABLE health_links (
     file           TEXT    NOT NULL            -- the JWE compact serialization
 );
 CREATE INDEX health_links_patient ON health_links (patient, created_at);
+
+-- Short-lived file URLs a manifest answer hands out when a file is larger than the recipient's
+-- embeddedLengthMax (SHL IG: location URLs live at most an hour). Only a digest of the ticket
+-- is kept; the file is served only while its link is still active.
+CREATE TABLE health_link_tickets (
+    digest      TEXT    PRIMARY KEY,           -- SHA-256 hex of the ticket in the URL
+    link_id     TEXT    NOT NULL,
+    expires_at  BIGINT  NOT NULL
+);
+CREATE INDEX health_link_tickets_link ON health_link_tickets (link_id);
