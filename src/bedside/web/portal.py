@@ -26,7 +26,7 @@ from typing import Final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bedside.audit.entry import Auditor
@@ -39,6 +39,7 @@ from bedside.portal.accesses import accesses
 from bedside.portal.record import PortalRecord
 from bedside.store.base import Store
 from bedside.web.first_party import APP_HEADERS, AppSpec, FirstPartyApp
+from bedside.web.portal_share import share_routes
 from bedside.web.portal_views import render, trend_svg
 
 __all__ = ["PORTAL", "Portal"]
@@ -80,8 +81,6 @@ class Portal:
         self.app = FirstPartyApp(PORTAL, auth, store)
 
     def routes(self) -> list[Route]:
-        from bedside.web.portal_share import share_routes
-
         return [
             *self.app.routes(),
             Route("/portal/", self.home, methods=["GET"]),
@@ -127,8 +126,6 @@ class Portal:
     # --- pages ---------------------------------------------------------------------------------
 
     async def to_home(self, request: Request) -> Response:
-        from starlette.responses import RedirectResponse
-
         return RedirectResponse("/portal/", status_code=303)
 
     async def css(self, request: Request) -> Response:
