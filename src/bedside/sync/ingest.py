@@ -319,17 +319,15 @@ class Ingest:
     def _write(
         self, session: Session, event: Event, state: str, write: Callable[[], StoredVersion]
     ) -> tuple[Result, int | None]:
-        """Run ``write`` under a savepoint: a refusal by the API rolls back to it and rejects."""
-        db = session.records()
-        db.run("SAVEPOINT sync_event")
+        """Run ``write``; a refusal by the API rolls the event back to its own savepoint
+        (``sync_one``, :meth:`_one`: nothing before the write needs keeping, only reads and
+        locks, which a rollback keeps) and rejects it, recorded under the same savepoint."""
         try:
             stored = write()
         except FhirError as exc:
-            db.run("ROLLBACK TO SAVEPOINT sync_event")
-            db.run("RELEASE SAVEPOINT sync_event")
+            session.records().run("ROLLBACK TO SAVEPOINT sync_one")
             code = refused_code(exc)
             raise Settled(rejected(event.seq, event.idempotency_key, code, exc.message)) from None
-        db.run("RELEASE SAVEPOINT sync_event")
         subtype = "create" if stored.version == 1 else "update"
         self.repo.trail.note(subtype, rtype=stored.type, versions=[stored])
         return self._done(state, event, stored), stored.version
