@@ -162,3 +162,24 @@ def test_accesses_are_paged_newest_first(store: Store, audit: AuditLog, world: N
     assert not any(a.break_glass for a in first.items)
     second = accesses(record, store, cursor=first.next_cursor, include_mine=True)
     assert any(a.break_glass for a in second.items)  # older: the clinician's, on page two
+
+
+def test_a_long_record_is_read_past_its_first_page(
+    store: Store, audit: AuditLog, world: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bedside.portal.record as record_module
+
+    op = Repository(store, OPERATOR, BASE)
+    for i in range(4):
+        body = {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "Potassium"},
+            "subject": {"reference": "Patient/p1"},
+            "effectiveDateTime": f"2026-0{i + 1}-01",
+        }
+        op.handle(FhirRequest("POST", "Observation", body=body))
+    monkeypatch.setattr(record_module, "_COUNT", "2")  # pages of two
+    found = _record(store, audit).search("Observation")
+    assert len(found) == 5  # o-p1 and the four above, over three pages
+    assert all(o["subject"]["reference"] == "Patient/p1" for o in found)

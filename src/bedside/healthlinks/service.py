@@ -35,6 +35,7 @@ from bedside.healthlinks.payload import MAX_LABEL, LinkPayload, b64url, build
 from bedside.healthlinks.records import LinkRow
 from bedside.policy.decide import Policy
 from bedside.portal.data_classes import chosen, types_of
+from bedside.portal.record import search_all
 from bedside.rest import FhirRequest, Repository
 from bedside.store.base import Store
 
@@ -65,7 +66,6 @@ ONE_RESULT: Final = "one-result"
 TICKET_SECONDS: Final = 600
 _TICKET: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 _ENDED: Final = {"error": "This link does not exist or has ended."}
-_SEARCH_COUNT: Final = "1000"
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,13 +190,7 @@ class HealthLinks:
             )
             counts["Observation"] = 1
         for rtype in types:
-            query = (("patient", patient), ("_count", _SEARCH_COUNT))
-            found = repo.handle(FhirRequest("GET", rtype, query=query)).resource or {}
-            matches = [
-                e["resource"]
-                for e in found.get("entry", [])
-                if e.get("search", {}).get("mode", "match") == "match"
-            ]
+            matches = search_all(repo, rtype, (("patient", patient),))
             counts[rtype] = len(matches)
             entries.extend(
                 {"fullUrl": f"{self.fhir_base}/{rtype}/{r['id']}", "resource": r} for r in matches

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
+from urllib.parse import parse_qsl, urlsplit
 
 from bedside.audit.entry import Auditor
 from bedside.auth.caller import Caller
@@ -22,9 +23,10 @@ from bedside.portal.results import TestResults, group_results, name_of
 from bedside.rest import FhirRequest, Repository
 from bedside.store.base import Store
 
-__all__ = ["Entry", "PortalRecord", "dose_words", "when_words"]
+__all__ = ["MAX_PAGES", "Entry", "PortalRecord", "dose_words", "search_all", "when_words"]
 
 _COUNT: Final = "1000"
+MAX_PAGES: Final = 20
 #: Appointment.status (R4 appointmentstatus) in words.
 _APPOINTMENT_WORDS: Final = {
     "proposed": "Suggested, not confirmed yet",
@@ -132,6 +134,30 @@ def _code_of(concept: Any) -> str:
     return ""
 
 
+def search_all(
+    repo: Repository, rtype: str, query: tuple[tuple[str, str], ...]
+) -> list[dict[str, Any]]:
+    """Every match of a search, following its ``next`` links (search.html#paging) up to
+    :data:`MAX_PAGES` pages of 1000, so a long record is not cut at its first page."""
+    out: list[dict[str, Any]] = []
+    page: tuple[tuple[str, str], ...] = (*query, ("_count", _COUNT))
+    for _ in range(MAX_PAGES):
+        bundle = repo.handle(FhirRequest("GET", rtype, query=page)).resource or {}
+        out.extend(
+            e["resource"]
+            for e in bundle.get("entry", [])
+            if e.get("search", {}).get("mode", "match") == "match"
+        )
+        following = next(
+            (str(x.get("url")) for x in bundle.get("link", []) if x.get("relation") == "next"),
+            None,
+        )
+        if following is None:
+            break
+        page = tuple(parse_qsl(urlsplit(following).query, keep_blank_values=True))
+    return out
+
+
 class PortalRecord:
     def __init__(
         self,
@@ -149,13 +175,7 @@ class PortalRecord:
         self.repo = Repository(store, caller, fhir_base, policy=policy, auditor=auditor)
 
     def search(self, rtype: str, *params: tuple[str, str]) -> list[dict[str, Any]]:
-        query = (("patient", self.patient), *params, ("_count", _COUNT))
-        bundle = self.repo.handle(FhirRequest("GET", rtype, query=query)).resource or {}
-        return [
-            e["resource"]
-            for e in bundle.get("entry", [])
-            if e.get("search", {}).get("mode", "match") == "match"
-        ]
+        return search_all(self.repo, rtype, (("patient", self.patient), *params))
 
     def me(self) -> dict[str, Any]:
         return self.repo.handle(FhirRequest("GET", f"Patient/{self.patient}")).resource or {}
