@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bedside.store import open_store
 from tests.conftest import BACKENDS
@@ -192,3 +194,54 @@ def test_a_document_downloads_and_another_patients_does_not(world: World) -> Non
         assert r.headers["x-content-type-options"] == "nosniff"
         assert b.get(f"/portal/documents/{world.erin_doc}").status_code == 404
         assert b.get("/portal/documents/%00").status_code == 404
+
+
+_FUZZ_BROWSER: dict[str, tuple[httpx.Client, httpx.Response]] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_fuzz_browsers() -> Iterator[None]:
+    yield
+    for browser, _ in _FUZZ_BROWSER.values():
+        browser.close()
+    _FUZZ_BROWSER.clear()
+
+
+_FIELD = st.text(max_size=30) | st.sampled_from(["link", "results", "30", "0", "-1", "999999"])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    who=_FIELD,
+    what=st.lists(_FIELD, max_size=3),
+    days=_FIELD,
+    label=st.text(max_size=120),
+    passcode=_FIELD,
+    result=st.none() | _FIELD,
+    step=st.sampled_from(["preview", "confirm"]),
+)
+def test_hostile_share_forms_never_reach_a_5xx(
+    world: World,
+    who: str,
+    what: list[str],
+    days: str,
+    label: str,
+    passcode: str,
+    result: str | None,
+    step: str,
+) -> None:
+    key = world.smart.root  # one signed-in browser per server
+    b, home = _FUZZ_BROWSER.get(key) or signed_in(world)
+    _FUZZ_BROWSER[key] = (b, home)
+    form: dict[str, object] = {
+        "csrf": csrf_of(home),
+        "who": who,
+        "what": what,
+        "days": days,
+        "label": label,
+        "passcode": passcode,
+    }
+    if result is not None:
+        form["result"] = result
+    r = b.post(f"/portal/share/{step}", data=form)
+    assert r.status_code < 500, (form, r.text[:300])
