@@ -129,7 +129,7 @@ def test_the_key_is_not_stored(store: Store, links: HealthLinks, world: dict[str
 
 def test_recipient_is_required(links: HealthLinks, world: dict[str, str]) -> None:
     made = links.make(patient_caller(), what=["results"])
-    for body in ({}, {"recipient": "  "}, {"recipient": 7}, [], "x"):
+    for body in ({}, {"recipient": "  "}, {"recipient": 7}, [], "x", {"recipient": "a\x00"}):
         with pytest.raises(InvalidRequest):
             links.manifest(made.id, body)
 
@@ -196,6 +196,8 @@ def test_only_a_patient_makes_links_of_their_own_record(
         links.make(patient_caller(), what=["everything"])
     with pytest.raises(InvalidRequest):
         links.make(patient_caller(), what=["results"], label="x" * 81)
+    with pytest.raises(InvalidRequest):  # PostgreSQL text cannot hold NUL; no control characters
+        links.make(patient_caller(), what=["results"], label="a\x00b")
 
 
 def test_each_manifest_request_is_audited_with_its_recipient(

@@ -207,7 +207,7 @@ def _close_fuzz_browsers() -> Iterator[None]:
     _FUZZ_BROWSER.clear()
 
 
-_FIELD = st.text(max_size=30) | st.sampled_from(["link", "results", "30", "0", "-1", "999999"])
+_FIELD = st.text(max_size=30) | st.sampled_from(["link", "results", "30", "0", "-1", "a\x00b"])
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -215,7 +215,7 @@ _FIELD = st.text(max_size=30) | st.sampled_from(["link", "results", "30", "0", "
     who=_FIELD,
     what=st.lists(_FIELD, max_size=3),
     days=_FIELD,
-    label=st.text(max_size=120),
+    label=st.text(max_size=120) | st.just("a\x00b"),
     passcode=_FIELD,
     result=st.none() | _FIELD,
     step=st.sampled_from(["preview", "confirm"]),

@@ -123,6 +123,8 @@ class HealthLinks:
         label = (label or "").strip() or None
         if label is not None and len(label) > MAX_LABEL:
             raise InvalidRequest(f"Keep the label to {MAX_LABEL} characters or fewer.")
+        if label is not None and not label.isprintable():
+            raise InvalidRequest("The label can only hold ordinary text.")
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
             raise InvalidRequest(f"A link lasts between 1 and {MAX_DAYS} days.")
         if passcode is not None and not MIN_PASSCODE <= len(passcode) <= MAX_PASSCODE:
@@ -229,6 +231,8 @@ class HealthLinks:
         if len(recipient) > MAX_RECIPIENT:
             raise InvalidRequest(f"Keep recipient to {MAX_RECIPIENT} characters or fewer.")
         recipient = recipient.strip()
+        if not recipient.isprintable():
+            raise InvalidRequest("recipient can only hold ordinary text.")
         passcode = body.get("passcode")
         if passcode is not None and not isinstance(passcode, str):
             raise InvalidRequest("passcode must be text.")
