@@ -99,6 +99,11 @@ class Session(Protocol):
         """Serialize writers that use the same key until this transaction ends."""
         ...
 
+    def lock_all(self, keys: Sequence[str]) -> None:
+        """:meth:`lock` each key, in the order given (sort them: writers that take several
+        keys in one order cannot deadlock), in one round trip."""
+        ...
+
     def apply(self, writes: Sequence[Write]) -> list[int]:
         """Store new versions with their index rows; return their change-feed positions."""
         ...

@@ -40,6 +40,14 @@ class PostgresDialect:
     def lock(self, cur: Cursor, key: str) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
 
+    def lock_all(self, cur: Cursor, keys: Sequence[str]) -> None:
+        """One statement, the keys locked one after another in the order given."""
+        cur.execute(
+            "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))"
+            " FROM (SELECT k FROM unnest(%s::text[]) WITH ORDINALITY AS t(k, i) ORDER BY i) AS o",
+            (list(keys),),
+        )
+
     def insert(self, cur: Cursor, table: str, cols: str, rows: Sequence[Sequence[object]]) -> None:
         """COPY for many rows (several times faster than INSERT for the index rows of a
         Bundle); one multi-row INSERT for a few (a COPY's start and finish are two round

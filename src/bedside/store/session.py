@@ -36,6 +36,8 @@ class Dialect(Protocol):
 
     def lock(self, cur: Cursor, key: str) -> None: ...
 
+    def lock_all(self, cur: Cursor, keys: Sequence[str]) -> None: ...
+
     def insert(self, cur: Cursor, table: str, cols: str, rows: Sequence[Sequence[object]]) -> None:
         """Insert many rows at once (executemany, or COPY where the driver has it)."""
         ...
@@ -169,6 +171,12 @@ class SqlSession:
         if key not in self._held:
             self._d.lock(self._cur, key)
             self._held.add(key)
+
+    def lock_all(self, keys: Sequence[str]) -> None:
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._held]
+        if wanted:
+            self._d.lock_all(self._cur, wanted)
+            self._held.update(wanted)
 
     def apply(self, writes: Sequence[Write]) -> list[int]:
         if not writes:

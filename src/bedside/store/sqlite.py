@@ -32,6 +32,9 @@ class SqliteDialect:
     def lock(self, cur: Cursor, key: str) -> None:
         """Nothing to do: a write transaction already excludes every other writer."""
 
+    def lock_all(self, cur: Cursor, keys: Sequence[str]) -> None:
+        """Nothing to do, likewise."""
+
     def insert(self, cur: Cursor, table: str, cols: str, rows: Sequence[Sequence[object]]) -> None:
         marks = ", ".join("?" for _ in cols.split(","))
         cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)

@@ -125,8 +125,7 @@ class Ingest:
         """Every lock the events will take, in one sorted order (no-ops on SQLite)."""
         keys = {f"sync:{self.device.device_id}"}
         keys.update(f"res:{e.resource_type}/{e.resource_id}" for e in events)
-        for key in sorted(keys):
-            session.lock(key)
+        session.lock_all(sorted(keys))
 
     # --- one event -------------------------------------------------------------------------
 
