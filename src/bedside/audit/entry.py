@@ -45,6 +45,7 @@ class AuditEntry:
     description: str | None = None  # plain words, no PHI: "denied: outside the care team"
     network: str | None = None  # the client's address
     occurred_ms: int | None = None  # when the user acted, by a device's clock (sync): period
+    agent_name: str | None = None  # who, as they named themselves (a health link's recipient)
 
 
 class Auditor(Protocol):

@@ -100,6 +100,9 @@ BEDSIDE_CODES: Final = {
     "review-read": "Sync review item read",
     "review-resolve": "Sync review item resolved",
     "app-refused": "A Bedside app refused a user of another role",
+    "shl-create": "SMART Health Link made",
+    "shl-manifest": "SMART Health Link opened",
+    "shl-revoke": "SMART Health Link revoked",
 }
 
 #: Interactions where the user receives data (BALP: user agent type IRCP) or authors it (AUT).
@@ -150,6 +153,8 @@ def _user_agent(entry: AuditEntry) -> dict[str, Any]:
     if entry.subject:
         service = entry.user_ref is None and entry.subject == entry.client_id
         who["identifier"] = {"system": CLIENT_ID if service else USER_ID, "value": entry.subject}
+    if entry.agent_name:
+        who["display"] = entry.agent_name
     if not who:
         who["display"] = "unidentified user"
     agent: dict[str, Any] = {"type": {"coding": kinds}, "who": who, "requestor": True}

@@ -324,4 +324,14 @@ _BUILDERS: Final[dict[str, Callable[[list[str]], Condition]]] = {
     "purpose": _purpose,
 }
 
-__all__ = ["DEFAULT_COUNT", "MAX_COUNT", "PARAMETERS", "AuditSearch"]
+__all__ = ["DEFAULT_COUNT", "MAX_COUNT", "PARAMETERS", "AuditSearch", "last_use"]
+
+
+def last_use(records: Records, subject: str, client_id: str) -> int | None:
+    """When ``subject`` last did anything through ``client_id`` (UNIX ms), for the patient's
+    "connected apps" list; None when never (index ``audit_log_subject``)."""
+    row = records.one(
+        "SELECT MAX(recorded_ms) FROM audit_log WHERE subject = ? AND client_id = ?",
+        (subject, client_id),
+    )
+    return int(row[0]) if row is not None and row[0] is not None else None

@@ -34,7 +34,10 @@ DEFAULT_APP_SCOPE: Final = " ".join(CONTEXT_SCOPES) + " patient/*.cruds user/*.c
 DEFAULT_BACKEND_SCOPE: Final = "system/*.rs"
 
 ROLE_CEILING: Final = {
-    "patient": f"{_SIGN_IN} launch/patient patient/*.rs user/*.rs",
+    # A patient reads their record and records their own consent decisions (docs/consent.md:
+    # only for their own record, checked by bedside.consent.rules); nothing else is written.
+    "patient": f"{_SIGN_IN} launch/patient patient/*.rs user/*.rs patient/Consent.cu"
+    " user/Consent.cu",
     "doctor": f"{_SIGN_IN} launch launch/patient launch/encounter patient/*.cruds user/*.cruds",
     "nurse": f"{_SIGN_IN} launch launch/patient launch/encounter patient/*.cruds user/*.cruds",
     "admin": f"{_SIGN_IN} user/Organization.cruds user/Practitioner.cruds"

@@ -221,3 +221,14 @@ def _item(row: tuple[Any, ...]) -> dict[str, Any]:
 def instant(seconds: float) -> str:
     """A FHIR instant in UTC to the second, e.g. 2025-01-31T14:00:00Z."""
     return datetime.fromtimestamp(int(seconds), UTC).isoformat().replace("+00:00", "Z")
+
+
+def for_patient(db: Records, patient: str) -> list[tuple[str, int, int, str]]:
+    """The break-glass grants on one patient's record, as (user_ref, started, expires, reason):
+    the patient's portal shows them the reason they were given (docs/portal.md)."""
+    rows = db.rows(
+        "SELECT user_ref, started_at, expires_at, reason FROM break_glass WHERE patient = ?"
+        " ORDER BY started_at DESC LIMIT 500",
+        [patient],
+    )
+    return [(str(u), int(s), int(e), str(r)) for u, s, e, r in rows]

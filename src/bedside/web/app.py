@@ -23,6 +23,7 @@ from bedside.consent.changes import sweep
 from bedside.devices import registry as devices
 from bedside.devices.client import ensure_device_client
 from bedside.devices.escrow import EscrowSeal
+from bedside.healthlinks.service import HealthLinks
 from bedside.policy.decide import Policy
 from bedside.rest.capability import capability_statement
 from bedside.settings import BodyLimits
@@ -32,20 +33,31 @@ from bedside.web.body_limit import BodyLimit
 from bedside.web.consent_api import ConsentApi
 from bedside.web.device_api import DeviceApi
 from bedside.web.fhir_http import FhirEndpoint, json_response
+from bedside.web.health_links_api import HealthLinksApi
 from bedside.web.oauth import OAuthRoutes
 from bedside.web.policy_api import PolicyApi
+from bedside.web.portal import Portal
 from bedside.web.sync_api import SyncApi
 from bedside.web.sync_pull_api import SyncPullApi
 
 log = logging.getLogger("bedside.web")
 _FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 #: Browser apps on other origins call these; the sign-in pages are deliberately not among them.
-_CORS_PREFIXES: Final = ("/fhir", "/auth/token", "/auth/revoke", "/auth/introspect", "/auth/jwks")
+_CORS_PREFIXES: Final = (
+    "/fhir",
+    "/auth/token",
+    "/auth/revoke",
+    "/auth/introspect",
+    "/auth/jwks",
+    "/shl/m/",  # SMART Health Link manifests: any recipient's viewer may ask (SHL IG)
+    "/shl/f/",  # and the files they point to
+)
 _CORS_EXACT: Final = (
     "/auth/grants",
     "/auth/smart-style.json",
     "/auth/launch",
     "/patient/consents",
+    "/patient/health-links",
     "/policy/snapshot",
 )
 
@@ -128,6 +140,14 @@ def create_app(
     endpoint = FhirEndpoint(store, auth.caller, fhir_base, policy=policy, auditor=auditor)
     ensure_device_client(store)
     seal = seal or EscrowSeal.load_or_create(auth.keyring.data_dir)
+    links = HealthLinks(
+        store,
+        root=auth.config.root,
+        fhir_base=fhir_base,
+        policy=policy,
+        auditor=auditor,
+        clock=policy.clock,
+    )
 
     async def metadata(request: Request) -> Response:
         return json_response(200, capability)
@@ -147,6 +167,8 @@ def create_app(
         *DeviceApi(store, auth, policy, seal).routes(),
         *SyncPullApi(store, auth, policy).routes(),
         *SyncApi(store, auth, policy, auditor).routes(),
+        *HealthLinksApi(links, auth.caller).routes(),
+        *Portal(auth, store, policy, auditor, links).routes(),
         Route("/fhir", fhir, methods=_FHIR_METHODS),
         Route("/fhir/{path:path}", fhir, methods=_FHIR_METHODS),
     ]
