@@ -23,6 +23,7 @@ from bedside.consent.changes import sweep
 from bedside.devices import registry as devices
 from bedside.devices.client import ensure_device_client
 from bedside.devices.escrow import EscrowSeal
+from bedside.errors import FhirError
 from bedside.policy.decide import Policy
 from bedside.rest.capability import capability_statement
 from bedside.settings import BodyLimits
@@ -31,7 +32,7 @@ from bedside.web.access_log import AccessLog
 from bedside.web.body_limit import BodyLimit
 from bedside.web.consent_api import ConsentApi
 from bedside.web.device_api import DeviceApi
-from bedside.web.fhir_http import FhirEndpoint, json_response
+from bedside.web.fhir_http import FhirEndpoint, error_response, json_response, negotiate
 from bedside.web.oauth import OAuthRoutes
 from bedside.web.policy_api import PolicyApi
 from bedside.web.sync_api import SyncApi
@@ -128,6 +129,10 @@ def create_app(
     seal = seal or EscrowSeal.load_or_create(auth.keyring.data_dir)
 
     async def metadata(request: Request) -> Response:
+        try:
+            negotiate(request)
+        except FhirError as exc:
+            return error_response(exc)
         return json_response(200, capability)
 
     async def health(request: Request) -> Response:
