@@ -60,7 +60,8 @@ def _chain(rtype: str, name: str, raw: str, *, depth: int) -> Clause:
     types = [target] if target else _targets(param)
     if not types:
         raise InvalidRequest(
-            f"'{code}' may refer to any type; name one, as in {code}:Patient.{rest}."
+            f"The search definitions do not say which types '{code}' refers to; name the"
+            f" type, as in {code}:<Type>.{rest}."
         )
     next_code = rest.split(".")[0].partition(":")[0]
     reachable = [t for t in types if next_code in params_for(t)]
