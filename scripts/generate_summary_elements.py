@@ -73,7 +73,9 @@ def render(bundle: dict[str, Any]) -> str:
     for name, table in (("SUMMARY", summary), ("MANDATORY", mandatory)):
         lines.append(f"{name}: Final[dict[str, frozenset[str]]] = {{")
         for rtype in sorted(table):
-            chunks = textwrap.wrap(" ".join(sorted(table[rtype])), 80, break_on_hyphens=False)
+            chunks = textwrap.wrap(
+                " ".join(sorted(table[rtype])), 80, break_on_hyphens=False, break_long_words=False
+            )
             if len(chunks) <= 1:
                 lines.append(f'    "{rtype}": _names("{"".join(chunks)}"),')
                 continue
