@@ -6,13 +6,19 @@ system and ``_at`` history, ``_summary``/``_elements`` on read, conditional read
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
 
 import pytest
 
-from bedside.errors import FhirError, InvalidRequest, MethodNotAllowed, NotFound
+from bedside.auth.caller import Caller
+from bedside.auth.scopes import ScopeSet
+from bedside.errors import FhirError, InvalidRequest, MethodNotAllowed, NotFound, Unprocessable
+from bedside.policy.decide import Policy
+from bedside.policy.rules import parse
 from bedside.rest import FhirRequest, FhirResponse, Repository
-from tests.conftest import BASE
+from bedside.store.base import Store
+from tests.conftest import BASE, OPERATOR
 
 Resource = dict[str, Any]
 LOINC = "http://loinc.org"
@@ -306,3 +312,50 @@ def test_methods_a_path_does_not_take_are_405(clinic: Repository) -> None:
     for method, path in [*paths, ("DELETE", "Patient/pa/_history")]:
         with pytest.raises(MethodNotAllowed):
             clinic.handle(FhirRequest(method, path, body={}))
+
+
+# --- referential integrity (policy [references]) ----------------------------------------------
+
+
+def strict_repo(store: Store, caller: Caller = OPERATOR) -> Repository:
+    text = resources.files("bedside.policy").joinpath("default.toml").read_text("utf-8")
+    text = text.replace("reject = []", 'reject = ["Patient", "Encounter"]', 1)
+    rules = parse(text, source="test")
+    assert rules.references.mode("Patient") == "reject"
+    return Repository(store, caller, BASE, policy=Policy(rules))
+
+
+def test_dangling_references_are_stored_by_default(repo: Repository) -> None:
+    stored = put(repo, obs("dangling", "no-such-patient", "8867-4"))
+    assert stored["subject"] == {"reference": "Patient/no-such-patient"}
+
+
+def test_a_rejected_type_must_name_a_stored_resource(store: Store, clinic: Repository) -> None:
+    strict = strict_repo(store)
+    with pytest.raises(Unprocessable) as info:
+        put(strict, obs("dangling", "no-such-patient", "8867-4"))
+    assert info.value.issues[0].expression == ("Observation.subject",)
+    assert "Patient/no-such-patient" in info.value.message
+    assert isinstance(refused(clinic, "Observation/dangling"), NotFound)  # nothing stored
+    put(strict, obs("fine", "pa", "8867-4", performer=[{"reference": "Practitioner/nobody"}]))
+    link = [{"other": {"reference": "Patient/self-linked"}, "type": "seealso"}]
+    put(strict, {"resourceType": "Patient", "id": "self-linked", "link": link})
+    clinic.handle(FhirRequest("DELETE", "Patient/pb"))
+    with pytest.raises(Unprocessable):
+        put(strict, obs("to-deleted", "pb", "8867-4"))
+
+
+def test_a_reference_the_writer_cannot_read_is_refused_like_a_missing_one(
+    store: Store, clinic: Repository
+) -> None:
+    caller = Caller(
+        "app", ScopeSet.parse("patient/Observation.cru patient/Patient.r"), patient="pa"
+    )
+    strict = strict_repo(store, caller)
+    hidden = obs("x1", "pa", "8867-4", focus=[{"reference": "Patient/pb"}])
+    missing = obs("x2", "pa", "8867-4", focus=[{"reference": "Patient/zz"}])
+    with pytest.raises(Unprocessable) as one:
+        put(strict, hidden)
+    with pytest.raises(Unprocessable) as other:
+        put(strict, missing)
+    assert one.value.message.replace("pb", "?") == other.value.message.replace("zz", "?")

@@ -54,7 +54,9 @@ class Repository:
         self.access = Access(caller)
         self.base = base.rstrip("/")
         self.trail = Trail(caller, self.policy.clock, network)
-        self.hooks = WriteHooks(caller, self.trail, caller.client_id or self.base)
+        self.hooks = WriteHooks(
+            caller, self.trail, caller.client_id or self.base, self.policy.rules.references
+        )
 
     # --- entry point -----------------------------------------------------------------------
 
