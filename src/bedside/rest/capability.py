@@ -127,6 +127,11 @@ def capability_statement(
                     {"code": "batch"},
                     {"code": "history-system"},
                 ],
+                "operation": [
+                    {"name": name, "definition": url}
+                    for name, level, url in OPERATIONS
+                    if level == "system"
+                ],
                 "searchParam": [
                     {"name": n, "type": "number" if n == "_count" else "string"}
                     for n in sorted(RESULT_PARAMETERS - _INTERNAL_PARAMETERS)
@@ -150,7 +155,8 @@ def _operations(rtype: str) -> dict[str, Any]:
     ops = [
         {"name": name, "definition": url}
         for name, level, url in OPERATIONS
-        if level in ("instance", "type") and rtype == "Patient"
+        if (level in ("instance", "type") and rtype == "Patient")
+        or (level == "group" and rtype == "Group")
     ]
     return {"operation": ops} if ops else {}
 

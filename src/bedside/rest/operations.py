@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from bedside.audit.search import AuditSearch
 from bedside.errors import Forbidden, MethodNotAllowed, NotFound
 from bedside.policy import breakglass
+from bedside.rest.bulk_export import DEFINITIONS as EXPORTS
 from bedside.rest.everything import DEFINITION as EVERYTHING
 from bedside.rest.everything import everything
 from bedside.rest.targets import stored_patients
@@ -29,7 +30,14 @@ if TYPE_CHECKING:
 OPERATIONS: Final = (
     ("everything", "instance", EVERYTHING),
     ("break-glass", "instance", "urn:bedside:operation:break-glass"),
+    ("export", "system", EXPORTS["system"]),
+    ("export", "type", EXPORTS["patient"]),
+    ("export", "group", EXPORTS["group"]),
 )
+
+
+#: Where $export is served: (type, type-level?) -> export level.
+_EXPORTS: Final = {(None, True): "system", ("Patient", True): "patient", ("Group", False): "group"}
 
 
 def operation(
@@ -42,6 +50,9 @@ def operation(
 ) -> FhirResponse:
     """``Patient/{id}/$everything`` (GET or POST), ``POST Patient/{id}/$break-glass``; any
     other operation, or one at another level, is not supported (404 ``not-supported``)."""
+    if name == "$export" and repo.exports is not None and (rtype, rid is None) in _EXPORTS:
+        level = _EXPORTS[(rtype, rid is None)]
+        return repo.exports.kick_off(repo, session, level, rid, req)
     if rtype == "Patient" and rid is not None and name == "$everything":
         if req.method not in ("GET", "POST"):
             raise MethodNotAllowed(f"$everything takes GET or POST, not {req.method}.")

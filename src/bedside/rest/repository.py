@@ -24,6 +24,7 @@ from bedside.policy.decide import Policy
 from bedside.policy.model import AccessView
 from bedside.rest import bundles
 from bedside.rest.access import Access
+from bedside.rest.bulk_export import BulkExports
 from bedside.rest.history import history
 from bedside.rest.interactions import Interactions, Outcome, check_type, load
 from bedside.rest.operations import audit_events, operation
@@ -46,8 +47,10 @@ class Repository:
         policy: Policy | None = None,
         auditor: Auditor | None = None,
         network: str | None = None,
+        exports: BulkExports | None = None,
     ) -> None:
         self.store = store
+        self.exports = exports  # Bulk Data $export jobs (None: not offered)
         self.caller = caller
         self.policy = policy or Policy()
         self.auditor: Auditor = auditor or NullAuditor()

@@ -20,6 +20,7 @@ class FhirRequest:
     if_modified_since: str | None = None
     prefer_return: str | None = None  # minimal | representation | OperationOutcome
     lenient: bool = False
+    prefer_async: bool = False  # Prefer: respond-async (Bulk Data kick-off)
     content_type: str | None = None
 
 

@@ -35,6 +35,7 @@ from bedside.fhir.outcome import operation_outcome
 from bedside.fhir.search.query import JSON_FORMATS
 from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, FhirResponse, Repository
+from bedside.rest.bulk_export import BulkExports
 from bedside.store.base import Store
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
@@ -114,8 +115,10 @@ class FhirEndpoint:
         *,
         policy: Policy | None = None,
         auditor: Auditor | None = None,
+        exports: BulkExports | None = None,
     ) -> None:
         self.store = store
+        self.exports = exports
         self.authenticate = authenticate  # bearer token -> Caller, or Unauthorized
         self.base = fhir_base
         self.policy = policy or Policy()
@@ -149,7 +152,13 @@ class FhirEndpoint:
     def _repository(self, request: Request, caller: Caller) -> Repository:
         network = request.client.host if request.client else None
         return Repository(
-            self.store, caller, self.base, policy=self.policy, auditor=self.auditor, network=network
+            self.store,
+            caller,
+            self.base,
+            policy=self.policy,
+            auditor=self.auditor,
+            network=network,
+            exports=self.exports,
         )
 
     def _caller(self, request: Request) -> Caller:
@@ -208,6 +217,7 @@ async def _fhir_request(request: Request) -> FhirRequest:
         if_modified_since=request.headers.get("if-modified-since"),
         prefer_return=prefer.get("return"),
         lenient=prefer.get("handling") == "lenient",
+        prefer_async="respond-async" in prefer,
         content_type=ctype or None,
     )
 
