@@ -141,3 +141,46 @@ def test_lenient_handling_reports_what_it_ignored(api: httpx.Client) -> None:
     (entry,) = bundle["entry"]
     assert entry["search"]["mode"] == "outcome"
     assert "_totalMethod" in entry["resource"]["issue"][0]["diagnostics"]
+
+
+# --- hostile input on the new paths never reaches a 5xx --------------------------------------
+
+HOSTILE: list[tuple[str, str, dict[str, str], dict[str, str]]] = [
+    ("GET", "/Patient/neg-p/$everything", {"_cursor": "eyJzIjoxLCJhIjpbOTk5LDFdLCJvIjowfQ"}, {}),
+    ("GET", "/Patient/neg-p/$everything", {"_cursor": "eyJzIjoxLCJhIjpbMCwieCJdLCJvIjowfQ"}, {}),
+    ("GET", "/Patient/neg-p/$everything", {"_count": "-1"}, {}),
+    ("GET", "/Patient/neg-p/$everything", {"_type": "Nope,,"}, {}),
+    ("GET", "/_history", {"_at": "99999-01-01"}, {}),
+    ("GET", "/_history", {"_since": "9999-12-31T23:59:59.999+14:00"}, {}),
+    ("GET", "/_history", {"_at": "0001"}, {}),
+    ("GET", "/Observation", {"subject:Patient.": "x"}, {}),
+    ("GET", "/Observation", {".": "x"}, {}),
+    ("GET", "/Observation", {"subject:Patient.subject:Patient.name": "x"}, {}),
+    ("GET", "/Observation", {"patient.organization:Organization.partof.name": "x"}, {}),
+    ("GET", "/Patient", {"_has:": "x"}, {}),
+    ("GET", "/Patient", {"_has:Observation:patient:_has:Observation:patient:code": "x"}, {}),
+    ("GET", "/Patient", {"_has:Observation:patient:code:not": ""}, {}),
+    ("GET", "/Observation", {"_include:iterate": "Nope:x"}, {}),
+    ("GET", "/Observation", {"_include:iterate": "Patient:name"}, {}),
+    ("GET", "/Patient/neg-p", {"_elements": ",,,.."}, {}),
+    ("GET", "/Patient/neg-p", {}, {"If-None-Match": 'W/"1", "x", W/'}),
+    ("GET", "/Patient/neg-p", {}, {"If-Modified-Since": "Mon, 99 Foo 20000 99:99:99 GMT"}),
+    ("GET", "/Patient/neg-p/Nope", {}, {}),
+    ("GET", "/Patient/../Observation", {}, {}),
+    ("GET", "/$export-status/..%2F..%2Fkeys", {}, {}),
+    ("GET", "/Patient", {"birthdate": "9999-12-31T23:59:59.999+14:00"}, {}),
+    ("GET", "/$export-status/" + "0" * 32, {}, {}),
+    ("GET", "/$export-file/" + "0" * 32 + "/..%2Fjob.json", {}, {}),
+    ("GET", "/$export", {"_typeFilter": "Observation?subject:Patient.name=x,?"}, {"Prefer": "respond-async"}),
+    ("GET", "/Group/nope/$export", {}, {"Prefer": "respond-async"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "path", "params", "headers"), HOSTILE)
+def test_hostile_input_on_new_paths_is_answered_without_a_5xx(
+    api: httpx.Client, method: str, path: str, params: dict[str, str], headers: dict[str, str]
+) -> None:
+    r = api.request(method, path, params=params, headers=headers)
+    assert r.status_code < 500, r.text
+    if r.status_code >= 400:
+        assert r.json()["resourceType"] == "OperationOutcome", r.text

@@ -359,3 +359,11 @@ def test_a_reference_the_writer_cannot_read_is_refused_like_a_missing_one(
     with pytest.raises(Unprocessable) as other:
         put(strict, missing)
     assert one.value.message.replace("pb", "?") == other.value.message.replace("zz", "?")
+
+
+def test_a_subsetted_resource_cannot_be_written_back(clinic: Repository) -> None:
+    summary = body(clinic, "Patient/pa", ("_summary", "true"))
+    with pytest.raises(Unprocessable) as info:
+        clinic.handle(FhirRequest("PUT", "Patient/pa", body=summary))
+    assert "SUBSETTED" in info.value.message
+    assert body(clinic, "Patient/pa")["meta"]["versionId"] == "1"  # nothing stored

@@ -17,7 +17,7 @@ from typing import Any, Final
 from bedside.errors import InvalidRequest
 from bedside.fhir.summary_elements import MANDATORY, SUMMARY
 
-__all__ = ["SUBSETTED", "SUMMARY_MODES", "is_subset", "subset", "summary_mode"]
+__all__ = ["SUBSETTED", "SUMMARY_MODES", "is_subset", "is_subset_tagged", "subset", "summary_mode"]
 
 #: Every value ``_summary`` takes (search.html#summary); ``false`` means the whole resource.
 SUMMARY_MODES: Final = ("true", "text", "data", "count", "false")
@@ -61,6 +61,21 @@ def subset(
     else:
         return resource
     return _tagged({k: v for k, v in resource.items() if _kept(k, keep)})
+
+
+def is_subset_tagged(resource: object) -> bool:
+    """Whether a resource carries the SUBSETTED tag: a write of it would lose what the subset
+    left out, so the server refuses it (search.html#summary: "should not be used to update")."""
+    if not isinstance(resource, dict):
+        return False
+    meta = resource.get("meta")
+    tags = meta.get("tag") if isinstance(meta, dict) else None
+    return isinstance(tags, list) and any(
+        isinstance(t, dict)
+        and t.get("code") == SUBSETTED["code"]
+        and t.get("system") == SUBSETTED["system"]
+        for t in tags
+    )
 
 
 def _element_name(rtype: str, element: str) -> str:

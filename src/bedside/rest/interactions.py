@@ -37,6 +37,7 @@ from bedside.fhir.merge_patch import merge_patch
 from bedside.fhir.resource_types import NOT_STORED, is_resource_type
 from bedside.fhir.search.extract import extract
 from bedside.fhir.search.query import parse_search
+from bedside.fhir.subset import is_subset_tagged
 from bedside.fhir.validation import validate_resource
 from bedside.rest.access import Access, outside
 from bedside.rest.links import bind_links
@@ -322,6 +323,12 @@ class Interactions:
         method: str,
     ) -> Outcome:
         """Write a new version; refuse (and so roll back) a result the caller could not see."""
+        if is_subset_tagged(body):
+            raise Unprocessable(
+                "This resource is marked SUBSETTED (_summary or _elements left parts out);"
+                " read it whole before writing it back.",
+                expression=(f"{rtype}.meta.tag",),
+            )
         created = previous is None or previous.deleted
         interaction = "create" if created else "update"
         visible = self.access.rows(rtype, interaction)
