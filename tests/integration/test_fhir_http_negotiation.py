@@ -145,6 +145,7 @@ def test_lenient_handling_reports_what_it_ignored(api: httpx.Client) -> None:
 
 # --- hostile input on the new paths never reaches a 5xx --------------------------------------
 
+ASYNC = {"Prefer": "respond-async"}
 HOSTILE: list[tuple[str, str, dict[str, str], dict[str, str]]] = [
     ("GET", "/Patient/neg-p/$everything", {"_cursor": "eyJzIjoxLCJhIjpbOTk5LDFdLCJvIjowfQ"}, {}),
     ("GET", "/Patient/neg-p/$everything", {"_cursor": "eyJzIjoxLCJhIjpbMCwieCJdLCJvIjowfQ"}, {}),
@@ -171,8 +172,8 @@ HOSTILE: list[tuple[str, str, dict[str, str], dict[str, str]]] = [
     ("GET", "/Patient", {"birthdate": "9999-12-31T23:59:59.999+14:00"}, {}),
     ("GET", "/$export-status/" + "0" * 32, {}, {}),
     ("GET", "/$export-file/" + "0" * 32 + "/..%2Fjob.json", {}, {}),
-    ("GET", "/$export", {"_typeFilter": "Observation?subject:Patient.name=x,?"}, {"Prefer": "respond-async"}),
-    ("GET", "/Group/nope/$export", {}, {"Prefer": "respond-async"}),
+    ("GET", "/$export", {"_typeFilter": "Observation?subject:Patient.name=x,?"}, ASYNC),
+    ("GET", "/Group/nope/$export", {}, ASYNC),
 ]  # fmt: skip
 
 
