@@ -107,3 +107,37 @@ def test_system_history_lists_only_what_the_doctor_may_see(hospital: Hospital) -
     )
     assert operator.resource is not None
     assert hidden <= {e["resource"]["id"] for e in operator.resource["entry"] if "resource" in e}
+
+
+# --- audit: the new paths are audited like the reads they are ---------------------------------
+
+
+def audited(store: Store, patient: str) -> list[tuple[str, str]]:
+    """(subtype, outcome) of every audit row about ``patient``, oldest first."""
+    with store.records() as db:
+        rows = db.rows(
+            "SELECT subtype, outcome FROM audit_log WHERE n IN"
+            " (SELECT n FROM audit_patients WHERE patient = ?) ORDER BY n",
+            (patient,),
+        )
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def test_compartment_search_and_everything_are_audited_with_the_patient(store: Store) -> None:
+    hospital = build(store, audit=True)
+    assert hospital.auditor is not None
+    try:
+        doc = hospital.doctor()
+        before = audited(store, "p-team")
+        assert status(doc, "Patient/p-team/Observation") == 200
+        assert status(doc, "Patient/p-team/$everything") == 200
+        assert status(doc, "Patient/p-stranger/Observation") == 404
+        assert status(doc, "Patient/p-stranger/$everything") == 404
+        hospital.auditor.close()
+        after = audited(store, "p-team")[len(before) :]
+        assert ("search-type", "0") in after and ("operation", "0") in after
+        stranger = audited(store, "p-stranger")
+        assert stranger.count(("search-type", "4")) == 1  # refusals name the patient too
+        assert stranger.count(("operation", "4")) == 1
+    finally:
+        hospital.auditor.close()

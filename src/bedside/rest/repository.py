@@ -356,9 +356,17 @@ def _qs(req: FhirRequest) -> str:
 def _subtype(req: FhirRequest) -> str:
     """The audit subtype of a request that failed before it could say what it was."""
     parts = [p for p in req.path.split("/") if p]
+    if parts and parts[-1].startswith("$") and parts[-1] != "$break-glass":
+        return "operation"
     if req.method in ("GET", "HEAD"):
-        if len(parts) == 1 or parts[-1] == "_search":
-            return "search-type"
+        if parts == ["_history"]:
+            return "history-system"
+        if (
+            len(parts) == 1
+            or parts[-1] == "_search"
+            or (len(parts) == 3 and parts[2][:1].isupper())
+        ):
+            return "search-type"  # a type's search, or a compartment search (Patient/1/Type)
         return "history-instance" if parts[-1] == "_history" else "read"
     if parts and parts[-1] == "$break-glass":
         return "break-glass"
