@@ -40,7 +40,8 @@ from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
 from bedside.fhir.search.extract import extract
 from bedside.policy.decide import Policy
-from bedside.rest.bulk_export import BulkExports, ExportJob
+from bedside.rest.bulk_export import BulkExports
+from bedside.rest.export_jobs import ExportJob
 from bedside.store import Store, open_store
 from bedside.store.base import Write
 
@@ -136,9 +137,9 @@ def export(store: Store, root: Path) -> int:
         request="bench",
         created=time.time(),
     )
-    exports._save(job)
+    exports.jobs.save(job)
     exports.run(job.id, OPERATOR)
-    done = exports._load(job.id)
+    done = exports.jobs.load(job.id)
     assert done is not None and done.state == "completed", done
     return sum(o["count"] for o in done.output or [])
 

@@ -87,3 +87,17 @@ def test_capability_statement_lists_operations_and_is_valid() -> None:
     assert "break-glass" in ops
     assert {"code": "history-system"} in cap["rest"][0]["interaction"]
     assert "application/merge-patch+json" in cap["patchFormat"]
+
+
+def test_the_references_table_of_a_policy_file_is_checked() -> None:
+    from bedside.policy.rules import PolicyError, parse
+
+    base = "[roles.doctor]\npatients = 'related'\ntypes = { '*' = 'crus' }\n"
+    rules = parse(base + "[references]\nreject = ['Patient']\n", source="t")
+    assert rules.references.mode("Patient") == "reject"
+    assert rules.references.mode("Encounter") == "allow"
+    assert parse(base, source="t").references.checks is False
+    for bad in ("default = 'maybe'", "reject = ['Nope']", "strict = true",
+                "reject = ['Patient']\nallow = ['Patient']"):  # fmt: skip
+        with pytest.raises(PolicyError):
+            parse(base + "[references]\n" + bad + "\n", source="t")

@@ -9,8 +9,8 @@ page in memory. Each type is confined exactly as a search of it by the caller wo
 again in the worker's transaction). Types the token may not search are left out, or refused
 (403) when ``_type`` names them.
 
-Jobs live in ``<data dir>/exports/<job id>/`` (owner-only: 0700 folders, 0600 files): the
-job's state (``job.json``), the completion manifest and the NDJSON files, so every server
+Jobs live in ``<data dir>/exports/<job id>/`` (:mod:`bedside.rest.export_jobs`; owner-only:
+0700 folders, 0600 files): the job's state (``job.json``) and the NDJSON files, so every server
 worker sees every job. A job, its status and its files belong to the client that started it
 (its ``client_id``, else its token subject): anyone else is told it does not exist (404).
 ``DELETE`` on the status URL cancels a job and removes its files; every job and its files are
@@ -27,13 +27,10 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
-
-import orjson
 
 from bedside.audit.entry import SUCCESS, AuditEntry, Auditor
 from bedside.auth.caller import Caller
@@ -43,6 +40,7 @@ from bedside.fhir.resource_types import NOT_STORED, RESOURCE_TYPES, is_resource_
 from bedside.fhir.search.query import SearchQuery, parse_search
 from bedside.policy.decide import Policy
 from bedside.rest.access import Access
+from bedside.rest.export_jobs import ExportJob, JobFolders
 from bedside.rest.interactions import Interactions, load
 from bedside.rest.links import bind_links
 from bedside.rest.types import FhirRequest, FhirResponse
@@ -51,7 +49,7 @@ from bedside.store.base import Session, Store
 if TYPE_CHECKING:
     from bedside.rest.repository import Repository
 
-__all__ = ["DEFINITIONS", "PAGE", "BulkExports", "ExportJob"]
+__all__ = ["DEFINITIONS", "PAGE", "BulkExports"]
 
 log = logging.getLogger("bedside.export")
 PAGE: Final = 1000
@@ -70,33 +68,6 @@ _SYSTEM_TYPES: Final = tuple(sorted(RESOURCE_TYPES - NOT_STORED - {"AuditEvent"}
 _PATIENT_TYPES: Final = ("Patient", *sorted(set(PATIENT_COMPARTMENT) - {"Patient", "AuditEvent"}))
 
 
-@dataclass
-class ExportJob:
-    """One export's state, as kept in ``job.json``."""
-
-    id: str
-    owner: str
-    level: str  # system, patient or group
-    types: list[str]
-    since: str | None
-    filters: dict[str, list[str]]  # type -> _typeFilter queries (ORed)
-    patients: list[str] | None  # group level: the members
-    request: str
-    created: float
-    state: str = "in-progress"  # in-progress, completed, failed
-    done_types: int = 0
-    finished: float | None = None
-    transaction_time: str | None = None
-    output: list[dict[str, Any]] | None = None
-
-    def to_json(self) -> bytes:
-        return orjson.dumps(self.__dict__)
-
-    @classmethod
-    def from_json(cls, raw: bytes) -> ExportJob:
-        return cls(**orjson.loads(raw))
-
-
 class BulkExports:
     """The export jobs of one server: started from a Repository, served by web/bulk_http."""
 
@@ -111,6 +82,7 @@ class BulkExports:
         start: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         self.root = root
+        self.jobs = JobFolders(root)
         self.store = store
         self.policy = policy
         self.auditor = auditor
@@ -157,7 +129,7 @@ class BulkExports:
             request=f"{repo.base}/{req.path}",
             created=time.time(),
         )
-        self._save(job)
+        self.jobs.save(job)
         repo.trail.note(
             "operation",
             rtype="Group" if level == "group" else ("Patient" if level == "patient" else None),
@@ -184,7 +156,7 @@ class BulkExports:
 
     def run(self, job_id: str, caller: Caller) -> None:
         """Export every type of the job, one read transaction, streaming page by page."""
-        job = self._load(job_id)
+        job = self.jobs.load(job_id)
         if job is None:
             return
         total = 0
@@ -202,18 +174,18 @@ class BulkExports:
                         output.append({"type": rtype, "file": f"{rtype}.ndjson", "count": count})
                     total += count
                     job.done_types += 1
-                    if not self._save(job, only_if_exists=True):
+                    if not self.jobs.save(job, only_if_exists=True):
                         return
             job.output = output
             job.state = "completed"
             job.finished = time.time()
-            self._save(job, only_if_exists=True)
+            self.jobs.save(job, only_if_exists=True)
             self._audit(caller, f"bulk export completed: {total} resources", job)
         except Exception as exc:  # the client sees "failed"; no PHI in the log line
             log.error("bulk export failed", extra={"error_type": type(exc).__name__})
             job.state = "failed"
             job.finished = time.time()
-            self._save(job, only_if_exists=True)
+            self.jobs.save(job, only_if_exists=True)
 
     def _export_type(
         self, session: Session, access: Access, job: ExportJob, rtype: str, snapshot: int
@@ -312,7 +284,7 @@ class BulkExports:
             return
         now = time.time()
         for folder in self.root.iterdir():
-            job = self._load(folder.name)
+            job = self.jobs.load(folder.name)
             done = job.finished if job is not None else None
             if job is None or (done is not None and now > done + self.expires):
                 shutil.rmtree(folder, ignore_errors=True)
@@ -320,34 +292,10 @@ class BulkExports:
     # --- storage -------------------------------------------------------------------------------
 
     def _owned(self, caller: Caller, job_id: str) -> ExportJob:
-        job = self._load(job_id) if _valid_id(job_id) else None
+        job = self.jobs.load(job_id) if _valid_id(job_id) else None
         if job is None or not secrets.compare_digest(job.owner, owner_of(caller)):
             raise NotFound("No such export.")
         return job
-
-    def _load(self, job_id: str) -> ExportJob | None:
-        try:
-            return ExportJob.from_json((self.root / job_id / "job.json").read_bytes())
-        except (OSError, ValueError, TypeError):
-            return None
-
-    def _save(self, job: ExportJob, *, only_if_exists: bool = False) -> bool:
-        """Write ``job.json`` atomically; False when the job's folder is gone (cancelled)."""
-        folder = self.root / job.id
-        if only_if_exists and not folder.exists():
-            return False
-        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        folder.mkdir(mode=0o700, exist_ok=True)
-        tmp = folder / f"job.json.{secrets.token_hex(4)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(job.to_json())
-        try:
-            os.replace(tmp, folder / "job.json")
-        except OSError:
-            tmp.unlink(missing_ok=True)
-            return False
-        return True
 
     def _audit(self, caller: Caller, description: str, job: ExportJob) -> None:
         self.auditor.submit(
