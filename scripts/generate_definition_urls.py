@@ -23,28 +23,35 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-__all__ = ["render", "table"]
+__all__ = ["render", "table", "targets"]
 
 PREFIX = "http://hl7.org/fhir/SearchParameter/"
+#: A reference parameter with more targets than this may point at any resource (R4 lists all).
+ANY_TYPE = 100
 
 _HEADER = '''"""Search parameter definition URLs per type (R4 4.0.1, HL7, CC0). GENERATED.
 
 Made by ``scripts/generate_definition_urls.py`` from ``search-parameters.json``; do not edit by
 hand. ``DEFINITIONS[type][code]`` is the SearchParameter id; its URL is ``PREFIX + id``.
-Parameters of ``Resource`` and ``DomainResource`` apply to every type.
+Parameters of ``Resource`` and ``DomainResource`` apply to every type. ``TARGETS[id]`` lists the
+resource types a reference parameter may point at (chained search uses it); ``()`` means any.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["DEFINITIONS", "PREFIX"]
+__all__ = ["DEFINITIONS", "PREFIX", "TARGETS"]
 
 PREFIX: Final = "http://hl7.org/fhir/SearchParameter/"
 
 
 def _pairs(text: str) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in text.split())
+
+
+def _types(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
 
 '''
 
@@ -61,12 +68,37 @@ def table(bundle: dict[str, Any]) -> dict[str, dict[str, str]]:
     return out
 
 
+def targets(bundle: dict[str, Any]) -> dict[str, list[str]]:
+    """SearchParameter id -> the target types of a reference parameter, sorted."""
+    out: dict[str, list[str]] = {}
+    for entry in bundle["entry"]:
+        sp = entry["resource"]
+        if sp.get("type") == "reference" and sp.get("target") and sp["url"].startswith(PREFIX):
+            out[sp["url"][len(PREFIX) :]] = sorted(set(sp["target"]))
+    return out
+
+
 def render(bundle: dict[str, Any]) -> str:
     lines = [_HEADER, "DEFINITIONS: Final[dict[str, dict[str, str]]] = {"]
     for rtype, params in sorted(table(bundle).items()):
         text = " ".join(f"{code}={sid}" for code, sid in sorted(params.items()))
         chunks = textwrap.wrap(text, 80, break_on_hyphens=False, break_long_words=False)
         lines.append(f'    "{rtype}": _pairs(')
+        lines.extend(f'        "{chunk} "' for chunk in chunks)
+        lines.append("    ),")
+    lines.append("}")
+    lines.append("")
+    lines.append("TARGETS: Final[dict[str, tuple[str, ...]]] = {")
+    for sid, types in sorted(targets(bundle).items()):
+        if len(types) > ANY_TYPE:  # "any resource": written as an empty list
+            lines.append(f'    "{sid}": (),')
+            continue
+        one = f'    "{sid}": _types("{" ".join(types)}"),'
+        if len(one) <= 100:
+            lines.append(one)
+            continue
+        chunks = textwrap.wrap(" ".join(types), 80, break_on_hyphens=False, break_long_words=False)
+        lines.append(f'    "{sid}": _types(')
         lines.extend(f'        "{chunk} "' for chunk in chunks)
         lines.append("    ),")
     lines.append("}")

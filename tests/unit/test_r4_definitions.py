@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bedside.fhir.search.definition_urls import DEFINITIONS
+from bedside.fhir.search.definition_urls import DEFINITIONS, TARGETS
 from bedside.fhir.summary_elements import MANDATORY, SUMMARY
 from bedside.rest.capability import capability_statement
 
@@ -58,9 +58,21 @@ def test_summary_and_mandatory_elements_match_the_definitions() -> None:
 
 
 def test_search_parameter_urls_match_the_definitions() -> None:
-    table = script("generate_definition_urls").table(definitions("search-parameters.json"))
-    assert table == DEFINITIONS
+    generator = script("generate_definition_urls")
+    bundle = definitions("search-parameters.json")
+    assert generator.table(bundle) == DEFINITIONS
     assert DEFINITIONS["Observation"]["patient"] == "clinical-patient"
+    wanted = {
+        sid: () if len(types) > generator.ANY_TYPE else tuple(types)
+        for sid, types in generator.targets(bundle).items()
+    }
+    assert wanted == TARGETS
+    assert TARGETS[DEFINITIONS["Observation"]["subject"]] == (
+        "Device",
+        "Group",
+        "Location",
+        "Patient",
+    )
 
 
 def test_the_capability_statement_cites_each_parameter_definition_it_has() -> None:

@@ -2,20 +2,25 @@
 
 Made by ``scripts/generate_definition_urls.py`` from ``search-parameters.json``; do not edit by
 hand. ``DEFINITIONS[type][code]`` is the SearchParameter id; its URL is ``PREFIX + id``.
-Parameters of ``Resource`` and ``DomainResource`` apply to every type.
+Parameters of ``Resource`` and ``DomainResource`` apply to every type. ``TARGETS[id]`` lists the
+resource types a reference parameter may point at (chained search uses it); ``()`` means any.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["DEFINITIONS", "PREFIX"]
+__all__ = ["DEFINITIONS", "PREFIX", "TARGETS"]
 
 PREFIX: Final = "http://hl7.org/fhir/SearchParameter/"
 
 
 def _pairs(text: str) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in text.split())
+
+
+def _types(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
 
 
 DEFINITIONS: Final[dict[str, dict[str, str]]] = {
@@ -1240,4 +1245,613 @@ DEFINITIONS: Final[dict[str, dict[str, str]]] = {
         "identifier=clinical-identifier patient=clinical-patient "
         "prescriber=VisionPrescription-prescriber status=VisionPrescription-status "
     ),
+}
+
+TARGETS: Final[dict[str, tuple[str, ...]]] = {
+    "Account-owner": _types("Organization"),
+    "Account-patient": _types("Patient"),
+    "Account-subject": _types(
+        "Device HealthcareService Location Organization Patient Practitioner PractitionerRole "
+    ),
+    "ActivityDefinition-composed-of": (),
+    "ActivityDefinition-depends-on": (),
+    "ActivityDefinition-derived-from": (),
+    "ActivityDefinition-predecessor": (),
+    "ActivityDefinition-successor": (),
+    "AdverseEvent-location": _types("Location"),
+    "AdverseEvent-recorder": _types("Patient Practitioner PractitionerRole RelatedPerson"),
+    "AdverseEvent-resultingcondition": _types("Condition"),
+    "AdverseEvent-study": _types("ResearchStudy"),
+    "AdverseEvent-subject": _types("Group Patient Practitioner RelatedPerson"),
+    "AdverseEvent-substance": _types(
+        "Device Immunization Medication MedicationAdministration MedicationStatement "
+        "Procedure Substance "
+    ),
+    "AllergyIntolerance-asserter": _types("Patient Practitioner PractitionerRole RelatedPerson"),
+    "AllergyIntolerance-recorder": _types("Patient Practitioner PractitionerRole RelatedPerson"),
+    "Appointment-actor": _types(
+        "Device HealthcareService Location Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "Appointment-based-on": _types("ServiceRequest"),
+    "Appointment-location": _types("Location"),
+    "Appointment-patient": _types("Patient"),
+    "Appointment-practitioner": _types("Practitioner"),
+    "Appointment-reason-reference": _types(
+        "Condition ImmunizationRecommendation Observation Procedure "
+    ),
+    "Appointment-slot": _types("Slot"),
+    "Appointment-supporting-info": (),
+    "AppointmentResponse-actor": _types(
+        "Device HealthcareService Location Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "AppointmentResponse-appointment": _types("Appointment"),
+    "AppointmentResponse-location": _types("Location"),
+    "AppointmentResponse-patient": _types("Patient"),
+    "AppointmentResponse-practitioner": _types("Practitioner"),
+    "AuditEvent-agent": _types(
+        "Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "AuditEvent-entity": (),
+    "AuditEvent-patient": _types("Patient"),
+    "AuditEvent-source": _types(
+        "Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "Basic-author": _types("Organization Patient Practitioner PractitionerRole RelatedPerson"),
+    "Basic-patient": _types("Patient"),
+    "Basic-subject": (),
+    "BodyStructure-patient": _types("Patient"),
+    "Bundle-composition": _types("Composition"),
+    "Bundle-message": _types("MessageHeader"),
+    "CapabilityStatement-guide": _types("ImplementationGuide"),
+    "CapabilityStatement-resource-profile": _types("StructureDefinition"),
+    "CapabilityStatement-supported-profile": _types("StructureDefinition"),
+    "CarePlan-activity-reference": _types(
+        "Appointment CommunicationRequest DeviceRequest MedicationRequest NutritionOrder "
+        "RequestGroup ServiceRequest Task VisionPrescription "
+    ),
+    "CarePlan-based-on": _types("CarePlan"),
+    "CarePlan-care-team": _types("CareTeam"),
+    "CarePlan-condition": _types("Condition"),
+    "CarePlan-encounter": _types("Encounter"),
+    "CarePlan-goal": _types("Goal"),
+    "CarePlan-instantiates-canonical": _types(
+        "ActivityDefinition Measure OperationDefinition PlanDefinition Questionnaire "
+    ),
+    "CarePlan-part-of": _types("CarePlan"),
+    "CarePlan-performer": _types(
+        "CareTeam Device HealthcareService Organization Patient Practitioner "
+        "PractitionerRole RelatedPerson "
+    ),
+    "CarePlan-replaces": _types("CarePlan"),
+    "CarePlan-subject": _types("Group Patient"),
+    "CareTeam-encounter": _types("Encounter"),
+    "CareTeam-participant": _types(
+        "CareTeam Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "CareTeam-subject": _types("Group Patient"),
+    "ChargeItem-account": _types("Account"),
+    "ChargeItem-context": _types("Encounter EpisodeOfCare"),
+    "ChargeItem-enterer": _types(
+        "Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "ChargeItem-patient": _types("Patient"),
+    "ChargeItem-performer-actor": _types(
+        "CareTeam Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "ChargeItem-performing-organization": _types("Organization"),
+    "ChargeItem-requesting-organization": _types("Organization"),
+    "ChargeItem-service": _types(
+        "DiagnosticReport ImagingStudy Immunization MedicationAdministration "
+        "MedicationDispense Observation Procedure SupplyDelivery "
+    ),
+    "ChargeItem-subject": _types("Group Patient"),
+    "Claim-care-team": _types("Organization Practitioner PractitionerRole"),
+    "Claim-detail-udi": _types("Device"),
+    "Claim-encounter": _types("Encounter"),
+    "Claim-enterer": _types("Practitioner PractitionerRole"),
+    "Claim-facility": _types("Location"),
+    "Claim-insurer": _types("Organization"),
+    "Claim-item-udi": _types("Device"),
+    "Claim-patient": _types("Patient"),
+    "Claim-payee": _types("Organization Patient Practitioner PractitionerRole RelatedPerson"),
+    "Claim-procedure-udi": _types("Device"),
+    "Claim-provider": _types("Organization Practitioner PractitionerRole"),
+    "Claim-subdetail-udi": _types("Device"),
+    "ClaimResponse-insurer": _types("Organization"),
+    "ClaimResponse-patient": _types("Patient"),
+    "ClaimResponse-request": _types("Claim"),
+    "ClaimResponse-requestor": _types("Organization Practitioner PractitionerRole"),
+    "ClinicalImpression-assessor": _types("Practitioner PractitionerRole"),
+    "ClinicalImpression-encounter": _types("Encounter"),
+    "ClinicalImpression-finding-ref": _types("Condition Media Observation"),
+    "ClinicalImpression-investigation": _types(
+        "DiagnosticReport FamilyMemberHistory ImagingStudy Media Observation "
+        "QuestionnaireResponse RiskAssessment "
+    ),
+    "ClinicalImpression-previous": _types("ClinicalImpression"),
+    "ClinicalImpression-problem": _types("AllergyIntolerance Condition"),
+    "ClinicalImpression-subject": _types("Group Patient"),
+    "ClinicalImpression-supporting-info": (),
+    "CodeSystem-supplements": _types("CodeSystem"),
+    "Communication-based-on": (),
+    "Communication-encounter": _types("Encounter"),
+    "Communication-instantiates-canonical": _types(
+        "ActivityDefinition Measure OperationDefinition PlanDefinition Questionnaire "
+    ),
+    "Communication-part-of": (),
+    "Communication-patient": _types("Patient"),
+    "Communication-recipient": _types(
+        "CareTeam Device Group HealthcareService Organization Patient Practitioner "
+        "PractitionerRole RelatedPerson "
+    ),
+    "Communication-sender": _types(
+        "Device HealthcareService Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "Communication-subject": _types("Group Patient"),
+    "CommunicationRequest-based-on": (),
+    "CommunicationRequest-encounter": _types("Encounter"),
+    "CommunicationRequest-patient": _types("Patient"),
+    "CommunicationRequest-recipient": _types(
+        "CareTeam Device Group HealthcareService Organization Patient Practitioner "
+        "PractitionerRole RelatedPerson "
+    ),
+    "CommunicationRequest-replaces": _types("CommunicationRequest"),
+    "CommunicationRequest-requester": _types(
+        "Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "CommunicationRequest-sender": _types(
+        "Device HealthcareService Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "CommunicationRequest-subject": _types("Group Patient"),
+    "Composition-attester": _types(
+        "Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "Composition-author": _types(
+        "Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "Composition-entry": (),
+    "Composition-related-ref": _types("Composition"),
+    "Composition-subject": (),
+    "ConceptMap-other": _types("ConceptMap"),
+    "ConceptMap-source": _types("ValueSet"),
+    "ConceptMap-source-uri": _types("ValueSet"),
+    "ConceptMap-target": _types("ValueSet"),
+    "ConceptMap-target-uri": _types("ValueSet"),
+    "Condition-asserter": _types("Patient Practitioner PractitionerRole RelatedPerson"),
+    "Condition-encounter": _types("Encounter"),
+    "Condition-evidence-detail": (),
+    "Condition-subject": _types("Group Patient"),
+    "Consent-actor": _types(
+        "CareTeam Device Group Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "Consent-consentor": _types("Organization Patient Practitioner PractitionerRole RelatedPerson"),
+    "Consent-data": (),
+    "Consent-organization": _types("Organization"),
+    "Consent-source-reference": _types("Consent Contract DocumentReference QuestionnaireResponse"),
+    "Contract-authority": _types("Organization"),
+    "Contract-domain": _types("Location"),
+    "Contract-patient": _types("Patient"),
+    "Contract-signer": _types("Organization Patient Practitioner PractitionerRole RelatedPerson"),
+    "Contract-subject": (),
+    "Coverage-beneficiary": _types("Patient"),
+    "Coverage-patient": _types("Patient"),
+    "Coverage-payor": _types("Organization Patient RelatedPerson"),
+    "Coverage-policy-holder": _types("Organization Patient RelatedPerson"),
+    "Coverage-subscriber": _types("Patient RelatedPerson"),
+    "CoverageEligibilityRequest-enterer": _types("Practitioner PractitionerRole"),
+    "CoverageEligibilityRequest-facility": _types("Location"),
+    "CoverageEligibilityRequest-patient": _types("Patient"),
+    "CoverageEligibilityRequest-provider": _types("Organization Practitioner PractitionerRole"),
+    "CoverageEligibilityResponse-insurer": _types("Organization"),
+    "CoverageEligibilityResponse-patient": _types("Patient"),
+    "CoverageEligibilityResponse-request": _types("CoverageEligibilityRequest"),
+    "CoverageEligibilityResponse-requestor": _types("Organization Practitioner PractitionerRole"),
+    "DetectedIssue-author": _types("Device Practitioner PractitionerRole"),
+    "DetectedIssue-implicated": (),
+    "Device-location": _types("Location"),
+    "Device-organization": _types("Organization"),
+    "Device-patient": _types("Patient"),
+    "DeviceDefinition-parent": _types("DeviceDefinition"),
+    "DeviceMetric-parent": _types("Device"),
+    "DeviceMetric-source": _types("Device"),
+    "DeviceRequest-based-on": (),
+    "DeviceRequest-device": _types("Device"),
+    "DeviceRequest-instantiates-canonical": _types("ActivityDefinition PlanDefinition"),
+    "DeviceRequest-insurance": _types("ClaimResponse Coverage"),
+    "DeviceRequest-performer": _types(
+        "CareTeam Device HealthcareService Organization Patient Practitioner "
+        "PractitionerRole RelatedPerson "
+    ),
+    "DeviceRequest-prior-request": (),
+    "DeviceRequest-requester": _types("Device Organization Practitioner PractitionerRole"),
+    "DeviceRequest-subject": _types("Device Group Location Patient"),
+    "DeviceUseStatement-device": _types("Device"),
+    "DeviceUseStatement-subject": _types("Group Patient"),
+    "DiagnosticReport-based-on": _types(
+        "CarePlan ImmunizationRecommendation MedicationRequest NutritionOrder ServiceRequest "
+    ),
+    "DiagnosticReport-media": _types("Media"),
+    "DiagnosticReport-performer": _types("CareTeam Organization Practitioner PractitionerRole"),
+    "DiagnosticReport-result": _types("Observation"),
+    "DiagnosticReport-results-interpreter": _types(
+        "CareTeam Organization Practitioner PractitionerRole "
+    ),
+    "DiagnosticReport-specimen": _types("Specimen"),
+    "DiagnosticReport-subject": _types("Device Group Location Patient"),
+    "DocumentManifest-author": _types(
+        "Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "DocumentManifest-item": (),
+    "DocumentManifest-recipient": _types(
+        "Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "DocumentManifest-related-ref": (),
+    "DocumentManifest-subject": _types("Device Group Patient Practitioner"),
+    "DocumentReference-authenticator": _types("Organization Practitioner PractitionerRole"),
+    "DocumentReference-author": _types(
+        "Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "DocumentReference-custodian": _types("Organization"),
+    "DocumentReference-related": (),
+    "DocumentReference-relatesto": _types("DocumentReference"),
+    "DocumentReference-subject": _types("Device Group Patient Practitioner"),
+    "Encounter-account": _types("Account"),
+    "Encounter-appointment": _types("Appointment"),
+    "Encounter-based-on": _types("ServiceRequest"),
+    "Encounter-diagnosis": _types("Condition Procedure"),
+    "Encounter-episode-of-care": _types("EpisodeOfCare"),
+    "Encounter-location": _types("Location"),
+    "Encounter-part-of": _types("Encounter"),
+    "Encounter-participant": _types("Practitioner PractitionerRole RelatedPerson"),
+    "Encounter-practitioner": _types("Practitioner"),
+    "Encounter-reason-reference": _types(
+        "Condition ImmunizationRecommendation Observation Procedure "
+    ),
+    "Encounter-service-provider": _types("Organization"),
+    "Encounter-subject": _types("Group Patient"),
+    "Endpoint-organization": _types("Organization"),
+    "EnrollmentRequest-patient": _types("Patient"),
+    "EnrollmentRequest-subject": _types("Patient"),
+    "EnrollmentResponse-request": _types("EnrollmentRequest"),
+    "EpisodeOfCare-care-manager": _types("Practitioner"),
+    "EpisodeOfCare-condition": _types("Condition"),
+    "EpisodeOfCare-incoming-referral": _types("ServiceRequest"),
+    "EpisodeOfCare-organization": _types("Organization"),
+    "EventDefinition-composed-of": (),
+    "EventDefinition-depends-on": (),
+    "EventDefinition-derived-from": (),
+    "EventDefinition-predecessor": (),
+    "EventDefinition-successor": (),
+    "Evidence-composed-of": (),
+    "Evidence-depends-on": (),
+    "Evidence-derived-from": (),
+    "Evidence-predecessor": (),
+    "Evidence-successor": (),
+    "EvidenceVariable-composed-of": (),
+    "EvidenceVariable-depends-on": (),
+    "EvidenceVariable-derived-from": (),
+    "EvidenceVariable-predecessor": (),
+    "EvidenceVariable-successor": (),
+    "ExplanationOfBenefit-care-team": _types("Organization Practitioner PractitionerRole"),
+    "ExplanationOfBenefit-claim": _types("Claim"),
+    "ExplanationOfBenefit-coverage": _types("Coverage"),
+    "ExplanationOfBenefit-detail-udi": _types("Device"),
+    "ExplanationOfBenefit-encounter": _types("Encounter"),
+    "ExplanationOfBenefit-enterer": _types("Practitioner PractitionerRole"),
+    "ExplanationOfBenefit-facility": _types("Location"),
+    "ExplanationOfBenefit-item-udi": _types("Device"),
+    "ExplanationOfBenefit-patient": _types("Patient"),
+    "ExplanationOfBenefit-payee": _types(
+        "Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "ExplanationOfBenefit-procedure-udi": _types("Device"),
+    "ExplanationOfBenefit-provider": _types("Organization Practitioner PractitionerRole"),
+    "ExplanationOfBenefit-subdetail-udi": _types("Device"),
+    "FamilyMemberHistory-instantiates-canonical": _types(
+        "ActivityDefinition Measure OperationDefinition PlanDefinition Questionnaire "
+    ),
+    "Flag-author": _types("Device Organization Patient Practitioner PractitionerRole"),
+    "Flag-subject": _types(
+        "Group Location Medication Organization Patient PlanDefinition Practitioner Procedure "
+    ),
+    "Goal-subject": _types("Group Organization Patient"),
+    "Group-managing-entity": _types("Organization Practitioner PractitionerRole RelatedPerson"),
+    "Group-member": _types(
+        "Device Group Medication Patient Practitioner PractitionerRole Substance "
+    ),
+    "GuidanceResponse-patient": _types("Patient"),
+    "GuidanceResponse-subject": _types("Group Patient"),
+    "HealthcareService-coverage-area": _types("Location"),
+    "HealthcareService-endpoint": _types("Endpoint"),
+    "HealthcareService-location": _types("Location"),
+    "HealthcareService-organization": _types("Organization"),
+    "ImagingStudy-basedon": _types("Appointment AppointmentResponse CarePlan ServiceRequest Task"),
+    "ImagingStudy-encounter": _types("Encounter"),
+    "ImagingStudy-endpoint": _types("Endpoint"),
+    "ImagingStudy-interpreter": _types("Practitioner PractitionerRole"),
+    "ImagingStudy-performer": _types(
+        "CareTeam Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "ImagingStudy-referrer": _types("Practitioner PractitionerRole"),
+    "ImagingStudy-subject": _types("Device Group Patient"),
+    "Immunization-location": _types("Location"),
+    "Immunization-manufacturer": _types("Organization"),
+    "Immunization-performer": _types("Organization Practitioner PractitionerRole"),
+    "Immunization-reaction": _types("Observation"),
+    "Immunization-reason-reference": _types("Condition DiagnosticReport Observation"),
+    "ImmunizationEvaluation-immunization-event": _types("Immunization"),
+    "ImmunizationEvaluation-patient": _types("Patient"),
+    "ImmunizationRecommendation-information": (),
+    "ImmunizationRecommendation-patient": _types("Patient"),
+    "ImmunizationRecommendation-support": _types("Immunization ImmunizationEvaluation"),
+    "ImplementationGuide-depends-on": _types("ImplementationGuide"),
+    "ImplementationGuide-global": _types("StructureDefinition"),
+    "ImplementationGuide-resource": (),
+    "InsurancePlan-administered-by": _types("Organization"),
+    "InsurancePlan-endpoint": _types("Endpoint"),
+    "InsurancePlan-owned-by": _types("Organization"),
+    "Invoice-account": _types("Account"),
+    "Invoice-issuer": _types("Organization"),
+    "Invoice-participant": _types(
+        "Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "Invoice-patient": _types("Patient"),
+    "Invoice-recipient": _types("Organization Patient RelatedPerson"),
+    "Invoice-subject": _types("Group Patient"),
+    "Library-composed-of": (),
+    "Library-depends-on": (),
+    "Library-derived-from": (),
+    "Library-predecessor": (),
+    "Library-successor": (),
+    "Linkage-author": _types("Organization Practitioner PractitionerRole"),
+    "Linkage-item": (),
+    "Linkage-source": (),
+    "List-item": (),
+    "List-source": _types("Device Patient Practitioner PractitionerRole"),
+    "List-subject": _types("Device Group Location Patient"),
+    "Location-endpoint": _types("Endpoint"),
+    "Location-organization": _types("Organization"),
+    "Location-partof": _types("Location"),
+    "Measure-composed-of": (),
+    "Measure-depends-on": (),
+    "Measure-derived-from": (),
+    "Measure-predecessor": (),
+    "Measure-successor": (),
+    "MeasureReport-evaluated-resource": (),
+    "MeasureReport-measure": _types("Measure"),
+    "MeasureReport-patient": _types("Patient"),
+    "MeasureReport-reporter": _types("Location Organization Practitioner PractitionerRole"),
+    "MeasureReport-subject": _types(
+        "CareTeam Device Group HealthcareService Location Organization Patient "
+        "Practitioner PractitionerRole RelatedPerson "
+    ),
+    "Media-based-on": _types("CarePlan ServiceRequest"),
+    "Media-device": _types("Device DeviceMetric"),
+    "Media-encounter": _types("Encounter"),
+    "Media-operator": _types(
+        "CareTeam Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "Media-patient": _types("Patient"),
+    "Media-subject": _types("Device Group Location Patient Practitioner PractitionerRole Specimen"),
+    "Medication-ingredient": _types("Medication Substance"),
+    "Medication-manufacturer": _types("Organization"),
+    "MedicationAdministration-context": _types("Encounter EpisodeOfCare"),
+    "MedicationAdministration-device": _types("Device"),
+    "MedicationAdministration-performer": _types(
+        "Device Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "MedicationAdministration-request": _types("MedicationRequest"),
+    "MedicationAdministration-subject": _types("Group Patient"),
+    "MedicationDispense-context": _types("Encounter EpisodeOfCare"),
+    "MedicationDispense-destination": _types("Location"),
+    "MedicationDispense-performer": _types(
+        "Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "MedicationDispense-receiver": _types("Patient Practitioner"),
+    "MedicationDispense-responsibleparty": _types("Practitioner PractitionerRole"),
+    "MedicationDispense-subject": _types("Group Patient"),
+    "MedicationKnowledge-ingredient": _types("Substance"),
+    "MedicationKnowledge-manufacturer": _types("Organization"),
+    "MedicationKnowledge-monograph": _types("DocumentReference Media"),
+    "MedicationRequest-intended-dispenser": _types("Organization"),
+    "MedicationRequest-intended-performer": _types(
+        "CareTeam Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "MedicationRequest-requester": _types(
+        "Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "MedicationRequest-subject": _types("Group Patient"),
+    "MedicationStatement-context": _types("Encounter EpisodeOfCare"),
+    "MedicationStatement-part-of": _types(
+        "MedicationAdministration MedicationDispense MedicationStatement Observation Procedure "
+    ),
+    "MedicationStatement-source": _types(
+        "Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "MedicationStatement-subject": _types("Group Patient"),
+    "MedicinalProductAuthorization-holder": _types("Organization"),
+    "MedicinalProductAuthorization-subject": _types("MedicinalProduct MedicinalProductPackaged"),
+    "MedicinalProductContraindication-subject": _types("Medication MedicinalProduct"),
+    "MedicinalProductIndication-subject": _types("Medication MedicinalProduct"),
+    "MedicinalProductInteraction-subject": _types("Medication MedicinalProduct Substance"),
+    "MedicinalProductPackaged-subject": _types("MedicinalProduct"),
+    "MedicinalProductUndesirableEffect-subject": _types("Medication MedicinalProduct"),
+    "MessageDefinition-parent": _types("ActivityDefinition PlanDefinition"),
+    "MessageHeader-author": _types("Practitioner PractitionerRole"),
+    "MessageHeader-enterer": _types("Practitioner PractitionerRole"),
+    "MessageHeader-focus": (),
+    "MessageHeader-receiver": _types("Organization Practitioner PractitionerRole"),
+    "MessageHeader-responsible": _types("Organization Practitioner PractitionerRole"),
+    "MessageHeader-sender": _types("Organization Practitioner PractitionerRole"),
+    "MessageHeader-target": _types("Device"),
+    "MolecularSequence-patient": _types("Patient"),
+    "NutritionOrder-instantiates-canonical": _types("ActivityDefinition PlanDefinition"),
+    "NutritionOrder-provider": _types("Practitioner PractitionerRole"),
+    "Observation-based-on": _types(
+        "CarePlan DeviceRequest ImmunizationRecommendation MedicationRequest "
+        "NutritionOrder ServiceRequest "
+    ),
+    "Observation-derived-from": _types(
+        "DocumentReference ImagingStudy Media MolecularSequence Observation QuestionnaireResponse "
+    ),
+    "Observation-device": _types("Device DeviceMetric"),
+    "Observation-focus": (),
+    "Observation-has-member": _types("MolecularSequence Observation QuestionnaireResponse"),
+    "Observation-part-of": _types(
+        "ImagingStudy Immunization MedicationAdministration MedicationDispense "
+        "MedicationStatement Procedure "
+    ),
+    "Observation-performer": _types(
+        "CareTeam Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "Observation-specimen": _types("Specimen"),
+    "Observation-subject": _types("Device Group Location Patient"),
+    "OperationDefinition-base": _types("OperationDefinition"),
+    "OperationDefinition-input-profile": _types("StructureDefinition"),
+    "OperationDefinition-output-profile": _types("StructureDefinition"),
+    "Organization-endpoint": _types("Endpoint"),
+    "Organization-partof": _types("Organization"),
+    "OrganizationAffiliation-endpoint": _types("Endpoint"),
+    "OrganizationAffiliation-location": _types("Location"),
+    "OrganizationAffiliation-network": _types("Organization"),
+    "OrganizationAffiliation-participating-organization": _types("Organization"),
+    "OrganizationAffiliation-primary-organization": _types("Organization"),
+    "OrganizationAffiliation-service": _types("HealthcareService"),
+    "Patient-general-practitioner": _types("Organization Practitioner PractitionerRole"),
+    "Patient-link": _types("Patient RelatedPerson"),
+    "Patient-organization": _types("Organization"),
+    "PaymentNotice-provider": _types("Organization Practitioner PractitionerRole"),
+    "PaymentNotice-request": (),
+    "PaymentNotice-response": (),
+    "PaymentReconciliation-payment-issuer": _types("Organization"),
+    "PaymentReconciliation-request": _types("Task"),
+    "PaymentReconciliation-requestor": _types("Organization Practitioner PractitionerRole"),
+    "Person-link": _types("Patient Person Practitioner RelatedPerson"),
+    "Person-organization": _types("Organization"),
+    "Person-patient": _types("Patient"),
+    "Person-practitioner": _types("Practitioner"),
+    "Person-relatedperson": _types("RelatedPerson"),
+    "PlanDefinition-composed-of": (),
+    "PlanDefinition-definition": _types("ActivityDefinition PlanDefinition Questionnaire"),
+    "PlanDefinition-depends-on": (),
+    "PlanDefinition-derived-from": (),
+    "PlanDefinition-predecessor": (),
+    "PlanDefinition-successor": (),
+    "PractitionerRole-endpoint": _types("Endpoint"),
+    "PractitionerRole-location": _types("Location"),
+    "PractitionerRole-organization": _types("Organization"),
+    "PractitionerRole-practitioner": _types("Practitioner"),
+    "PractitionerRole-service": _types("HealthcareService"),
+    "Procedure-based-on": _types("CarePlan ServiceRequest"),
+    "Procedure-instantiates-canonical": _types(
+        "ActivityDefinition Measure OperationDefinition PlanDefinition Questionnaire "
+    ),
+    "Procedure-location": _types("Location"),
+    "Procedure-part-of": _types("MedicationAdministration Observation Procedure"),
+    "Procedure-performer": _types(
+        "Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "Procedure-reason-reference": _types(
+        "Condition DiagnosticReport DocumentReference Observation Procedure "
+    ),
+    "Procedure-subject": _types("Group Patient"),
+    "Provenance-agent": _types(
+        "Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "Provenance-entity": (),
+    "Provenance-location": _types("Location"),
+    "Provenance-patient": _types("Patient"),
+    "Provenance-target": (),
+    "QuestionnaireResponse-author": _types(
+        "Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "QuestionnaireResponse-based-on": _types("CarePlan ServiceRequest"),
+    "QuestionnaireResponse-encounter": _types("Encounter"),
+    "QuestionnaireResponse-part-of": _types("Observation Procedure"),
+    "QuestionnaireResponse-patient": _types("Patient"),
+    "QuestionnaireResponse-questionnaire": _types("Questionnaire"),
+    "QuestionnaireResponse-source": _types("Patient Practitioner PractitionerRole RelatedPerson"),
+    "QuestionnaireResponse-subject": (),
+    "RelatedPerson-patient": _types("Patient"),
+    "RequestGroup-author": _types("Device Practitioner PractitionerRole"),
+    "RequestGroup-encounter": _types("Encounter"),
+    "RequestGroup-participant": _types(
+        "Device Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "RequestGroup-patient": _types("Patient"),
+    "RequestGroup-subject": _types("Group Patient"),
+    "ResearchDefinition-composed-of": (),
+    "ResearchDefinition-depends-on": (),
+    "ResearchDefinition-derived-from": (),
+    "ResearchDefinition-predecessor": (),
+    "ResearchDefinition-successor": (),
+    "ResearchElementDefinition-composed-of": (),
+    "ResearchElementDefinition-depends-on": (),
+    "ResearchElementDefinition-derived-from": (),
+    "ResearchElementDefinition-predecessor": (),
+    "ResearchElementDefinition-successor": (),
+    "ResearchStudy-partof": _types("ResearchStudy"),
+    "ResearchStudy-principalinvestigator": _types("Practitioner PractitionerRole"),
+    "ResearchStudy-protocol": _types("PlanDefinition"),
+    "ResearchStudy-site": _types("Location"),
+    "ResearchStudy-sponsor": _types("Organization"),
+    "ResearchSubject-individual": _types("Patient"),
+    "ResearchSubject-patient": _types("Patient"),
+    "ResearchSubject-study": _types("ResearchStudy"),
+    "RiskAssessment-condition": _types("Condition"),
+    "RiskAssessment-performer": _types("Device Practitioner PractitionerRole"),
+    "RiskAssessment-subject": _types("Group Patient"),
+    "Schedule-actor": _types(
+        "Device HealthcareService Location Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "SearchParameter-component": _types("SearchParameter"),
+    "SearchParameter-derived-from": _types("SearchParameter"),
+    "ServiceRequest-based-on": _types("CarePlan MedicationRequest ServiceRequest"),
+    "ServiceRequest-instantiates-canonical": _types("ActivityDefinition PlanDefinition"),
+    "ServiceRequest-performer": _types(
+        "CareTeam Device HealthcareService Organization Patient Practitioner "
+        "PractitionerRole RelatedPerson "
+    ),
+    "ServiceRequest-replaces": _types("ServiceRequest"),
+    "ServiceRequest-requester": _types(
+        "Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "ServiceRequest-specimen": _types("Specimen"),
+    "ServiceRequest-subject": _types("Device Group Location Patient"),
+    "Slot-schedule": _types("Schedule"),
+    "Specimen-collector": _types("Practitioner PractitionerRole"),
+    "Specimen-parent": _types("Specimen"),
+    "Specimen-patient": _types("Patient"),
+    "Specimen-subject": _types("Device Group Location Patient Substance"),
+    "StructureDefinition-base": _types("StructureDefinition"),
+    "StructureDefinition-valueset": _types("ValueSet"),
+    "Substance-substance-reference": _types("Substance"),
+    "SupplyDelivery-receiver": _types("Practitioner PractitionerRole"),
+    "SupplyDelivery-supplier": _types("Organization Practitioner PractitionerRole"),
+    "SupplyRequest-requester": _types(
+        "Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "SupplyRequest-subject": _types("Location Organization Patient"),
+    "SupplyRequest-supplier": _types("HealthcareService Organization"),
+    "Task-based-on": (),
+    "Task-encounter": _types("Encounter"),
+    "Task-focus": (),
+    "Task-owner": _types(
+        "CareTeam Device HealthcareService Organization Patient Practitioner "
+        "PractitionerRole RelatedPerson "
+    ),
+    "Task-part-of": _types("Task"),
+    "Task-patient": _types("Patient"),
+    "Task-requester": _types(
+        "Device Organization Patient Practitioner PractitionerRole RelatedPerson "
+    ),
+    "Task-subject": (),
+    "TestReport-testscript": _types("TestScript"),
+    "VerificationResult-target": (),
+    "VisionPrescription-prescriber": _types("Practitioner PractitionerRole"),
+    "clinical-encounter": _types("Encounter EpisodeOfCare"),
+    "clinical-patient": _types("Patient"),
+    "medications-encounter": _types("Encounter"),
+    "medications-medication": _types("Medication"),
+    "medications-prescription": _types("MedicationRequest"),
 }

@@ -1,8 +1,8 @@
 """Chained parameters and ``_has``: search clauses that reach another resource type.
 
-search.html#chaining: ``subject:Patient.name=peter`` (or ``subject.name=peter`` when only one
-target type of ``subject`` has ``name``) matches Observations whose subject is a Patient named
-peter; two levels (``subject:Patient.general-practitioner.name=...``) are allowed, more are a
+search.html#chaining: ``subject:Patient.name=peter`` matches Observations whose subject is a
+Patient named peter (``subject.name=peter`` tries every target type of ``subject`` in the R4
+definitions that has ``name``); two levels (``subject:Patient.general-practitioner.name=...``) are allowed, more are a
 400. search.html#has: ``_has:Observation:patient:code=1234-5`` matches Patients that some
 Observation with that code refers to through ``patient``.
 
@@ -18,6 +18,7 @@ from typing import Final
 
 from bedside.errors import InvalidRequest
 from bedside.fhir.resource_types import is_resource_type
+from bedside.fhir.search.definition_urls import DEFINITIONS, TARGETS
 from bedside.fhir.search.query import Branch, Clause, Link, clause_of
 from bedside.fhir.search.registry import SearchParam, params_for
 
@@ -107,13 +108,22 @@ def _plain(rtype: str, name: str, raw: str) -> Clause:
 
 
 def _targets(param: SearchParam) -> list[str]:
-    """The types a reference parameter's paths may point at ([] when any type)."""
+    """The types a reference parameter may point at ([] when any type): the paths' own
+    restriction, else the R4 definition's ``target`` list (generated, ADR 0011)."""
     found: set[str] = set()
     for path in param.paths:
         if path.target_types is None:
-            return []
+            return sorted(t for t in _official_targets(param) if is_resource_type(t))
         found |= path.target_types
     return sorted(found)
+
+
+def _official_targets(param: SearchParam) -> tuple[str, ...]:
+    for owner in (param.resource_type, "DomainResource", "Resource"):
+        sid = DEFINITIONS.get(owner, {}).get(param.code)
+        if sid is not None:
+            return TARGETS.get(sid, ())
+    return ()
 
 
 def _may_refer_to(param: SearchParam, rtype: str) -> bool:
