@@ -3,8 +3,8 @@
 search.html#chaining: ``subject:Patient.name=peter`` matches Observations whose subject is a
 Patient named peter (``subject.name=peter`` tries every target type of ``subject`` in the R4
 definitions that has ``name``); two levels (``patient.general-practitioner.name=...``) are
-allowed, more are a 400. search.html#has: ``_has:Observation:patient:code=1234-5`` matches Patients that some
-Observation with that code refers to through ``patient``.
+allowed, more are a 400. search.html#has: ``_has:Observation:patient:code=1234-5`` matches
+Patients that some Observation with that code refers to through ``patient``.
 
 The parsed :class:`~bedside.fhir.search.query.Link` is unbound: which rows of the other type
 the caller may see is not known here. The REST layer binds each branch to the caller's
