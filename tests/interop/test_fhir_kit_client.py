@@ -73,4 +73,4 @@ def test_fhir_kit_client_compartment_history_everything_and_patch(server: Server
     assert {"Patient/fk-p", "Observation/fk-o1", "Observation/fk-o2"} <= stored
     assert "Observation/fk-o3" not in stored
     assert got["patchedActive"] is False
-    assert got["export"] == 404  # not served yet: an OperationOutcome, not a crash
+    assert got["exportWithoutPrefer"] == 400  # $export needs Prefer: respond-async

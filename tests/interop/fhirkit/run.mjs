@@ -27,8 +27,8 @@ const patched = await client.patch({
 out.patchedActive = patched.active;
 try {
   await client.operation({ name: '$export', method: 'GET' });
-  out.export = 'answered';
+  out.exportWithoutPrefer = 'answered';
 } catch (err) {
-  out.export = err.response ? err.response.status : String(err);
+  out.exportWithoutPrefer = err.response ? err.response.status : String(err);
 }
 process.stdout.write(JSON.stringify(out));
