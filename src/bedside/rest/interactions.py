@@ -29,19 +29,24 @@ from bedside.errors import (
     NotFound,
     PreconditionFailed,
     Unprocessable,
+    UnsupportedMediaType,
 )
 from bedside.fhir.compartment import patients_of
 from bedside.fhir.dates import now_instant
+from bedside.fhir.merge_patch import merge_patch
 from bedside.fhir.resource_types import NOT_STORED, is_resource_type
 from bedside.fhir.search.extract import extract
 from bedside.fhir.search.query import parse_search
+from bedside.fhir.subset import is_subset_tagged
 from bedside.fhir.validation import validate_resource
 from bedside.rest.access import Access, outside
+from bedside.rest.links import bind_links
 from bedside.store.base import Session, StoredVersion, Write
 
 if TYPE_CHECKING:
     from bedside.rest.writes import WriteHooks
 
+MERGE_PATCH = "application/merge-patch+json"
 _ETAG_RE = re.compile(r'\s*(?:W/)?"(\d+)"\s*')
 
 
@@ -111,7 +116,7 @@ class Interactions:
         params = _query_pairs(query_text)
         if not params:
             raise InvalidRequest("A conditional request needs search parameters.")
-        query = parse_search(rtype, params)
+        query = bind_links(parse_search(rtype, params), self.access)
         if lock:
             # Serialize every writer that asks the same question (http.html#ccreate).
             self.session.lock(f"cond:{rtype}?{sorted(params)}")
@@ -191,12 +196,26 @@ class Interactions:
         return self._store(rtype, rid, {**body, "id": rid}, previous=None, method="PUT")
 
     def patch(
-        self, rtype: str, rid: str, operations: Any, *, if_match: str | None = None
+        self,
+        rtype: str,
+        rid: str,
+        body: Any,
+        *,
+        if_match: str | None = None,
+        content_type: str | None = None,
     ) -> Outcome:
-        """http.html#patch with JSON Patch (RFC 6902); the result is validated like an update."""
+        """http.html#patch: JSON Patch (RFC 6902) for an array body, JSON Merge Patch (RFC 7396)
+        for an object (whatever JSON media type it came with: fhirpy sends merge patches as
+        ``application/json``); a FHIRPath Patch (a Parameters resource) is not supported. The
+        result is validated like an update."""
         check_type(rtype)
         self.access.require(rtype, "patch")
-        if not isinstance(operations, list):
+        merging = content_type == MERGE_PATCH or isinstance(body, dict)
+        if merging and isinstance(body, dict) and body.get("resourceType") == "Parameters":
+            raise UnsupportedMediaType(
+                "FHIRPath Patch is not supported; send JSON Patch or JSON Merge Patch."
+            )
+        if not merging and not isinstance(body, list):
             raise InvalidRequest("A JSON Patch body must be an array of operations.")
         self.session.lock(f"res:{rtype}/{rid}")
         current = self.session.current(rtype, rid, for_update=True)
@@ -204,13 +223,20 @@ class Interactions:
             raise NotFound(f"{rtype}/{rid} is not known.")
         if current.deleted:
             raise Gone(f"{rtype}/{rid} was deleted.")
-        try:
-            patched = jsonpatch.apply_patch(load(current), operations)
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
-            raise Unprocessable(f"The patch cannot be applied: {exc}") from None
-        except (TypeError, ValueError, KeyError):
-            raise InvalidRequest("The JSON Patch document is malformed.") from None
-        if not isinstance(patched, dict) or patched.get("id") != rid:
+        if merging:
+            patched: Any = merge_patch(load(current), body)
+        else:
+            try:
+                patched = jsonpatch.apply_patch(load(current), body)
+            except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+                raise Unprocessable(f"The patch cannot be applied: {exc}") from None
+            except (TypeError, ValueError, KeyError):
+                raise InvalidRequest("The JSON Patch document is malformed.") from None
+        if (
+            not isinstance(patched, dict)
+            or patched.get("id") != rid
+            or patched.get("resourceType") != rtype
+        ):
             raise Unprocessable("A patch may not change the resource id or type.")
         return self.update(rtype, rid, patched, if_match=if_match, method="PATCH")
 
@@ -297,6 +323,12 @@ class Interactions:
         method: str,
     ) -> Outcome:
         """Write a new version; refuse (and so roll back) a result the caller could not see."""
+        if is_subset_tagged(body):
+            raise Unprocessable(
+                "This resource is marked SUBSETTED (_summary or _elements left parts out);"
+                " read it whole before writing it back.",
+                expression=(f"{rtype}.meta.tag",),
+            )
         created = previous is None or previous.deleted
         interaction = "create" if created else "update"
         visible = self.access.rows(rtype, interaction)

@@ -1,5 +1,7 @@
-"""Requests the Repository routes away from stored resources: ``$break-glass`` and the
-read-only ``AuditEvent`` type, which is served from the audit trail (ADR 0006).
+"""Requests the Repository routes away from stored resources: the operations
+(``$everything``, ``$break-glass``) and the read-only ``AuditEvent`` type, which is served from
+the audit trail (ADR 0006). ``OPERATIONS`` lists every operation with its definition, for the
+CapabilityStatement.
 
 Both run inside the Repository's transaction, with its caller, policy and audit trail.
 """
@@ -7,12 +9,15 @@ Both run inside the Repository's transaction, with its caller, policy and audit 
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlencode
 
 from bedside.audit.search import AuditSearch
 from bedside.errors import Forbidden, MethodNotAllowed, NotFound
 from bedside.policy import breakglass
+from bedside.rest.bulk_export import DEFINITIONS as EXPORTS
+from bedside.rest.everything import DEFINITION as EVERYTHING
+from bedside.rest.everything import everything
 from bedside.rest.targets import stored_patients
 from bedside.rest.types import FhirRequest, FhirResponse
 from bedside.store.base import Session
@@ -21,11 +26,38 @@ if TYPE_CHECKING:
     from bedside.rest.repository import Repository
 
 
+#: (name, level, definition URL) of every operation served; level is instance, type or system.
+OPERATIONS: Final = (
+    ("everything", "instance", EVERYTHING),
+    ("break-glass", "instance", "urn:bedside:operation:break-glass"),
+    ("export", "system", EXPORTS["system"]),
+    ("export", "type", EXPORTS["patient"]),
+    ("export", "group", EXPORTS["group"]),
+)
+
+
+#: Where $export is served: (type, type-level?) -> export level.
+_EXPORTS: Final = {(None, True): "system", ("Patient", True): "patient", ("Group", False): "group"}
+
+
 def operation(
-    repo: Repository, session: Session, rtype: str, rid: str, name: str, req: FhirRequest
+    repo: Repository,
+    session: Session,
+    rtype: str | None,
+    rid: str | None,
+    name: str,
+    req: FhirRequest,
 ) -> FhirResponse:
-    """``POST Patient/{id}/$break-glass``; any other operation is not supported."""
-    if rtype == "Patient" and name == "$break-glass" and req.method == "POST":
+    """``Patient/{id}/$everything`` (GET or POST), ``POST Patient/{id}/$break-glass``; any
+    other operation, or one at another level, is not supported (404 ``not-supported``)."""
+    if name == "$export" and repo.exports is not None and (rtype, rid is None) in _EXPORTS:
+        level = _EXPORTS[(rtype, rid is None)]
+        return repo.exports.kick_off(repo, session, level, rid, req)
+    if rtype == "Patient" and rid is not None and name == "$everything":
+        if req.method not in ("GET", "POST"):
+            raise MethodNotAllowed(f"$everything takes GET or POST, not {req.method}.")
+        return everything(repo, session, rid, req)
+    if rtype == "Patient" and rid is not None and name == "$break-glass" and req.method == "POST":
         current = session.current("Patient", rid)
         exists = current is not None and not current.deleted
         body, grant = breakglass.start(  # a refusal is audited by Repository.handle
@@ -45,7 +77,8 @@ def operation(
             description=f"break-glass started ({grant})",
         )
         return FhirResponse(200, body)
-    raise NotFound(f"Operation {name} is not supported on {rtype}.", code="not-supported")
+    where = "the server" if rtype is None else (f"a {rtype}" if rid else f"the {rtype} type")
+    raise NotFound(f"Operation {name} is not supported on {where}.", code="not-supported")
 
 
 def audit_events(

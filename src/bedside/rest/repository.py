@@ -9,29 +9,32 @@ which rows the caller may see (see ``bedside.rest.access`` for the rules).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
 from bedside.audit.entry import Auditor, NullAuditor
 from bedside.auth.caller import Caller
 from bedside.errors import FhirError, InvalidRequest, MethodNotAllowed, NotFound
+from bedside.fhir.compartment import patient_compartment
 from bedside.fhir.outcome import information
+from bedside.fhir.resource_types import is_resource_type
 from bedside.fhir.search.query import parse_search
 from bedside.policy.decide import Policy
 from bedside.policy.model import AccessView
 from bedside.rest import bundles
 from bedside.rest.access import Access
+from bedside.rest.bulk_export import BulkExports
+from bedside.rest.history import history
 from bedside.rest.interactions import Interactions, Outcome, check_type, load
 from bedside.rest.operations import audit_events, operation
-from bedside.rest.paging import Cursor
-from bedside.rest.searchset import history_bundle, search
+from bedside.rest.reads import not_modified, shaped
+from bedside.rest.searchset import search
 from bedside.rest.targets import entry_requests, refused, searched_patients
 from bedside.rest.trail import Trail
 from bedside.rest.types import FhirRequest, FhirResponse
 from bedside.rest.writes import WriteHooks
 from bedside.store.base import Records, Session, Store, StoredVersion
-
-_HISTORY_COUNT = 50
 
 
 class Repository:
@@ -44,15 +47,19 @@ class Repository:
         policy: Policy | None = None,
         auditor: Auditor | None = None,
         network: str | None = None,
+        exports: BulkExports | None = None,
     ) -> None:
         self.store = store
+        self.exports = exports  # Bulk Data $export jobs (None: not offered)
         self.caller = caller
         self.policy = policy or Policy()
         self.auditor: Auditor = auditor or NullAuditor()
         self.access = Access(caller)
         self.base = base.rstrip("/")
         self.trail = Trail(caller, self.policy.clock, network)
-        self.hooks = WriteHooks(caller, self.trail, caller.client_id or self.base)
+        self.hooks = WriteHooks(
+            caller, self.trail, caller.client_id or self.base, self.policy.rules.references
+        )
 
     # --- entry point -----------------------------------------------------------------------
 
@@ -202,13 +209,19 @@ class Repository:
                 raise InvalidRequest("Search across all types is not supported; search one type.")
             raise MethodNotAllowed(f"{m} is not supported on the FHIR base.")
         if parts == ["_history"] and m == "GET":
-            return self._history(session, None, None, req)
+            return history(self, session, None, None, req)
+        if parts[0] == "metadata":  # GET /metadata is served by the web layer, without a token
+            raise MethodNotAllowed("The CapabilityStatement is read-only: use GET /metadata.")
+        if len(parts) == 1 and parts[0].startswith("$"):
+            return operation(self, session, None, None, parts[0], req)
         rtype = parts[0]
         if rtype == "AuditEvent":
             return audit_events(self, session, parts, req)
         check_type(rtype)
         if len(parts) == 3 and parts[2].startswith("$"):
             return operation(self, session, rtype, parts[1], parts[2], req)
+        if len(parts) == 2 and parts[1].startswith("$"):
+            return operation(self, session, rtype, None, parts[1], req)
         if len(parts) == 1:
             if m == "GET":
                 return self._search(session, rtype, list(req.query), req.lenient)
@@ -227,16 +240,20 @@ class Repository:
             if rid == "_search" and m == "POST":
                 return self._search(session, rtype, list(req.query), req.lenient)
             if rid == "_history" and m == "GET":
-                return self._history(session, rtype, None, req)
+                return history(self, session, rtype, None, req)
+            if rid.startswith("_"):  # not an id (datatypes.html#id): a path of its own
+                raise MethodNotAllowed(f"{m} is not supported on {req.path}.")
             if m in ("GET", "HEAD"):
-                return self._served("read", act.read(rtype, rid))
+                return self._served("read", act.read(rtype, rid), req)
             if m in ("PUT", "PUT-NEW", "PATCH"):
                 if m == "PUT":
                     out = act.update(rtype, rid, req.body, if_match=req.if_match)
                 elif m == "PUT-NEW":  # a transaction's POST whose id was assigned in advance
                     out = act.create(rtype, req.body, new_id=rid)
                 else:
-                    out = act.patch(rtype, rid, req.body, if_match=req.if_match)
+                    out = act.patch(
+                        rtype, rid, req.body, if_match=req.if_match, content_type=req.content_type
+                    )
                 subtype = "create" if out.created else ("patch" if m == "PATCH" else "update")
                 note(subtype, rtype=rtype, versions=[out.version])
                 return self._written(out, req)
@@ -244,20 +261,24 @@ class Repository:
                 return self._deleted(act.delete(rtype, rid))
         elif len(parts) == 3 and parts[2] == "_history" and m == "GET":
             act.access.require(rtype, "history-instance")
-            return self._history(session, rtype, parts[1], req)
+            return history(self, session, rtype, parts[1], req)
+        elif len(parts) == 3 and m == "GET" and is_resource_type(parts[2]):
+            return self._compartment_search(session, rtype, parts[1], parts[2], req)
         elif len(parts) == 4 and parts[2] == "_history" and m in ("GET", "HEAD"):
-            return self._served("vread", act.vread(rtype, parts[1], parts[3]))
+            return self._served("vread", act.vread(rtype, parts[1], parts[3]), req)
         raise MethodNotAllowed(f"{m} is not supported on {req.path}.")
 
     # --- responses -----------------------------------------------------------------------------
 
-    def _served(self, subtype: str, v: StoredVersion) -> FhirResponse:
-        """A read or vread response; the resource is parsed once, for the audit and the body."""
+    def _served(self, subtype: str, v: StoredVersion, req: FhirRequest) -> FhirResponse:
+        """A read or vread response; the resource is parsed once, for the audit and the body.
+        A conditional read the client's copy satisfies is a 304 (bedside.rest.reads)."""
         resource = load(v)
+        body = shaped(resource, req)
         self.trail.note(subtype, rtype=v.type, resources=[resource])
         return FhirResponse(
-            200,
-            resource,
+            304 if not_modified(req, v) else 200,
+            None if not_modified(req, v) else body,
             version=v.version,
             last_modified=v.last_updated,
             location=f"{self.base}/{v.type}/{v.id}/_history/{v.version}",
@@ -292,68 +313,48 @@ class Repository:
         )
 
     def _search(
-        self, session: Session, rtype: str, params: list[tuple[str, str]], lenient: bool
+        self,
+        session: Session,
+        rtype: str,
+        params: list[tuple[str, str]],
+        lenient: bool,
+        *,
+        compartment: tuple[str, str] | None = None,
     ) -> FhirResponse:
         query = parse_search(rtype, params, lenient=lenient)
+        if compartment is not None:
+            query = replace(
+                query,
+                compartment=patient_compartment(rtype, compartment[1]),
+                compartment_path="/".join(compartment),
+            )
         bundle = search(session, self.access, query, self.base)
-        returned = [e["resource"] for e in bundle.get("entry", []) if "resource" in e]
+        returned = [
+            e["resource"] for e in bundle.get("entry", []) if e["search"]["mode"] != "outcome"
+        ]
+        patients = searched_patients(session, rtype, params, returned)
         self.trail.note(
             "search-type",
             rtype=rtype,
             resources=returned,
-            patients=searched_patients(session, rtype, params, returned),
+            patients=[*patients, compartment[1]] if compartment else patients,
             query=urlencode(params),
         )
         return FhirResponse(200, bundle)
 
-    def _history(
-        self, session: Session, rtype: str | None, rid: str | None, req: FhirRequest
+    def _compartment_search(
+        self, session: Session, ctype: str, cid: str, rtype: str, req: FhirRequest
     ) -> FhirResponse:
-        """http.html#history: newest first, paged by change-feed position.
-
-        Only versions of resources the caller may see now (by their current version) are listed;
-        an instance the caller may not see is "not known", like a missing one.
-        """
-        if rtype is None:
-            raise NotFound("System-wide history is not available; ask for a type's history.")
-        if rid is None:
-            self.access.require(rtype, "history-type")
-        visible = self.access.rows(rtype, "history-type" if rid is None else "history-instance")
-        params = dict(req.query)
-        unknown = set(params) - {"_count", "_since", "_cursor", "_format"}
-        if unknown and not req.lenient:
-            raise InvalidRequest(f"Unknown history parameter(s): {', '.join(sorted(unknown))}.")
-        count = (
-            min(int(params["_count"]), 1000)
-            if params.get("_count", "").isdigit()
-            else (_HISTORY_COUNT)
-        )
-        cursor = Cursor.decode(params["_cursor"]) if "_cursor" in params else None
-        if rid is not None and session.current(rtype, rid, visible=visible) is None:
-            raise NotFound(f"{rtype}/{rid} is not known.")
-        versions = session.history(
-            rtype,
-            rid,
-            since=params.get("_since"),
-            before_seq=cursor.snapshot if cursor else None,
-            count=count + 1,
-            visible=visible,
-        )
-        path = f"{self.base}/{rtype}" + (f"/{rid}" if rid else "") + "/_history"
-        keep = [(k, v) for k, v in req.query if k in ("_count", "_since")]
-        next_url = None
-        if len(versions) > count:
-            versions = versions[:count]
-            if versions:  # _count=0 asks for no entries, so there is no page to continue
-                token = Cursor(versions[-1].seq).encode()
-                next_url = f"{path}?{urlencode([*keep, ('_cursor', token)])}"
-        self_url = f"{path}?{urlencode(req.query)}" if req.query else path
-        self.trail.note(
-            "history-type" if rid is None else "history-instance", rtype=rtype, versions=versions
-        )
-        return FhirResponse(
-            200, history_bundle(self.base, versions, self_url=self_url, next_url=next_url)
-        )
+        """``GET Patient/1/Observation?...`` (http.html#vsearch, compartmentdefinition.html):
+        a search of the type, also confined to the Patient's compartment. The Patient must be
+        one the caller may read; one it may not answers exactly like a missing one (404)."""
+        if ctype != "Patient":
+            raise NotFound(
+                f"Searching the {ctype} compartment is not supported.", code="not-supported"
+            )
+        check_type(rtype)
+        Interactions(session, self.access, self.hooks).read("Patient", cid)
+        return self._search(session, rtype, list(req.query), req.lenient, compartment=(ctype, cid))
 
 
 def _qs(req: FhirRequest) -> str:
@@ -363,9 +364,17 @@ def _qs(req: FhirRequest) -> str:
 def _subtype(req: FhirRequest) -> str:
     """The audit subtype of a request that failed before it could say what it was."""
     parts = [p for p in req.path.split("/") if p]
+    if parts and parts[-1].startswith("$") and parts[-1] != "$break-glass":
+        return "operation"
     if req.method in ("GET", "HEAD"):
-        if len(parts) == 1 or parts[-1] == "_search":
-            return "search-type"
+        if parts == ["_history"]:
+            return "history-system"
+        if (
+            len(parts) == 1
+            or parts[-1] == "_search"
+            or (len(parts) == 3 and parts[2][:1].isupper())
+        ):
+            return "search-type"  # a type's search, or a compartment search (Patient/1/Type)
         return "history-instance" if parts[-1] == "_history" else "read"
     if parts and parts[-1] == "$break-glass":
         return "break-glass"

@@ -2,7 +2,8 @@
 
 What the caller may see is part of the search's SQL (``Access.rows``), so totals, pages and
 ``next`` links only ever count visible resources; ``_include``/``_revinclude`` results are
-dropped unless the caller may read them.
+dropped unless the caller may read them, before ``:iterate`` follows references from them (so
+an iteration never passes through a resource the caller may not see).
 """
 
 from __future__ import annotations
@@ -12,20 +13,26 @@ from urllib.parse import urlencode
 
 import orjson
 
-from bedside.errors import Forbidden, InvalidRequest
-from bedside.fhir.search.query import SearchQuery
+from bedside.errors import Forbidden, InvalidRequest, Issue
+from bedside.fhir.outcome import operation_outcome
+from bedside.fhir.search.query import Include, SearchQuery
+from bedside.fhir.subset import subset
 from bedside.rest.access import Access
 from bedside.rest.interactions import load
+from bedside.rest.links import bind_links
 from bedside.rest.paging import Cursor
 from bedside.store.base import Session, StoredVersion
 
-_ALWAYS_KEPT = ("resourceType", "id", "meta")
+#: How many times ``:iterate`` follows references from what it included last (a bound, so a
+#: reference cycle or a long chain cannot make one search read the whole store).
+ITERATIONS = 4
 
 
 def search(session: Session, access: Access, query: SearchQuery, base: str) -> dict[str, Any]:
     """Run a search and build its searchset Bundle with self and next links."""
     caller = access.caller
     access.require(query.resource_type, "search")
+    query = bind_links(query, access)
     visible = access.rows(query.resource_type, "search")
     for inc in query.includes + query.revincludes:
         target = inc.target_type or inc.source_type
@@ -54,8 +61,10 @@ def search(session: Session, access: Access, query: SearchQuery, base: str) -> d
         links.append({"relation": "next", "url": _link(base, query, token)})
     bundle["link"] = links
     entries = [_entry(base, v, query, "match") for v in rows]
-    included = access.visible(session, _included(session, query, rows))
+    included = _included(session, access, query, rows)
     entries.extend(_entry(base, v, query, "include") for v in included)
+    if query.ignored:  # Prefer: handling=lenient (search.html#errors): say what was ignored
+        entries.append(_ignored(query.ignored))
     if entries:  # FHIR JSON has no empty arrays
         bundle["entry"] = entries
     return bundle
@@ -83,20 +92,46 @@ def _fits(kind: str, value: Any) -> bool:
 
 
 def _included(
-    session: Session, query: SearchQuery, rows: list[StoredVersion]
+    session: Session, access: Access, query: SearchQuery, rows: list[StoredVersion]
 ) -> list[StoredVersion]:
+    """What ``_include`` and ``_revinclude`` add to ``rows``, only what the caller may read;
+    then ``:iterate`` from the matches and what was added, up to :data:`ITERATIONS` times."""
     if not rows or not (query.includes or query.revincludes):
         return []
     seen = {(r.type, r.id) for r in rows}
+    first = [i for i in query.includes if not i.iterate]
+    rev_first = [i for i in query.revincludes if not i.iterate]
+    again = [i for i in query.includes if i.iterate]
+    rev_again = [i for i in query.revincludes if i.iterate]
+    out = access.visible(session, _follow(session, first, rev_first, rows, seen))
+    batch = [*rows, *out]
+    for _ in range(ITERATIONS if again or rev_again else 0):
+        batch = access.visible(session, _follow(session, again, rev_again, batch, seen))
+        if not batch:
+            break
+        out.extend(batch)
+    return out
+
+
+def _follow(
+    session: Session,
+    includes: list[Include],
+    revincludes: list[Include],
+    rows: list[StoredVersion],
+    seen: set[tuple[str, str]],
+) -> list[StoredVersion]:
+    """Resources ``rows`` point at (or that point at them), not yet in ``seen``; adds them."""
     out: list[StoredVersion] = []
-    rids = [r.rid for r in rows]
-    for inc in query.includes:
-        for v in session.referenced(rids, [inc.param.key], inc.target_type):
+    for inc in includes:
+        sources = [r.rid for r in rows if r.type == inc.source_type]
+        for v in session.referenced(sources, [inc.param.key], inc.target_type):
             if (v.type, v.id) not in seen:
                 seen.add((v.type, v.id))
                 out.append(v)
-    targets = [(r.type, r.id) for r in rows]
-    for inc in query.revincludes:
+    for inc in revincludes:
+        targets = [(r.type, r.id) for r in rows]
+        if inc.target_type is not None:
+            targets = [t for t in targets if t[0] == inc.target_type]
         for v in session.referencing(targets, inc.param.key):
             if (v.type, v.id) not in seen:
                 seen.add((v.type, v.id))
@@ -104,8 +139,20 @@ def _included(
     return out
 
 
+def _ignored(names: tuple[str, ...]) -> dict[str, Any]:
+    """The searchset entry (search mode ``outcome``) listing parameters lenient handling
+    ignored; parameter names only, never their values."""
+    issue = Issue(
+        "not-supported",
+        f"Ignored unknown search parameter(s): {', '.join(sorted(set(names)))}.",
+        severity="warning",
+    )
+    return {"resource": operation_outcome([issue]), "search": {"mode": "outcome"}}
+
+
 def _entry(base: str, v: StoredVersion, query: SearchQuery, mode: str) -> dict[str, Any]:
-    resource = _shape(load(v), query)
+    """One entry; ``_summary`` and ``_elements`` shape matches and includes alike."""
+    resource = subset(load(v), summary=query.summary, elements=query.elements)
     return {
         "fullUrl": f"{base}/{v.type}/{v.id}",
         "resource": resource,
@@ -113,31 +160,13 @@ def _entry(base: str, v: StoredVersion, query: SearchQuery, mode: str) -> dict[s
     }
 
 
-def _shape(resource: dict[str, Any], query: SearchQuery) -> dict[str, Any]:
-    """Apply _elements and _summary=data (search.html#elements, #summary)."""
-    if query.elements:
-        kept = {k: v for k, v in resource.items() if k in _ALWAYS_KEPT or k in query.elements}
-        meta = dict(kept.get("meta") or {})
-        meta["tag"] = [
-            *meta.get("tag", []),
-            {
-                "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
-                "code": "SUBSETTED",
-            },
-        ]
-        kept["meta"] = meta
-        return kept
-    if query.summary == "data":
-        return {k: v for k, v in resource.items() if k != "text"}
-    return resource
-
-
 def _link(base: str, query: SearchQuery, cursor: str | None) -> str:
     pairs = list(query.used)
     if cursor:
         pairs.append(("_cursor", cursor))
     qs = urlencode(pairs)
-    return f"{base}/{query.resource_type}" + (f"?{qs}" if qs else "")
+    path = f"{query.compartment_path}/" if query.compartment_path else ""
+    return f"{base}/{path}{query.resource_type}" + (f"?{qs}" if qs else "")
 
 
 def history_bundle(

@@ -26,6 +26,7 @@ ACTIONS: Final = {
     "vread": "R",
     "history-instance": "R",
     "history-type": "R",
+    "history-system": "R",
     "search-type": "E",
     "create": "C",
     "update": "U",

@@ -17,8 +17,10 @@ class FhirRequest:
     if_match: str | None = None
     if_none_exist: str | None = None
     if_none_match: str | None = None
+    if_modified_since: str | None = None
     prefer_return: str | None = None  # minimal | representation | OperationOutcome
     lenient: bool = False
+    prefer_async: bool = False  # Prefer: respond-async (Bulk Data kick-off)
     content_type: str | None = None
 
 

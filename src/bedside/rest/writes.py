@@ -12,6 +12,9 @@ each rule lives here once:
 * a NEWS2 total must match the parameter Observations it is derived from, recomputed from what
   the writer can read on the server (:mod:`bedside.clinical.news2_check`, brief G3): else
   :class:`~bedside.errors.ClinicalRuleBroken` (422; sync ``clinical-rule``);
+* a reference to one of this server's resources that the writer cannot read is refused (422)
+  when the policy's ``[references]`` rejects dangling references to that type
+  (:class:`~bedside.policy.rules.ReferenceRules`; the default allows them);
 * every write is the target of a ``Provenance`` (who, from which app and device, when, what it
   was based on), written by the server in the same transaction so neither exists without the
   other: one per activity and transaction (:meth:`WriteHooks.flush`).
@@ -29,8 +32,11 @@ from bedside.auth.caller import Caller
 from bedside.clinical.news2_check import check_total
 from bedside.consent.changes import note_consent_change
 from bedside.consent.rules import check_consent_write
+from bedside.errors import Unprocessable
 from bedside.fhir.dates import now_instant
+from bedside.fhir.references import local_references
 from bedside.fhir.search.extract import extract
+from bedside.policy.rules import ReferenceRules
 from bedside.provenance import provenance_for
 from bedside.rest.trail import Trail
 from bedside.store.base import Session, StoredVersion, Write
@@ -40,10 +46,17 @@ Reader = Callable[[str, str, int | None], dict[str, Any] | None]
 
 
 class WriteHooks:
-    def __init__(self, caller: Caller, trail: Trail, source: str) -> None:
+    def __init__(
+        self,
+        caller: Caller,
+        trail: Trail,
+        source: str,
+        references: ReferenceRules | None = None,
+    ) -> None:
         self.caller = caller
         self.trail = trail
         self.source = source
+        self.references = references or ReferenceRules()
         #: (activity, target, based on, occurred, purpose) of each write not yet given one
         self.pending: list[tuple[str, str, str | None, str | None, str | None]] = []
         # A device's write (sync ingest) also says when the user acted, by the device's clock,
@@ -65,6 +78,24 @@ class WriteHooks:
             check_consent_write(_content(previous), resource, patient_user=self.caller.user_patient)
         if rtype == "Observation" and resource is not None and read is not None:
             check_total(resource, lambda rid, version: read("Observation", rid, version))
+        if resource is not None and read is not None and self.references.checks:
+            self._check_references(resource, read)
+
+    def _check_references(self, resource: dict[str, Any], read: Reader) -> None:
+        """Referential integrity (docs/api.md "References"): the message names what the writer
+        sent, never whether a resource it cannot read exists."""
+        for target, tid, where in local_references(resource):
+            if self.references.mode(target) != "reject":
+                continue
+            if (target, tid) == (resource.get("resourceType"), resource.get("id")):
+                continue  # a reference to itself
+            if read(target, tid, None) is None:
+                raise Unprocessable(
+                    f"{where} refers to {target}/{tid}, which is not known here; "
+                    f"references to {target} must name a stored resource.",
+                    code="not-found",
+                    expression=(where,),
+                )
 
     def after(
         self,

@@ -8,7 +8,7 @@ together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -92,6 +92,24 @@ class Session(Protocol):
         """Versions newest first (by change-feed position), optionally older than a position.
 
         With ``visible``, only versions of resources whose current version the caller may see.
+        """
+        ...
+
+    def history_of(
+        self,
+        types: Mapping[str, Visibility | None],
+        rid: str | None,
+        *,
+        since: str | None,
+        at: tuple[str, str] | None,
+        before_seq: int | None,
+        count: int,
+    ) -> list[StoredVersion]:
+        """Versions of the resources of ``types`` (each with what of it may be seen; None:
+        all), newest first; of one resource when ``rid`` is given (``types`` then holds one).
+
+        ``since``: written at or after that instant; ``at``: current at some time between the
+        two instants (http.html#history). Instants are compared as meta.lastUpdated strings.
         """
         ...
 

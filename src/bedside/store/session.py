@@ -6,7 +6,7 @@ Dialect differences (placeholders, id allocation, locks) live in :class:`Dialect
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from bedside.fhir.search.query import SearchQuery
@@ -163,6 +163,53 @@ class SqlSession:
             "SELECT r.rid, r.type, r.id, v.version, v.deleted, v.last_updated, v.seq, v.method,"
             " v.content FROM resources r JOIN resource_versions v ON v.rid = r.rid"
             f" WHERE {where} ORDER BY v.seq DESC LIMIT ?",
+            args,
+        ).fetchall()
+        return [_row(r) for r in rows]
+
+    def history_of(
+        self,
+        types: Mapping[str, Visibility | None],
+        rid: str | None,
+        *,
+        since: str | None,
+        at: tuple[str, str] | None,
+        before_seq: int | None,
+        count: int,
+    ) -> list[StoredVersion]:
+        if not types:
+            return []
+        conds: list[str] = []
+        args: list[object] = []
+        whole = [t for t, visible in types.items() if visible is None]
+        ors = [f"r.type IN ({', '.join('?' for _ in whole)})"] if whole else []
+        args.extend(whole)
+        for rtype, visible in types.items():
+            if visible is not None:
+                access = _visible(visible)
+                ors.append(f"(r.type = ?{access.text})")
+                args.extend([rtype, *access.args])
+        conds.append("(" + " OR ".join(ors) + ")")
+        if rid is not None:
+            conds.append("r.id = ?")
+            args.append(rid)
+        if since is not None:
+            conds.append("v.last_updated >= ?")
+            args.append(since)
+        if at is not None:  # written by the end, and not replaced before the start
+            conds.append(
+                "v.last_updated <= ? AND NOT EXISTS (SELECT 1 FROM resource_versions n"
+                " WHERE n.rid = v.rid AND n.version > v.version AND n.last_updated < ?)"
+            )
+            args.extend([at[1], at[0]])
+        if before_seq is not None:
+            conds.append("v.seq < ?")
+            args.append(before_seq)
+        args.append(count)
+        rows = self._exec(
+            "SELECT r.rid, r.type, r.id, v.version, v.deleted, v.last_updated, v.seq, v.method,"
+            " v.content FROM resources r JOIN resource_versions v ON v.rid = r.rid"
+            f" WHERE {' AND '.join(conds)} ORDER BY v.seq DESC LIMIT ?",
             args,
         ).fetchall()
         return [_row(r) for r in rows]

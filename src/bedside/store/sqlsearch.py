@@ -14,6 +14,7 @@ from bedside.fhir.compartment import Compartment
 from bedside.fhir.search.extract import normalize
 from bedside.fhir.search.query import (
     Clause,
+    Link,
     RangeValue,
     ReferenceValue,
     SearchQuery,
@@ -66,6 +67,15 @@ def where(query: SearchQuery, snapshot: int, visible: Visibility | None) -> Sql:
         access = visibility(visible, drive=drive)
         parts.append(access.text)
         args.extend(access.args)
+    else:
+        drive = False
+    if query.compartment is not None:  # GET Patient/1/Observation: drives unless a reference does
+        lead = not drive and (driving is None or driving.param.kind != "reference")
+        if lead:
+            driving = None
+        comp = _compartment(query.compartment, drive=lead)
+        parts.append(comp.text)
+        args.extend(comp.args)
     for clause in query.clauses:
         sql = _clause(clause, drive=clause is driving)
         parts.append(sql.text)
@@ -75,7 +85,9 @@ def where(query: SearchQuery, snapshot: int, visible: Visibility | None) -> Sql:
 
 def _driving_clause(clauses: tuple[Clause, ...]) -> Clause | None:
     candidates = [
-        c for c in clauses if c.param.code != "_id" and c.missing is None and c.modifier != "not"
+        c
+        for c in clauses
+        if c.param.code != "_id" and c.missing is None and c.modifier != "not" and c.link is None
     ]
     if not candidates:
         return None
@@ -233,6 +245,8 @@ def _sort_expr(key: SortKey) -> tuple[str, list[object], bool]:
 
 def _clause(clause: Clause, *, drive: bool) -> Sql:
     param = clause.param
+    if clause.link is not None:
+        return _link(clause.link)
     if param.code == "_id":
         return _id_clause(clause)
     table = _TABLE[param.kind]
@@ -250,6 +264,40 @@ def _clause(clause: Clause, *, drive: bool) -> Sql:
         return Sql(f"r.rid IN (SELECT rid FROM {table} WHERE param = ? AND ({body}))", args)
     op = "NOT EXISTS" if clause.modifier == "not" else "EXISTS"
     return Sql(f"{op} (SELECT 1 FROM {table} x {_OWN} AND ({body}))", args)
+
+
+def _link(link: Link) -> Sql:
+    """A chain or ``_has`` (search.html#chaining, #has): a reference to, or from, a row of a
+    branch's type that matches the branch's clause and that the caller may see.
+
+    The inner ``SELECT ... FROM resources r`` shadows the outer row ``r``, so the inner clause
+    and visibility SQL (written for ``r``) apply to the other type's rows; the sub-select is
+    uncorrelated, so the database evaluates it once.
+    """
+    ors: list[str] = []
+    args: list[object] = [link.param.key]
+    for branch in link.branches:
+        inner = _clause(branch.inner, drive=False)
+        if not branch.bound:  # deny by default: a branch nobody decided the visibility of
+            see = Sql("1 = 0", [])
+        else:
+            see = visibility(branch.visible) if branch.visible is not None else Sql("1 = 1", [])
+        rows = (
+            f"FROM resources r WHERE r.type = ? AND r.deleted = ? AND {inner.text} AND {see.text}"
+        )
+        if link.reverse:
+            ors.append(f"x.rid IN (SELECT r.rid {rows})")
+            args.extend([branch.resource_type, False, *inner.args, *see.args])
+        else:
+            ors.append(f"(x.target_type = ? AND x.target IN (SELECT r.id {rows}))")
+            args.extend([branch.resource_type, branch.resource_type, False])
+            args.extend([*inner.args, *see.args])
+    body = " OR ".join(ors)
+    if link.reverse:
+        where = "x.target = r.id AND x.target_type = r.type AND x.param = ?"
+    else:
+        where = "x.rid = r.rid AND x.param = ?"
+    return Sql(f"EXISTS (SELECT 1 FROM idx_reference x WHERE {where} AND ({body}))", args)
 
 
 def _id_clause(clause: Clause) -> Sql:

@@ -23,16 +23,19 @@ from bedside.consent.changes import sweep
 from bedside.devices import registry as devices
 from bedside.devices.client import ensure_device_client
 from bedside.devices.escrow import EscrowSeal
+from bedside.errors import FhirError
 from bedside.healthlinks.service import HealthLinks
 from bedside.policy.decide import Policy
+from bedside.rest.bulk_export import BulkExports
 from bedside.rest.capability import capability_statement
 from bedside.settings import BodyLimits
 from bedside.store.base import Store
 from bedside.web.access_log import AccessLog
 from bedside.web.body_limit import BodyLimit
+from bedside.web.bulk_http import BulkEndpoints
 from bedside.web.consent_api import ConsentApi
 from bedside.web.device_api import DeviceApi
-from bedside.web.fhir_http import FhirEndpoint, json_response
+from bedside.web.fhir_http import FhirEndpoint, error_response, json_response, negotiate
 from bedside.web.health_links_api import HealthLinksApi
 from bedside.web.oauth import OAuthRoutes
 from bedside.web.policy_api import PolicyApi
@@ -137,7 +140,10 @@ def create_app(
         "manage": auth.config.url("grants"),
     }
     capability = capability_statement(fhir_base, started, oauth_uris)
-    endpoint = FhirEndpoint(store, auth.caller, fhir_base, policy=policy, auditor=auditor)
+    exports = BulkExports(auth.keyring.data_dir / "exports", store, policy, auditor)
+    endpoint = FhirEndpoint(
+        store, auth.caller, fhir_base, policy=policy, auditor=auditor, exports=exports
+    )
     ensure_device_client(store)
     seal = seal or EscrowSeal.load_or_create(auth.keyring.data_dir)
     links = HealthLinks(
@@ -150,6 +156,10 @@ def create_app(
     )
 
     async def metadata(request: Request) -> Response:
+        try:
+            negotiate(request)
+        except FhirError as exc:
+            return error_response(exc)
         return json_response(200, capability)
 
     async def health(request: Request) -> Response:
@@ -169,6 +179,7 @@ def create_app(
         *SyncApi(store, auth, policy, auditor).routes(),
         *HealthLinksApi(links, auth.caller).routes(),
         *Portal(auth, store, policy, auditor, links).routes(),
+        *BulkEndpoints(exports, auth.caller, fhir_base).routes(),
         Route("/fhir", fhir, methods=_FHIR_METHODS),
         Route("/fhir/{path:path}", fhir, methods=_FHIR_METHODS),
     ]

@@ -26,18 +26,38 @@ from bedside.errors import (
     FhirError,
     InvalidRequest,
     Issue,
+    NotAcceptable,
     Unauthorized,
     UnsupportedMediaType,
 )
 from bedside.fhir import json_body
 from bedside.fhir.outcome import operation_outcome
+from bedside.fhir.search.query import JSON_FORMATS
 from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, FhirResponse, Repository
+from bedside.rest.bulk_export import BulkExports
 from bedside.store.base import Store
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 _BODYLESS = frozenset({"GET", "HEAD", "DELETE"})
-_JSON_TYPES = ("application/fhir+json", "application/json", "application/json-patch+json")
+_JSON_TYPES = (
+    "application/fhir+json",
+    "application/json",
+    "application/json-patch+json",
+    "application/merge-patch+json",
+)
+#: Media ranges of an ``Accept`` header that JSON answers satisfy (http.html#mime-type).
+_ACCEPTED = frozenset(
+    {
+        "*/*",
+        "application/*",
+        "application/fhir+json",
+        "application/json",
+        "application/json+fhir",
+        "application/json-patch+json",
+        "application/merge-patch+json",
+    }
+)
 log = logging.getLogger("bedside.web")
 
 
@@ -60,6 +80,26 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+def negotiate(request: Request) -> None:
+    """406 when the client asks only for a format this server does not serve (XML, Turtle):
+    ``_format`` names another, or no range of ``Accept`` admits JSON (RFC 9110 §12.5.1).
+    A missing or empty ``Accept`` admits anything."""
+    fmt = request.query_params.get("_format")
+    if fmt is not None and fmt.split(";")[0].strip().lower() not in JSON_FORMATS:
+        raise NotAcceptable("This server answers in FHIR JSON only (_format=json).")
+    accept = request.headers.get("accept", "").strip()
+    if not accept:
+        return
+    ranges = []
+    for item in accept.split(","):
+        media, *rest = item.split(";")
+        q = next((p.split("=", 1)[1] for p in rest if p.strip().startswith("q=")), "1")
+        if q.strip() not in ("0", "0.0", "0.00", "0.000"):
+            ranges.append(media.strip().lower())
+    if not any(r in _ACCEPTED for r in ranges):
+        raise NotAcceptable("This server answers in FHIR JSON only: accept application/fhir+json.")
+
+
 def error_response(exc: FhirError) -> Response:
     return json_response(exc.status, operation_outcome(exc.issues), exc.headers)
 
@@ -75,8 +115,10 @@ class FhirEndpoint:
         *,
         policy: Policy | None = None,
         auditor: Auditor | None = None,
+        exports: BulkExports | None = None,
     ) -> None:
         self.store = store
+        self.exports = exports
         self.authenticate = authenticate  # bearer token -> Caller, or Unauthorized
         self.base = fhir_base
         self.policy = policy or Policy()
@@ -84,6 +126,7 @@ class FhirEndpoint:
 
     async def __call__(self, request: Request) -> Response:
         try:
+            negotiate(request)
             if request.method in _BODYLESS:  # one worker-thread hop: authenticate, then run
                 req = await _fhir_request(request)
                 resp = await run_in_threadpool(self._serve, request, req)
@@ -109,7 +152,13 @@ class FhirEndpoint:
     def _repository(self, request: Request, caller: Caller) -> Repository:
         network = request.client.host if request.client else None
         return Repository(
-            self.store, caller, self.base, policy=self.policy, auditor=self.auditor, network=network
+            self.store,
+            caller,
+            self.base,
+            policy=self.policy,
+            auditor=self.auditor,
+            network=network,
+            exports=self.exports,
         )
 
     def _caller(self, request: Request) -> Caller:
@@ -151,7 +200,7 @@ async def _fhir_request(request: Request) -> FhirRequest:
             if ctype and ctype not in _JSON_TYPES:
                 raise UnsupportedMediaType(
                     "Send FHIR JSON (application/fhir+json) or, for PATCH, "
-                    "application/json-patch+json."
+                    "application/json-patch+json or application/merge-patch+json."
                 )
             body = json_body.loads(raw)
         elif method != "POST" or not path.endswith("_search"):
@@ -165,8 +214,10 @@ async def _fhir_request(request: Request) -> FhirRequest:
         if_match=request.headers.get("if-match"),
         if_none_exist=request.headers.get("if-none-exist"),
         if_none_match=request.headers.get("if-none-match"),
+        if_modified_since=request.headers.get("if-modified-since"),
         prefer_return=prefer.get("return"),
         lenient=prefer.get("handling") == "lenient",
+        prefer_async="respond-async" in prefer,
         content_type=ctype or None,
     )
 
@@ -189,6 +240,8 @@ def _http(resp: FhirResponse, *, pretty: bool) -> Response:
         headers["Last-Modified"] = _http_date(resp.last_modified)
     if resp.location:
         headers["Location" if resp.status == 201 else "Content-Location"] = resp.location
+    if resp.status == 304:  # RFC 9110 §15.4.5: no content, the validators only
+        return Response(status_code=304, headers={**headers, "Cache-Control": "no-store"})
     return json_response(resp.status, resp.resource, headers, pretty=pretty)
 
 

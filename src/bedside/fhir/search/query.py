@@ -3,7 +3,9 @@
 Parameter values follow search.html#ptypes: ``,`` separates alternatives (OR), repeating a
 parameter ANDs it, ``\\`` escapes ``,``, ``|`` and ``$``. Unknown parameters are an error unless
 the client sent ``Prefer: handling=lenient`` (search.html#errors), in which case they are listed
-in ``ignored`` and left out of the self link.
+in ``ignored`` (the searchset reports them in an OperationOutcome) and left out of the self
+link. ``_include:iterate`` (and R4's older ``:recurse``) follow references from included
+resources too.
 """
 
 from __future__ import annotations
@@ -11,12 +13,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from bedside.errors import InvalidRequest
+from bedside.errors import InvalidRequest, NotAcceptable
 from bedside.fhir.dates import parse_range
 from bedside.fhir.resource_types import is_resource_type
 from bedside.fhir.search.registry import SearchParam, params_for
+from bedside.fhir.subset import summary_mode
+
+if TYPE_CHECKING:
+    from bedside.fhir.compartment import Compartment
+    from bedside.fhir.search.visibility import Visibility
 
 DEFAULT_COUNT: Final = 20
 MAX_COUNT: Final = 1000
@@ -43,6 +50,14 @@ _MODIFIERS: Final[dict[str, frozenset[str]]] = {
     "quantity": frozenset({"missing"}),
     "number": frozenset({"missing"}),
 }
+#: ``_include`` and ``_revinclude`` with ``:iterate`` (R4) or ``:recurse`` (its older name).
+ITERATING: Final = frozenset(
+    f"{name}:{how}" for name in ("_include", "_revinclude") for how in ("iterate", "recurse")
+)
+#: ``_format`` values that mean JSON (http.html#mime-type); any other is 406.
+JSON_FORMATS: Final = frozenset(
+    {"json", "application/json", "application/fhir+json", "application/json+fhir"}
+)
 _PREFIX_RE: Final = re.compile(r"(eq|ne|gt|lt|ge|le|sa|eb|ap)(?=[-+0-9.T])")
 _ESCAPE_RE: Final = re.compile(r"\\(.)")
 _DECIMAL_RE: Final = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
@@ -78,6 +93,33 @@ Value = TokenValue | RangeValue | ReferenceValue | str
 
 
 @dataclass(frozen=True, slots=True)
+class Branch:
+    """One resource type a chain or ``_has`` reaches, the clause it must match there, and
+    which of its rows the caller may see (bound by the REST layer before the search runs;
+    unbound, nothing is visible: deny by default)."""
+
+    resource_type: str
+    inner: Clause
+    visible: Visibility | None = None
+    bound: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A chained parameter (search.html#chaining) or ``_has`` (search.html#has).
+
+    A chain follows ``param`` (a reference of the searched type) to a row of one of
+    ``branches``; ``_has`` (``reverse``) looks for a row of the branch's type whose ``param``
+    refers to the searched row. The branches are ORed (a chain whose target type is not named
+    reaches every type that has the next parameter).
+    """
+
+    reverse: bool
+    param: SearchParam
+    branches: tuple[Branch, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Clause:
     """One parameter occurrence: its values are ORed; clauses are ANDed."""
 
@@ -85,6 +127,7 @@ class Clause:
     modifier: str | None
     values: tuple[Value, ...]
     missing: bool | None = None
+    link: Link | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +137,7 @@ class Include:
     source_type: str
     param: SearchParam
     target_type: str | None
+    iterate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +161,9 @@ class SearchQuery:
     cursor: str | None = None
     used: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     ignored: tuple[str, ...] = ()
+    #: A compartment search (``GET Patient/1/Observation``): rows must also lie in it.
+    compartment: Compartment | None = None
+    compartment_path: str | None = None  # "Patient/1", for the self and next links
 
 
 def parse_search(
@@ -136,9 +183,25 @@ def parse_search(
             if name != "_cursor":
                 used.append((name, raw))
             continue
+        if name in ITERATING:
+            rev = name.startswith("_revinclude")
+            found = _include(raw, rev=rev, rtype=resource_type, iterate=True)
+            (revincludes if rev else includes).append(found)
+            used.append((name, raw))
+            continue
+        if name.startswith("_has:") or "." in name:
+            from bedside.fhir.search.links import parse_link  # it parses clauses with this module
+
+            linked = parse_link(resource_type, name, raw, lenient=lenient)
+            if linked is None:
+                ignored.append(name)
+            else:
+                clauses.append(linked)
+                used.append((name, raw))
+            continue
         code, _, modifier = name.partition(":")
         param = known.get(code)
-        if param is None or "." in code:
+        if param is None:
             if lenient:
                 ignored.append(name)
                 continue
@@ -190,9 +253,7 @@ def _result_param(
     elif name == "_revinclude":
         revincludes.append(_include(raw, rev=True, rtype=rtype))
     elif name == "_summary":
-        if raw not in ("count", "false", "data"):
-            raise InvalidRequest(f"_summary={raw} is not supported (count, data, false are).")
-        opts.summary = None if raw == "false" else raw
+        opts.summary = summary_mode(raw)
     elif name == "_elements":
         opts.elements = [e.strip() for e in raw.split(",") if e.strip()]
     elif name == "_total":
@@ -201,8 +262,8 @@ def _result_param(
         opts.total = raw
     elif name == "_cursor":
         opts.cursor = raw
-    elif name == "_format" and raw not in ("json", "application/fhir+json", "application/json"):
-        raise InvalidRequest("Only JSON is supported (_format=json).")
+    elif name == "_format" and raw.split(";")[0].strip() not in JSON_FORMATS:
+        raise NotAcceptable("This server answers in FHIR JSON only (_format=json).")
 
 
 def _sort_key(rtype: str, part: str) -> SortKey:
@@ -216,7 +277,7 @@ def _sort_key(rtype: str, part: str) -> SortKey:
     return SortKey(code, param, descending)
 
 
-def _include(raw: str, *, rev: bool, rtype: str) -> Include:
+def _include(raw: str, *, rev: bool, rtype: str, iterate: bool = False) -> Include:
     parts = raw.split(":")
     if len(parts) not in (2, 3) or not is_resource_type(parts[0]):
         raise InvalidRequest(f"Invalid {'_revinclude' if rev else '_include'} value '{raw}'.")
@@ -227,9 +288,9 @@ def _include(raw: str, *, rev: bool, rtype: str) -> Include:
     target = parts[2] if len(parts) == 3 else None
     if target is not None and not is_resource_type(target):
         raise InvalidRequest(f"Unknown resource type '{target}' in '{raw}'.")
-    if not rev and source != rtype:
+    if not rev and not iterate and source != rtype:
         raise InvalidRequest(f"_include must start with the searched type {rtype}.")
-    return Include(source, param, target)
+    return Include(source, param, target, iterate)
 
 
 def split_values(raw: str) -> list[str]:
@@ -255,6 +316,11 @@ def _split_unescaped(raw: str, sep: str, maxsplit: int = -1) -> list[str]:
 
 def _unescape(text: str) -> str:
     return _ESCAPE_RE.sub(r"\1", text)
+
+
+def clause_of(param: SearchParam, modifier: str | None, raw: str) -> Clause:
+    """One parameter occurrence as a Clause (its value parsed per the parameter's type)."""
+    return _clause(param, modifier, raw)
 
 
 def _clause(param: SearchParam, modifier: str | None, raw: str) -> Clause:
