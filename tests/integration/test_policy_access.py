@@ -123,6 +123,46 @@ def test_sharing_observations_for_thirty_days_shares_exactly_that(hospital: Hosp
     assert status(hospital.doctor(), "Observation/obs-p-shared") == 404  # expired
 
 
+def test_a_share_with_an_organisation_reaches_those_working_for_it_now(hospital: Hospital) -> None:
+    """A patient may share with an organisation (the portal offers them): the Consent's actor
+    is an Organization, and a clinician counts as it while a PractitionerRole says they work
+    there."""
+    hospital.put({"resourceType": "Organization", "id": "org-gp", "name": "Riverside practice"})
+    role = {
+        "resourceType": "PractitionerRole",
+        "id": "role-doc",
+        "active": True,
+        "practitioner": {"reference": DOC},
+        "organization": {"reference": "Organization/org-gp"},
+        "period": {"start": "2026-11-01", "end": "2026-11-25"},
+    }
+    hospital.put(role)
+    assert status(hospital.doctor(), "Observation/obs-p-shared") == 404
+    hospital.put(
+        consent(
+            "c-org",
+            "p-shared",
+            actor="Organization/org-gp",
+            types=("Observation",),
+            end="2026-12-21",
+        )
+    )
+    assert status(hospital.doctor(), "Observation/obs-p-shared") == 200
+    assert status(hospital.doctor(), "Condition/cond-p-shared") == 404  # not an Observation
+    assert (
+        status(hospital.as_user("doctor", "Practitioner/other"), "Observation/obs-p-shared") == 404
+    )
+    # a clinician cannot make themselves a member: roles are reference data (ADR 0009)
+    mine = {**role, "id": "role-other", "practitioner": {"reference": "Practitioner/other"}}
+    with pytest.raises(FhirError) as refused:
+        hospital.as_user("doctor", "Practitioner/other").handle(
+            FhirRequest("PUT", "PractitionerRole/role-other", body=mine)
+        )
+    assert refused.value.status == 403
+    hospital.clock.advance(5 * DAY)  # the role ended on 2026-11-25
+    assert status(hospital.doctor(), "Observation/obs-p-shared") == 404
+
+
 def test_withdrawing_a_consent_takes_effect_at_once_and_tells_devices(hospital: Hospital) -> None:
     shared = consent("c-w", "p-shared", types=("Observation",), end="2026-12-21")
     hospital.put(shared)

@@ -71,15 +71,17 @@ class Policy:
     def _consents(
         self, db: Records, user_ref: str, patients: set[str], now: float
     ) -> tuple[list[Share], list[Refusal]]:
-        """Active consents that name the user, or concern a patient the user is related to."""
+        """Active consents that name the user or an organisation they work for, or concern a
+        patient the user is related to."""
         from bedside.consent.evaluate import shares_for
 
-        kind, _, rid = user_ref.partition("/")
-        select = (
-            "SELECT x.rid FROM idx_reference x WHERE x.param = ? AND x.target = ?"
-            " AND x.target_type = ?"
-        )
-        args: list[object] = ["Consent.actor", rid, kind]
+        actors = [user_ref, *relationships.organizations(db, user_ref, now)]
+        named = " OR ".join("(x.target = ? AND x.target_type = ?)" for _ in actors)
+        select = f"SELECT x.rid FROM idx_reference x WHERE x.param = ? AND ({named})"
+        args: list[object] = ["Consent.actor"]
+        for actor in actors:
+            kind, _, rid = actor.partition("/")
+            args += [rid, kind]
         if patients:
             marks = ", ".join("?" for _ in patients)
             select += (
@@ -94,7 +96,7 @@ class Policy:
         consents = relationships.current_resources(
             db, "Consent", active, ["Consent.status", "active", *args]
         )
-        shares, refusals = shares_for(consents, {user_ref}, now)
+        shares, refusals = shares_for(consents, set(actors), now)
         return list(shares), list(refusals)
 
 

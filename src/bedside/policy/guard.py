@@ -31,7 +31,9 @@ from bedside.policy.model import AccessView
 #: The resource types whose content :meth:`bedside.policy.decide.Policy.view` reads (CareTeam
 #: and Encounter by :mod:`bedside.policy.relationships`, Location's ``partOf`` for wards, Consent
 #: for shares and refusals). Writing one re-decides the writer's access before it commits.
-POLICY_INPUTS: Final = frozenset({"CareTeam", "Consent", "Encounter", "Location"})
+POLICY_INPUTS: Final = frozenset(
+    {"CareTeam", "Consent", "Encounter", "Location", "PractitionerRole"}
+)
 
 
 def changeable(view: AccessView) -> frozenset[str]:

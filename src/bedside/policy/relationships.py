@@ -7,6 +7,10 @@
   its subject is visible while the encounter lasts;
 * a patient assigned directly (``bedside admin assign --patient``).
 
+And who the practitioner acts for: :func:`organizations`, from their active ``PractitionerRole``
+resources, so a patient's Consent naming an Organization reaches the people working for it
+(docs/consent.md "Actors").
+
 Each lookup is one indexed query; rows are few per user, so the checks on periods and statuses
 are done on the loaded resources. Nothing is cached: a care team ended, an encounter finished or
 an assignment removed counts at the next request.
@@ -59,6 +63,35 @@ def care_teams(db: Records, user_ref: str, now: float) -> list[PatientAccess]:
         if member and patient:
             until = _end(team.get("period"))
             found.append(PatientAccess(patient, "care-team", f"CareTeam/{team['id']}", until))
+    return found
+
+
+def organizations(db: Records, user_ref: str, now: float) -> list[str]:
+    """``Organization/<id>`` of each organisation the user works for now: an active
+    ``PractitionerRole`` (``active`` not false, ``period`` covering now) whose practitioner is
+    the user, or the user's own ``PractitionerRole``."""
+    kind, _, rid = user_ref.partition("/")
+    if kind == "PractitionerRole":
+        roles = current_resources(
+            db,
+            "PractitionerRole",
+            "SELECT rid FROM resources WHERE type = ? AND id = ?",
+            ["PractitionerRole", rid],
+        )
+    else:
+        roles = current_resources(
+            db,
+            "PractitionerRole",
+            "SELECT rid FROM idx_reference WHERE param = ? AND target = ? AND target_type = ?",
+            ["PractitionerRole.practitioner", rid, kind],
+        )
+    found: list[str] = []
+    for role in roles:
+        if role.get("active") is False or not _covers(role.get("period"), now):
+            continue
+        ref = (role.get("organization") or {}).get("reference")
+        if isinstance(ref, str) and ref.startswith("Organization/") and ref not in found:
+            found.append(ref)
     return found
 
 

@@ -65,14 +65,13 @@ class Choice:
         return (datetime.fromtimestamp(now, UTC) + timedelta(days=self.days)).date().isoformat()
 
 
-#: Whom a share can name. Access decisions match a Consent's actor against the clinician's own
-#: ``fhirUser`` (``bedside.policy.decide``), so a share naming an Organization would be stored
-#: and reach no one: organisations are not offered until a user's organisation counts.
-RECIPIENT_TYPES: Final = ("Practitioner",)
+#: Whom a share can name: a practitioner, or an organisation, which reaches the clinicians an
+#: active PractitionerRole says work for it (``bedside.policy.relationships.organizations``).
+RECIPIENT_TYPES: Final = ("Practitioner", "Organization")
 
 
 def recipients(record: PortalRecord) -> list[Recipient]:
-    """Practitioners known to Bedside, by name (shared reference data)."""
+    """Practitioners and organisations known to Bedside, by name (shared reference data)."""
     out: list[Recipient] = []
     for rtype in RECIPIENT_TYPES:
         query = (("_count", "200"),)
