@@ -45,6 +45,10 @@ class AuditEntry:
     description: str | None = None  # plain words, no PHI: "denied: outside the care team"
     network: str | None = None  # the client's address
     occurred_ms: int | None = None  # when the user acted, by a device's clock (sync): period
+    #: Why access was allowed or refused, for the metrics only (not written into the chain):
+    #: a :data:`bedside.policy.model.BASES` value, ``service``, ``consent`` for a consent's deny,
+    #: or None when the entry is not an access decision about patients.
+    basis: str | None = None
 
 
 class Auditor(Protocol):

@@ -48,6 +48,7 @@ __all__ = [
     "mark_resolved",
     "may_see",
     "of_event",
+    "open_counts",
     "open_item",
     "outcomes",
 ]
@@ -285,6 +286,17 @@ def listing_page(
         return items, None
     items = items[:count]
     return items, Cursor(0, (items[-1].created_at, items[-1].id)).encode()
+
+
+def open_counts(db: Records) -> list[tuple[str, str, int, int]]:
+    """Open items by (resource type, code): how many, and when the oldest was opened (UNIX
+    seconds). For the metrics: counts and ages only, nothing about a patient."""
+    rows = db.rows(
+        "SELECT resource_type, code, COUNT(*), MIN(created_at) FROM sync_reviews"
+        " WHERE state = ? GROUP BY resource_type, code",
+        [OPEN],
+    )
+    return [(str(t), str(c), int(n), int(oldest)) for t, c, n, oldest in rows]
 
 
 def _position(cursor: str) -> tuple[int, str]:

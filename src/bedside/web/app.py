@@ -23,6 +23,10 @@ from bedside.consent.changes import sweep
 from bedside.devices import registry as devices
 from bedside.devices.client import ensure_device_client
 from bedside.devices.escrow import EscrowSeal
+from bedside.metrics.access import ScrapeToken
+from bedside.metrics.audited import MeteredAuditor
+from bedside.metrics.registry import Metrics
+from bedside.metrics.state import DatabaseState
 from bedside.policy.decide import Policy
 from bedside.rest.capability import capability_statement
 from bedside.settings import BodyLimits
@@ -32,6 +36,7 @@ from bedside.web.body_limit import BodyLimit
 from bedside.web.consent_api import ConsentApi
 from bedside.web.device_api import DeviceApi
 from bedside.web.fhir_http import FhirEndpoint, json_response
+from bedside.web.metrics_api import MetricsApi
 from bedside.web.oauth import OAuthRoutes
 from bedside.web.policy_api import PolicyApi
 from bedside.web.sync_api import SyncApi
@@ -110,7 +115,9 @@ def create_app(
     (default :class:`~bedside.settings.BodyLimits`) caps request bodies while they are read.
     """
     policy = policy or Policy()
-    auditor = auditor or NullAuditor()
+    metrics = Metrics()  # docs/operations.md; GET /metrics for the scrape token's holder
+    metrics.add_collector(DatabaseState(store, policy.rules, policy.clock))
+    auditor = MeteredAuditor(auditor or NullAuditor(), metrics)
     auth.auditor = auditor
     auth.policy = policy
     fhir_base = auth.config.fhir_base
@@ -139,12 +146,13 @@ def create_app(
     routes = [
         Route("/healthz", health, methods=["GET"]),
         Route("/fhir/metadata", metadata, methods=["GET"]),
-        *OAuthRoutes(auth).routes(),
+        *OAuthRoutes(auth, metrics).routes(),
         *ConsentApi(store, auth.caller, policy.clock, policy=policy).routes(),
         *PolicyApi(store, auth, policy, pins=devices.pins_of).routes(),
         *DeviceApi(store, auth, policy, seal).routes(),
         *SyncPullApi(store, auth, policy).routes(),
-        *SyncApi(store, auth, policy, auditor).routes(),
+        *SyncApi(store, auth, policy, auditor, metrics).routes(),
+        *MetricsApi(metrics, ScrapeToken(auth.keyring.data_dir)).routes(),
         Route("/fhir", fhir, methods=_FHIR_METHODS),
         Route("/fhir/{path:path}", fhir, methods=_FHIR_METHODS),
     ]
@@ -161,7 +169,7 @@ def create_app(
                 await run_in_threadpool(close)
 
     app = Starlette(routes=routes, lifespan=lifespan)
-    return AccessLog(SelectiveCORS(BodyLimit(app, body_limits or BodyLimits())))
+    return AccessLog(SelectiveCORS(BodyLimit(app, body_limits or BodyLimits())), metrics)
 
 
 async def _sweeper(store: Store, policy: Policy, every: float) -> None:
