@@ -8,6 +8,7 @@ below it raises them. Messages must never echo PHI the caller did not send.
     ├── StoreError                   the database failed in a way the caller cannot fix
     ├── AdminError                   an admin command cannot be done as asked (CLI message)
     ├── OAuthError                   an OAuth 2.0 endpoint refused (RFC 6749 §5.2 error codes)
+    ├── CsrfRefused                  a browser change without its session's CSRF token (403)
     └── FhirError                    a FHIR interaction refused; carries status + issues
         ├── InvalidRequest           400  malformed request, unknown search parameter
         ├── Unauthorized             401  no or bad bearer token
@@ -86,6 +87,11 @@ class Issue:
         if self.expression:
             issue["expression"] = list(self.expression)
         return issue
+
+
+class CsrfRefused(BedsideError):
+    """A change from a browser session that lacks the session's CSRF token or came from
+    another origin. The message is one plain sentence for the page."""
 
 
 class FhirError(BedsideError):

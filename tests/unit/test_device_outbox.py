@@ -195,3 +195,41 @@ def test_confirmed_version_marks_the_local_copy_synced_once_nothing_else_waits(
 def test_unknown_state_filter_is_refused(outbox: Outbox) -> None:
     with pytest.raises(DeviceError):
         outbox.list("lost")
+
+
+def test_a_pushs_answers_settle_together_and_a_bad_one_stops_there(outbox: Outbox) -> None:
+    for i in range(4):
+        append(outbox, f"o{i}")
+    outbox.take(4, at=NOW)
+    with pytest.raises(DeviceError, match="reason"):
+        outbox.settle_many(
+            [
+                (1, {"state": "confirmed", "version": "1"}),
+                (2, {"state": "confirmed", "version": "1"}),
+                (3, {"state": "rejected"}),  # no reason: cannot be recorded
+                (4, {"state": "confirmed", "version": "1"}),
+            ],
+            at=NOW,
+        )
+    states = {e.seq: e.state for e in outbox.list()}
+    assert states == {1: "confirmed", 2: "confirmed", 3: "sending", 4: "sending"}
+
+
+def test_a_records_events_are_found_by_index_not_by_scanning_the_outbox(
+    outbox: Outbox, store: LocalStore
+) -> None:
+    """Every local write and confirmation asks Outbox.unconfirmed / create_seq: a scan of the
+    whole outbox there made a push of N events cost O(N^2) on the device."""
+    append(outbox, "o1")
+    with store.transaction() as tx:
+        for sql in (
+            "SELECT 1 FROM outbox WHERE type = ? AND resource_id = ? AND state IN "
+            "('pending', 'sending', 'needs-review') LIMIT 1",
+            "SELECT seq FROM outbox WHERE type = ? AND resource_id = ? AND action = 'create' "
+            "ORDER BY seq LIMIT 1",
+        ):
+            plan = " ".join(
+                str(row[-1])
+                for row in tx.execute(f"EXPLAIN QUERY PLAN {sql}", ("Observation", "o1"))
+            )
+            assert "USING INDEX outbox_resource" in plan, plan

@@ -99,6 +99,7 @@ BEDSIDE_CODES: Final = {
     "review-list": "Sync review queue listed",
     "review-read": "Sync review item read",
     "review-resolve": "Sync review item resolved",
+    "app-refused": "A Bedside app refused a user of another role",
 }
 
 #: Interactions where the user receives data (BALP: user agent type IRCP) or authors it (AUT).

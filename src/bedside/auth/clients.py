@@ -205,6 +205,24 @@ class Clients:
             )
         return client
 
+    def ensure_public(
+        self, client_id: str, *, name: str, redirect_uri: str, scope: str, now: float | None = None
+    ) -> bool:
+        """Register one of Bedside's own public apps unless a client of that id exists (an
+        administrator's later changes, or its removal until the next start, stand); True when
+        created. ``ON CONFLICT DO NOTHING``: several server processes may start together."""
+        created = int(now if now is not None else self.clock())
+        with self.store.records(write=True) as db:
+            return (
+                db.run(
+                    f"INSERT INTO auth_clients ({_COLUMNS}, created_at)"
+                    " VALUES (?, ?, 'none', NULL, NULL, NULL, ?, ?, 0, 0, ?)"
+                    " ON CONFLICT (client_id) DO NOTHING",
+                    (client_id, name, orjson.dumps([redirect_uri]).decode(), scope, created),
+                )
+                > 0
+            )
+
     def get(self, client_id: str) -> Client | None:
         with self.store.records() as db:
             row = db.one(f"SELECT {_COLUMNS} FROM auth_clients WHERE client_id = ?", (client_id,))

@@ -127,6 +127,9 @@ class AuthServer:
         )
         self.auditor: Auditor = NullAuditor()  # the server's AuditLog, set by whoever builds us
         self.policy = Policy(clock=clock)  # the server's access policy, likewise
+        #: Client ids of Bedside's own apps (web/first_party.py): their users are not asked
+        #: "Allow this app?", since the app is part of the server they already trust.
+        self.first_party: set[str] = set()
 
     # --- discovery -------------------------------------------------------------------------------
 

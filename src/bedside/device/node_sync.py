@@ -60,6 +60,11 @@ class SyncSide:
         with self._use(background=True) as s:
             return s.outbox.settle(seq, result, at=self._clock())
 
+    def outbox_settle_many(self, answers: list[tuple[int, dict[str, Any]]]) -> list[OutboxEntry]:
+        """Settle a push's answers in one transaction (:meth:`Outbox.settle_many`)."""
+        with self._use(background=True) as s:
+            return s.outbox.settle_many(answers, at=self._clock())
+
     def outbox_requeue(self, seqs: Iterable[int]) -> int:
         """``sending`` events back to ``pending`` (deferred by the server, or unanswered)."""
         with self._use(background=True) as s:

@@ -21,7 +21,7 @@ result (G2).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -177,6 +177,31 @@ class Outbox:
         write ``version`` the resource's new server versionId, which makes the local copy
         ``synced`` once no other unconfirmed event for it remains. It is stored whole.
         """
+        return self.settle_many([(seq, result)], at=at)[0]
+
+    def settle_many(
+        self, answers: Sequence[tuple[int, Mapping[str, Any]]], *, at: float
+    ) -> list[OutboxEntry]:
+        """:meth:`settle` for a push's answers, in order, in one transaction (one disk sync
+        for the batch, not one per event). An answer that cannot be recorded stops there: the
+        ones before it are kept, and it and the rest stay ``sending`` (sent again next time,
+        when the server answers them again byte for byte)."""
+        settled: list[OutboxEntry] = []
+        refused: DeviceError | None = None
+        with self.store.transaction() as tx:
+            for seq, result in answers:
+                try:
+                    settled.append(self._settle_one(tx, seq, result, at))
+                except DeviceError as exc:
+                    refused = exc
+                    break
+        if refused is not None:
+            raise refused
+        return settled
+
+    def _settle_one(
+        self, tx: Connection, seq: int, result: Mapping[str, Any], at: float
+    ) -> OutboxEntry:
         state = result.get("state")
         reason = result.get("reason")
         if state not in SETTLED:
@@ -186,22 +211,20 @@ class Outbox:
         if state != "confirmed" and not (isinstance(reason, str) and reason.strip()):
             raise DeviceError(f"A {state} sync result must give the reason.")
         body = orjson.dumps(dict(result)).decode("utf-8")
-        with self.store.transaction() as tx:
-            row = tx.execute(
-                "SELECT state, type, resource_id FROM outbox WHERE seq = ?", (seq,)
-            ).fetchone()
-            if row is None:
-                raise DeviceError(f"There is no event {seq} in the outbox.")
-            if row[0] != "sending":
-                raise DeviceError(f"Event {seq} is {row[0]}, not being sent: it cannot be settled.")
-            tx.execute(
-                "UPDATE outbox SET state = ?, reason = ?, result = ?, updated = ? WHERE seq = ?",
-                (state, reason if isinstance(reason, str) else None, body, at, seq),
-            )
-            version = result.get("version")
-            if state == "confirmed" and isinstance(version, str) and version:
-                self._confirm_resource(tx, str(row[1]), str(row[2]), version)
-            return self._get(tx, seq)
+        row = tx.execute("SELECT state, type, resource_id FROM outbox WHERE seq = ?", (seq,))
+        found = row.fetchone()
+        if found is None:
+            raise DeviceError(f"There is no event {seq} in the outbox.")
+        if found[0] != "sending":
+            raise DeviceError(f"Event {seq} is {found[0]}, not being sent: it cannot be settled.")
+        tx.execute(
+            "UPDATE outbox SET state = ?, reason = ?, result = ?, updated = ? WHERE seq = ?",
+            (state, reason if isinstance(reason, str) else None, body, at, seq),
+        )
+        version = result.get("version")
+        if state == "confirmed" and isinstance(version, str) and version:
+            self._confirm_resource(tx, str(found[1]), str(found[2]), version)
+        return self._get(tx, seq)
 
     @staticmethod
     def _confirm_resource(tx: Connection, rtype: str, rid: str, version: str) -> None:

@@ -77,6 +77,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     result TEXT                      -- the server's per-event result JSON, once acknowledged
 );
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, seq);
+-- A record's events: every local write and every confirmation asks whether an earlier change
+-- of the same record still waits for the server (Outbox.unconfirmed, create_seq). Without it
+-- each asked by scanning the whole outbox, and a push of N events cost O(N^2).
+CREATE INDEX IF NOT EXISTS outbox_resource ON outbox (type, resource_id, seq);
 
 -- Conflicts the server reported (sync fills these; the device lists them).
 CREATE TABLE IF NOT EXISTS conflicts (

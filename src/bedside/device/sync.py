@@ -208,6 +208,7 @@ def _settle(
         if isinstance(r, dict) and isinstance(r.get("seq"), int)
     }
     again: list[int] = []
+    answers: list[tuple[int, dict[str, Any]]] = []
     settled = 0
     for entry in entries:
         result = by_seq.get(entry.seq)
@@ -218,8 +219,7 @@ def _settle(
             continue
         if result.get("idempotency_key") not in (None, entry.idempotency_key):
             raise DeviceError("The server answered for another event; the sync was stopped.")
-        local = {**result, "state": _STATES[state], "server_state": state}
-        node.outbox_settle(entry.seq, local)
+        answers.append((entry.seq, {**result, "state": _STATES[state], "server_state": state}))
         settled += 1
         if state == "confirmed":
             summary.confirmed += 1
@@ -231,6 +231,7 @@ def _settle(
             summary.rejected += 1
             if isinstance(result.get("reason"), str):
                 summary.reasons.append(result["reason"])
+    node.outbox_settle_many(answers)  # one transaction for the batch's answers
     node.outbox_requeue(again)
     return settled
 

@@ -10,11 +10,9 @@ stands between installing the server and enrolling a device. It is created only 
 
 from __future__ import annotations
 
-import time
 from typing import Final
 
-import orjson
-
+from bedside.auth.clients import Clients
 from bedside.store.base import Store
 
 CLIENT_ID: Final = "bedside-device"
@@ -25,15 +23,6 @@ SCOPE: Final = "openid fhirUser offline_access user/*.cruds"
 
 def ensure_device_client(store: Store, now: float | None = None) -> bool:
     """Register ``bedside-device`` unless a client of that id exists; True when created."""
-    created = int(now if now is not None else time.time())
-    with store.records(write=True) as db:
-        return (
-            db.run(
-                "INSERT INTO auth_clients (client_id, name, auth_method, secret_hash, jwks,"
-                " jwks_url, redirect_uris, scope, backend, disabled, created_at)"
-                " VALUES (?, ?, 'none', NULL, NULL, NULL, ?, ?, 0, 0, ?)"
-                " ON CONFLICT (client_id) DO NOTHING",
-                (CLIENT_ID, NAME, orjson.dumps([REDIRECT_URI]).decode(), SCOPE, created),
-            )
-            > 0
-        )
+    return Clients(store).ensure_public(
+        CLIENT_ID, name=NAME, redirect_uri=REDIRECT_URI, scope=SCOPE, now=now
+    )

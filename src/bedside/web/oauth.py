@@ -310,7 +310,8 @@ class OAuthRoutes:
             return RedirectResponse(f"/auth/patient?request={rid}", status_code=303)
         scopes = self.server.role_scope(req, user)
         types = wording.selectable_types(scopes)
-        if request.method == "GET":
+        trusted = req.client_id in self.server.first_party
+        if request.method == "GET" and not trusted:
             patient_id = req.launch.get("patient") or user.patient_id or patient
             names = await self._choices(user, str(patient_id), by_id=True) if patient_id else []
             return page(
@@ -325,9 +326,9 @@ class OAuthRoutes:
                 refresh=_refresh_words(scopes.other),
             )
         await run_in_threadpool(self.server.grants.close_request, rid)
-        if form.get("decision") != "allow":
+        if not trusted and form.get("decision") != "allow":
             return RedirectResponse(self.server.deny(req), status_code=303)
-        ticked = set(form.get("type", []))
+        ticked = set(types) if trusted else set(form.get("type", []))
         try:
             url = await run_in_threadpool(
                 lambda: self.server.complete(
