@@ -93,6 +93,7 @@ BEDSIDE_CODES: Final = {
     "device-list": "Device registry listed",
     "device-revoke": "Device revoked",
     "device-wipe": "Device flagged for wipe",
+    "device-telemetry": "Device reported its health",
     "sync-reject": "Device event rejected at sync",
     "sync-review": "Device event sent to review at sync",
     "sync-pull": "Device pulled changes at sync",

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from typing import Final
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from bedside.devices import registry as devices
+from bedside.devices import telemetry
 from bedside.policy.rules import PolicyRules
 from bedside.store.base import Store
 from bedside.sync import review
@@ -23,6 +25,10 @@ from bedside.sync import review
 __all__ = ["DatabaseState"]
 
 log = logging.getLogger("bedside.metrics")
+
+
+#: How long without a report before an active device counts as silent (``over`` label).
+SILENT: Final = {"1h": 3600, "24h": 86400}
 
 
 class DatabaseState(Collector):
@@ -40,6 +46,7 @@ class DatabaseState(Collector):
             with self.store.records() as db:
                 queue = review.open_counts(db)
                 statuses = devices.status_counts(db)
+                health = telemetry.active_reports(db)
         except Exception as exc:  # a scrape must answer; the database's trouble shows elsewhere
             log.warning(
                 "metrics: database state unavailable", extra={"error_type": type(exc).__name__}
@@ -72,6 +79,7 @@ class DatabaseState(Collector):
         for status in devices.STATUSES:
             registered.add_metric([status], statuses.get(status, 0))
         yield registered
+        yield from self._health(health, now)
         usage = getattr(self.store, "pool_usage", None)
         if usage is not None:
             pool = GaugeMetricFamily(
@@ -82,3 +90,50 @@ class DatabaseState(Collector):
             for state, n in usage().items():
                 pool.add_metric([state], n)
             yield pool
+
+    def _health(
+        self, health: list[tuple[int, telemetry.Report | None]], now: float
+    ) -> Iterator[GaugeMetricFamily]:
+        """What active devices last reported, aggregated: totals and worst cases only."""
+        outbox = GaugeMetricFamily(
+            "bedside_device_outbox_events",
+            "Events in active devices' outboxes as last reported, summed, by state.",
+            labels=["state"],
+        )
+        totals = dict.fromkeys(telemetry.OUTBOX_STATES, 0)
+        oldest = cache = 0.0
+        silent = dict.fromkeys(SILENT, 0)
+        for registered, report in health:
+            last = report.reported_at if report is not None else registered
+            for over, seconds in SILENT.items():
+                silent[over] += int(now - last > seconds)
+            if report is None:
+                continue
+            since = max(0.0, now - report.reported_at)  # what was old then is older now
+            for state, n in report.outbox.items():
+                totals[state] = totals.get(state, 0) + n
+            if report.unsent and report.oldest_pending_age_s is not None:
+                oldest = max(oldest, report.oldest_pending_age_s + since)
+            if report.cache_age_s is not None:
+                cache = max(cache, report.cache_age_s + since)
+        for state, n in totals.items():
+            outbox.add_metric([state], n)
+        yield outbox
+        yield GaugeMetricFamily(
+            "bedside_device_oldest_pending_age_seconds",
+            "Age of the oldest unsent event on any active device, as last reported (0: none).",
+            value=oldest,
+        )
+        yield GaugeMetricFamily(
+            "bedside_device_cache_age_seconds_max",
+            "The longest time since an active device's last successful pull, as last reported.",
+            value=cache,
+        )
+        quiet = GaugeMetricFamily(
+            "bedside_devices_silent",
+            "Active devices with no report (nor registration) for longer than ``over``.",
+            labels=["over"],
+        )
+        for over, n in silent.items():
+            quiet.add_metric([over], n)
+        yield quiet

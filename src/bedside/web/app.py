@@ -41,6 +41,7 @@ from bedside.web.oauth import OAuthRoutes
 from bedside.web.policy_api import PolicyApi
 from bedside.web.sync_api import SyncApi
 from bedside.web.sync_pull_api import SyncPullApi
+from bedside.web.telemetry_api import TelemetryApi
 
 log = logging.getLogger("bedside.web")
 _FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
@@ -150,6 +151,7 @@ def create_app(
         *ConsentApi(store, auth.caller, policy.clock, policy=policy).routes(),
         *PolicyApi(store, auth, policy, pins=devices.pins_of).routes(),
         *DeviceApi(store, auth, policy, seal).routes(),
+        *TelemetryApi(store, auth, policy).routes(),
         *SyncPullApi(store, auth, policy).routes(),
         *SyncApi(store, auth, policy, auditor, metrics).routes(),
         *MetricsApi(metrics, ScrapeToken(auth.keyring.data_dir)).routes(),
