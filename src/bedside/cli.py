@@ -12,7 +12,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from bedside import cli_admin, cli_assign, cli_audit, cli_device, cli_device_admin, cli_review
+from bedside import (
+    cli_admin,
+    cli_assign,
+    cli_audit,
+    cli_device,
+    cli_device_admin,
+    cli_review,
+    cli_support,
+)
 from bedside import cli_device_app as _registers_device_app  # noqa: F401  (adds `device app`)
 from bedside import cli_device_sync as _registers_device_sync  # noqa: F401  (adds `device sync`)
 from bedside import settings as settings_mod
@@ -33,6 +41,7 @@ admin.add_typer(cli_device_admin.device_app, name="device")
 app.add_typer(cli_audit.audit_app, name="audit")
 app.add_typer(cli_device.device_app, name="device")
 app.add_typer(cli_review.review_app, name="review")
+app.add_typer(cli_support.support_app, name="support")
 console = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[

@@ -94,6 +94,7 @@ BEDSIDE_CODES: Final = {
     "device-revoke": "Device revoked",
     "device-wipe": "Device flagged for wipe",
     "device-telemetry": "Device reported its health",
+    "support-read": "Support tooling looked up a device or user",
     "sync-reject": "Device event rejected at sync",
     "sync-review": "Device event sent to review at sync",
     "sync-pull": "Device pulled changes at sync",

@@ -36,6 +36,12 @@ def record_skew(db: Records, device: str, skew: int, now: float) -> None:
     )
 
 
+def last_measured(db: Records, device: str) -> tuple[int, int] | None:
+    """(skew in ms, when it was measured) at the device's last push, or None if it never did."""
+    row = db.one("SELECT skew_ms, measured_at FROM sync_clock WHERE device = ?", [device])
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
 def implausible(device_time: str, skew: int, now: float, enrolled: float) -> str | None:
     """Why an event's time cannot be trusted, or None when it can."""
     at = parse_time(device_time)

@@ -47,6 +47,7 @@ __all__ = [
     "listing_page",
     "mark_resolved",
     "may_see",
+    "of_device",
     "of_event",
     "open_counts",
     "open_item",
@@ -242,6 +243,15 @@ def get(db: Records, item_id: str) -> ReviewItem | None:
 def of_event(db: Records, device: str, seq: int) -> ReviewItem | None:
     row = db.one(f"SELECT {_COLUMNS} FROM sync_reviews WHERE device = ? AND seq = ?", [device, seq])
     return _item(row) if row else None
+
+
+def of_device(db: Records, device: str, limit: int = 50) -> list[ReviewItem]:
+    """A device's review items, newest first."""
+    rows = db.rows(
+        f"SELECT {_COLUMNS} FROM sync_reviews WHERE device = ? ORDER BY created_at DESC LIMIT ?",
+        [device, limit],
+    )
+    return [_item(r) for r in rows]
 
 
 def listing(
