@@ -34,6 +34,7 @@ from bedside.store.base import Store
 from bedside.web.access_log import AccessLog
 from bedside.web.body_limit import BodyLimit
 from bedside.web.consent_api import ConsentApi
+from bedside.web.console_pages import ConsolePages
 from bedside.web.device_api import DeviceApi
 from bedside.web.fhir_http import FhirEndpoint, json_response
 from bedside.web.metrics_api import MetricsApi
@@ -155,6 +156,7 @@ def create_app(
         *SyncPullApi(store, auth, policy).routes(),
         *SyncApi(store, auth, policy, auditor, metrics).routes(),
         *MetricsApi(metrics, ScrapeToken(auth.keyring.data_dir)).routes(),
+        *ConsolePages(store, auth, policy, auditor).routes(),
         Route("/fhir", fhir, methods=_FHIR_METHODS),
         Route("/fhir/{path:path}", fhir, methods=_FHIR_METHODS),
     ]

@@ -1,0 +1,331 @@
+"""The console's work for one signed-in user (a :class:`~bedside.auth.caller.Caller`).
+
+Every method checks the caller's role for its page (:mod:`bedside.console.roles`) and is
+audited: a page view (``console-view``, naming the patients it showed), a reveal, a change;
+a refusal too. SQL stays in the owning modules (break-glass, registry, telemetry, review
+queue, audit search); this module decides and words.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Final
+
+import orjson
+
+from bedside.audit.entry import MINOR_FAILURE, SUCCESS, AuditEntry, Auditor
+from bedside.audit.search import AuditSearch
+from bedside.audit.verify import verify
+from bedside.auth.caller import Caller
+from bedside.auth.users import Users
+from bedside.console.roles import PAGES
+from bedside.devices import registry, telemetry
+from bedside.errors import Forbidden, InvalidRequest, NotFound
+from bedside.policy import breakglass
+from bedside.policy.decide import Policy
+from bedside.store.base import Store
+from bedside.sync import review
+
+__all__ = ["Console"]
+
+_OUTCOMES: Final = {"0": "allowed", "4": "refused", "8": "failed"}
+
+
+class Console:
+    def __init__(
+        self, store: Store, policy: Policy, auditor: Auditor, caller: Caller, base: str
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.auditor = auditor
+        self.caller = caller
+        self.base = base
+
+    # --- audit of the console itself ---------------------------------------------------------
+
+    def _entry(
+        self,
+        subtype: str,
+        description: str,
+        *,
+        outcome: str = SUCCESS,
+        action: str = "R",
+        patients: Sequence[str] = (),
+        device: str | None = None,
+    ) -> AuditEntry:
+        c = self.caller
+        return AuditEntry(
+            subtype=subtype,
+            action=action,
+            outcome=outcome,
+            recorded_ms=int(self.policy.clock() * 1000),
+            user_ref=c.fhir_user,
+            subject=c.subject,
+            client_id=c.client_id,
+            role=c.role,
+            device=device,
+            patients=tuple(sorted(set(patients))),
+            description=description,
+        )
+
+    def viewed(self, page: str, patients: Sequence[str] = ()) -> None:
+        """Audit one page view (every view is audited: brief G7)."""
+        self.auditor.submit(
+            [self._entry("console-view", f"console: {page} viewed", patients=patients)]
+        )
+
+    def require(self, page: str) -> None:
+        """Refuse (and audit) a page this caller's role may not open."""
+        if self.caller.role not in PAGES.get(page, frozenset()):
+            self.auditor.submit(
+                [self._entry("console-view", f"console: {page} refused", outcome=MINOR_FAILURE)]
+            )
+            raise Forbidden("Your role cannot open this page of the console.")
+
+    # --- overview ----------------------------------------------------------------------------
+
+    def overview(self) -> dict[str, Any]:
+        self.require("overview")
+        now = self.policy.clock()
+        with self.store.records() as db:
+            glass = breakglass.stats(db, now=now, hours=24)
+            queue = review.open_counts(db)
+            statuses = registry.status_counts(db)
+            health = telemetry.active_reports(db)
+        by_class: Counter[str] = Counter()
+        for rtype, _code, n, _oldest in queue:
+            by_class[self.policy.rules.sync.conflict_class(rtype)] += n
+        unsent = sum(r.unsent for _, r in health if r is not None)
+        self.viewed("overview")
+        return {
+            "break_glass": glass,
+            "conflicts": dict(sorted(by_class.items())),
+            "devices": {s: statuses.get(s, 0) for s in registry.STATUSES},
+            "unsent": unsent,
+        }
+
+    # --- break-glass review --------------------------------------------------------------------
+
+    def break_glass(self, status: str) -> list[dict[str, Any]]:
+        """Grants (open first, or closed), each with the patient's identifier (never the name)
+        and what was done under it."""
+        self.require("break-glass")
+        with self.store.read() as session:
+            db = session.records()
+            items = breakglass.review_queue(db, status=status, limit=200)
+            for item in items:
+                pid = item["patient"].partition("/")[2]
+                item["identifier"] = _identifier(session.current("Patient", pid))
+                item["accessed"] = _accessed(AuditSearch(db, self.base), item)
+                item["own"] = self._reviewer() in (item["user"], item["user_id"])
+                item["username"] = self._username(item["user_id"])
+        self.viewed(f"break-glass ({status})", [i["patient"].partition("/")[2] for i in items])
+        return items
+
+    def reveal(self, grant_id: str) -> dict[str, Any]:
+        """The patient's name for one grant under review: audited as its own act."""
+        self.require("break-glass")
+        with self.store.read() as session:
+            found = [
+                i
+                for i in breakglass.review_queue(session.records(), status=None, limit=1000)
+                if i["id"] == grant_id
+            ]
+            if not found:
+                raise NotFound("No such break-glass grant.")
+            pid = found[0]["patient"].partition("/")[2]
+            name = _name(session.current("Patient", pid))
+        self.auditor.submit(
+            [
+                self._entry(
+                    "console-reveal", f"console: patient shown for {grant_id}", patients=[pid]
+                )
+            ]
+        )
+        return {"grant": grant_id, "patient": pid, "name": name}
+
+    def close(self, grant_id: str, outcome: str, note: str | None) -> dict[str, Any]:
+        self.require("break-glass")
+        now = self.policy.clock()
+        with self.store.records(write=True) as db:
+            item = breakglass.close(
+                db, grant_id, reviewer=self._reviewer(), outcome=outcome, note=note, now=now
+            )
+            pid = item["patient"].partition("/")[2]
+            self.auditor.append(
+                db,
+                [
+                    self._entry(
+                        "break-glass",
+                        f"break-glass review closed: {outcome}",
+                        action="U",
+                        patients=[pid],
+                    )
+                ],
+            )
+        return item
+
+    def _username(self, user_id: str | None) -> str:
+        user = Users(self.store).get(user_id) if user_id else None
+        return user.username if user is not None else "(unknown user)"
+
+    def _reviewer(self) -> str:
+        return self.caller.fhir_user or self.caller.subject
+
+    # --- conflicts (the review queue, without clinical values) ---------------------------------
+
+    def conflicts(self, state: str) -> list[dict[str, Any]]:
+        self.require("conflicts")
+        if state not in ("open", "resolved"):
+            raise InvalidRequest("state must be open or resolved.")
+        now = self.policy.clock()
+        with self.store.records() as db:
+            items = review.listing(db, state=state, limit=200)
+        shown = []
+        for item in items:
+            s = item.summary()
+            s["class"] = self.policy.rules.sync.conflict_class(item.resource_type)
+            s["age_s"] = max(0, int(now - item.created_at))
+            shown.append(s)
+        self.viewed(f"conflicts ({state})", [i.patient for i in items if i.patient])
+        return shown
+
+    # --- devices ---------------------------------------------------------------------------------
+
+    def devices(self) -> list[dict[str, Any]]:
+        self.require("devices")
+        with self.store.records() as db:
+            listed = registry.listing(db)
+            reports = telemetry.reports(db)
+        for d in listed:
+            d["health"] = _health(reports.get(d["device_id"]), self.policy.clock())
+        self.viewed("devices")
+        return listed
+
+    def device(self, device_id: str) -> dict[str, Any]:
+        self.require("devices")
+        with self.store.records() as db:
+            found = registry.get(db, device_id)
+            if found is None:
+                raise NotFound("There is no device with this id.")
+            report = telemetry.latest(db, device_id)
+        shown = found.summary()
+        shown.pop("public_key", None)
+        shown["username"] = self._username(found.user_id)
+        shown["health"] = _health(report, self.policy.clock())
+        self.viewed(f"device {device_id}")
+        return shown
+
+    def change_device(self, device_id: str, change: str) -> bool:
+        """Revoke or flag to wipe; True if it changed."""
+        self.require("devices")
+        if change not in ("revoke", "wipe"):
+            raise InvalidRequest("The change must be revoke or wipe.")
+        now = self.policy.clock()
+        with self.store.records(write=True) as db:
+            act = registry.revoke if change == "revoke" else registry.wipe
+            _, changed = act(db, device_id, now=now)
+            words = "revoked" if change == "revoke" else "flagged for wipe"
+            entry = self._entry(
+                f"device-{change}", f"console: device {words}", action="U", device=device_id
+            )
+            self.auditor.append(db, [entry])
+        return changed
+
+    # --- audit -------------------------------------------------------------------------------
+
+    def audit_search(self, params: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        """A searchset Bundle of AuditEvents (the same search as ``GET /fhir/AuditEvent``)."""
+        self.require("audit")
+        with self.store.records() as db:
+            bundle = AuditSearch(db, self.base).search(params)
+        patients = [v.partition("/")[2] or v for k, v in params if k == "patient"]
+        self.viewed("audit search", patients)
+        return bundle
+
+    def audit_export(self, params: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        self.require("audit")
+        with self.store.records() as db:
+            bundle = AuditSearch(db, self.base).search([*params, ("_count", "1000")])
+        patients = [v.partition("/")[2] or v for k, v in params if k == "patient"]
+        self.auditor.submit(
+            [self._entry("console-export", "console: audit trail exported", patients=patients)]
+        )
+        return bundle
+
+    def chain(self) -> dict[str, Any]:
+        self.require("audit")
+        with self.store.read() as session:
+            result = verify(session.records())
+        self.viewed("audit chain check")
+        return {"ok": result.ok, "checked": result.checked, "reason": result.reason}
+
+
+def _identifier(version: Any) -> str:
+    """The patient's first identifier (system's last part: value), or a placeholder."""
+    if version is None or version.content is None:
+        return "(no record)"
+    for ident in orjson.loads(version.content).get("identifier") or []:
+        if isinstance(ident, dict) and ident.get("value"):
+            system = str(ident.get("system", "")).rstrip("/").rsplit("/", 1)[-1]
+            return f"{system}: {ident['value']}" if system else str(ident["value"])
+    return "(no identifier)"
+
+
+def _name(version: Any) -> str:
+    if version is None or version.content is None:
+        return "(no record)"
+    for name in orjson.loads(version.content).get("name") or []:
+        if isinstance(name, dict):
+            text = name.get("text") or " ".join([*name.get("given", []), name.get("family", "")])
+            if text.strip():
+                return str(text).strip()
+    return "(no name recorded)"
+
+
+def _accessed(search: AuditSearch, item: dict[str, Any]) -> list[str]:
+    """What was done under a grant: 'read Observation: 3' (types and counts, no ids)."""
+    pid = item["patient"].partition("/")[2]
+    params = [
+        ("patient", pid),
+        ("purpose", "BTG"),
+        ("date", f"ge{item['started']}"),
+        ("date", f"le{item['expires']}"),
+        ("_count", "1000"),
+    ]
+    done: Counter[str] = Counter()
+    for entry in search.search(params).get("entry", []):
+        event = entry["resource"]
+        subtype = event.get("subtype", [{}])[0].get("code", "?")
+        types = {
+            str(e.get("what", {}).get("reference", "")).split("/", 1)[0]
+            for e in event.get("entity", [])
+            if e.get("what", {}).get("reference")
+        } - {"Patient", ""}
+        for rtype in sorted(types) or ["Patient"]:
+            done[f"{subtype} {rtype}"] += 1
+    return [f"{what}: {n}" for what, n in sorted(done.items())]
+
+
+def _health(report: telemetry.Report | None, now: float) -> dict[str, Any]:
+    """The drain statement the console shows before a revoke or wipe."""
+    if report is None:
+        return {"reported": None, "unsent": None, "words": "No health report yet: unknown."}
+    unsent = report.unsent
+    words = (
+        "Drained: every event recorded on it has reached the server."
+        if unsent == 0
+        else f"{unsent} event{'s' if unsent != 1 else ''} not yet received by the server."
+    )
+    return {
+        "reported": report.reported_at,
+        "reported_age_s": max(0, int(now - report.reported_at)),
+        "unsent": unsent,
+        "outbox": report.outbox,
+        "oldest_pending_age_s": report.oldest_pending_age_s,
+        "cache_age_s": report.cache_age_s,
+        "last_error_codes": report.last_error_codes,
+        "app_version": report.app_version,
+        "words": words,
+    }
