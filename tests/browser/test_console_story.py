@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser._app import IMG, WIDTHS, axe_check
 from tests.integration._smart import PASSWORD, Smart, smart_server
-from tests.integration._sync_world import SCOPE, enrol, sql
+from tests.integration._sync_world import SCOPE, enrol, new_ward, push, read, results, sql
 
 IDENT = "https://hospital.example/mrn"
 
@@ -160,6 +160,46 @@ def test_a_security_officer_reviews_break_glass_and_wipes_a_drained_device(
     expect(page.get_by_text(re.compile("The audit chain is intact"))).to_be_visible()
     views = [e for e in audit_codes(smart) if e["subtype"][0]["code"] == "console-view"]
     assert len(views) >= 7  # every page view
+    page.close()
+
+
+def test_a_clinical_safety_officer_sees_a_two_device_conflict_side_by_side(
+    smart: Smart, browser: Browser
+) -> None:
+    ward, users = new_ward(smart, "doctor", "doctor")
+    a, b = (enrol(smart, u) for u in users)
+    seen = {k: v for k, v in read(smart, f"/Patient/{ward.patient}").items() if k != "meta"}
+    first = {**seen, "telecom": [{"system": "phone", "value": "0113 496 0100"}]}
+    second = {**seen, "telecom": [{"system": "phone", "value": "0113 496 0199"}]}
+    assert results(push(smart, a, [a.event("update", first, base="1")]))[0]["state"] == "confirmed"
+    (clash,) = results(push(smart, b, [b.event("update", second, base="1")]))
+    assert clash["state"] == "needs-review"
+    officer = f"safety-{secrets.token_hex(3)}"
+    smart.add_user(officer, "clinical-safety")
+
+    page = browser.new_page(viewport={"width": WIDTHS[0], "height": 900})
+    sign_in(page, smart, officer)
+    expect(page.get_by_role("link", name="Break-glass review")).to_have_count(0)  # not theirs
+    page.get_by_role("link", name="Conflict review queue").click()
+    expect(page.get_by_role("table")).to_contain_text("telecom")
+    shoot(page, "conflicts")
+    page.locator(f'a[href="/console/conflicts/{clash["review"]}"]').click()
+    expect(
+        page.get_by_role("heading", name=re.compile("changed the patient's telecom"))
+    ).to_be_visible()
+    row = page.get_by_role("row", name=re.compile("telecom"))
+    expect(row.locator("mark").first).to_contain_text("0113 496 0199")  # the device's
+    expect(row.locator("mark").last).to_contain_text("0113 496 0100")  # the server's
+    expect(row).to_contain_text("none")  # the base had no telecom
+    shoot(page, "conflict")
+    viewed = [e for e in audit_codes(smart) if e["subtype"][0]["code"] == "console-view"]
+    assert any(
+        f"conflict {clash['review']}" in e.get("outcomeDesc", "")
+        and [x["what"]["reference"] for x in e.get("entity", [])] == [f"Patient/{ward.patient}"]
+        for e in viewed
+    )
+    page.goto(f"{smart.root}/console/devices")  # a security page: refused in a sentence
+    expect(page.get_by_text("Your role cannot open this page of the console.")).to_be_visible()
     page.close()
 
 

@@ -70,7 +70,7 @@ def test_no_canary_leaves_through_the_console_metrics_support_or_telemetry(
         assert c.put(f"/Patient/{pid}", json=moved).status_code == 200
     mine = {**seen, "telecom": [{"system": "email", "value": "zebulonia.q@example.org"}]}
     out = results(push(smart, device, [device.event("update", mine, base="1", patient=pid)]))
-    assert out[0]["state"] in ("needs-review", "merged"), out
+    assert out[0]["state"] == "needs-review", out
     report = {"protocol": 1, "outbox": {"pending": 1}, "app_version": "1.0.0"}
     r = httpx.post(
         f"{smart.root}/device/telemetry",
@@ -102,6 +102,9 @@ def test_no_canary_leaves_through_the_console_metrics_support_or_telemetry(
     assert GIVEN in shown and FAMILY in shown  # the canary can be found: the check can fail
     g, _ = console(smart, reviewer)
     absent(g.get("/console/conflicts?state=open").text, "the conflict queue")
+    item = g.get(f"/console/conflicts/{out[0]['review']}")
+    assert item.status_code == 200 and "What each side holds" not in item.text
+    absent(item.text, "a conflict's summary for governance")
     g.close()
 
     # /metrics, the support CLI without a reason, the kept telemetry, the server's log

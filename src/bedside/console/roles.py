@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["CONSOLE_ROLES", "PAGES", "pages_for"]
+__all__ = ["CONSOLE_ROLES", "PAGES", "VALUE_ROLES", "pages_for"]
 
 CONSOLE_ROLES: Final = frozenset({"governance", "security", "clinical-safety"})
 PAGES: Final = {
@@ -17,6 +17,10 @@ PAGES: Final = {
     "devices": frozenset({"security"}),
     "audit": frozenset({"governance", "security"}),
 }
+
+#: Roles shown a conflict's clinical values (base, device, server side by side): judging the
+#: clinical risk of a conflict is the clinical-safety officer's job. Governance sees summaries.
+VALUE_ROLES: Final = frozenset({"clinical-safety"})
 
 
 def pages_for(role: str | None) -> list[str]:

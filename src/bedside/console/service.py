@@ -19,7 +19,7 @@ from bedside.audit.search import AuditSearch
 from bedside.audit.verify import verify
 from bedside.auth.caller import Caller
 from bedside.auth.users import Users
-from bedside.console.roles import PAGES
+from bedside.console.roles import PAGES, VALUE_ROLES
 from bedside.devices import registry, telemetry
 from bedside.errors import Forbidden, InvalidRequest, NotFound
 from bedside.policy import breakglass
@@ -191,6 +191,35 @@ class Console:
         self.viewed(f"conflicts ({state})", [i.patient for i in items if i.patient])
         return shown
 
+    def conflict(self, item_id: str) -> dict[str, Any]:
+        """One item. The clinical-safety role sees the changed fields' base, device and server
+        values side by side (judging clinical risk is its job); others see the summary only.
+        The view is audited with the patient when values are shown."""
+        self.require("conflicts")
+        with self.store.records() as db:
+            item = review.get(db, item_id)
+        if item is None:
+            raise NotFound("There is no review item with this id.")
+        shown = item.summary()
+        shown["class"] = self.policy.rules.sync.conflict_class(item.resource_type)
+        shown["age_s"] = max(0, int(self.policy.clock() - item.created_at))
+        values = self.caller.role in VALUE_ROLES
+        if values:
+            shown["sides"] = [
+                {
+                    "field": name,
+                    "base": _value((item.base_value or {}).get(name)),
+                    "device": _value(item.device_value.get(name)),
+                    "server": _value((item.server_value or {}).get(name)),
+                }
+                for name in item.fields
+            ]
+        own = item.resource_id if item.resource_type == "Patient" else None
+        patient = item.patient or own
+        patients = [patient] if values and patient else []
+        self.viewed(f"conflict {item_id}" + ("" if values else " (summary)"), patients)
+        return shown
+
     # --- devices ---------------------------------------------------------------------------------
 
     def devices(self) -> list[dict[str, Any]]:
@@ -260,6 +289,36 @@ class Console:
             result = verify(session.records())
         self.viewed("audit chain check")
         return {"ok": result.ok, "checked": result.checked, "reason": result.reason}
+
+
+def _value(value: Any) -> str:
+    """A FHIR element in plain words: "phone 0113 496 0100", "72 /min", "none" when absent."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str | int | float):
+        return str(value)
+    if isinstance(value, list):
+        return "; ".join(_value(v) for v in value) or "none"
+    if isinstance(value, dict):
+        for key in ("text", "display"):
+            if isinstance(value.get(key), str):
+                return str(value[key])
+        if "value" in value and "unit" in value:
+            return f"{value['value']} {value['unit']}"
+        if "system" in value and "value" in value:  # ContactPoint, Identifier
+            kind = str(value["system"]).rstrip("/").rsplit("/", 1)[-1]
+            return f"{kind} {value['value']}"
+        if "coding" in value:
+            return _value(value["coding"])
+        if "code" in value:
+            return str(value["code"])
+        if "reference" in value:
+            return str(value["reference"])
+        parts = [f"{k} {_value(v)}" for k, v in value.items() if k not in ("id", "extension")]
+        return ", ".join(parts) or "none"
+    return orjson.dumps(value).decode()
 
 
 def _identifier(version: Any) -> str:

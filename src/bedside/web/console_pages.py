@@ -108,6 +108,7 @@ class ConsolePages:
             Route(f"{m}/break-glass/{{grant_id}}/show", page(self.reveal, True), methods=["POST"]),
             Route(f"{m}/break-glass/{{grant_id}}/close", page(self.close, True), methods=["POST"]),
             Route(f"{m}/conflicts", page(self.conflicts), methods=["GET"]),
+            Route(f"{m}/conflicts/{{item_id}}", page(self.conflict), methods=["GET"]),
             Route(f"{m}/devices", page(self.devices), methods=["GET"]),
             Route(f"{m}/devices/{{device_id}}", page(self.device), methods=["GET"]),
             Route(
@@ -214,6 +215,10 @@ class ConsolePages:
         return self._render(
             "console_conflicts.html", session, "Conflict review queue", items=items, state=state
         )
+
+    async def conflict(self, request: Request, session: BrowserSession, c: Console) -> Response:
+        item = await run_in_threadpool(c.conflict, request.path_params["item_id"])
+        return self._render("console_conflict.html", session, "Conflict review queue", item=item)
 
     async def devices(self, request: Request, session: BrowserSession, c: Console) -> Response:
         listed = await run_in_threadpool(c.devices)
