@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from bedside.device.sync import report_health
+from tests.conftest import BACKENDS
 from tests.integration._smart import Smart, smart_server
 from tests.integration._sync_e2e import OPENED, Phone, device_cli, enroll_phone, observation
 from tests.integration._sync_world import audit_codes, new_ward, sql
@@ -21,9 +22,11 @@ from tests.integration.test_device_cli import PIN
 from tests.integration.test_metrics import metrics_token, scrape
 
 
-@pytest.fixture(scope="module")
-def smart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Smart]:
-    with smart_server(tmp_path_factory, "sqlite") as s:
+@pytest.fixture(scope="module", params=BACKENDS)
+def smart(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Smart]:
+    with smart_server(tmp_path_factory, str(request.param)) as s:
         yield s
 
 

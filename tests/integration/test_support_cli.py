@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import BACKENDS
 from tests.integration._smart import Smart, smart_server
 from tests.integration._sync_world import (
     SyncDevice,
@@ -27,9 +28,11 @@ from tests.integration._sync_world import (
 )
 
 
-@pytest.fixture(scope="module")
-def smart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Smart]:
-    with smart_server(tmp_path_factory, "sqlite") as s:
+@pytest.fixture(scope="module", params=BACKENDS)
+def smart(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Smart]:
+    with smart_server(tmp_path_factory, str(request.param)) as s:
         yield s
 
 
