@@ -105,6 +105,7 @@ def test_a_security_officer_reviews_break_glass_and_wipes_a_drained_device(
     sign_in(page, smart, officer)
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     expect(page.get_by_text("Events on devices not yet received")).to_be_visible()
+    expect(page.get_by_text("Break-glass grants: 1")).to_be_visible()  # the 14 days' chart
     shoot(page, "overview")
 
     # break-glass review: the identifier, not the name, until "Show patient"

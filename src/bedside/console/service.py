@@ -9,17 +9,17 @@ queue, audit search); this module decides and words.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-import orjson
-
+from bedside.audit.daily import daily_counts
 from bedside.audit.entry import MINOR_FAILURE, SUCCESS, AuditEntry, Auditor
 from bedside.audit.search import AuditSearch
 from bedside.audit.verify import verify
 from bedside.auth.caller import Caller
 from bedside.auth.users import Users
 from bedside.console.roles import PAGES, VALUE_ROLES
+from bedside.console.words import drain, identifier_of, name_of, plain
 from bedside.devices import registry, telemetry
 from bedside.errors import Forbidden, InvalidRequest, NotFound
 from bedside.policy import breakglass
@@ -30,6 +30,19 @@ from bedside.sync import review
 __all__ = ["Console"]
 
 _OUTCOMES: Final = {"0": "allowed", "4": "refused", "8": "failed"}
+_DAYS: Final = 14
+_REST: Final = frozenset(
+    {"read", "vread", "search-type", "history-instance", "history-type", "create", "update",
+     "patch", "delete", "operation"}
+)  # fmt: skip
+#: The overview's charts over the last 14 days: (title, which audit events count).
+_TRENDS: Final[tuple[tuple[str, Callable[[str, str], bool]], ...]] = (
+    ("Requests refused", lambda sub, out: sub in _REST and out == "4"),
+    ("Break-glass grants", lambda sub, out: sub == "break-glass" and out == "0"),
+    ("Device events rejected at sync", lambda sub, out: sub == "sync-reject"),
+    ("Device events sent to review", lambda sub, out: sub == "sync-review"),
+    ("Sign-ins refused", lambda sub, out: sub == "login" and out != "0"),
+)
 
 
 class Console:
@@ -93,12 +106,21 @@ class Console:
             queue = review.open_counts(db)
             statuses = registry.status_counts(db)
             health = telemetry.active_reports(db)
+            counts = daily_counts(db, _DAYS, now)
         by_class: Counter[str] = Counter()
         for rtype, _code, n, _oldest in queue:
             by_class[self.policy.rules.sync.conflict_class(rtype)] += n
         unsent = sum(r.unsent for _, r in health if r is not None)
+        trends = []
+        for title, counted in _TRENDS:
+            series = [0] * _DAYS
+            for (day, sub, out), n in counts.items():
+                if 0 <= day < _DAYS and counted(sub, out):
+                    series[day] += n
+            trends.append({"title": title, "days": series, "top": max([*series, 1])})
         self.viewed("overview")
         return {
+            "trends": trends,
             "break_glass": glass,
             "conflicts": dict(sorted(by_class.items())),
             "devices": {s: statuses.get(s, 0) for s in registry.STATUSES},
@@ -116,7 +138,7 @@ class Console:
             items = breakglass.review_queue(db, status=status, limit=200)
             for item in items:
                 pid = item["patient"].partition("/")[2]
-                item["identifier"] = _identifier(session.current("Patient", pid))
+                item["identifier"] = identifier_of(session.current("Patient", pid))
                 item["accessed"] = _accessed(AuditSearch(db, self.base), item)
                 item["own"] = self._reviewer() in (item["user"], item["user_id"])
                 item["username"] = self._username(item["user_id"])
@@ -135,7 +157,7 @@ class Console:
             if not found:
                 raise NotFound("No such break-glass grant.")
             pid = found[0]["patient"].partition("/")[2]
-            name = _name(session.current("Patient", pid))
+            name = name_of(session.current("Patient", pid))
         self.auditor.submit(
             [
                 self._entry(
@@ -208,9 +230,9 @@ class Console:
             shown["sides"] = [
                 {
                     "field": name,
-                    "base": _value((item.base_value or {}).get(name)),
-                    "device": _value(item.device_value.get(name)),
-                    "server": _value((item.server_value or {}).get(name)),
+                    "base": plain((item.base_value or {}).get(name)),
+                    "device": plain(item.device_value.get(name)),
+                    "server": plain((item.server_value or {}).get(name)),
                 }
                 for name in item.fields
             ]
@@ -228,7 +250,7 @@ class Console:
             listed = registry.listing(db)
             reports = telemetry.reports(db)
         for d in listed:
-            d["health"] = _health(reports.get(d["device_id"]), self.policy.clock())
+            d["health"] = drain(reports.get(d["device_id"]), self.policy.clock())
         self.viewed("devices")
         return listed
 
@@ -242,7 +264,7 @@ class Console:
         shown = found.summary()
         shown.pop("public_key", None)
         shown["username"] = self._username(found.user_id)
-        shown["health"] = _health(report, self.policy.clock())
+        shown["health"] = drain(report, self.policy.clock())
         self.viewed(f"device {device_id}")
         return shown
 
@@ -291,58 +313,6 @@ class Console:
         return {"ok": result.ok, "checked": result.checked, "reason": result.reason}
 
 
-def _value(value: Any) -> str:
-    """A FHIR element in plain words: "phone 0113 496 0100", "72 /min", "none" when absent."""
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, str | int | float):
-        return str(value)
-    if isinstance(value, list):
-        return "; ".join(_value(v) for v in value) or "none"
-    if isinstance(value, dict):
-        for key in ("text", "display"):
-            if isinstance(value.get(key), str):
-                return str(value[key])
-        if "value" in value and "unit" in value:
-            return f"{value['value']} {value['unit']}"
-        if "system" in value and "value" in value:  # ContactPoint, Identifier
-            kind = str(value["system"]).rstrip("/").rsplit("/", 1)[-1]
-            return f"{kind} {value['value']}"
-        if "coding" in value:
-            return _value(value["coding"])
-        if "code" in value:
-            return str(value["code"])
-        if "reference" in value:
-            return str(value["reference"])
-        parts = [f"{k} {_value(v)}" for k, v in value.items() if k not in ("id", "extension")]
-        return ", ".join(parts) or "none"
-    return orjson.dumps(value).decode()
-
-
-def _identifier(version: Any) -> str:
-    """The patient's first identifier (system's last part: value), or a placeholder."""
-    if version is None or version.content is None:
-        return "(no record)"
-    for ident in orjson.loads(version.content).get("identifier") or []:
-        if isinstance(ident, dict) and ident.get("value"):
-            system = str(ident.get("system", "")).rstrip("/").rsplit("/", 1)[-1]
-            return f"{system}: {ident['value']}" if system else str(ident["value"])
-    return "(no identifier)"
-
-
-def _name(version: Any) -> str:
-    if version is None or version.content is None:
-        return "(no record)"
-    for name in orjson.loads(version.content).get("name") or []:
-        if isinstance(name, dict):
-            text = name.get("text") or " ".join([*name.get("given", []), name.get("family", "")])
-            if text.strip():
-                return str(text).strip()
-    return "(no name recorded)"
-
-
 def _accessed(search: AuditSearch, item: dict[str, Any]) -> list[str]:
     """What was done under a grant: 'read Observation: 3' (types and counts, no ids)."""
     pid = item["patient"].partition("/")[2]
@@ -365,26 +335,3 @@ def _accessed(search: AuditSearch, item: dict[str, Any]) -> list[str]:
         for rtype in sorted(types) or ["Patient"]:
             done[f"{subtype} {rtype}"] += 1
     return [f"{what}: {n}" for what, n in sorted(done.items())]
-
-
-def _health(report: telemetry.Report | None, now: float) -> dict[str, Any]:
-    """The drain statement the console shows before a revoke or wipe."""
-    if report is None:
-        return {"reported": None, "unsent": None, "words": "No health report yet: unknown."}
-    unsent = report.unsent
-    words = (
-        "Drained: every event recorded on it has reached the server."
-        if unsent == 0
-        else f"{unsent} event{'s' if unsent != 1 else ''} not yet received by the server."
-    )
-    return {
-        "reported": report.reported_at,
-        "reported_age_s": max(0, int(now - report.reported_at)),
-        "unsent": unsent,
-        "outbox": report.outbox,
-        "oldest_pending_age_s": report.oldest_pending_age_s,
-        "cache_age_s": report.cache_age_s,
-        "last_error_codes": report.last_error_codes,
-        "app_version": report.app_version,
-        "words": words,
-    }
