@@ -133,6 +133,7 @@ def test_a_security_officer_reviews_break_glass_and_wipes_a_drained_device(
     page.get_by_role("link", name="Devices").click()
     row = page.get_by_role("row", name=re.compile(device.device_id))
     expect(row).to_contain_text("2")
+    expect(row).to_contain_text("compliant")
     shoot(page, "devices")
     page.get_by_role("link", name=device.device_id).click()
     expect(page.locator("#drain")).to_have_text(re.compile("^2 events not yet received"))

@@ -241,5 +241,7 @@ def test_a_scripted_run_moves_the_counters_by_exactly_its_own_amounts(smart: Sma
         after[("bedside_review_queue_depth", (("class", "mergeable"), ("reason", "conflict")))] >= 1
     )
     assert after[("bedside_devices", (("status", "active"),))] >= 2
+    # both devices registered disk encryption and a screen lock on: compliant
+    assert after[("bedside_devices_compliance", (("step", "compliant"),))] >= 2
     for secret in (ward.patient, stranger, "Synced", "Elsewhere", a.username, a.device_id):
         assert secret not in text

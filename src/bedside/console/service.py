@@ -20,7 +20,7 @@ from bedside.auth.caller import Caller
 from bedside.auth.users import Users
 from bedside.console.roles import PAGES, VALUE_ROLES
 from bedside.console.words import drain, identifier_of, name_of, plain
-from bedside.devices import registry, telemetry
+from bedside.devices import compliance, registry, telemetry
 from bedside.errors import Forbidden, InvalidRequest, NotFound
 from bedside.policy import breakglass
 from bedside.policy.decide import Policy
@@ -250,7 +250,10 @@ class Console:
             listed = registry.listing(db)
             reports = telemetry.reports(db)
         for d in listed:
-            d["health"] = drain(reports.get(d["device_id"]), self.policy.clock())
+            report = reports.get(d["device_id"])
+            d["health"] = drain(report, self.policy.clock())
+            posture = compliance.latest_posture(report.posture if report else None, d["posture"])
+            d["step"] = compliance.step(d["status"], posture)
         self.viewed("devices")
         return listed
 
@@ -265,6 +268,10 @@ class Console:
         shown.pop("public_key", None)
         shown["username"] = self._username(found.user_id)
         shown["health"] = drain(report, self.policy.clock())
+        shown["posture"] = compliance.latest_posture(
+            report.posture if report else None, shown["posture"]
+        )
+        shown["step"] = compliance.step(found.status, shown["posture"])
         self.viewed(f"device {device_id}")
         return shown
 

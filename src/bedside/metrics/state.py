@@ -16,8 +16,8 @@ from typing import Final
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from bedside.devices import compliance, telemetry
 from bedside.devices import registry as devices
-from bedside.devices import telemetry
 from bedside.policy.rules import PolicyRules
 from bedside.store.base import Store
 from bedside.sync import review
@@ -47,6 +47,8 @@ class DatabaseState(Collector):
                 queue = review.open_counts(db)
                 statuses = devices.status_counts(db)
                 health = telemetry.active_reports(db)
+                listed = devices.listing(db)
+                reports = telemetry.reports(db)
         except Exception as exc:  # a scrape must answer; the database's trouble shows elsewhere
             log.warning(
                 "metrics: database state unavailable", extra={"error_type": type(exc).__name__}
@@ -79,6 +81,20 @@ class DatabaseState(Collector):
         for status in devices.STATUSES:
             registered.add_metric([status], statuses.get(status, 0))
         yield registered
+        steps = dict.fromkeys(compliance.STEPS, 0)
+        for d in listed:
+            report = reports.get(d["device_id"])
+            posture = compliance.latest_posture(report.posture if report else None, d["posture"])
+            steps[compliance.step(d["status"], posture)] += 1
+        by_step = GaugeMetricFamily(
+            "bedside_devices_compliance",
+            "Devices by compliance step (docs/operations.md): compliant, unknown, not-compliant"
+            " (as their posture was last reported), revoked, wipe.",
+            labels=["step"],
+        )
+        for name, n in steps.items():
+            by_step.add_metric([name], n)
+        yield by_step
         yield from self._health(health, now)
         usage = getattr(self.store, "pool_usage", None)
         if usage is not None:
