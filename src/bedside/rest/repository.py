@@ -135,17 +135,25 @@ class Repository:
         this method commits: the same checks, validation, Provenance and audit as :meth:`handle`
         once :meth:`chain` has run before the commit. ``view`` replaces the policy's view of now
         (sync widens it with a break-glass grant that covered the device's time)."""
-        self._bind(session, view)
+        if view is None or view is not self.access.view:
+            self._bind(session, view)
+        else:  # the same decision again (a sync push's events): keep what Access worked out
+            self.trail.view = view
         return Interactions(session, self.access, self.hooks)
 
     def chain(self, session: Session) -> None:
         """Store the Provenance and audit entries noted so far, in ``session``'s transaction."""
         self._chain(session)
 
-    def discard(self) -> None:
-        """Forget what was noted for writes that were rolled back (to a savepoint)."""
-        self.trail.entries.clear()
-        self.hooks.pending.clear()
+    def mark(self) -> tuple[int, int]:
+        """Where the noted audit entries and Provenance stand now, for :meth:`discard`."""
+        return len(self.trail.entries), len(self.hooks.pending)
+
+    def discard(self, mark: tuple[int, int] = (0, 0)) -> None:
+        """Forget what was noted for writes that were rolled back (to a savepoint): everything,
+        or what was noted since ``mark`` (a sync push chains its events' together)."""
+        del self.trail.entries[mark[0] :]
+        del self.hooks.pending[mark[1] :]
 
     def _chain(self, session: Session) -> None:
         """Before the write commits: its Provenance, then its audit entries, same transaction."""

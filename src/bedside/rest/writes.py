@@ -44,7 +44,8 @@ class WriteHooks:
         self.caller = caller
         self.trail = trail
         self.source = source
-        self.pending: list[tuple[str, str, str | None]] = []  # (activity, target, based on)
+        #: (activity, target, based on, occurred, purpose) of each write not yet given one
+        self.pending: list[tuple[str, str, str | None, str | None, str | None]] = []
         # A device's write (sync ingest) also says when the user acted, by the device's clock,
         # and under which purposeOfUse; both go on the Provenance.
         self.occurred: str | None = None
@@ -93,19 +94,20 @@ class WriteHooks:
         )
         target = f"{stored.type}/{stored.id}/_history/{stored.version}"
         activity = "DELETE" if stored.deleted else ("UPDATE" if based_on else "CREATE")
-        self.pending.append((activity, target, based_on))
+        self.pending.append((activity, target, based_on, self.occurred, self.purpose))
 
     def flush(self, session: Session) -> None:
-        """Store the Provenance of the writes so far: one per activity (CREATE, UPDATE, DELETE),
-        naming every version it covers, so a transaction Bundle gets one or a few, not one per
-        entry. Called in the write's transaction, just before it commits."""
+        """Store the Provenance of the writes so far: one per activity (CREATE, UPDATE, DELETE)
+        and moment the user acted (a device's events each say when), naming every version it
+        covers, so a transaction Bundle gets one or a few, not one per entry, and a sync push
+        one per event, stored together. Called in the write's transaction before it commits."""
         pending, self.pending = self.pending, []
         recorded = now_instant()
         writes: list[Write] = []
-        for activity in ("CREATE", "UPDATE", "DELETE"):
-            items = [(t, p) for a, t, p in pending if a == activity]
-            if not items:
-                continue
+        groups: dict[tuple[str, str | None, str | None], list[tuple[str, str | None]]] = {}
+        for activity, target, based_on, occurred, purpose in pending:
+            groups.setdefault((activity, occurred, purpose), []).append((target, based_on))
+        for (activity, occurred, purpose), items in groups.items():
             pid = str(uuid.uuid4())
             prov = provenance_for(
                 target=items[0][0],
@@ -118,8 +120,8 @@ class WriteHooks:
                 device=self.caller.device,
                 source=self.source,
                 provenance_id=pid,
-                occurred=self.occurred,
-                purpose=self.purpose,
+                occurred=occurred,
+                purpose=purpose,
             )
             prov["target"] = [{"reference": t} for t, _ in items]
             role = "removal" if activity == "DELETE" else "revision"

@@ -64,6 +64,9 @@ class SqlRecords:
     def __init__(self, cur: Cursor, dialect: Dialect) -> None:
         self._cur = cur
         self._d = dialect
+        #: Locks this transaction holds: they last until it ends (a rollback to a savepoint
+        #: keeps them), so taking one again is a round trip for nothing.
+        self._held: set[str] = set()
 
     def rows(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         self._cur.execute(self._d.sql(sql), args)
@@ -85,6 +88,9 @@ class SqlSession:
     def __init__(self, cur: Cursor, dialect: Dialect) -> None:
         self._cur = cur
         self._d = dialect
+        #: Locks this transaction holds: they last until it ends (a rollback to a savepoint
+        #: keeps them), so taking one again is a round trip for nothing.
+        self._held: set[str] = set()
 
     def records(self) -> SqlRecords:
         """Plain SQL in this session's transaction."""
@@ -160,7 +166,9 @@ class SqlSession:
         return [_row(r) for r in rows]
 
     def lock(self, key: str) -> None:
-        self._d.lock(self._cur, key)
+        if key not in self._held:
+            self._d.lock(self._cur, key)
+            self._held.add(key)
 
     def apply(self, writes: Sequence[Write]) -> list[int]:
         if not writes:

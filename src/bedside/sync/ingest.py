@@ -41,6 +41,7 @@ from bedside.errors import FhirError, Forbidden, StoreError
 from bedside.fhir.compartment import patients_of
 from bedside.fhir.dates import now_instant
 from bedside.policy.decide import Policy, break_glass_grants
+from bedside.policy.guard import POLICY_INPUTS
 from bedside.policy.model import AccessView
 from bedside.policy.rules import READ_ONLY
 from bedside.rest.interactions import Interactions, load
@@ -48,7 +49,7 @@ from bedside.rest.repository import Repository
 from bedside.store.base import Session, Store, StoredVersion
 from bedside.sync import clock, conflicts, lineage, replay, review
 from bedside.sync.event import Event, load_public_key, parse_time
-from bedside.sync.push import Answer, Push, authentic
+from bedside.sync.push import MAX_EVENTS, Answer, Push, authentic
 from bedside.sync.results import (
     CONFLICT,
     IMPLAUSIBLE_TIME,
@@ -62,12 +63,12 @@ from bedside.sync.results import (
 __all__ = ["Ingest"]
 
 _SECURITY: Final = frozenset({"bad-signature", "wrong-device", "seq-reused"})
-#: Events settled per transaction on SQLite: one writer at a time, so a commit (and its disk
-#: sync) per group rather than per event is most of the push's speed; each event still has
-#: its own savepoint. PostgreSQL commits each event on its own: a group would hold every
-#: record lock it took until the group's end, and two groups (or a group and an API write)
-#: taking them in different orders could deadlock.
-_GROUP: Final = 100
+#: Events settled per transaction: a whole push. Each event still has its own savepoint, so one
+#: refused write never fails the others (G2), and results are answered only after the commit.
+#: On PostgreSQL every record lock the push needs is taken first, in sorted order
+#: (:meth:`Ingest._lock_in_order`), so two pushes, or a push and API writes (one record lock
+#: each, then the audit head, which a push also takes last), cannot deadlock.
+_GROUP: Final = MAX_EVENTS
 
 
 class _Raced(Exception):
@@ -96,6 +97,7 @@ class Ingest:
         self.device = device
         self.key = load_public_key(device.public_key)
         self.repo = Repository(store, caller, base, policy=policy, auditor=auditor, network=network)
+        self._view: AccessView | None = None
         #: (result, reason) of each event settled so far: state and rejection or review code,
         #: ``("replayed", "")`` for an event answered from the replay record. PHI-free, for
         #: the metrics (the HTTP layer reads it after :meth:`run`).
@@ -107,17 +109,29 @@ class Ingest:
         assert skew is not None  # parse_push checked device_time
         # signatures first, outside any transaction (SQLite has one writer)
         checked = [(raw, self._checked(raw)) for raw in push.events]
-        group = _GROUP if self.store.dialect == "sqlite" else 1
         results: list[bytes] = []
-        for start in range(0, max(len(checked), 1), group):
+        for start in range(0, max(len(checked), 1), _GROUP):
+            group = checked[start : start + _GROUP]
             with self.store.write() as session:
+                self._lock_in_order(session, [got for _, got in group if isinstance(got, Event)])
+                self._view = None  # the caller's view, decided once in this transaction
                 if start == 0:
                     clock.record_skew(session.records(), self.device.device_id, skew, now)
                 results += [
                     got if isinstance(got, bytes) else self._one(session, got, raw, skew)
-                    for raw, got in checked[start : start + group]
+                    for raw, got in group
                 ]
+                # Provenance and audit of every event at once, last: the audit head is the
+                # hottest lock, and one append of the batch holds it once, not per event
+                self.repo.chain(session)
         return Answer(now_instant(), skew, results)
+
+    def _lock_in_order(self, session: Session, events: list[Event]) -> None:
+        """Every lock the events will take, in one sorted order (no-ops on SQLite)."""
+        keys = {f"sync:{self.device.device_id}"}
+        keys.update(f"res:{e.resource_type}/{e.resource_id}" for e in events)
+        for key in sorted(keys):
+            session.lock(key)
 
     # --- one event -------------------------------------------------------------------------
 
@@ -134,12 +148,14 @@ class Ingest:
         """Settle one event under its own savepoint of the group's transaction."""
         db = session.records()
         for _ in range(3):
+            mark = self.repo.mark()
             db.run("SAVEPOINT sync_one")
             try:
                 result = self._settle(session, event, raw, skew)
             except _Raced:
                 db.run("ROLLBACK TO SAVEPOINT sync_one")
                 db.run("RELEASE SAVEPOINT sync_one")
+                self.repo.discard(mark)
                 continue
             db.run("RELEASE SAVEPOINT sync_one")
             return result
@@ -149,35 +165,35 @@ class Ingest:
         db = session.records()
         session.lock(f"sync:{event.device}")
         repo = self.repo
-        repo.discard()
+        mark = repo.mark()  # what earlier events of the push noted stays
         repo.trail.view = None  # until this event's own view is bound
         at = parse_time(event.device_time)
         repo.trail.occurred_ms = None if at is None else round(at * 1000)
         repo.hooks.occurred, repo.hooks.purpose = event.device_time, event.purpose
-        earlier = self._replayed(session, event)
+        earlier = self._replayed(session, event, mark)
         if earlier is not None:
             return earlier
         try:
             act = self._permit(session, event, skew)
             result, version = self._apply(session, act, event, skew)
+            if event.resource_type in POLICY_INPUTS:
+                self._view = None  # it may have changed what the caller may do: decide again
         except Settled as early:
-            repo.discard()
+            repo.discard(mark)
             result, version = early.result, None
             self._note_rejection(result, event)
             if not early.record:
-                repo.chain(session)
                 self._count(result)
                 return result.encode()
         if not replay.record(db, event, raw, result, received=now_instant(), version=version):
             raise _Raced()
-        repo.chain(session)  # Provenance and audit last: the audit head is the hottest lock
         self._count(result)
         return result.encode()
 
     def _count(self, result: Result) -> None:
         self.tally[(result.state, result.code or "")] += 1
 
-    def _replayed(self, session: Session, event: Event) -> bytes | None:
+    def _replayed(self, session: Session, event: Event, mark: tuple[int, int]) -> bytes | None:
         """The first result of this very event, or a seq-reused rejection, or None."""
         found = replay.find(session.records(), event.device, event.seq, event.idempotency_key)
         if not found:
@@ -194,9 +210,8 @@ class Ingest:
             "seq-reused",
             f"This device already sent another event under this {taken}; this one was not applied.",
         )
-        self.repo.discard()
+        self.repo.discard(mark)
         self._note_rejection(result, event)
-        self.repo.chain(session)
         self._count(result)
         return result.encode()
 
@@ -214,7 +229,9 @@ class Ingest:
             rtype = event.resource_type
             reason = f"{rtype} records are kept on the server; a device cannot change them."
             raise Settled(rejected(seq, key, "read-only-type", reason))
-        view = self.policy.view(db, self.caller)
+        if self._view is None:
+            self._view = self.policy.view(db, self.caller)
+        view = self._view
         if event.purpose == "BTG":
             view = self._with_glass_at(session, view, event, skew)
         act = self.repo.bind(session, view)
@@ -315,17 +332,15 @@ class Ingest:
     def _write(
         self, session: Session, event: Event, state: str, write: Callable[[], StoredVersion]
     ) -> tuple[Result, int | None]:
-        """Run ``write`` under a savepoint: a refusal by the API rolls back to it and rejects."""
-        db = session.records()
-        db.run("SAVEPOINT sync_event")
+        """Run ``write``; a refusal by the API rolls the event back to its own savepoint
+        (``sync_one``, :meth:`_one`: nothing before the write needs keeping, only reads and
+        locks, which a rollback keeps) and rejects it, recorded under the same savepoint."""
         try:
             stored = write()
         except FhirError as exc:
-            db.run("ROLLBACK TO SAVEPOINT sync_event")
-            db.run("RELEASE SAVEPOINT sync_event")
+            session.records().run("ROLLBACK TO SAVEPOINT sync_one")
             code = refused_code(exc)
             raise Settled(rejected(event.seq, event.idempotency_key, code, exc.message)) from None
-        db.run("RELEASE SAVEPOINT sync_event")
         subtype = "create" if stored.version == 1 else "update"
         self.repo.trail.note(subtype, rtype=stored.type, versions=[stored])
         return self._done(state, event, stored), stored.version
