@@ -15,7 +15,7 @@ from typing import Final
 from bedside.store.base import Records
 from bedside.sync.event import parse_time
 
-__all__ = ["TOLERANCE_S", "implausible", "record_skew", "skew_ms"]
+__all__ = ["TOLERANCE_S", "implausible", "last_measured", "record_skew", "skew_ms"]
 
 #: How far an event's corrected time may lie past now (or before enrolment): five minutes.
 TOLERANCE_S: Final = 300

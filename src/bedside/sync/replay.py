@@ -23,7 +23,7 @@ from bedside.store.base import Records
 from bedside.sync.event import Event, canonical
 from bedside.sync.results import CONFIRMED, MERGED, Result
 
-__all__ = ["Recorded", "digest", "find", "latest_accepted", "of_seq", "record"]
+__all__ = ["Recorded", "digest", "find", "history", "latest_accepted", "of_seq", "record"]
 
 _COLUMNS: Final = (
     "seq, idempotency_key, digest, resource_type, resource_id, state, version, result, event"
