@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from tests.conftest import BACKENDS
 from tests.integration._smart import PASSWORD, Smart, smart_server
 from tests.integration._sync_world import SCOPE, enrol, push, read, results, sql
 from tests.integration.test_metrics import metrics_token, scrape
@@ -24,9 +25,11 @@ from tests.integration.test_support_cli import support
 NAME_CANARIES = tuple(c for c in CANARIES if c not in (MRN, "58213"))
 
 
-@pytest.fixture(scope="module")
-def smart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Smart]:
-    with smart_server(tmp_path_factory, "sqlite") as s:
+@pytest.fixture(scope="module", params=BACKENDS)
+def smart(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Smart]:
+    with smart_server(tmp_path_factory, str(request.param)) as s:
         yield s
 
 
