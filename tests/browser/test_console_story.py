@@ -156,6 +156,12 @@ def test_a_security_officer_reviews_break_glass_and_wipes_a_drained_device(
     results = page.get_by_role("table")
     expect(results).to_contain_text("Break-glass access started")
     expect(results).to_contain_text("Governance console showed a patient's name")
+    expect(results).to_contain_text(doctor)  # who, by username
+    page.get_by_label("Patient (id)").fill("")
+    page.get_by_label("User (username, or Practitioner/…)").fill(doctor)
+    page.get_by_label("Outcome").select_option("0")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("table")).to_contain_text("Break-glass access started")
     shoot(page, "audit")
     assert patient not in page.url
     page.get_by_role("link", name="Check the audit chain").click()

@@ -293,9 +293,26 @@ class Console:
 
     # --- audit -------------------------------------------------------------------------------
 
+    def _agents(self, params: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        """A user given by username searches by their user id (the audit's agent)."""
+        out = []
+        for key, text in params:
+            if key == "agent" and "/" not in text:
+                user = Users(self.store).by_username(text)
+                text = user.id if user is not None else text
+            out.append((key, text))
+        return out
+
+    def usernames(self, ids: set[str]) -> dict[str, str]:
+        """User ids to usernames, for the audit page's Who column."""
+        users = Users(self.store)
+        found = {i: users.get(i) for i in ids}
+        return {i: u.username for i, u in found.items() if u is not None}
+
     def audit_search(self, params: Sequence[tuple[str, str]]) -> dict[str, Any]:
         """A searchset Bundle of AuditEvents (the same search as ``GET /fhir/AuditEvent``)."""
         self.require("audit")
+        params = self._agents(params)
         with self.store.records() as db:
             bundle = AuditSearch(db, self.base).search(params)
         patients = [v.partition("/")[2] or v for k, v in params if k == "patient"]
@@ -304,6 +321,7 @@ class Console:
 
     def audit_export(self, params: Sequence[tuple[str, str]]) -> dict[str, Any]:
         self.require("audit")
+        params = self._agents(params)
         with self.store.records() as db:
             bundle = AuditSearch(db, self.base).search([*params, ("_count", "1000")])
         patients = [v.partition("/")[2] or v for k, v in params if k == "patient"]

@@ -259,6 +259,9 @@ class ConsolePages:
         else:
             bundle = await run_in_threadpool(c.audit_search, [*params, ("_count", "100")])
             events = [_event_row(e["resource"]) for e in bundle.get("entry", [])]
+            names = await run_in_threadpool(c.usernames, {e["who"] for e in events})
+            for e in events:
+                e["who"] = names.get(e["who"], e["who"])
             total = bundle.get("total")
         return self._render(
             "console_audit.html",
@@ -322,7 +325,7 @@ def _event_row(event: dict[str, Any]) -> dict[str, Any]:
         "outcome": {"0": "allowed", "4": "refused", "8": "failed"}.get(
             str(event.get("outcome")), "?"
         ),
-        "who": ident.get("reference") or ident.get("identifier", {}).get("value", ""),
+        "who": ident.get("identifier", {}).get("value") or ident.get("reference", ""),
         "device": device,
         "patients": ", ".join(patients),
         "why": event.get("outcomeDesc", ""),
