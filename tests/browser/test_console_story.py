@@ -137,6 +137,7 @@ def test_a_security_officer_reviews_break_glass_and_wipes_a_drained_device(
     shoot(page, "devices")
     page.get_by_role("link", name=device.device_id).click()
     expect(page.locator("#drain")).to_have_text(re.compile("^2 events not yet received"))
+    expect(page.get_by_text("Offline writes allowed until")).to_be_visible()
     shoot(page, "device")
     report(smart, device.access, 0)
     page.reload()

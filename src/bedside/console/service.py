@@ -25,7 +25,7 @@ from bedside.errors import Forbidden, InvalidRequest, NotFound
 from bedside.policy import breakglass
 from bedside.policy.decide import Policy
 from bedside.store.base import Store
-from bedside.sync import review
+from bedside.sync import clock, review
 
 __all__ = ["Console"]
 
@@ -264,7 +264,9 @@ class Console:
             if found is None:
                 raise NotFound("There is no device with this id.")
             report = telemetry.latest(db, device_id)
+            pushed = clock.last_measured(db, device_id)
         shown = found.summary()
+        shown["last_push"] = pushed[1] if pushed else None
         shown.pop("public_key", None)
         shown["username"] = self._username(found.user_id)
         shown["health"] = drain(report, self.policy.clock())

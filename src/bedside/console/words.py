@@ -83,5 +83,6 @@ def drain(report: telemetry.Report | None, now: float) -> dict[str, Any]:
         "cache_age_s": report.cache_age_s,
         "last_error_codes": report.last_error_codes,
         "app_version": report.app_version,
+        "snapshot_expires_at": report.snapshot_expires_at,
         "words": words,
     }

@@ -35,4 +35,7 @@ def report(status: Status, app_version: str, posture: dict[str, Any], now: float
         "store_bytes": status.store_bytes,
         "app_version": app_version or "unknown",
         "posture": posture,
+        "snapshot_expires_at": None
+        if status.snapshot_expires is None
+        else int(status.snapshot_expires),
     }

@@ -3,7 +3,8 @@
 ``POST /device/telemetry`` (docs/sync-protocol.md "Telemetry") carries, for the device its token
 names: the outbox depth by state, the age of the oldest unsent event, the last error codes
 (sync result codes only, never their sentences), the cache age (time since the last successful
-pull), the store's size on disk, the app version and the posture facts. Every field is checked
+pull), the store's size on disk, the app version, the posture facts and when its offline
+policy snapshot expires. Every field is checked
 against a closed shape (:func:`parse_report`): a count, an age, a code from a fixed list, short
 text for the version; nothing a device sends can carry a name or a record. The last report of
 each device is kept (table ``device_telemetry``) for the console, ``bedside support`` and the
@@ -52,6 +53,7 @@ _FIELDS: Final = frozenset(
         "store_bytes",
         "app_version",
         "posture",
+        "snapshot_expires_at",
     }
 )
 
@@ -67,6 +69,7 @@ class Report:
     store_bytes: int | None
     app_version: str
     posture: dict[str, Any] = field(default_factory=dict)
+    snapshot_expires_at: int | None = None  # when the device's offline policy stops writes
     reported_at: int = 0
 
     def to_json(self) -> dict[str, Any]:
@@ -121,6 +124,7 @@ def parse_report(body: Any) -> Report:
         cache_age_s=_whole(body.get("cache_age_s"), "cache_age_s", _MAX_AGE),
         store_bytes=_whole(body.get("store_bytes"), "store_bytes", _MAX_BYTES),
         app_version=version.strip(),
+        snapshot_expires_at=_whole(body.get("snapshot_expires_at"), "snapshot_expires_at", 2**40),
         # the known facts only: other posture text has no place in a health report
         posture={k: v for k, v in posture_facts(body.get("posture")).items() if k in POSTURE_KEYS},
     )
