@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements/lock.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck unit bench-quick clean chromium interop-js browser-js definitions-js
+.PHONY: run test lint typecheck unit bench-quick clean chromium prometheus interop-js browser-js definitions-js
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Bedside needs Python 3.11 or newer")'
@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-test: lint typecheck chromium interop-js browser-js definitions-js
+test: lint typecheck chromium prometheus interop-js browser-js definitions-js
 	$(BIN)/pytest -q
 
 bench-quick: $(STAMP)
@@ -51,6 +51,10 @@ APT_INSTALL := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-in
 
 chromium:
 	@command -v $(CHROMIUM) >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) chromium; }
+
+# promtool checks and unit-tests the alerting rules (docs/prometheus); Debian's package.
+prometheus:
+	@command -v promtool >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) prometheus; }
 
 interop-js: $(INTEROP_JS)/node_modules/.package-lock.json $(FHIRKIT_JS)/node_modules/.package-lock.json
 

@@ -12,7 +12,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from bedside import cli_admin, cli_assign, cli_audit, cli_device, cli_device_admin, cli_review
+from bedside import (
+    cli_admin,
+    cli_assign,
+    cli_audit,
+    cli_device,
+    cli_device_admin,
+    cli_review,
+    cli_support,
+)
 from bedside import cli_device_app as _registers_device_app  # noqa: F401  (adds `device app`)
 from bedside import cli_device_sync as _registers_device_sync  # noqa: F401  (adds `device sync`)
 from bedside import cli_upstream as upstream_cli  # adds `upstream`
@@ -35,6 +43,7 @@ app.add_typer(cli_audit.audit_app, name="audit")
 app.add_typer(cli_device.device_app, name="device")
 app.add_typer(cli_review.review_app, name="review")
 app.add_typer(upstream_cli.upstream_app, name="upstream")
+app.add_typer(cli_support.support_app, name="support")
 console = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[
@@ -178,16 +187,19 @@ def serve(
         body_limits=limits,
         refresh_grace=grace,
     )
-    uvicorn.run(
-        "bedside.web.asgi:worker_app",
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        log_level="warning",
-        log_config=None,
-        access_log=False,
-    )
+    from bedside.metrics.runs import run_directory
+
+    with run_directory():  # the workers' shared metrics, removed when the server stops
+        uvicorn.run(
+            "bedside.web.asgi:worker_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="warning",
+            log_config=None,
+            access_log=False,
+        )
 
 
 def _body_limits(fhir: str, sync: str, other: str) -> settings_mod.BodyLimits:
@@ -314,6 +326,24 @@ def admin_token(
     except BedsideError as exc:
         raise _fail(str(exc)) from None
     console.print(f"Token for {aud}, valid {seconds} s, scope: {scope}")
+    sys.stdout.write(token + "\n")
+
+
+@admin.command("metrics-token")
+def admin_metrics_token(data_dir: DataDir = Path("var")) -> None:
+    """Make a new scrape token for GET /metrics and print it once (the old one stops working).
+
+    Only its digest is kept in the data dir; give the token to Prometheus in a
+    credentials_file (docs/operations.md).
+    """
+    from bedside.metrics.access import ScrapeToken
+
+    cfg = settings_mod.resolve(data_dir)
+    settings_mod.prepare_data_dir(cfg.data_dir)
+    token = ScrapeToken(cfg.data_dir).create()
+    console.print(
+        "Scrape token for /metrics (shown once; keep it in Prometheus' credentials_file):"
+    )
     sys.stdout.write(token + "\n")
 
 

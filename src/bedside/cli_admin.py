@@ -82,7 +82,13 @@ def _secret(from_stdin: bool, what: str) -> str:
 @users_app.command("add")
 def user_add(
     username: Annotated[str, typer.Argument(help="Sign-in name.")],
-    role: Annotated[str, typer.Option(help="patient, nurse, doctor, admin, auditor or support.")],
+    role: Annotated[
+        str,
+        typer.Option(
+            help="patient, nurse, doctor, admin, auditor, support, governance, security or"
+            " clinical-safety."
+        ),
+    ],
     fhir_user: Annotated[
         str | None, typer.Option("--fhir-user", help="Their FHIR record, e.g. Patient/123.")
     ] = None,

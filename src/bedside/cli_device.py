@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import hmac
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -25,6 +26,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bedside.device.telemetry import cache_age
 from bedside.errors import BedsideError
 
 if TYPE_CHECKING:
@@ -142,8 +144,10 @@ def _unlocked(home: Path, from_stdin: bool) -> Iterator[Node]:
 
 
 def _status_json(status: Status, info: DeviceInfo) -> dict[str, Any]:
+    """The status, with the cache age the device reports in its telemetry."""
     return {
         **status.to_json(),
+        "cache_age_s": cache_age(status, time.time()) if status.unlocked else None,
         "client_id": info.client_id,
         "app_version": info.app_version,
         "enrolled_at": info.enrolled_at,
@@ -179,6 +183,11 @@ def _show_status(status: Status, info: DeviceInfo) -> None:
         table.add_row("Drafts", str(status.drafts))
         table.add_row("Open conflicts", str(status.open_conflicts))
         table.add_row("Last sync", status.last_sync or "never")
+        age = cache_age(status, time.time())
+        table.add_row("Data on device", "never pulled" if age is None else f"pulled {age} s ago")
+        table.add_row("Store size", f"{(status.store_bytes or 0) / 1_048_576:.1f} MiB")
+        codes = ", ".join(status.last_error_codes or []) or "none"
+        table.add_row("Last error codes", codes)
     out.print(table)
 
 

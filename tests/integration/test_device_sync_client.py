@@ -161,6 +161,8 @@ def pages(*bodies: dict[str, Any]) -> tuple[Handler, list[str | None]]:
     seen: list[str | None] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/device/telemetry":  # the health report at the end of a sync
+            return httpx.Response(204)
         assert request.url.path == "/sync/pull" and request.url.params["protocol"] == "1"
         seen.append(request.url.params.get("since"))
         return httpx.Response(200, json={"protocol": 1, **bodies[len(seen) - 1]})
@@ -257,7 +259,7 @@ def test_sync_pushes_then_pulls_and_reports_counts(world: World) -> None:
         return push_answer(request) if request.url.path == "/sync/push" else pull_answer(request)
 
     summary = sync(world.node, remote(route), "t0k3n")
-    assert calls == ["/sync/push", "/sync/pull"]
+    assert calls == ["/sync/push", "/sync/pull", "/device/telemetry"]  # then the health report
     assert (summary.sent, summary.confirmed, summary.received) == (1, 1, 0)
 
 

@@ -46,6 +46,10 @@ class AuditEntry:
     network: str | None = None  # the client's address
     occurred_ms: int | None = None  # when the user acted, by a device's clock (sync): period
     agent_name: str | None = None  # who, as they named themselves (a health link's recipient)
+    #: Why access was allowed or refused, for the metrics only (not written into the chain):
+    #: a :data:`bedside.policy.model.BASES` value, ``service``, ``consent`` for a consent's deny,
+    #: or None when the entry is not an access decision about patients.
+    basis: str | None = None
 
 
 class Auditor(Protocol):

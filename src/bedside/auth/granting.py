@@ -44,6 +44,10 @@ ROLE_CEILING: Final = {
     " user/PractitionerRole.cruds user/Location.cruds",
     "auditor": f"{_SIGN_IN} user/AuditEvent.rs user/Provenance.rs",
     "support": _SIGN_IN,
+    # the governance console reads through its own services (docs/console.md), not FHIR scopes
+    "governance": _SIGN_IN,
+    "security": _SIGN_IN,
+    "clinical-safety": _SIGN_IN,
 }
 
 

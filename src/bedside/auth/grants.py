@@ -181,6 +181,21 @@ class Grants:
             )
         return [_grant(r) for r in rows]
 
+    def states_of(self, user_id: str) -> list[tuple[Grant, str | None, int, int]]:
+        """Every grant of a user, newest first, live or not, with when and why it was revoked
+        and its refresh tokens (live, spent): what ``bedside support`` shows. No secrets."""
+        with self.store.records() as db:
+            rows = db.rows(
+                f"SELECT {_GRANT_COLUMNS}, revoked_why,"
+                " (SELECT COUNT(*) FROM auth_refresh_tokens t WHERE t.grant_id = auth_grants.id"
+                "  AND t.rotated_at IS NULL AND t.expires_at > ?),"
+                " (SELECT COUNT(*) FROM auth_refresh_tokens t WHERE t.grant_id = auth_grants.id"
+                "  AND t.rotated_at IS NOT NULL)"
+                " FROM auth_grants WHERE user_id = ? ORDER BY created_at DESC LIMIT 50",
+                (self.now(), user_id),
+            )
+        return [(_grant(r[:9]), r[9], int(r[10]), int(r[11])) for r in rows]
+
     # --- authorization codes -------------------------------------------------------------------
 
     def issue_code(self, grant: Grant, redirect_uri: str, challenge: str, nonce: str | None) -> str:

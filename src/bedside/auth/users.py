@@ -20,7 +20,18 @@ from bedside.auth import passwords
 from bedside.errors import AdminError
 from bedside.store.base import Records, Store
 
-ROLES: Final = ("patient", "nurse", "doctor", "admin", "auditor", "support")
+ROLES: Final = (
+    "patient",
+    "nurse",
+    "doctor",
+    "admin",
+    "auditor",
+    "support",
+    # the governance console's users (docs/console.md)
+    "governance",
+    "security",
+    "clinical-safety",
+)
 MAX_FAILURES: Final = 5
 MAX_LOCK_SECONDS: Final = 3600
 _USERNAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")

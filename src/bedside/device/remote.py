@@ -308,6 +308,12 @@ class Remote:
         response = self.request("POST", f"{self.root}/device/register", token=token, json=body)
         return self.json_of(response, "the device registration")
 
+    def report_telemetry(self, token: str, body: dict[str, Any]) -> None:
+        """``POST /device/telemetry``: the health report (204); DeviceError if refused."""
+        response = self.request("POST", f"{self.root}/device/telemetry", token=token, json=body)
+        if response.status_code >= 400:
+            raise DeviceError(refusal(response, "the health report", self.root))
+
     def device_status(self, token: str, device_id: str | None = None) -> str:
         """``GET /device/status``: "active", "revoked" or "wipe".
 

@@ -7,8 +7,13 @@ key file can be read, so the fields that need the store are ``None``.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from bedside.device.home import DeviceInfo
 from bedside.device.keys import KeyStatus
@@ -36,6 +41,8 @@ class Status:
     drafts: int | None = None  # unrecorded drafts
     open_conflicts: int | None = None
     last_sync: str | None = None  # meta.last_sync, written by sync
+    last_error_codes: list[str] | None = None  # newest first: the codes of unsettled results
+    store_bytes: int | None = None  # the encrypted store on disk, with its write-ahead log
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,6 +67,10 @@ def build_status(
         oldest = conn.execute(
             "SELECT min(created) FROM outbox WHERE state IN ('pending', 'sending')"
         ).fetchone()[0]
+        results = conn.execute(
+            "SELECT result FROM outbox WHERE state IN ('needs-review', 'rejected')"
+            " AND result IS NOT NULL ORDER BY updated DESC LIMIT 50"
+        ).fetchall()
     return Status(
         device_id=info.device_id,
         user=info.user,
@@ -76,4 +87,24 @@ def build_status(
         drafts=open_drafts,
         open_conflicts=conflicts,
         last_sync=session.store.meta("last_sync"),
+        last_error_codes=_codes(row[0] for row in results),
+        store_bytes=_size(session.store.path),
     )
+
+
+def _codes(results: Iterable[str]) -> list[str]:
+    """The distinct result codes (never their sentences), newest first, at most ten."""
+    codes: list[str] = []
+    for text in results:
+        code = orjson.loads(text).get("code")
+        if isinstance(code, str) and code not in codes:
+            codes.append(code)
+    return codes[:10]
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for part in (path, path.with_name(path.name + "-wal")):
+        with contextlib.suppress(OSError):
+            total += part.stat().st_size
+    return total

@@ -40,6 +40,7 @@ __all__ = [
     "access_token",
     "pull",
     "push",
+    "report_health",
     "sync",
 ]
 
@@ -108,6 +109,7 @@ def sync(
         push(node, remote, token, summary, progress=progress)
         pull(node, remote, token, summary, progress=progress)
         node.mark_synced()
+        report_health(node, remote, token)
     except DeviceError:
         _obey_status(node, remote, token)
         raise
@@ -116,6 +118,20 @@ def sync(
     if summary.skew_ms is None:
         summary.skew_ms = clock.skew_ms
     return summary
+
+
+def report_health(node: Node, remote: Remote, token: str) -> bool:
+    """Send the device's health report (:mod:`bedside.device.telemetry`); best effort: False
+    when the server did not take it (an older server, a network drop), and the sync stands."""
+    from bedside.device.posture import posture
+    from bedside.device.telemetry import report
+
+    body = report(node.status(), node.info.app_version, posture(node.home), node.clock())
+    try:
+        remote.report_telemetry(token, body)
+    except DeviceError:
+        return False
+    return True
 
 
 WIPED: Final = (

@@ -25,6 +25,7 @@ SUBTYPES: Final = (
     "device-list",
     "device-revoke",
     "device-wipe",
+    "device-telemetry",
 )
 #: The subject recorded for changes made with ``bedside admin device`` (no token involved).
 CLI_OPERATOR: Final = "operator"

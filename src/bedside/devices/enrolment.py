@@ -61,7 +61,7 @@ def parse_registration(body: Any) -> Registration:
         device_id,
         public_key,
         app_version.strip(),
-        _posture(body.get("posture")),
+        posture_facts(body.get("posture")),
         None if escrow is None else _escrow_key(escrow),
     )
 
@@ -72,7 +72,7 @@ def check_id(value: Any, name: str) -> str:
     return value
 
 
-def _posture(value: Any) -> dict[str, Any]:
+def posture_facts(value: Any) -> dict[str, Any]:
     """The three known facts (null when not reported) plus any other scalar ones sent."""
     if value is None:
         value = {}

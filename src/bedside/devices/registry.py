@@ -146,6 +146,12 @@ def listing(
     return out
 
 
+def status_counts(db: Records) -> dict[str, int]:
+    """How many devices have each status (for the metrics)."""
+    rows = db.rows("SELECT status, COUNT(*) FROM devices GROUP BY status", [])
+    return {str(status): int(n) for status, n in rows}
+
+
 def register(
     db: Records,
     reg: Registration,

@@ -1,4 +1,4 @@
-"""The ``health_links`` and ``health_link_tickets`` tables (migration 0010): the only SQL of
+"""The ``health_links`` and ``health_link_tickets`` tables (migration 0011): the only SQL of
 SMART Health Links.
 
 Wrong passcodes count down with one conditional UPDATE, so two guesses at once cannot both use

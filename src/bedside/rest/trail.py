@@ -37,6 +37,9 @@ ACTIONS: Final = {
     "break-glass": "E",
 }
 
+#: Strongest first: the basis named when several reach the patients an entry touched.
+_BASIS_ORDER: Final = ("break-glass", "consent", "care-team", "location", "assignment", "self")
+
 
 class Trail:
     def __init__(
@@ -93,6 +96,7 @@ class Trail:
                 description=description,
                 network=self.network,
                 occurred_ms=self.occurred_ms,
+                basis=self._basis(found, outcome),
             )
         )
 
@@ -120,6 +124,27 @@ class Trail:
             patients=patients,
             entities=entities,
         )
+
+    def _basis(self, patients: set[str], outcome: str) -> str | None:
+        """Why this access was decided as it was, for the metrics (``bedside.metrics``).
+
+        Allowed: the strongest basis reaching any patient touched (break-glass, then consent,
+        care team, ward, assignment, own record), ``service`` for a caller with no role.
+        Refused: ``consent`` when a consent's deny withholds one of the patients addressed,
+        else ``none``.
+        """
+        view = self.view
+        if outcome != SUCCESS:
+            refused = view is not None and patients & {r.patient for r in view.refusals}
+            return "consent" if refused else "none"
+        if self.caller.role is None:
+            return "service"
+        if view is None or not patients:
+            return None
+        bases = {a.basis for a in (*view.glass, *view.relations) if a.patient in patients}
+        if patients & {s.patient for s in view.shares}:
+            bases.add("consent")
+        return next((b for b in _BASIS_ORDER if b in bases), None)
 
     def _purpose(self, patients: set[str]) -> tuple[str, ...]:
         view = self.view

@@ -89,6 +89,16 @@ class PostgresStore:
             self._pool.close()
             raise
 
+    def pool_usage(self) -> dict[str, int]:
+        """This process's connection pool: its size, connections idle, requests waiting."""
+        stats = self._pool.get_stats()
+        return {
+            "size": int(stats.get("pool_size", 0)),
+            "idle": int(stats.get("pool_available", 0)),
+            "waiting": int(stats.get("requests_waiting", 0)),
+            "max": int(self._pool.max_size),
+        }
+
     def migrate(self) -> None:
         with self._pool.connection() as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))

@@ -15,7 +15,7 @@ from typing import Final
 from bedside.store.base import Records
 from bedside.sync.event import parse_time
 
-__all__ = ["TOLERANCE_S", "implausible", "record_skew", "skew_ms"]
+__all__ = ["TOLERANCE_S", "implausible", "last_measured", "record_skew", "skew_ms"]
 
 #: How far an event's corrected time may lie past now (or before enrolment): five minutes.
 TOLERANCE_S: Final = 300
@@ -34,6 +34,12 @@ def record_skew(db: Records, device: str, skew: int, now: float) -> None:
         " measured_at = excluded.measured_at",
         [device, skew, int(now)],
     )
+
+
+def last_measured(db: Records, device: str) -> tuple[int, int] | None:
+    """(skew in ms, when it was measured) at the device's last push, or None if it never did."""
+    row = db.one("SELECT skew_ms, measured_at FROM sync_clock WHERE device = ?", [device])
+    return None if row is None else (int(row[0]), int(row[1]))
 
 
 def implausible(device_time: str, skew: int, now: float, enrolled: float) -> str | None:

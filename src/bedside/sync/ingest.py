@@ -30,6 +30,7 @@ One event's failure never stops the next (G2): every result is settled on its ow
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -97,6 +98,10 @@ class Ingest:
         self.key = load_public_key(device.public_key)
         self.repo = Repository(store, caller, base, policy=policy, auditor=auditor, network=network)
         self._view: AccessView | None = None
+        #: (result, reason) of each event settled so far: state and rejection or review code,
+        #: ``("replayed", "")`` for an event answered from the replay record. PHI-free, for
+        #: the metrics (the HTTP layer reads it after :meth:`run`).
+        self.tally: Counter[tuple[str, str]] = Counter()
 
     def run(self, push: Push) -> Answer:
         now = self.policy.clock()
@@ -135,6 +140,7 @@ class Ingest:
             return authentic(raw, self.device.device_id, self.caller.subject, self.key)
         except Settled as early:
             self._audit_alone(early.result, raw)
+            self._count(early.result)
             return early.result.encode()
 
     def _one(self, session: Session, event: Event, raw: dict[str, Any], skew: int) -> bytes:
@@ -176,10 +182,15 @@ class Ingest:
             result, version = early.result, None
             self._note_rejection(result, event)
             if not early.record:
+                self._count(result)
                 return result.encode()
         if not replay.record(db, event, raw, result, received=now_instant(), version=version):
             raise _Raced()
+        self._count(result)
         return result.encode()
+
+    def _count(self, result: Result) -> None:
+        self.tally[(result.state, result.code or "")] += 1
 
     def _replayed(self, session: Session, event: Event, mark: tuple[int, int]) -> bytes | None:
         """The first result of this very event, or a seq-reused rejection, or None."""
@@ -189,6 +200,7 @@ class Ingest:
         same = (event.seq, event.idempotency_key, replay.digest(event))
         for row in found:
             if (row.seq, row.idempotency_key, row.digest) == same:
+                self.tally[("replayed", "")] += 1
                 return row.result
         taken = "sequence number" if any(r.seq == event.seq for r in found) else "idempotency key"
         result = rejected(
@@ -199,6 +211,7 @@ class Ingest:
         )
         self.repo.discard(mark)
         self._note_rejection(result, event)
+        self._count(result)
         return result.encode()
 
     # --- policy ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from bedside.store.base import Records
 from bedside.sync.event import Event, canonical
 from bedside.sync.results import CONFIRMED, MERGED, Result
 
-__all__ = ["Recorded", "digest", "find", "latest_accepted", "of_seq", "record"]
+__all__ = ["Recorded", "digest", "find", "history", "latest_accepted", "of_seq", "record"]
 
 _COLUMNS: Final = (
     "seq, idempotency_key, digest, resource_type, resource_id, state, version, result, event"
@@ -131,3 +131,18 @@ def record(
         ],
     )
     return changed > 0
+
+
+def history(db: Records, device: str, limit: int = 50) -> list[tuple[int, str, str, str, str, str]]:
+    """The device's latest settled events, newest first: (seq, idempotency key, resource type,
+    state, the result's code or "", received time). For ``bedside support``: no content."""
+    rows = db.rows(
+        "SELECT seq, idempotency_key, resource_type, state, result, received FROM sync_events"
+        " WHERE device = ? ORDER BY seq DESC LIMIT ?",
+        [device, limit],
+    )
+    out = []
+    for seq, key, rtype, state, result, received in rows:
+        code = orjson.loads(bytes(result)).get("code") or ""
+        out.append((int(seq), str(key), str(rtype), str(state), str(code), str(received)))
+    return out

@@ -47,7 +47,9 @@ __all__ = [
     "listing_page",
     "mark_resolved",
     "may_see",
+    "of_device",
     "of_event",
+    "open_counts",
     "open_item",
     "outcomes",
 ]
@@ -243,6 +245,15 @@ def of_event(db: Records, device: str, seq: int) -> ReviewItem | None:
     return _item(row) if row else None
 
 
+def of_device(db: Records, device: str, limit: int = 50) -> list[ReviewItem]:
+    """A device's review items, newest first."""
+    rows = db.rows(
+        f"SELECT {_COLUMNS} FROM sync_reviews WHERE device = ? ORDER BY created_at DESC LIMIT ?",
+        [device, limit],
+    )
+    return [_item(r) for r in rows]
+
+
 def listing(
     db: Records,
     *,
@@ -285,6 +296,17 @@ def listing_page(
         return items, None
     items = items[:count]
     return items, Cursor(0, (items[-1].created_at, items[-1].id)).encode()
+
+
+def open_counts(db: Records) -> list[tuple[str, str, int, int]]:
+    """Open items by (resource type, code): how many, and when the oldest was opened (UNIX
+    seconds). For the metrics: counts and ages only, nothing about a patient."""
+    rows = db.rows(
+        "SELECT resource_type, code, COUNT(*), MIN(created_at) FROM sync_reviews"
+        " WHERE state = ? GROUP BY resource_type, code",
+        [OPEN],
+    )
+    return [(str(t), str(c), int(n), int(oldest)) for t, c, n, oldest in rows]
 
 
 def _position(cursor: str) -> tuple[int, str]:

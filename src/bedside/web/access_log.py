@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import TYPE_CHECKING
 
 import structlog
 from starlette.datastructures import MutableHeaders
@@ -20,16 +21,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bedside.logs import path_template
 
+if TYPE_CHECKING:
+    from bedside.metrics.registry import Metrics
+
 __all__ = ["AccessLog"]
 
 _log = structlog.get_logger("bedside.access")
 
 
 class AccessLog:
-    """ASGI middleware: wrap the whole app (outermost) to log every HTTP request once."""
+    """ASGI middleware: wrap the whole app (outermost) to log every HTTP request once.
 
-    def __init__(self, app: ASGIApp) -> None:
+    With ``metrics``, the same line is counted there too (route template, method, status,
+    duration) with the matched route's path parameters (Starlette's router puts its
+    ``endpoint`` and ``path_params`` in the scope), so a random path is one ``unmatched`` route.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,12 +64,21 @@ class AccessLog:
                 error_type = type(exc).__name__
                 raise
             finally:
+                elapsed = time.perf_counter() - started
                 fields = {
                     "method": scope.get("method", ""),
                     "path": path_template(scope.get("path", "")),
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                 }
+                if self.metrics is not None:
+                    self.metrics.request(
+                        str(scope.get("path", "")),
+                        str(scope.get("method", "")),
+                        status,
+                        elapsed,
+                        scope.get("path_params", {}) if "endpoint" in scope else None,
+                    )
                 if error_type is not None:
                     fields["error_type"] = error_type
                 if status >= 500:

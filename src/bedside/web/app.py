@@ -25,6 +25,10 @@ from bedside.devices.client import ensure_device_client
 from bedside.devices.escrow import EscrowSeal
 from bedside.errors import FhirError
 from bedside.healthlinks.service import HealthLinks
+from bedside.metrics.access import ScrapeToken
+from bedside.metrics.audited import MeteredAuditor
+from bedside.metrics.registry import Metrics
+from bedside.metrics.state import DatabaseState
 from bedside.policy.decide import Policy
 from bedside.rest.bulk_export import BulkExports
 from bedside.rest.capability import capability_statement
@@ -34,14 +38,17 @@ from bedside.web.access_log import AccessLog
 from bedside.web.body_limit import BodyLimit
 from bedside.web.bulk_http import BulkEndpoints
 from bedside.web.consent_api import ConsentApi
+from bedside.web.console_pages import ConsolePages
 from bedside.web.device_api import DeviceApi
 from bedside.web.fhir_http import FhirEndpoint, error_response, json_response, negotiate
 from bedside.web.health_links_api import HealthLinksApi
+from bedside.web.metrics_api import MetricsApi
 from bedside.web.oauth import OAuthRoutes
 from bedside.web.policy_api import PolicyApi
 from bedside.web.portal import Portal
 from bedside.web.sync_api import SyncApi
 from bedside.web.sync_pull_api import SyncPullApi
+from bedside.web.telemetry_api import TelemetryApi
 
 log = logging.getLogger("bedside.web")
 _FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
@@ -127,7 +134,9 @@ def create_app(
     ``services`` run for the app's lifetime (the upstream MLLP listeners, docs/upstream.md).
     """
     policy = policy or Policy()
-    auditor = auditor or NullAuditor()
+    metrics = Metrics()  # docs/operations.md; GET /metrics for the scrape token's holder
+    metrics.add_collector(DatabaseState(store, policy.rules, policy.clock))
+    auditor = MeteredAuditor(auditor or NullAuditor(), metrics)
     auth.auditor = auditor
     auth.policy = policy
     fhir_base = auth.config.fhir_base
@@ -171,15 +180,18 @@ def create_app(
     routes = [
         Route("/healthz", health, methods=["GET"]),
         Route("/fhir/metadata", metadata, methods=["GET"]),
-        *OAuthRoutes(auth).routes(),
+        *OAuthRoutes(auth, metrics).routes(),
         *ConsentApi(store, auth.caller, policy.clock, policy=policy).routes(),
         *PolicyApi(store, auth, policy, pins=devices.pins_of).routes(),
         *DeviceApi(store, auth, policy, seal).routes(),
+        *TelemetryApi(store, auth, policy).routes(),
         *SyncPullApi(store, auth, policy).routes(),
-        *SyncApi(store, auth, policy, auditor).routes(),
+        *SyncApi(store, auth, policy, auditor, metrics).routes(),
         *HealthLinksApi(links, auth.caller).routes(),
         *Portal(auth, store, policy, auditor, links).routes(),
         *BulkEndpoints(exports, auth.caller, fhir_base).routes(),
+        *MetricsApi(metrics, ScrapeToken(auth.keyring.data_dir)).routes(),
+        *ConsolePages(store, auth, policy, auditor).routes(),
         Route("/fhir", fhir, methods=_FHIR_METHODS),
         Route("/fhir/{path:path}", fhir, methods=_FHIR_METHODS),
     ]
@@ -199,7 +211,7 @@ def create_app(
                 await run_in_threadpool(close)
 
     app = Starlette(routes=routes, lifespan=lifespan)
-    return AccessLog(SelectiveCORS(BodyLimit(app, body_limits or BodyLimits())))
+    return AccessLog(SelectiveCORS(BodyLimit(app, body_limits or BodyLimits())), metrics)
 
 
 async def _sweeper(store: Store, policy: Policy, every: float) -> None:

@@ -37,6 +37,7 @@ from bedside.auth.server import AuthorizationRequest, AuthServer, RedirectError
 from bedside.auth.token_endpoint import TokenEndpoint
 from bedside.auth.users import SignInFailed, User
 from bedside.errors import OAuthError
+from bedside.metrics.registry import Metrics
 from bedside.web.oauth_api import AccountApi, patient_choices
 
 log = logging.getLogger("bedside.auth")
@@ -101,8 +102,9 @@ def _collect(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 class OAuthRoutes:
-    def __init__(self, server: AuthServer) -> None:
+    def __init__(self, server: AuthServer, metrics: Metrics | None = None) -> None:
         self.server = server
+        self.metrics = metrics
         self.tokens = TokenEndpoint(server)
         self.account = AccountApi(server)
         self.secure_cookies = server.config.root.startswith("https://")
@@ -118,7 +120,7 @@ class OAuthRoutes:
             Route("/auth/signin", self.signin, methods=["GET", "POST"]),
             Route("/auth/patient", self.patient, methods=["GET", "POST"]),
             Route("/auth/consent", self.consent, methods=["GET", "POST"]),
-            Route("/auth/token", self._endpoint(self.tokens.token), methods=["POST"]),
+            Route("/auth/token", self._endpoint(self.tokens.token, counted=True), methods=["POST"]),
             Route("/auth/introspect", self._endpoint(self.tokens.introspect), methods=["POST"]),
             Route("/auth/revoke", self._revoke, methods=["POST"]),
             *self.account.routes(),
@@ -149,14 +151,25 @@ class OAuthRoutes:
     # --- OAuth endpoints (JSON) ------------------------------------------------------------------
 
     def _endpoint(
-        self, handler: Callable[[dict[str, Any], str | None], dict[str, Any]]
+        self,
+        handler: Callable[[dict[str, Any], str | None], dict[str, Any]],
+        *,
+        counted: bool = False,
     ) -> Callable[[Request], Awaitable[Response]]:
+        """``counted``: the token endpoint, whose issues and refusals the metrics count."""
+        metrics = self.metrics if counted else None
+
         async def endpoint(request: Request) -> Response:
+            form: dict[str, Any] = {}
             try:
                 form = await form_of(request)
                 body = await run_in_threadpool(handler, form, request.headers.get("authorization"))
             except OAuthError as exc:
+                if metrics is not None:
+                    metrics.token(_text(form.get("grant_type")), exc.error)
                 return oauth_error(exc)
+            if metrics is not None:
+                metrics.token(_text(form.get("grant_type")), None)
             return oauth_json(200, body)
 
         return endpoint
@@ -347,6 +360,10 @@ def _refresh_words(other: tuple[str, ...]) -> str | None:
     if "online_access" in other:
         return "while you are signed in"
     return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 async def _step_form(request: Request) -> dict[str, Any]:

@@ -19,6 +19,7 @@ request here.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -33,6 +34,7 @@ from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
 from bedside.errors import FhirError, Forbidden, InvalidRequest, NotFound
 from bedside.fhir import json_body
+from bedside.metrics.registry import Metrics
 from bedside.policy.decide import Policy
 from bedside.rest.repository import Repository
 from bedside.rest.trail import Trail
@@ -63,7 +65,15 @@ def _error(exc: FhirError) -> Response:
 
 
 class SyncApi:
-    def __init__(self, store: Store, auth: AuthServer, policy: Policy, auditor: Auditor) -> None:
+    def __init__(
+        self,
+        store: Store,
+        auth: AuthServer,
+        policy: Policy,
+        auditor: Auditor,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.metrics = metrics
         self.store = store
         self.auth = auth
         self.policy = policy
@@ -87,6 +97,7 @@ class SyncApi:
             caller = await run_in_threadpool(self.devices.caller, bearer_token(request))
             raw = await request.body()
         except FhirError as exc:
+            self._count_push(None, exc.status)
             return _error(exc)
 
         def work() -> Response:
@@ -95,13 +106,20 @@ class SyncApi:
                 push = parse_push(json_body.loads(raw, max_depth=None))  # each event alone
             except FhirError as exc:
                 self._refused(caller, network, "sync-reject", exc, "sync push refused")
+                self._count_push(None, exc.status)
                 raise
             ingest = Ingest(
                 self.store, self.policy, self.auditor, self.base, caller, device, network=network
             )
-            return _json(200, ingest.run(push).encode())
+            answer = ingest.run(push).encode()
+            self._count_push(ingest.tally)
+            return _json(200, answer)
 
         return await self._serve(work)
+
+    def _count_push(self, tally: Counter[tuple[str, str]] | None, status: int = 200) -> None:
+        if self.metrics is not None:
+            self.metrics.push(tally, status)
 
     # --- review queue --------------------------------------------------------------------------
 

@@ -1,0 +1,2 @@
+"""The governance console's services (docs/console.md): caller-bound, role-checked, audited.
+The pages (:mod:`bedside.web.console_pages`) parse, call these and render."""

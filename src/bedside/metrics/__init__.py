@@ -1,0 +1,1 @@
+"""Prometheus metrics (docs/operations.md): the registry, its seams and who may scrape it."""

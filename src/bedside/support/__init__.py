@@ -1,0 +1,2 @@
+"""Support tooling (``bedside support``, docs/support.md): what a device or user is doing,
+without more patient data than the question needs."""

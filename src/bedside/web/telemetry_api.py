@@ -1,0 +1,99 @@
+"""``POST /device/telemetry``: a device's health report at each sync (docs/sync-protocol.md
+"Telemetry"). The device's own token (an active device of its user); the body is checked by
+:func:`bedside.devices.telemetry.parse_report` and kept as the device's latest report, with
+its audit entry in the same transaction; a refusal is audited on its own. ``204`` on success.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS
+from bedside.auth.caller import Caller
+from bedside.auth.server import AuthServer
+from bedside.devices import telemetry
+from bedside.devices.audit import device_entry
+from bedside.errors import FhirError
+from bedside.fhir import json_body
+from bedside.policy.decide import Policy
+from bedside.store.base import Store
+from bedside.web.device_auth import DeviceAuth
+from bedside.web.fhir_http import bearer_token, error_response
+
+__all__ = ["TelemetryApi"]
+
+_NO_STORE: Final = {"Cache-Control": "no-store"}
+_EVENT: Final = ("device-telemetry", "U")
+
+
+class TelemetryApi:
+    def __init__(self, store: Store, auth: AuthServer, policy: Policy) -> None:
+        self.store = store
+        self.auth = auth
+        self.policy = policy
+        self.devices = DeviceAuth(store, auth)
+
+    def routes(self) -> list[Route]:
+        return [Route("/device/telemetry", self.report, methods=["POST"])]
+
+    async def report(self, request: Request) -> Response:
+        network = request.client.host if request.client else None
+        try:  # authenticate before reading the body
+            caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
+            raw = await request.body()
+        except FhirError as exc:
+            return _error(exc)
+
+        def work() -> Response:
+            device_id = caller.device
+            try:
+                device = self.devices.active_device(caller)
+                report = telemetry.parse_report(json_body.loads(raw))
+                now = self.policy.clock()
+                with self.store.write() as session:
+                    db = session.records()
+                    telemetry.record(db, device.device_id, report, now=now)
+                    entry = device_entry(
+                        *_EVENT,
+                        SUCCESS,
+                        device=device.device_id,
+                        caller=caller,
+                        now=now,
+                        description=f"telemetry: {report.unsent} events not yet sent",
+                        network=network,
+                    )
+                    self.auth.auditor.append(db, [entry])
+            except FhirError as exc:
+                self._refused(caller, device_id, network, exc)
+                raise
+            return Response(status_code=204, headers=_NO_STORE)
+
+        try:
+            return await run_in_threadpool(work)
+        except FhirError as exc:
+            return _error(exc)
+
+    def _refused(
+        self, caller: Caller, device: str | None, network: str | None, exc: FhirError
+    ) -> None:
+        entry = device_entry(
+            *_EVENT,
+            SERIOUS_FAILURE if exc.status >= 500 else MINOR_FAILURE,
+            device=device,
+            caller=caller,
+            now=self.policy.clock(),
+            description=f"telemetry refused ({exc.status})",
+            network=network,
+        )
+        self.auth.auditor.submit([entry])
+
+
+def _error(exc: FhirError) -> Response:
+    resp = error_response(exc)
+    resp.headers.update(_NO_STORE)
+    return resp
