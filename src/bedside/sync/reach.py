@@ -2,8 +2,9 @@
 
 A device's change is applied only when its writer, by the policy decided in the push's
 transaction, reaches every patient the event concerns through a care relationship or a
-break-glass grant (a consent share is for reading, never for changing: :func:`bedside.policy.guard.changeable`). An event made under
-break-glass (purpose ``BTG``) is judged with the grants that covered the moment the user acted,
+break-glass grant (a consent share is for reading, never for changing:
+:func:`bedside.policy.guard.changeable`). An event made under break-glass (purpose ``BTG``) is
+judged with the grants that covered the moment the user acted,
 by the device's clock corrected by its measured skew, so work done under a grant that has since
 expired is honoured and ``BTG`` without such a grant is not.
 """
