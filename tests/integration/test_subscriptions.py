@@ -290,3 +290,88 @@ def test_a_subscriber_who_loses_access_stops_getting_that_patients_events(
             assert status_of(replay.json())["events"] == []  # not even its id
             assert len(replay.json()["entry"]) == 1
             assert b"sub-o3" not in replay.content
+
+
+def test_every_send_is_audited_as_the_subscriber(server: Server) -> None:
+    """The access-loss test's notification to the doctor is in the audit trail, about p3."""
+    with client(server, "u-aud", "user/AuditEvent.rs", role="auditor") as aud:
+        r = aud.get("/AuditEvent", params={"patient": "sub-p3", "subtype": "operation"})
+        assert r.status_code == 200, r.text
+        assert b"subscription event-notification sent over rest-hook" in r.content
+        assert b"u-doc" in r.content  # the subscriber is the agent
+        r = aud.get("/AuditEvent", params={"subtype": "operation", "_count": "200"})
+        assert b"subscription handshake sent over websocket" in r.content
+
+
+def test_capability_statement_lists_the_operations_and_topics(server: Server) -> None:
+    meta = httpx.get(f"{server.base}/metadata", headers={"Accept": FHIR}).json()
+    (sub,) = [r for r in meta["rest"][0]["resource"] if r["type"] == "Subscription"]
+    ops = {o["name"]: o["definition"] for o in sub["operation"]}
+    assert set(ops) == {"status", "events", "get-ws-binding-token"}
+    assert ops["events"].endswith("/OperationDefinition/backport-subscription-events")
+    topics = {e["valueCanonical"] for e in sub["extension"]}
+    assert TOPIC in topics and "urn:bedside:subscription-topic:Patient" in topics
+
+
+def test_bad_subscriptions_get_a_plain_400(server: Server) -> None:
+    with client(server, "integrator-c") as c:
+        for body in (
+            {"resourceType": "Patient"},
+            {**subscription("websocket", "id-only"), "criteria": "Observation?code=1"},
+            {**subscription("websocket", "everything")},
+            {**subscription("carrier-pigeon", "id-only")},
+            {
+                **subscription("websocket", "id-only"),
+                "_criteria": {
+                    "extension": [
+                        {
+                            "url": f"{BACKPORT}/backport-filter-criteria",
+                            "valueString": "Observation?code=8867-4",
+                        }
+                    ]
+                },
+            },
+            [],
+        ):
+            r = c.post("/Subscription", content=orjson.dumps(body))
+            assert r.status_code == 400, (body, r.text)
+            assert r.json()["resourceType"] == "OperationOutcome"
+        r = c.put("/Subscription/x", content=orjson.dumps(subscription("websocket", "id-only")))
+        assert r.status_code in (404, 405)
+    with client(server, "reader", "system/Observation.rs") as ro:  # may not create one
+        r = ro.post("/Subscription", content=orjson.dumps(subscription("websocket", "id-only")))
+        assert r.status_code == 403
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_with_two_workers_each_event_is_sent_once(
+    backend: str, tmp_path: Any, hooks: Receiver
+) -> None:
+    """``--workers 2``: both processes run a dispatcher; the lease makes one the sender."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "subscriptions.toml").write_text(
+        f'rest_hook_endpoints = ["{hooks.url}/hook/"]\npoll_seconds = 0.1\n'
+    )
+    path = f"/hook/workers-{backend}"
+    with ExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path / 'bedside.db'}"
+        else:
+            url = stack.enter_context(fresh_pg_schema()).url
+        srv = start_server(data, url, "--workers", "2")
+        stack.callback(stop_server, srv)
+        with client(srv, "integrator-w") as c:
+            put(c, {"resourceType": "Patient", "id": "w-p", "active": True})
+            create(c, subscription("rest-hook", "id-only", endpoint=hooks.url + path))
+            for i in range(6):
+                put(c, obs(f"w-o{i}", "w-p"))
+
+            def numbers() -> list[int]:
+                sent = hooks.of(path, "event-notification")
+                return [n for r in sent for n, _ in status_of(r.body)["events"]]
+
+            hooks.wait(lambda _: len(numbers()) >= 6)
+            time.sleep(1.0)  # several more rounds of both dispatchers
+            assert numbers() == [1, 2, 3, 4, 5, 6]
+            assert len(hooks.of(path, "handshake")) == 1
