@@ -64,6 +64,11 @@ class SubscriptionService:
         if len(parts) == 1 and m == "POST":
             return self.create(repo, session, req)
         if len(parts) == 1 and m == "GET":
+            if set(dict(req.query)) - {"_format", "_pretty"} and not req.lenient:
+                raise InvalidRequest(
+                    "Subscriptions cannot be searched by parameter: GET Subscription lists"
+                    " the caller's own."
+                )
             return self.search(repo, session)
         if len(parts) >= 2 and parts[1].startswith("$"):
             raise NotFound(f"Operation {parts[1]} is not supported on the Subscription type.")
