@@ -256,6 +256,23 @@ def test_websocket_disconnect_and_replay_missed_events(server: Server) -> None:
                 reused.recv(timeout=10)
 
 
+def test_websocket_heartbeats_and_a_bad_bind_is_closed(server: Server) -> None:
+    with client(server, "integrator-hb") as c:
+        sid = create(c, subscription("websocket", "empty", heartbeat=1))
+        token, url = _token(c, sid)
+        with connect(url, open_timeout=10) as ws:
+            _bind(ws, token)
+            beat = status_of(orjson.loads(ws.recv(timeout=10)))
+            assert beat["type"] == "heartbeat" and beat["events"] == []
+        with connect(url, open_timeout=10) as bad:
+            bad.send("hello")
+            with pytest.raises(ConnectionClosed):
+                bad.recv(timeout=10)
+        own = subscription("rest-hook", "id-only", endpoint=f"{server.base}/x")
+        r = c.post("/Subscription", content=orjson.dumps(own))  # not on the allow-list
+        assert r.status_code == 400, r.text
+
+
 def test_a_subscriber_who_loses_access_stops_getting_that_patients_events(
     server: Server, hooks: Receiver
 ) -> None:
@@ -341,6 +358,23 @@ def test_bad_subscriptions_get_a_plain_400(server: Server) -> None:
     with client(server, "reader", "system/Observation.rs") as ro:  # may not create one
         r = ro.post("/Subscription", content=orjson.dumps(subscription("websocket", "id-only")))
         assert r.status_code == 403
+
+
+def test_the_server_log_names_no_patient_resource_or_hook_secret(server: Server) -> None:
+    """After every test above on this server: its log holds none of what they sent."""
+    port = server.base.rsplit(":", 1)[1].split("/")[0]
+    log = (server.data_dir.parent / f"server-{port}.log").read_text(errors="replace")
+    for canary in (
+        "sub-p1",
+        "sub-p3",
+        "sub-o1",
+        "sub-o3",
+        "ws-p1",
+        "ws-o2",
+        "hook-secret",
+        "/hook/",
+    ):
+        assert canary not in log, canary
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -61,6 +61,8 @@ class SubscriptionService:
         self, repo: Repository, session: Session, parts: list[str], req: FhirRequest
     ) -> FhirResponse:
         m = req.method
+        if m == "PUT-NEW":  # a transaction's POST entry, given an id in advance
+            raise InvalidRequest("Create a Subscription with POST Subscription, not in a Bundle.")
         if len(parts) == 1 and m == "POST":
             return self.create(repo, session, req)
         if len(parts) == 1 and m == "GET":
