@@ -10,6 +10,7 @@ commits both are numbered, in commit-safe order, none skipped.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -111,3 +112,19 @@ def test_one_sender_per_subscription_until_its_lease_runs_out(store: Store) -> N
     repo.handle(FhirRequest("PUT", "Observation/fo-3", body=obs("fo-3")))
     clock.now += LEASE * 2  # the first has stopped (a crashed process)
     settle(second, 3)
+
+
+def test_a_subscription_whose_grant_has_ended_is_turned_off(store: Store) -> None:
+    """The grant (token family) it was created under is checked at every round: one that was
+    revoked, expired or never existed turns the Subscription off, and nothing is numbered."""
+    caller = replace(OPERATOR, grant_id="g-ended")
+    service = SubscriptionService(BASE, SubscriptionConfig(), "ws://127.0.0.1/ws")
+    repo = Repository(store, caller, BASE, subscriptions=service)
+    body = {"resourceType": "Subscription", "criteria": TOPIC, "channel": {"type": "websocket"}}
+    created = repo.handle(FhirRequest("POST", "Subscription", body=body)).resource
+    assert created is not None and created["status"] == "active"
+    repository(store).handle(FhirRequest("PUT", "Observation/fo-g", body=obs("fo-g")))
+    Dispatcher(store, Policy(), NullAuditor(), BASE, SubscriptionConfig()).round()
+    with store.records() as db:
+        sub = records.get(db, created["id"])
+    assert sub is not None and sub.status == "off" and sub.events == 0

@@ -62,7 +62,9 @@ class SubscriptionService:
     ) -> FhirResponse:
         m = req.method
         if m == "PUT-NEW":  # a transaction's POST entry, given an id in advance
-            raise InvalidRequest("Create a Subscription with POST Subscription, not in a Bundle.")
+            raise InvalidRequest(
+                "Create a Subscription with POST Subscription, not inside a transaction."
+            )
         if len(parts) == 1 and m == "POST":
             return self.create(repo, session, req)
         if len(parts) == 1 and m == "GET":
