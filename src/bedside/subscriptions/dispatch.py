@@ -144,6 +144,8 @@ class Dispatcher:
                         number += 1
                 cursor = (rows[-1].major, rows[-1].seq) if rows else sub.cursor
         with self.store.records(write=True) as db:
+            if records.get(db, sid) is None:
+                return None  # deleted meanwhile: number nothing for it
             if new is None:
                 records.set_status(db, sid, "off")  # the grant it was made under has ended
                 return None
