@@ -244,14 +244,17 @@ def pull_reviews(smart: Smart, device: Any) -> list[dict[str, Any]]:
     raise AssertionError("the pull never finished")
 
 
-def two_device_clash(smart: Smart, fields: dict[str, tuple[Any, Any]]) -> tuple[Any, Any, Any]:
+def two_device_clash(
+    smart: Smart, fields: dict[str, tuple[Any, Any]], only_b: dict[str, Any] | None = None
+) -> tuple[Any, Any, Any]:
     """A patient two doctors' devices change at once: A first (confirmed), then B on the same
-    base with other values for the same fields (needs review). (ward, device B, B's result)."""
+    base with other values for the same fields, and ``only_b`` (needs review). (ward, device B,
+    B's result)."""
     ward, users = new_ward(smart, "doctor", "doctor")
     a, b = (enrol(smart, u) for u in users)
     seen = {k: v for k, v in read(smart, f"/Patient/{ward.patient}").items() if k != "meta"}
     first = {**seen, **{k: v[0] for k, v in fields.items()}}
-    second = {**seen, **{k: v[1] for k, v in fields.items()}}
+    second = {**seen, **{k: v[1] for k, v in fields.items()}, **(only_b or {})}
     assert results(push(smart, a, [a.event("update", first, base="1")]))[0]["state"] == "confirmed"
     (clash,) = results(push(smart, b, [b.event("update", second, base="1")]))
     assert clash["state"] == "needs-review", clash
@@ -264,7 +267,9 @@ def test_a_clinical_safety_officer_merges_one_conflict_and_defers_another(
     phone_a = [{"system": "phone", "value": "0113 496 0100"}]
     phone_b = [{"system": "phone", "value": "0113 496 0199"}]
     ward, b, clash = two_device_clash(
-        smart, {"telecom": (phone_a, phone_b), "birthDate": ("1950-02-03", "1950-03-02")}
+        smart,
+        {"telecom": (phone_a, phone_b), "birthDate": ("1950-02-03", "1950-03-02")},
+        {"gender": "unknown"},  # only B changed it: the merge keeps it, as push would
     )
     other, _, later = two_device_clash(smart, {"telecom": (phone_a, phone_b)})
     officer = f"safety-{secrets.token_hex(3)}"
@@ -289,6 +294,7 @@ def test_a_clinical_safety_officer_merges_one_conflict_and_defers_another(
     # reviewer's console, B's device and B's user
     now = read(smart, f"/Patient/{ward.patient}")
     assert now["telecom"] == phone_b and now["birthDate"] == "1950-02-03"
+    assert now["gender"] == "unknown"
     version = now["meta"]["versionId"]
     target = f"Patient/{ward.patient}/_history/{version}"
     found = read(smart, f"/Provenance?target={target}").get("entry", [])

@@ -48,6 +48,7 @@ __all__ = ["CHOICES", "ConflictDesk", "patient_of"]
 
 #: What the reviewer may keep for one differing field in "Edit a merge".
 CHOICES: Final = ("device", "server")
+_FIXED: Final = frozenset({"resourceType", "id", "meta"})
 
 
 def patient_of(item: ReviewItem) -> str | None:
@@ -191,8 +192,9 @@ class ConflictDesk:
     def _merge(
         self, session: Session, item: ReviewItem, version: int | None, choices: dict[str, str]
     ) -> dict[str, Any]:
-        """The server's version with each differing field taken from the side chosen; every
-        other field stays as the server holds it."""
+        """The server's version with each differing field taken from the side chosen. Every
+        other field is settled as the push's three-way merge would: a field only the device
+        changed (from the base) takes the device's value, anything else the server's."""
         if set(choices) != set(item.fields) or not set(choices.values()) <= set(CHOICES):
             raise InvalidRequest("Choose the device's or the server's value for every field.")
         current = session.current(item.resource_type, item.resource_id)
@@ -203,11 +205,18 @@ class ConflictDesk:
                 f"The record changed on the server: it is now at version {current.version}. "
                 "Nothing was written. Look at it again, then choose."
             )
-        merged = {k: v for k, v in orjson.loads(current.content).items() if k != "meta"}
-        for name, side in choices.items():
-            if side == "device":
-                if name in item.device_value:
-                    merged[name] = item.device_value[name]
+        server = {k: v for k, v in orjson.loads(current.content).items() if k != "meta"}
+        device, base = item.device_value, item.base_value or {}
+        merged = dict(server)
+        for name in (set(device) | set(server) | set(base)) - _FIXED:
+            take_device = choices.get(name) == "device" or (
+                name not in choices
+                and device.get(name) != base.get(name)
+                and server.get(name) == base.get(name)
+            )
+            if take_device:
+                if name in device:
+                    merged[name] = device[name]
                 else:
                     merged.pop(name, None)
         return merged
