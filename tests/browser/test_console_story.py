@@ -313,7 +313,7 @@ def test_a_clinical_safety_officer_merges_one_conflict_and_defers_another(
     page.get_by_label("Note (why it waits, for the next reviewer)").fill("Ask the ward first")
     page.get_by_role("button", name="Defer").click()
     expect(page.get_by_role("status")).to_contain_text("Deferred")
-    expect(page.get_by_text(re.compile("Ask the ward first"))).to_be_visible()
+    expect(page.get_by_text(re.compile(f"by {officer}: .Ask the ward first"))).to_be_visible()
     expect(page.get_by_text("waiting", exact=True)).to_be_visible()
     shoot(page, "conflict-deferred")
     deferred = [e for e in audit_codes(smart) if e["subtype"][0]["code"] == "review-defer"]
@@ -322,4 +322,7 @@ def test_a_clinical_safety_officer_merges_one_conflict_and_defers_another(
     ]
     assert "Ask the ward" not in json.dumps(deferred)  # the note is not in the audit trail
     assert read(smart, f"/Patient/{other.patient}")["telecom"] == phone_a  # nothing written
+    page.get_by_role("link", name="Back to the queue").click()
+    row = page.get_by_role("row").filter(has=page.locator(f'a[href$="{later["review"]}"]'))
+    expect(row).to_contain_text("waiting (deferred with a note)")
     page.close()

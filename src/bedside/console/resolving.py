@@ -119,7 +119,10 @@ class ConflictDesk:
         shown["may_resolve"] = item.state == review.OPEN and why is None
         shown["why_not"] = why
         if put_aside is not None:
-            shown["deferred"] = {"at": put_aside.at, "by": put_aside.by, "note": put_aside.note}
+            by = self._name(put_aside.by)
+            shown["deferred"] = {"at": put_aside.at, "by": by, "note": put_aside.note}
+        if "resolution" in shown:
+            shown["resolution"]["by"] = self._name(shown["resolution"]["by"])
         if not (values or shown["may_resolve"]):
             return shown
         server = item.server_value or {}
@@ -220,6 +223,12 @@ class ConflictDesk:
                 else:
                     merged.pop(name, None)
         return merged
+
+    def _name(self, who: str | None) -> str:
+        """A reviewer as the page names them: their username (a user id or fhirUser else)."""
+        users = Users(self.store)
+        user = users.get(who) if who else None
+        return user.username if user is not None else (who or "(unknown)")
 
     def _device_user(self, item: ReviewItem) -> str | None:
         with self.store.records() as db:

@@ -26,7 +26,7 @@ from bedside.errors import Forbidden, InvalidRequest, NotFound
 from bedside.policy import breakglass
 from bedside.policy.decide import Policy
 from bedside.store.base import Store
-from bedside.sync import clock, review
+from bedside.sync import clock, deferral, review
 
 __all__ = ["Console"]
 
@@ -205,9 +205,11 @@ class Console:
         now = self.policy.clock()
         with self.store.records() as db:
             items = review.listing(db, state=state, limit=200)
+            put_aside = deferral.deferred(db, [i.id for i in items])
         shown = []
         for item in items:
             s = item.summary()
+            s["deferred"] = item.id in put_aside
             s["class"] = self.policy.rules.sync.conflict_class(item.resource_type)
             s["age_s"] = max(0, int(now - item.created_at))
             shown.append(s)

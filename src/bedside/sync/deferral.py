@@ -15,7 +15,7 @@ from typing import Final
 from bedside.errors import InvalidRequest
 from bedside.store.base import Records
 
-__all__ = ["NOTE_MAX", "Deferral", "defer", "latest"]
+__all__ = ["NOTE_MAX", "Deferral", "defer", "deferred", "latest"]
 
 NOTE_MAX: Final = 2000  # characters
 
@@ -53,3 +53,15 @@ def latest(db: Records, item_id: str) -> Deferral | None:
     if row is None:
         return None
     return Deferral(str(row[0]), int(row[1]), str(row[2]), str(row[3]))
+
+
+def deferred(db: Records, item_ids: list[str]) -> set[str]:
+    """Which of ``item_ids`` have been deferred at least once (one query, for a listing)."""
+    if not item_ids:
+        return set()
+    marks = ", ".join("?" for _ in item_ids)
+    rows = db.rows(
+        f"SELECT DISTINCT item_id FROM sync_review_deferrals WHERE item_id IN ({marks})",
+        list(item_ids),
+    )
+    return {str(r[0]) for r in rows}
