@@ -49,11 +49,7 @@ _TITLES: Final = {
     "devices": "Devices",
     "audit": "Audit trail",
 }
-#: The first-party headers, but ``Referrer-Policy: same-origin``: under ``no-referrer``
-#: Chromium sends ``Origin: null`` with a form POST, which the shared CSRF check
-#: (:meth:`FirstPartyApp.check_csrf`) rightly refuses; same-origin still sends nothing to
-#: another site.
-_HEADERS: Final = {**APP_HEADERS, "Referrer-Policy": "same-origin"}
+_HEADERS: Final = APP_HEADERS
 #: What the item page says after a change (``?done=``): nothing from the URL is echoed.
 _DONE: Final = {
     "device": "Resolved: the device's version was written; the device learns it at its next sync.",
