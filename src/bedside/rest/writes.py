@@ -63,6 +63,10 @@ class WriteHooks:
         # and under which purposeOfUse; both go on the Provenance.
         self.occurred: str | None = None
         self.purpose: str | None = None
+        # A review resolved from the console (ADR 0014): the device the settled change came
+        # from and its user, named on the Provenance beside the reviewer.
+        self.device: str | None = None
+        self.informant: str | None = None
 
     def before(
         self,
@@ -148,11 +152,12 @@ class WriteHooks:
                 user_ref=self.caller.fhir_user,
                 subject=self.caller.subject,
                 client_id=self.caller.client_id,
-                device=self.caller.device,
+                device=self.device or self.caller.device,
                 source=self.source,
                 provenance_id=pid,
                 occurred=occurred,
                 purpose=purpose,
+                informant=self.informant,
             )
             prov["target"] = [{"reference": t} for t, _ in items]
             role = "removal" if activity == "DELETE" else "revision"
