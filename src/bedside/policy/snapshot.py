@@ -140,7 +140,7 @@ def _access(a: PatientAccess) -> dict[str, Any]:
 
 
 def _share(s: Share) -> dict[str, Any]:
-    return {
+    out = {
         "id": s.patient,
         "basis": "consent",
         "source": s.source,
@@ -149,6 +149,9 @@ def _share(s: Share) -> dict[str, Any]:
         "labels": _labels(s.labels_any) if s.labels_any is not None else None,
         "labels_not": _labels(s.labels_not),
     }
+    if s.ids is not None:  # a share of particular resources ("Observation/<id>") only
+        out["resources"] = sorted(s.ids)
+    return out
 
 
 def _refusal(r: Refusal) -> dict[str, Any]:
