@@ -245,3 +245,29 @@ def test_hostile_share_forms_never_reach_a_5xx(
         form["result"] = result
     r = b.post(f"/portal/share/{step}", data=form)
     assert r.status_code < 500, (form, r.text[:300])
+
+
+def test_a_patient_cannot_share_another_patients_result_from_the_portal(world: World) -> None:
+    theirs = world.smart.create_observation(world.erin, "laboratory")
+    b, home = signed_in(world)
+    with closing(b):
+        form = {
+            "csrf": csrf_of(home),
+            "who": f"Practitioner/{world.doctor}",
+            "days": "30",
+            "purpose": "TREAT",
+            "result": theirs,
+        }
+        for step in ("preview", "confirm"):
+            r = b.post(f"/portal/share/{step}", data=form)
+            assert r.status_code == 404, (step, r.text[:300])
+            assert "no such result in your record" in r.text
+            assert theirs not in r.text
+    with world.smart.fhir_client(world.smart.operator_token) as op:
+        found = op.get("/Consent", params={"patient": world.carla}).json()
+    named = [
+        d["reference"]["reference"]
+        for e in found.get("entry", [])
+        for d in e["resource"].get("provision", {}).get("data", [])
+    ]
+    assert f"Observation/{theirs}" not in named

@@ -174,9 +174,9 @@ def test_a_share_of_one_result_says_so() -> None:
         },
     }
     named = words(body, names={"Practitioner/9": "Dr Ada Clinician"}, now=0)
-    assert named["what"] == "one of your results only"
+    assert named["what"] == "only one of your results"
     result = {"Observation/o1": "your result Glucose 5.4 mmol/L on 3 May 2026"}
     again = words(body, names={"Practitioner/9": "Dr Ada Clinician", **result}, now=0)
     assert again["sentence"].startswith(
-        "Dr Ada Clinician may see your result Glucose 5.4 mmol/L on 3 May 2026 only"
+        "Dr Ada Clinician may see only your result Glucose 5.4 mmol/L on 3 May 2026"
     )

@@ -202,7 +202,7 @@ def _data(root: Provision, names: Mapping[str, str]) -> str:
         names.get(ref) or _ONE.get(ref.partition("/")[0]) or "one of your records"
         for ref in sorted(root.data or ())
     ]
-    return (_join(items) + " only") if items else "nothing"
+    return ("only " + _join(items)) if items else "nothing"
 
 
 def _scope(
