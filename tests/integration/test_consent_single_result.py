@@ -93,6 +93,9 @@ def test_exactly_the_named_result_is_visible_to_the_named_practitioner(
     seen = {e["resource"]["id"] for e in history.get("entry", []) if "resource" in e}
     assert "obs-p-shared" in seen and "obs-p-shared-2" not in seen
     assert ids(get(doc, "Condition", ("subject", "Patient/p-shared"))) == set()
+    # the Patient is not shared, so its compartment and $everything are not known either
+    assert status(doc, "Patient/p-shared/Observation") == 404
+    assert status(doc, "Patient/p-shared/$everything") == 404
     # read-only: the share never lets the recipient change the result
     changed = {**observation("obs-p-shared", "p-shared"), "status": "amended"}
     assert write(doc, changed) == 403

@@ -579,6 +579,11 @@ def test_a_share_of_one_result_shows_that_resource_and_nothing_else_offline() ->
     policy = OfflinePolicy(snapshot(view, caller, issuer=ISSUER, rules=RULES, now=NOW))
     (entry,) = [e for e in policy.claims["patients"] if e["id"] == "p7"]
     assert entry["resources"] == ["Observation/r36"]
+    assert policy.claims["bedside_policy_version"] == 2  # a version-1 device refuses it
+    plain = AccessView(view.role, True, view.permissions, shares=(view.shares[0],), now=NOW)
+    assert (
+        snapshot(plain, caller, issuer=ISSUER, rules=RULES, now=NOW)["bedside_policy_version"] == 1
+    )
     shared = {**obs("p7"), "id": "r36"}
     assert policy.refuse_read(shared, "p7", NOW) is None
     assert policy.refuse_read({**shared, "id": "r37"}, "p7", NOW) is not None
