@@ -217,8 +217,8 @@ def _check_provision(
 def _check_data(raw: Mapping[str, Any], path: str, *, depth: int) -> None:
     """``provision.data`` on a root permit: particular resources, each ``instance``.
 
-    Whether each named resource is the patient's own is checked against the store by
-    :func:`data_references`' caller (the write hooks), which can read it.
+    Whether each named resource is the patient's own needs the store: the write hooks
+    (:mod:`bedside.rest.writes`) call :func:`check_data_owned`, which reads it as the writer.
     """
     if depth != 1 or raw.get("type") != "permit":
         raise Unprocessable(
