@@ -120,8 +120,9 @@ def _fingerprint(view: AccessView, patient: str, common: bytes) -> str:
     for s in view.shares:
         if s.patient == patient:
             types = None if s.types is None else sorted(s.types)
-            ids = None if s.ids is None else sorted(s.ids)
-            share = [types, _labels(s.labels_any), _labels(s.labels_not), ids]
+            share: list[object] = [types, _labels(s.labels_any), _labels(s.labels_not)]
+            if s.ids is not None:  # only then, so fingerprints of other shares stay as they were
+                share.append(sorted(s.ids))
             grants.add("share " + orjson.dumps(share).decode())
     for r in view.refusals:
         if r.patient == patient:
