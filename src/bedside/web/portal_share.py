@@ -60,7 +60,7 @@ Work = Callable[[BrowserSession, PortalRecord, FormData], str]
 
 def _days(form: FormData) -> int:
     raw = str(form.get("days") or sharing.DEFAULT_DAYS).strip()
-    if not raw.isdigit() or len(raw) > 3:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 3:
         raise InvalidRequest("How long must be a number of days from 1 to 365.")
     return int(raw)
 
