@@ -8,6 +8,8 @@ from pathlib import Path
 
 import orjson
 
+from bedside.numerals import is_number
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 KIB = 1024
@@ -44,7 +46,7 @@ def parse_size(text: str) -> int | None:
     value = text.strip().lower()
     digits = value.rstrip("kmib")
     unit = value[len(digits) :]
-    if not digits.isdigit() or unit not in _UNITS:
+    if not is_number(digits) or unit not in _UNITS:
         return None
     return int(digits) * _UNITS[unit]
 

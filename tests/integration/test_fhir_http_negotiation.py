@@ -185,3 +185,19 @@ def test_hostile_input_on_new_paths_is_answered_without_a_5xx(
     assert r.status_code < 500, r.text
     if r.status_code >= 400:
         assert r.json()["resourceType"] == "OperationOutcome", r.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/Patient/_history?_count=%C2%B9",  # "¹": str.isdigit() says yes, int() says no
+        "/Patient/neg-p/_history/%C2%B2",
+        "/Patient/neg-p/$everything?_count=%C2%B3",
+        "/AuditEvent?_count=%C2%B9",
+    ],
+)
+def test_a_superscript_digit_is_a_plain_refusal_never_a_500(api: httpx.Client, path: str) -> None:
+    r = api.get(path)
+    assert r.status_code < 500, r.text
+    if r.status_code >= 400:
+        assert r.json()["resourceType"] == "OperationOutcome"

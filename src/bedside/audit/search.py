@@ -30,6 +30,7 @@ from bedside.audit.event import OBJECT_ROLE
 from bedside.errors import InvalidRequest
 from bedside.fhir.compartment import PATIENT_COMPARTMENT
 from bedside.fhir.dates import parse_range
+from bedside.numerals import is_number
 from bedside.store.base import Records
 
 DEFAULT_COUNT: Final = 50
@@ -86,7 +87,7 @@ class AuditSearch:
     def read(self, n_text: str, *, patient_only: str | None = None) -> dict[str, Any] | None:
         """AuditEvent/{n}, or None when there is no such event (or, for ``patient_only``, when
         it does not concern that patient: to them both look the same)."""
-        if not n_text.isdigit() or len(n_text) > 18:
+        if not is_number(n_text) or len(n_text) > 18:
             return None
         n = int(n_text)
         if patient_only is not None:
@@ -177,11 +178,11 @@ class AuditSearch:
         if rtype == "Patient":  # their own Patient; never another one, linked or not
             return rid == own
         if rtype == "AuditEvent":  # not a stored resource: the audit index says whose it is
-            return rid.isdigit() and len(rid) <= 18 and self._concerns(int(rid), own)
+            return is_number(rid) and len(rid) <= 18 and self._concerns(int(rid), own)
         if rtype not in PATIENT_COMPARTMENT or self.compartments is None:
             return False  # reference data is nobody's record; unknown is not theirs
         v = parts[3] if len(parts) == 4 else ""
-        version = int(v) if v.isdigit() and len(v) <= 9 else None
+        version = int(v) if is_number(v) and len(v) <= 9 else None
         return own in (self.compartments(rtype, rid, version) or ())
 
     def _concerns(self, n: int, own: str) -> bool:
@@ -220,13 +221,13 @@ class AuditSearch:
 
 
 def _count(raw: str) -> int:
-    if not raw.strip().isdigit():
+    if not is_number(raw.strip()):
         raise InvalidRequest("_count must be a whole number from 0 to 1000.")
     return min(int(raw), MAX_COUNT)
 
 
 def _cursor(raw: str) -> int:
-    if not raw.strip().isdigit() or len(raw.strip()) > 18:
+    if not is_number(raw.strip()) or len(raw.strip()) > 18:
         raise InvalidRequest("_cursor must be the position given in a next link.")
     return int(raw)
 

@@ -32,6 +32,7 @@ from typing import Any, Final
 import orjson
 
 from bedside.consent.evaluate import Grant, grants, patient_id, period_bounds
+from bedside.numerals import is_number
 from bedside.policy.model import Label
 from bedside.store.base import Records, Session, Store
 
@@ -87,7 +88,7 @@ def _entry(
 
 def _version(resource: Mapping[str, Any]) -> int | None:
     text = (resource.get("meta") or {}).get("versionId")
-    return int(text) if isinstance(text, str) and text.isdigit() else None
+    return int(text) if isinstance(text, str) and is_number(text) else None
 
 
 def note_consent_change(

@@ -25,6 +25,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from bedside.numerals import is_number
+
 __all__ = [
     "date_key",
     "display_of",
@@ -161,7 +163,7 @@ def date_key(text: str) -> str | None:
     becomes UTC with a ``Z`` and whole seconds, so text order is time order.
     """
     if len(text) <= 10:
-        return text if text[:4].isdigit() else None
+        return text if is_number(text[:4]) else None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00", 1))
     except ValueError:

@@ -33,6 +33,7 @@ from bedside.device.index import display_of, patient_of, search_rows
 from bedside.device.outbox import UNCONFIRMED
 from bedside.device.session import Session
 from bedside.device.store import Connection
+from bedside.numerals import is_number
 
 __all__ = ["Received", "receive"]
 
@@ -130,7 +131,7 @@ def receive(
 
 
 def _number(version: str | None) -> int | None:
-    return int(version) if version is not None and version.isdigit() else None
+    return int(version) if version is not None and is_number(version) else None
 
 
 def _older(version: str | None, than: str | None) -> bool:

@@ -22,6 +22,7 @@ from bedside.errors import FhirError, InvalidRequest
 from bedside.fhir.compartment import PATIENT_COMPARTMENT, patient_compartment
 from bedside.fhir.resource_types import NOT_STORED, is_resource_type
 from bedside.fhir.search.query import SearchQuery, parse_search
+from bedside.numerals import is_number
 from bedside.rest.interactions import Interactions, load
 from bedside.rest.paging import Cursor
 from bedside.rest.types import FhirRequest, FhirResponse
@@ -121,7 +122,7 @@ def _types(repo: Repository, wanted: str | None) -> list[str]:
 def _count(raw: str | None) -> int:
     if raw is None:
         return _COUNT
-    if not raw.isdigit():
+    if not is_number(raw):
         raise InvalidRequest("_count must be a non-negative integer.")
     return min(int(raw), _MAX_COUNT)
 

@@ -21,6 +21,7 @@ from bedside.errors import FhirError, Forbidden, InvalidRequest, NotFound
 from bedside.fhir.dates import parse_range
 from bedside.fhir.resource_types import NOT_STORED, RESOURCE_TYPES
 from bedside.fhir.search.visibility import Visibility
+from bedside.numerals import is_number
 from bedside.rest.paging import Cursor
 from bedside.rest.searchset import history_bundle
 from bedside.rest.types import FhirRequest, FhirResponse
@@ -42,7 +43,7 @@ def history(
     unknown = set(params) - _PARAMETERS
     if unknown and not req.lenient:
         raise InvalidRequest(f"Unknown history parameter(s): {', '.join(sorted(unknown))}.")
-    count = min(int(params["_count"]), 1000) if params.get("_count", "").isdigit() else None
+    count = min(int(params["_count"]), 1000) if is_number(params.get("_count", "")) else None
     count = HISTORY_COUNT if count is None else count
     since = _instant(params["_since"], "_since")[0] if "_since" in params else None
     at = _instant(params["_at"], "_at") if "_at" in params else None

@@ -39,6 +39,7 @@ from bedside.fhir.search.extract import extract
 from bedside.fhir.search.query import parse_search
 from bedside.fhir.subset import is_subset_tagged
 from bedside.fhir.validation import validate_resource
+from bedside.numerals import is_number
 from bedside.rest.access import Access, outside
 from bedside.rest.links import bind_links
 from bedside.store.base import Session, StoredVersion, Write
@@ -101,7 +102,7 @@ class Interactions:
     def vread(self, rtype: str, rid: str, vid: str) -> StoredVersion:
         check_type(rtype)
         self.access.require(rtype, "vread")
-        if not vid.isdigit() or len(vid) > 9:  # versions are 32-bit integers in the store
+        if not is_number(vid) or len(vid) > 9:  # versions are 32-bit integers in the store
             raise NotFound(f"{rtype}/{rid} has no version {vid}.")
         found = self.session.version(rtype, rid, int(vid), visible=self.access.rows(rtype, "vread"))
         if found is None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from bedside.errors import InvalidRequest, MethodNotAllowed, NotFound
 from bedside.fhir.outcome import information
+from bedside.numerals import is_number
 from bedside.rest.types import FhirRequest, FhirResponse
 from bedside.store.base import Session
 from bedside.subscriptions import records
@@ -197,7 +198,7 @@ class SubscriptionService:
 def _number(text: str | None, name: str, default: int) -> int:
     if text is None:
         return default
-    if not text.isdigit() or len(text) > 18:
+    if not is_number(text) or len(text) > 18:
         raise InvalidRequest(f"{name} must be a whole number.")
     return int(text)
 

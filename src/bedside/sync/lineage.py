@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bedside.numerals import is_number
 from bedside.rest.interactions import load
 from bedside.store.base import Records, Session, StoredVersion
 from bedside.sync import replay, review
@@ -37,12 +38,12 @@ def declared_base(db: Records, event: Event) -> int | None:
     if base is None:
         return None
     if not base.startswith("pending:"):
-        if not base.isdigit():
+        if not is_number(base):
             reason = "base_version must be a server version or pending:<seq>."
             raise Settled(rejection(seq, key, "invalid", reason))
         return int(base)
     wanted = base.removeprefix("pending:")
-    if not wanted.isdigit():
+    if not is_number(wanted):
         raise Settled(rejection(seq, key, "invalid", "base_version pending:<seq> needs a seq."))
     dep = replay.of_seq(db, event.device, int(wanted))
     waits = Result(

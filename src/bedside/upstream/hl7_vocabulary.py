@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from bedside.numerals import is_number
 from bedside.upstream.config import Hl7Source
 from bedside.upstream.terminology import UCUM, Terminology
 
@@ -110,7 +111,7 @@ def fhir_datetime(ts: str) -> str | None:
 def coding_system(name: str, source: Hl7Source) -> str:
     if name in SYSTEMS:
         return SYSTEMS[name]
-    if name.startswith("HL7") and name[3:].isdigit():
+    if name.startswith("HL7") and is_number(name[3:]):
         return V2 + name[3:]
     return f"{source.system}/code/{name or 'local'}"
 

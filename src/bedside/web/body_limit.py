@@ -25,6 +25,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bedside.errors import FhirError, OAuthError
+from bedside.numerals import is_number
 from bedside.settings import BodyLimits
 from bedside.web.fhir_http import error_response
 from bedside.web.oauth import oauth_error, page
@@ -62,7 +63,7 @@ def refusal(path: str, limit: int) -> Response:
 def _declared(scope: Scope) -> int | None:
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
-            return int(value) if value.isdigit() else None
+            return int(value) if is_number(value) else None
     return None
 
 

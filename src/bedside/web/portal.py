@@ -34,6 +34,7 @@ from bedside.auth.browser_sessions import BrowserSession
 from bedside.auth.server import AuthServer
 from bedside.errors import FhirError
 from bedside.healthlinks.service import HealthLinks
+from bedside.numerals import is_number
 from bedside.policy.decide import Policy
 from bedside.portal.accesses import accesses
 from bedside.portal.record import PortalRecord
@@ -212,7 +213,7 @@ class Portal:
     async def seen(self, request: Request) -> Response:
         after = request.query_params.get("after") or None
         mine = request.query_params.get("mine") == "1"
-        if after is not None and (not after.isdigit() or len(after) > 19):
+        if after is not None and (not is_number(after) or len(after) > 19):
             after = None
 
         def build(session: BrowserSession, record: PortalRecord) -> str:

@@ -26,6 +26,7 @@ from starlette.routing import Route
 from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE
 from bedside.auth.server import AuthServer
 from bedside.errors import FhirError, InvalidRequest
+from bedside.numerals import is_number
 from bedside.policy.decide import Policy
 from bedside.rest.trail import Trail
 from bedside.store.base import Store
@@ -124,6 +125,6 @@ def _protocol(value: str | None) -> None:
 def _limit(value: str | None) -> int:
     if value is None or value == "":
         return MAX_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+    if not is_number(value) or not 1 <= int(value) <= MAX_LIMIT:
         raise InvalidRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}.")
     return int(value)

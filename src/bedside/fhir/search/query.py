@@ -20,6 +20,7 @@ from bedside.fhir.dates import parse_range
 from bedside.fhir.resource_types import is_resource_type
 from bedside.fhir.search.registry import SearchParam, params_for
 from bedside.fhir.subset import summary_mode
+from bedside.numerals import is_number
 
 if TYPE_CHECKING:
     from bedside.fhir.compartment import Compartment
@@ -243,7 +244,7 @@ def _result_param(
     revincludes: list[Include],
 ) -> None:
     if name == "_count":
-        if not raw.isdigit():
+        if not is_number(raw):
             raise InvalidRequest("_count must be a non-negative integer.")
         opts.count = min(int(raw), MAX_COUNT)
     elif name == "_sort":
