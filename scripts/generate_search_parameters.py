@@ -30,9 +30,8 @@ import json
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -82,8 +81,7 @@ class Untranslatable(ValueError):
     """An expression part in a FHIRPath form the translator does not know."""
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     resource_type: str
     code: str
     kind: str
