@@ -152,12 +152,13 @@ def _definition(rtype: str, code: str) -> dict[str, str]:
 
 def _operations(rtype: str) -> dict[str, Any]:
     """rest.resource.operation: each operation served on the type, with its definition."""
-    ops = [
-        {"name": name, "definition": url}
+    by_name = {  # one entry per operation, however many levels serve it ($everything: two)
+        name: {"name": name, "definition": url}
         for name, level, url in OPERATIONS
         if (level in ("instance", "type") and rtype == "Patient")
         or (level == "group" and rtype == "Group")
-    ]
+    }
+    ops = list(by_name.values())
     return {"operation": ops} if ops else {}
 
 
