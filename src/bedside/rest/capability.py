@@ -116,7 +116,11 @@ def capability_statement(
         "implementation": {"description": "Bedside FHIR R4 server", "url": base},
         "fhirVersion": "4.0.1",
         "format": ["json", "application/fhir+json"],
-        "patchFormat": ["application/json-patch+json", "application/merge-patch+json"],
+        "patchFormat": [
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/fhir+json",
+        ],
         "rest": [
             {
                 "mode": "server",
