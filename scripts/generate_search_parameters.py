@@ -136,10 +136,14 @@ def _ungroup(text: str) -> str:
             if call:
                 out.append(char)
         elif char == ")":
+            if not stack:
+                raise Untranslatable(f"{text!r}: unbalanced parentheses")
             if stack.pop():
                 out.append(char)
         else:
             out.append(char)
+    if stack:
+        raise Untranslatable(f"{text!r}: unbalanced parentheses")
     return "".join(out)
 
 

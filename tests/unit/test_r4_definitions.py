@@ -182,6 +182,9 @@ def test_translate_turns_fhirpath_forms_into_index_paths(
         "Patient.nosuchelement",
         "Observation.value.ofType(Attachment)",
         "Observation.subject.where(resolve() is Patient).display",
+        "(Patient.name",
+        "Patient.name)",
+        "Observation.value.ofType(CodeableConcept).coding.where(system='x')",
     ],
 )
 def test_translate_refuses_what_the_indexer_cannot_evaluate(part: str) -> None:
