@@ -46,6 +46,8 @@ INTEROP_JS := tests/interop/js
 DEFINITIONS_JS := tests/definitions
 # tests/interop/test_fhir_kit_client.py runs fhir-kit-client (from its own lock) under node.
 FHIRKIT_JS := tests/interop/fhirkit
+# tests/interop/test_medplum_client.py runs @medplum/core (from its own lock) under node.
+MEDPLUM_JS := tests/interop/medplum
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends
 
@@ -56,7 +58,8 @@ chromium:
 prometheus:
 	@command -v promtool >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) prometheus; }
 
-interop-js: $(INTEROP_JS)/node_modules/.package-lock.json $(FHIRKIT_JS)/node_modules/.package-lock.json
+interop-js: $(INTEROP_JS)/node_modules/.package-lock.json $(FHIRKIT_JS)/node_modules/.package-lock.json \
+	$(MEDPLUM_JS)/node_modules/.package-lock.json
 
 $(INTEROP_JS)/node_modules/.package-lock.json: $(INTEROP_JS)/package.json $(INTEROP_JS)/package-lock.json
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) nodejs npm; }
@@ -66,6 +69,11 @@ $(INTEROP_JS)/node_modules/.package-lock.json: $(INTEROP_JS)/package.json $(INTE
 $(FHIRKIT_JS)/node_modules/.package-lock.json: $(FHIRKIT_JS)/package.json $(FHIRKIT_JS)/package-lock.json
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) nodejs npm; }
 	cd $(FHIRKIT_JS) && npm ci --no-audit --no-fund
+	@touch $@
+
+$(MEDPLUM_JS)/node_modules/.package-lock.json: $(MEDPLUM_JS)/package.json $(MEDPLUM_JS)/package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) nodejs npm; }
+	cd $(MEDPLUM_JS) && npm ci --no-audit --no-fund
 	@touch $@
 
 # tests/browser run axe-core (from its npm lock) inside every clinician app screen.

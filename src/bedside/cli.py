@@ -360,3 +360,26 @@ def _parse_ttl(text: str) -> int | None:
 
 def main() -> None:
     app()
+
+
+@admin.command("reindex")
+def admin_reindex(data_dir: DataDir = Path("var"), database: Database = None) -> None:
+    """Rebuild the search index of every stored resource (after an upgrade changed parameters).
+
+    Safe while the server runs: each batch takes the same locks as a write (docs/api.md).
+    """
+    from bedside.store import open_store
+    from bedside.store.reindex import reindex
+
+    cfg = settings_mod.resolve(data_dir, database)
+    try:
+        store = open_store(cfg.database_url)
+    except BedsideError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        with _progress() as progress:
+            task = progress.add_task("Reindexing", total=None)
+            done = reindex(store, progress=lambda n: progress.update(task, completed=n))
+    finally:
+        store.close()
+    console.print(f"Reindexed {done} resources.")

@@ -119,7 +119,11 @@ def capability_statement(
         "implementation": {"description": "Bedside FHIR R4 server", "url": base},
         "fhirVersion": "4.0.1",
         "format": ["json", "application/fhir+json"],
-        "patchFormat": ["application/json-patch+json", "application/merge-patch+json"],
+        "patchFormat": [
+            "application/json-patch+json",
+            "application/merge-patch+json",
+            "application/fhir+json",
+        ],
         "rest": [
             {
                 "mode": "server",
@@ -155,12 +159,13 @@ def _definition(rtype: str, code: str) -> dict[str, str]:
 
 def _operations(rtype: str) -> dict[str, Any]:
     """rest.resource.operation: each operation served on the type, with its definition."""
-    ops = [
-        {"name": name, "definition": url}
+    by_name = {  # one entry per operation, however many levels serve it ($everything: two)
+        name: {"name": name, "definition": url}
         for name, level, url in OPERATIONS
         if (level in ("instance", "type") and rtype == "Patient")
         or (level == "group" and rtype == "Group")
-    ]
+    }
+    ops = list(by_name.values())
     return {"operation": ops} if ops else {}
 
 

@@ -1,4 +1,4 @@
-"""``Patient/{id}/$everything`` (operation-patient-everything.html).
+"""``Patient/{id}/$everything`` and ``Patient/$everything`` (operation-patient-everything.html).
 
 The Patient and every resource in its compartment, each type confined exactly as a search of
 that type by the caller would be (``Access.rows(type, "search")`` inside the store's query):
@@ -11,10 +11,16 @@ fixed order (Patient first) and, within a type, the order resources were created
 in the ``next`` link holds the snapshot the first page was taken at, so writes between pages
 neither repeat nor skip a resource. Resources referenced from the compartment (Practitioner,
 Organization, ...) are not added: a client reads those itself.
+
+At the type level the same runs for each Patient a search of Patient by the caller finds, in
+the order they were created; the cursor then also holds the sort key of the patient a page
+ended in, and the next page finds that patient again through the same confined search, so a
+cursor edited by hand can only move among the caller's own patients.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
@@ -36,50 +42,71 @@ __all__ = ["DEFINITION", "everything"]
 DEFINITION: Final = "http://hl7.org/fhir/OperationDefinition/Patient-everything"
 _COUNT: Final = 50
 _MAX_COUNT: Final = 1000
+#: Patients read per query when paging through the type level's patients.
+_PATIENT_BATCH: Final = 50
 _PARAMETERS: Final = frozenset({"_since", "_type", "_count", "_cursor", "_format", "_pretty"})
 #: Compartment types in the order pages follow; AuditEvent is the audit trail's (ADR 0006).
 TYPES: Final = ("Patient", *sorted(set(PATIENT_COMPARTMENT) - {"Patient", "AuditEvent"}))
 
 
-def everything(repo: Repository, session: Session, pid: str, req: FhirRequest) -> FhirResponse:
+def everything(
+    repo: Repository, session: Session, pid: str | None, req: FhirRequest
+) -> FhirResponse:
+    """One patient's record (``Patient/{id}/$everything``) or, with ``pid`` None, that of every
+    patient the caller may find by searching Patient (``Patient/$everything``), patient by
+    patient in the order they were created."""
     params = _params(req)
-    Interactions(session, repo.access, repo.hooks).read("Patient", pid)  # 404 when not visible
+    if pid is not None:
+        Interactions(session, repo.access, repo.hooks).read("Patient", pid)  # 404 if not visible
+    else:
+        repo.access.require("Patient", "search")
     types = _types(repo, params.get("_type"))
     count = _count(params.get("_count"))
     cursor = Cursor.decode(params["_cursor"]) if "_cursor" in params else None
     snapshot = cursor.snapshot if cursor else session.max_seq()
-    start, after = _position(cursor, len(types))
+    resume, start, after = _position(cursor, len(types), pid is None)
     since = [("_lastUpdated", f"ge{params['_since']}")] if "_since" in params else []
-    found: list[tuple[int, tuple[object, ...], StoredVersion]] = []
-    i = start
-    while i < len(types) and len(found) <= count:
-        rtype = types[i]
-        query = _query(rtype, pid, since)
-        limit = count - len(found) + 1
-        visible = repo.access.rows(rtype, "search")
-        page = session.search(query, snapshot=snapshot, after=after, limit=limit, visible=visible)
-        found.extend((i, key, row) for key, row in zip(page.keys, page.rows, strict=True))
-        if len(page.rows) < limit:
-            i, after = i + 1, None
+    found: list[tuple[tuple[object, ...], StoredVersion, str]] = []
+    for patient_key, who in _patients(repo, session, pid, snapshot, resume):
+        if patient_key == resume:
+            i = start  # the patient the cursor stopped in (or the only one)
         else:
+            i, after = 0, None
+        while i < len(types) and len(found) <= count:
+            rtype = types[i]
+            query = _query(rtype, who, since)
+            limit = count - len(found) + 1
+            visible = repo.access.rows(rtype, "search")
+            page = session.search(
+                query, snapshot=snapshot, after=after, limit=limit, visible=visible
+            )
+            found.extend(
+                ((*patient_key, i, *key), row, who)
+                for key, row in zip(page.keys, page.rows, strict=True)
+            )
+            if len(page.rows) < limit:
+                i, after = i + 1, None
+            else:
+                break
+        if len(found) > count:
             break
     rows = found[:count]
-    path = f"{repo.base}/Patient/{pid}/$everything"
+    path = f"{repo.base}/Patient/{pid}/$everything" if pid else f"{repo.base}/Patient/$everything"
     keep = [(k, v) for k, v in req.query if k in ("_since", "_type", "_count")]
     links = [{"relation": "self", "url": f"{path}?{urlencode(req.query)}" if req.query else path}]
     if len(found) > count and rows:
-        last_type, last_key, _ = rows[-1]
+        position, _, _ = rows[-1]
         offset = (cursor.offset if cursor else 0) + len(rows)
-        token = Cursor(snapshot, (last_type, *last_key), offset).encode()
+        token = Cursor(snapshot, position, offset).encode()
         links.append(
             {"relation": "next", "url": f"{path}?{urlencode([*keep, ('_cursor', token)])}"}
         )
-    resources = [load(v) for _, _, v in rows]
+    resources = [load(v) for _, v, _ in rows]
     repo.trail.note(
         "operation",
         rtype="Patient",
         resources=resources,
-        patients=[pid],
+        patients=sorted({who for _, _, who in rows} | ({pid} if pid else set())),
         description="$everything",
     )
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "link": links}
@@ -90,6 +117,37 @@ def everything(repo: Repository, session: Session, pid: str, req: FhirRequest) -
             for r in resources
         ]  # fmt: skip
     return FhirResponse(200, bundle)
+
+
+def _patients(
+    repo: Repository,
+    session: Session,
+    pid: str | None,
+    snapshot: int,
+    resume: tuple[int, ...],
+) -> Iterator[tuple[tuple[object, ...], str]]:
+    """(sort key, id) of each patient whose record to page through, from ``resume`` on.
+
+    For the type level these are the Patients a search of Patient by the caller finds, read in
+    batches inside the store's confined query; a cursor can only move within them.
+    """
+    if pid is not None:
+        yield (), pid
+        return
+    visible = repo.access.rows("Patient", "search")
+    query = parse_search("Patient", [])
+    after: tuple[object, ...] | None = None
+    if resume:
+        after = (resume[0] - 1,)  # the patient the cursor stopped in comes first again
+    while True:
+        page = session.search(
+            query, snapshot=snapshot, after=after, limit=_PATIENT_BATCH, visible=visible
+        )
+        for key, row in zip(page.keys, page.rows, strict=True):
+            yield tuple(key), row.id
+        if len(page.rows) < _PATIENT_BATCH:
+            return
+        after = tuple(page.keys[-1])
 
 
 def _params(req: FhirRequest) -> dict[str, str]:
@@ -127,16 +185,21 @@ def _count(raw: str | None) -> int:
     return min(int(raw), _MAX_COUNT)
 
 
-def _position(cursor: Cursor | None, ntypes: int) -> tuple[int, tuple[object, ...] | None]:
-    """Where a page starts: a type's index and the sort key after which to go on in it."""
+def _position(
+    cursor: Cursor | None, ntypes: int, type_level: bool
+) -> tuple[tuple[int, ...], int, tuple[object, ...] | None]:
+    """Where a page starts: the patient's sort key (type level only), a type's index and the
+    sort key after which to go on in it."""
     if cursor is None or cursor.after is None:
-        return 0, None
-    index, *key = cursor.after
-    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < ntypes:
+        return (), 0, None
+    parts = [p for p in cursor.after if isinstance(p, int) and not isinstance(p, bool) and p >= 0]
+    if len(parts) != len(cursor.after) or len(parts) != (3 if type_level else 2):
         raise InvalidRequest("The paging cursor is not valid; start again.")
-    if len(key) != 1 or not isinstance(key[0], int) or isinstance(key[0], bool):
+    resume = tuple(parts[:1]) if type_level else ()
+    index, key = parts[-2:]
+    if not index < ntypes:
         raise InvalidRequest("The paging cursor is not valid; start again.")
-    return index, tuple(key)
+    return resume, index, (key,)
 
 
 def _query(rtype: str, pid: str, since: list[tuple[str, str]]) -> SearchQuery:

@@ -29,10 +29,10 @@ from bedside.errors import (
     NotFound,
     PreconditionFailed,
     Unprocessable,
-    UnsupportedMediaType,
 )
 from bedside.fhir.compartment import patients_of
 from bedside.fhir.dates import now_instant
+from bedside.fhir.fhirpath_patch import fhirpath_patch
 from bedside.fhir.merge_patch import merge_patch
 from bedside.fhir.resource_types import NOT_STORED, is_resource_type
 from bedside.fhir.search.extract import extract
@@ -207,15 +207,17 @@ class Interactions:
     ) -> Outcome:
         """http.html#patch: JSON Patch (RFC 6902) for an array body, JSON Merge Patch (RFC 7396)
         for an object (whatever JSON media type it came with: fhirpy sends merge patches as
-        ``application/json``); a FHIRPath Patch (a Parameters resource) is not supported. The
-        result is validated like an update."""
+        ``application/json``), FHIRPath Patch for a Parameters resource that is not sent as a
+        merge patch (:mod:`bedside.fhir.fhirpath_patch`). The result is validated like an
+        update."""
         check_type(rtype)
         self.access.require(rtype, "patch")
         merging = content_type == MERGE_PATCH or isinstance(body, dict)
-        if merging and isinstance(body, dict) and body.get("resourceType") == "Parameters":
-            raise UnsupportedMediaType(
-                "FHIRPath Patch is not supported; send JSON Patch or JSON Merge Patch."
-            )
+        fhirpath = (
+            content_type != MERGE_PATCH
+            and isinstance(body, dict)
+            and body.get("resourceType") == "Parameters"
+        )
         if not merging and not isinstance(body, list):
             raise InvalidRequest("A JSON Patch body must be an array of operations.")
         self.session.lock(f"res:{rtype}/{rid}")
@@ -224,8 +226,10 @@ class Interactions:
             raise NotFound(f"{rtype}/{rid} is not known.")
         if current.deleted:
             raise Gone(f"{rtype}/{rid} was deleted.")
-        if merging:
-            patched: Any = merge_patch(load(current), body)
+        if fhirpath:
+            patched: Any = fhirpath_patch(load(current), body)
+        elif merging:
+            patched = merge_patch(load(current), body)
         else:
             try:
                 patched = jsonpatch.apply_patch(load(current), body)

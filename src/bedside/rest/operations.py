@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 #: (name, level, definition URL) of every operation served; level is instance, type or system.
 OPERATIONS: Final = (
     ("everything", "instance", EVERYTHING),
+    ("everything", "type", EVERYTHING),
     ("break-glass", "instance", "urn:bedside:operation:break-glass"),
     ("export", "system", EXPORTS["system"]),
     ("export", "type", EXPORTS["patient"]),
@@ -48,12 +49,13 @@ def operation(
     name: str,
     req: FhirRequest,
 ) -> FhirResponse:
-    """``Patient/{id}/$everything`` (GET or POST), ``POST Patient/{id}/$break-glass``; any
+    """``Patient/$everything`` and ``Patient/{id}/$everything`` (GET or POST), ``POST
+    Patient/{id}/$break-glass``; any
     other operation, or one at another level, is not supported (404 ``not-supported``)."""
     if name == "$export" and repo.exports is not None and (rtype, rid is None) in _EXPORTS:
         level = _EXPORTS[(rtype, rid is None)]
         return repo.exports.kick_off(repo, session, level, rid, req)
-    if rtype == "Patient" and rid is not None and name == "$everything":
+    if rtype == "Patient" and name == "$everything":
         if req.method not in ("GET", "POST"):
             raise MethodNotAllowed(f"$everything takes GET or POST, not {req.method}.")
         return everything(repo, session, rid, req)

@@ -1,41 +1,43 @@
-"""FHIR R4 search parameters supported by Bedside, transcribed from the R4 SearchParameter definitions.
+"""The R4 search parameters Bedside indexes, from HL7's SearchParameter definitions. GENERATED.
 
-Each row of ``SEARCH_PARAMETERS`` is ``(resource type, parameter code, kind, paths)``:
+Made by ``scripts/generate_search_parameters.py`` from HL7's R4 (4.0.1) ``search-parameters.json``
+(CC0) and the hand-written overlay :mod:`bedside.fhir.search.overlay`; do not edit by hand (ADR
+0014). Each row of ``SEARCH_PARAMETERS`` is ``(resource type, parameter code, kind, paths)``:
 
-* *resource type* and *parameter code* are exactly as in the FHIR R4 (4.0.1) specification,
-  hyphens included (``value-quantity``, ``address-city``, ``general-practitioner``).  The spec's
-  shared parameters (``clinical-patient``, ``clinical-date``, ``individual-family``, ...) are
-  written out as one row per resource type, with that type's own path.
+* *resource type* and *parameter code* are exactly as in the definitions, hyphens included. The
+  shared parameters (``clinical-patient``, ``clinical-date``, ...) are one row per resource type,
+  with that type's own part of the expression.
 * *kind* is the SearchParameter type: one of ``token``, ``string``, ``date``, ``reference``,
-  ``quantity``, ``uri`` or ``number``.  ``composite`` and ``special`` parameters are not
-  supported and are left out.
-* *paths* are the spec's FHIRPath ``expression`` translated into Bedside's simple path syntax.
+  ``quantity``, ``uri`` or ``number``. Composite and special parameters are not supported; they
+  and every other parameter left out are listed, with the reason, in the overlay.
+* *paths* are the definition's FHIRPath ``expression`` translated into the indexer's path syntax.
   A search value matches a resource when it matches the value found at any of the paths.
 
 Path syntax
 -----------
 
 * A path is JSON element names joined by dots, starting at the resource root *without* the
-  resource type prefix: the spec's ``Observation.subject`` is ``subject``.
+  resource type prefix: the definition's ``Observation.subject`` is ``subject``.
 * Arrays are flattened automatically at every step: ``name.family`` means every ``family`` of
   every ``name``.
 * A choice element (``value[x]``) is written with ``[x]``: ``effective[x]`` means whichever of
   ``effectiveDateTime``, ``effectivePeriod``, ``effectiveTiming``, ``effectiveInstant`` is
-  present.  A spec type cast such as ``(Observation.value as Quantity)`` names one concrete
-  choice and is written with its JSON key, ``valueQuantity``.
-* A reference path may end with ``|Type`` (or ``|Type1,Type2``) to keep only references that
-  point at those resource types: the spec's ``Observation.subject.where(resolve() is Patient)``
-  is ``subject|Patient``.
-* A union in the spec (``A | B``) becomes one path per part, in the order the spec gives them.
+  present. A type cast such as ``Observation.value.ofType(Quantity)`` names one concrete choice
+  and is written with its JSON key, ``valueQuantity``.
+* A reference path may end with ``|Type`` to keep only references that point at that resource
+  type: ``Observation.subject.where(resolve() is Patient)`` is ``subject|Patient``.
+* A union (``A | B``) becomes one path per part, in the order the definition gives them.
 
 Reference parameters may also end at a ``canonical`` element (``instantiatesCanonical``,
-``QuestionnaireResponse.questionnaire``): the spec searches those as references too.
+``QuestionnaireResponse.questionnaire``): they are searched as references too.
 
-``COMMON_PARAMETERS`` holds the Resource-level parameters every resource type has, as
+``COMMON_PARAMETERS`` holds the ``Resource`` parameters every resource type has, as
 ``(parameter code, kind, paths)``.
-"""  # noqa: E501 (the summary line names the spec in full)
+"""
 
 from typing import Final
+
+__all__ = ["COMMON_PARAMETERS", "SEARCH_PARAMETERS"]
 
 # (resource type, parameter code, kind, paths)
 SEARCH_PARAMETERS: Final[tuple[tuple[str, str, str, tuple[str, ...]], ...]] = (
@@ -216,7 +218,7 @@ SEARCH_PARAMETERS: Final[tuple[tuple[str, str, str, tuple[str, ...]], ...]] = (
     ("Consent", "purpose", "token", ("provision.purpose",)),
     ("Consent", "scope", "token", ("scope",)),
     ("Consent", "security-label", "token", ("provision.securityLabel",)),
-    ("Consent", "source-reference", "reference", ("sourceReference",)),
+    ("Consent", "source-reference", "reference", ("source[x]",)),
     ("Consent", "status", "token", ("status",)),
     # Coverage
     ("Coverage", "beneficiary", "reference", ("beneficiary",)),
@@ -622,6 +624,7 @@ SEARCH_PARAMETERS: Final[tuple[tuple[str, str, str, tuple[str, ...]], ...]] = (
     ("ServiceRequest", "instantiates-uri", "uri", ("instantiatesUri",)),
     ("ServiceRequest", "intent", "token", ("intent",)),
     ("ServiceRequest", "occurrence", "date", ("occurrence[x]",)),
+    ("ServiceRequest", "order-detail", "token", ("orderDetail.text",)),
     ("ServiceRequest", "patient", "reference", ("subject|Patient",)),
     ("ServiceRequest", "performer", "reference", ("performer",)),
     ("ServiceRequest", "performer-type", "token", ("performerType",)),
@@ -654,40 +657,12 @@ SEARCH_PARAMETERS: Final[tuple[tuple[str, str, str, tuple[str, ...]], ...]] = (
     ("Task", "subject", "reference", ("for",)),
 )
 
-# parameters every resource type has (R4 Resource/DomainResource common parameters)
+# parameters every resource type has (the R4 Resource parameters)
 COMMON_PARAMETERS: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("_id", "token", ("id",)),
     ("_lastUpdated", "date", ("meta.lastUpdated",)),
-    ("_tag", "token", ("meta.tag",)),
-    ("_security", "token", ("meta.security",)),
     ("_profile", "uri", ("meta.profile",)),
+    ("_security", "token", ("meta.security",)),
+    ("_source", "uri", ("meta.source",)),
+    ("_tag", "token", ("meta.tag",)),
 )
-
-# Left out of SEARCH_PARAMETERS (R4 4.0.1), with the reason
-# ---------------------------------------------------------
-# Expression cannot be written in the path syntax:
-#   Patient deceased            "Patient.deceased.exists() and Patient.deceased != false" (a
-#                               boolean test, not an element)
-#   Patient email, phone        "telecom.where(system='email' | 'phone')": a filter on an element
-#   Practitioner email, phone   value, not on a reference target type
-#   PractitionerRole email, phone
-#   Bundle composition, message "Bundle.entry[0].resource": an index into the entries and a
-#                               search into the contained resource
-# Special parameters (not supported yet):
-#   Location near               geographic distance search on Location.position
-# Composite parameters (not supported yet):
-#   DocumentReference relationship
-#   Group characteristic-value
-#   Observation code-value-concept, code-value-date, code-value-quantity, code-value-string,
-#     combo-code-value-concept, combo-code-value-quantity, component-code-value-concept,
-#     component-code-value-quantity
-# Parts of an expression left out (the rest of the parameter is kept):
-#   Observation value-quantity, component-value-quantity, combo-value-quantity
-#                               the "as SampledData" alternatives: quantity search on the
-#                               bounds of sampled data is not supported
-#   Condition onset-age, abatement-age
-#                               the "as(Range)" alternatives: quantity search against a Range is
-#                               not supported
-# Written with a concrete choice where the spec names the whole choice element:
-#   Consent source-reference    spec "Consent.source" (sourceAttachment | sourceReference); only
-#                               sourceReference can hold a reference, so the path is that key

@@ -1,8 +1,9 @@
 """Which search parameters each resource type has, as typed values (SearchParameter).
 
-The table lives in :mod:`bedside.fhir.search.definitions`; every other R4 type gets the common
-parameters plus ``patient``/``subject`` when it has such a Reference element, so that every
-stored type is searchable by ``_id``, ``_lastUpdated`` and its patient.
+The table lives in :mod:`bedside.fhir.search.definitions` (generated from the R4 definitions,
+ADR 0015); every other R4 type gets the common parameters plus ``patient``/``subject`` when it
+has such a Reference element, so that every stored type is searchable by ``_id``,
+``_lastUpdated`` and its patient.
 """
 
 from __future__ import annotations
