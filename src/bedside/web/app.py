@@ -29,11 +29,13 @@ from bedside.metrics.access import ScrapeToken
 from bedside.metrics.audited import MeteredAuditor
 from bedside.metrics.registry import Metrics
 from bedside.metrics.state import DatabaseState
+from bedside.metrics.upstream import UpstreamState
 from bedside.policy.decide import Policy
 from bedside.rest.bulk_export import BulkExports
 from bedside.rest.capability import capability_statement
 from bedside.settings import BodyLimits
 from bedside.store.base import Store
+from bedside.upstream.service import Upstream
 from bedside.web.access_log import AccessLog
 from bedside.web.body_limit import BodyLimit
 from bedside.web.bulk_http import BulkEndpoints
@@ -122,6 +124,7 @@ def create_app(
     seal: EscrowSeal | None = None,
     body_limits: BodyLimits | None = None,
     services: Sequence[Callable[[], contextlib.AbstractAsyncContextManager[Any]]] = (),
+    upstream: Upstream | None = None,
 ) -> ASGIApp:
     """The server: FHIR API, SMART authorization, policy, governance and device APIs.
 
@@ -131,11 +134,15 @@ def create_app(
     ``seal`` protects devices' escrow keys (default: the key in the data dir's ``keys/``); the
     device app's built-in OAuth client is registered here if it is missing. ``body_limits``
     (default :class:`~bedside.settings.BodyLimits`) caps request bodies while they are read.
-    ``services`` run for the app's lifetime (the upstream MLLP listeners, docs/upstream.md).
+    ``services`` run for the app's lifetime (the upstream MLLP listeners, docs/upstream.md);
+    ``upstream`` (the sources of ``upstream.toml``) names the source of each value on the
+    portal, and puts the feeds on ``/metrics`` and the console's Upstream page.
     """
     policy = policy or Policy()
     metrics = Metrics()  # docs/operations.md; GET /metrics for the scrape token's holder
     metrics.add_collector(DatabaseState(store, policy.rules, policy.clock))
+    if upstream is not None:
+        metrics.add_collector(UpstreamState(store, upstream, policy.clock))
     auditor = MeteredAuditor(auditor or NullAuditor(), metrics)
     auth.auditor = auditor
     auth.policy = policy
