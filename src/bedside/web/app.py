@@ -198,7 +198,7 @@ def create_app(
         *Portal(auth, store, policy, auditor, links).routes(),
         *BulkEndpoints(exports, auth.caller, fhir_base).routes(),
         *MetricsApi(metrics, ScrapeToken(auth.keyring.data_dir)).routes(),
-        *ConsolePages(store, auth, policy, auditor).routes(),
+        *ConsolePages(store, auth, policy, auditor, upstream.config if upstream else None).routes(),
         Route("/fhir", fhir, methods=_FHIR_METHODS),
         Route("/fhir/{path:path}", fhir, methods=_FHIR_METHODS),
     ]
