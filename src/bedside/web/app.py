@@ -31,6 +31,7 @@ from bedside.metrics.registry import Metrics
 from bedside.metrics.state import DatabaseState
 from bedside.metrics.upstream import UpstreamState
 from bedside.policy.decide import Policy
+from bedside.portal.sources import PortalSources
 from bedside.rest.bulk_export import BulkExports
 from bedside.rest.capability import capability_statement
 from bedside.settings import BodyLimits
@@ -195,7 +196,14 @@ def create_app(
         *SyncPullApi(store, auth, policy).routes(),
         *SyncApi(store, auth, policy, auditor, metrics).routes(),
         *HealthLinksApi(links, auth.caller).routes(),
-        *Portal(auth, store, policy, auditor, links).routes(),
+        *Portal(
+            auth,
+            store,
+            policy,
+            auditor,
+            links,
+            PortalSources(upstream.config if upstream else None),
+        ).routes(),
         *BulkEndpoints(exports, auth.caller, fhir_base).routes(),
         *MetricsApi(metrics, ScrapeToken(auth.keyring.data_dir)).routes(),
         *ConsolePages(store, auth, policy, auditor, upstream.config if upstream else None).routes(),

@@ -37,6 +37,7 @@ from bedside.healthlinks.service import HealthLinks
 from bedside.policy.decide import Policy
 from bedside.portal.accesses import accesses
 from bedside.portal.record import PortalRecord
+from bedside.portal.sources import PortalSources
 from bedside.store.base import Store
 from bedside.web.first_party import APP_HEADERS, AppSpec, FirstPartyApp
 from bedside.web.portal_share import share_routes
@@ -72,7 +73,9 @@ class Portal:
         policy: Policy,
         auditor: Auditor,
         links: HealthLinks,
+        sources: PortalSources | None = None,
     ) -> None:
+        self.sources = sources or PortalSources()  # upstream systems' names (issue 22)
         self.auth = auth
         self.store = store
         self.policy = policy
@@ -104,6 +107,7 @@ class Portal:
             self.auth.config.fhir_base,
             policy=self.policy,
             auditor=self.auditor,
+            sources=self.sources,
         )
 
     async def show(self, request: Request, build: Build) -> Response:
