@@ -1,7 +1,8 @@
 """Two upstream HL7 v2 feeds about one patient (made up), for the source-line screens: a
 hospital laboratory (authoritative for results) and a community clinic. Both send a glucose
-result of the same sample time with different values; the laboratory also sends an admission
-with an allergy and a diagnosis. The clinic's MLLP port is its own, on loopback."""
+result of the same sample time with different values, and the same penicillin allergy with
+different reactions; the laboratory also sends a diagnosis. Each feed has its own MLLP port on
+loopback."""
 
 from __future__ import annotations
 
@@ -72,6 +73,13 @@ LAB_ADMIT = _msg(
     _pv1("V100"),
     "AL1|1|DA|PCN^Penicillin^L|SV|Rash",
     "DG1|1||I10^Essential hypertension^I10||20260301|A",
+)
+CLINIC_ADMIT = _msg(  # the same allergy as the clinic has it: another reaction
+    _msh("CLINIC", "A04", "CLINIC-A04", "ADT", "ADT_A01"),
+    "EVN|A04|20260301080000",
+    PID,
+    _pv1("C200"),
+    "AL1|1|DA|PCN^Penicillin^L|MO|Hives",
 )
 LAB_RESULT = _glucose("LAB", "LAB-R01", "ORD-1", "5.4")
 CLINIC_RESULT = _glucose("CLINIC", "CLINIC-R01", "C-ORD-1", "5.9")

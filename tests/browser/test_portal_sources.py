@@ -3,7 +3,9 @@ real ``bedside serve`` (SQLite) fed by two HL7 v2 sources over MLLP on loopback:
 laboratory, authoritative for results, and a community clinic. Both sent a glucose result of
 the same sample with different values: the results page shows the laboratory's value with its
 source line, and the clinic's under "Other value from Riverside community clinic", saying which
-source is the main one. Allergies and conditions carry the laboratory's source line. Every
+source is the main one. Both sent the patient's penicillin allergy with different reactions and
+no source is authoritative for allergies: the newer is shown, the other under it, and the page
+says no source is the main one. The condition carries the laboratory's source line. Every
 screen is axe-checked and photographed at 390 and 1280 px into docs/img/portal-sources-*.png.
 """
 
@@ -37,7 +39,7 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Smart]:
     config = two.write_config(tmp_path_factory.mktemp("sources"), lab, clinic)
     with smart_server(tmp_path_factory, "sqlite", "--upstream", str(config)) as smart:
         _send(lab, two.LAB_ADMIT, two.LAB_RESULT)
-        _send(clinic, two.CLINIC_RESULT)
+        _send(clinic, two.CLINIC_ADMIT, two.CLINIC_RESULT)
         found = smart.get("/Patient", smart.operator_token, identifier=f"{MRN_SYSTEM}|12345")
         entries = found.json()["entry"]
         assert len(entries) == 1, "both feeds matched the one patient by identifier"
@@ -72,9 +74,20 @@ def test_the_portal_shows_each_values_source_and_the_other_value(
     assert small_targets(page) == []
     shoot(page, "sources-results")
 
+    # The same allergy from both: no source is the main one for allergies, so the newer (the
+    # clinic's, sent last) is shown and the laboratory's reaction under it.
     page.goto(f"{fed.root}/portal/record/allergies")
     allergy = page.locator("li", has_text="Penicillin")
-    expect(allergy.locator(".source")).to_contain_text(f"From {two.LAB_NAME}, received ")
+    expect(allergy).to_have_count(1)
+    expect(allergy.locator(".source")).to_contain_text(f"From {two.CLINIC_NAME}, received ")
+    expect(allergy).to_contain_text("Medicine, reaction: hives (moderate)")
+    allergy.get_by_text(f"Other value from {two.LAB_NAME}").click()
+    expect(allergy.locator("details.other")).to_contain_text("reaction: rash (severe)")
+    expect(allergy.locator("details.other")).to_contain_text(
+        "No source is set as the main one for allergies"
+    )
+    assert small_targets(page) == []
+    shoot(page, "sources-allergies")
     page.goto(f"{fed.root}/portal/record/conditions")
     condition = page.locator("li", has_text="hypertension")
     expect(condition.locator(".source")).to_contain_text(f"From {two.LAB_NAME}")

@@ -130,6 +130,19 @@ _ALLERGY_WORDS: Final = {
 }
 
 
+def _reaction_words(allergy: dict[str, Any]) -> list[str]:
+    """ "reaction: rash (severe)" for each reaction recorded with an allergy."""
+    out = []
+    for reaction in allergy.get("reaction") or []:
+        if not isinstance(reaction, dict):
+            continue
+        seen = [name_of(m).lower() for m in reaction.get("manifestation") or [] if m]
+        severity = reaction.get("severity")
+        if seen:
+            out.append(f"reaction: {', '.join(seen)}" + (f" ({severity})" if severity else ""))
+    return out
+
+
 def _code_of(concept: Any) -> str:
     if isinstance(concept, dict):
         for c in concept.get("coding", []) or []:
@@ -278,6 +291,7 @@ class PortalRecord:
         for a in self.search("AllergyIntolerance"):
             status = _code_of(a.get("clinicalStatus"))
             words = [_ALLERGY_WORDS.get(str(x), "") for x in a.get("category", []) or []]
+            words.extend(_reaction_words(a))
             if a.get("criticality") == "high":
                 words.append("high risk")
             if status in ("inactive", "resolved"):
