@@ -71,6 +71,18 @@ def test_without_an_authority_the_newer_is_first_and_the_page_says_so() -> None:
     assert "No source is set as the main one for results" in shown.main
 
 
+def test_bedsides_own_value_is_not_preferred_and_an_absent_authority_is_said() -> None:
+    own = _glucose(6.1, None, "2026-03-01T00:00:00Z")  # recorded in Bedside, older
+    found = [own, _glucose(5.9, CLINIC, "2026-03-02T00:00:00Z")]
+    [test] = group_results(found, sources=_config(), day=when_words)
+    [shown] = test.results
+    assert shown.value == "5.9 mmol/L"
+    assert (shown.others[0].source, shown.others[0].line) == ("Bedside", "Recorded in Bedside")
+    [test] = group_results(found, sources=_config("lab"), day=when_words)
+    assert test.results[0].value == "5.9 mmol/L"
+    assert test.results[0].main.startswith("Neither value is from Hospital lab, the main source")
+
+
 def test_the_same_value_from_two_sources_or_one_source_twice_is_no_conflict() -> None:
     same = [_glucose(5.4, LAB, "2026-03-01"), {**_glucose(5.4, CLINIC, "2026-03-02"), "id": "b"}]
     [test] = group_results(same, sources=_config("lab"), day=when_words)

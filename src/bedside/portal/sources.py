@@ -106,7 +106,8 @@ class PortalSources:
                 out.extend(g.item for g in group)
                 continue
             ranked = sorted(group, key=lambda g: g.updated, reverse=True)
-            ranked.sort(key=lambda g: g.name != main)  # stable: the authority first, if any
+            if main is not None:  # stable: the authority's first, else still newest first
+                ranked.sort(key=lambda g: g.name != main)
             first, rest = ranked[0], ranked[1:]
             others = tuple(
                 Other(g.name or "Bedside", g.line, g.value) for g in rest if g.value != first.value
@@ -119,6 +120,11 @@ class PortalSources:
         words = _CLASS_WORDS.get(rtype, "this kind of record")
         if main is not None and main == shown:
             return f"{main} is the main source for {words}, so its value is shown first."
+        if main is not None:
+            return (
+                f"Neither value is from {main}, the main source for {words}: the newer value is"
+                " shown first. Ask your care team which is right."
+            )
         return (
             f"No source is set as the main one for {words}: the newer value is shown first."
             " Ask your care team which is right."
