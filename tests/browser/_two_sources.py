@@ -12,13 +12,16 @@ from tests.integration._hl7_messages import MRN_SYSTEM
 
 LAB_NAME = "City Hospital laboratory"
 CLINIC_NAME = "Riverside community clinic"
-PID = "PID|1||12345^^^HOSP^MR||Example^Alex||19700203|F"
+PID = "PID|1||12345^^^HOSP^MR||Example^Alex||19700203|F|||1 Main St^^Town^^AB1 2CD||555-0100"
+#: the clinic has an older address and phone for the same person (held: lab is the authority)
+CLINIC_PID = "PID|1||12345^^^HOSP^MR||Example^Alex||19700203|F|||9 Old Rd^^Town^^AB9 9ZZ||555-0199"
 
 
 def upstream_toml(lab_port: int, clinic_port: int) -> str:
     return (
         "[authority]\n"
         'observation = "lab"\n'
+        'patient = "lab"\n'
         "[source.lab]\n"
         'kind = "hl7v2"\n'
         f'label = "{LAB_NAME}"\n'
@@ -57,10 +60,10 @@ def _pv1(visit: str) -> str:
     return "|".join(fields)
 
 
-def _glucose(sender: str, control: str, order: str, value: str) -> bytes:
+def _glucose(sender: str, control: str, order: str, value: str, pid: str = PID) -> bytes:
     return _msg(
         _msh(sender, "R01", control, "ORU", "ORU_R01"),
-        PID,
+        pid,
         "OBR|1|" + order + "|" + order + "|2345-7^Glucose^LN|||20260301130000||||||||||||||||||F",
         f"OBX|1|NM|2345-7^Glucose^LN||{value}|mmol/L^mmol/L^UCUM|3.9-6.1|N|||F|||20260301130000",
     )
@@ -77,9 +80,9 @@ LAB_ADMIT = _msg(
 CLINIC_ADMIT = _msg(  # the same allergy as the clinic has it: another reaction
     _msh("CLINIC", "A04", "CLINIC-A04", "ADT", "ADT_A01"),
     "EVN|A04|20260301080000",
-    PID,
+    CLINIC_PID,
     _pv1("C200"),
     "AL1|1|DA|PCN^Penicillin^L|MO|Hives",
 )
 LAB_RESULT = _glucose("LAB", "LAB-R01", "ORD-1", "5.4")
-CLINIC_RESULT = _glucose("CLINIC", "CLINIC-R01", "C-ORD-1", "5.9")
+CLINIC_RESULT = _glucose("CLINIC", "CLINIC-R01", "C-ORD-1", "5.9", CLINIC_PID)

@@ -5,7 +5,9 @@ the same sample with different values: the results page shows the laboratory's v
 source line, and the clinic's under "Other value from Riverside community clinic", saying which
 source is the main one. Both sent the patient's penicillin allergy with different reactions and
 no source is authoritative for allergies: the newer is shown, the other under it, and the page
-says no source is the main one. The condition carries the laboratory's source line. Every
+says no source is the main one. The condition carries the laboratory's source line. The
+laboratory is also authoritative for the patient: the clinic's older address and phone were
+held back, and "My details" shows them under the record's own. Every
 screen is axe-checked and photographed at 390 and 1280 px into docs/img/portal-sources-*.png.
 """
 
@@ -94,3 +96,23 @@ def test_the_portal_shows_each_values_source_and_the_other_value(
     expect(page.locator("details.other")).to_have_count(0)  # one source: nothing to compare
     assert small_targets(page) == []
     shoot(page, "sources-conditions")
+
+    # My details: the laboratory is authoritative for the patient, so the clinic's older
+    # address and phone were held, not written: shown under the record's own values.
+    page.goto(f"{fed.root}/portal/")
+    page.get_by_role("link", name="My details").click()
+    address = page.locator("li", has_text="Address")
+    expect(address).to_contain_text("1 Main St, Town, AB1 2CD")
+    expect(address.locator(".source")).to_contain_text(f"From {two.LAB_NAME}, received ")
+    address.get_by_text(f"Other value from {two.CLINIC_NAME}").click()
+    expect(address.locator("details.other")).to_contain_text("9 Old Rd, Town, AB9 9ZZ")
+    expect(address.locator("details.other")).to_contain_text(
+        f"{two.LAB_NAME} is the main source for your details"
+    )
+    phone = page.locator("li", has_text="Phone")
+    expect(phone).to_contain_text("555-0100")
+    expect(phone.locator("details.other summary")).to_have_count(1)
+    name = page.locator("li", has_text="Name")
+    expect(name.locator("details.other")).to_have_count(0)  # the same name: no other value
+    assert small_targets(page) == []
+    shoot(page, "sources-details")

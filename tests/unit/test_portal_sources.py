@@ -8,9 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from bedside.origin import SOURCE_NAME, named_meta, source_line, source_name
+from bedside.portal.details import detail_lines
 from bedside.portal.record import when_words
 from bedside.portal.results import group_results
 from bedside.portal.sources import PortalSources
@@ -107,3 +109,20 @@ def test_a_bad_label_stops_the_start_with_one_sentence(label: str) -> None:
     text = f'[source.lab]\nkind = "hl7v2"\nfiles = "in"\nlabel = {json.dumps(label)}\n'
     with pytest.raises(UpstreamError, match="label must be"):
         parse(text, source="u.toml", data_dir=Path("/"))
+
+
+def test_held_details_show_under_the_records_own_and_a_bad_variant_is_skipped() -> None:
+    me = {
+        "resourceType": "Patient",
+        "name": [{"use": "official", "given": ["Alex"], "family": "Example"}],
+        "telecom": [{"system": "phone", "value": "555-0100"}],
+        "meta": named_meta({}, LAB, "Hospital lab"),
+    }
+    theirs = {**me, "telecom": [{"system": "phone", "value": "555-0199"}]}
+    held = [("clinic", orjson.dumps(theirs)), ("clinic", b"not json")]
+    lines = {label: rest for label, *rest in detail_lines(me, held, _config(), when_words)}
+    assert set(lines) == {"Name", "Phone"}  # nothing recorded, nothing listed
+    value, others, main = lines["Phone"]
+    assert value == "555-0100" and [(o.source, o.value) for o in others] == [("clinic", "555-0199")]
+    assert main.startswith("Ask your care team which is right")
+    assert lines["Name"][1] == ()  # the same name: no other value

@@ -19,10 +19,12 @@ from bedside.audit.entry import Auditor
 from bedside.auth.caller import Caller
 from bedside.errors import FhirError, Forbidden
 from bedside.policy.decide import Policy
+from bedside.portal.details import detail_lines
 from bedside.portal.results import TestResults, group_results, name_of
 from bedside.portal.sources import Other, PortalSources, with_others
 from bedside.rest import FhirRequest, Repository
 from bedside.store.base import Store
+from bedside.upstream import ledger
 
 __all__ = ["MAX_PAGES", "Entry", "PortalRecord", "dose_words", "search_all", "when_words"]
 
@@ -198,6 +200,18 @@ class PortalRecord:
 
     def me(self) -> dict[str, Any]:
         return self.repo.handle(FhirRequest("GET", f"Patient/{self.patient}")).resource or {}
+
+    def details(self) -> list[Entry]:
+        """The patient's details with their source, and other sources' held values (read from
+        the upstream ledger for the Patient the caller has just read through the repository)."""
+        me = self.me()
+        with self.repo.store.records() as db:
+            held = [(s, c) for s, _entity, c in ledger.variants(db, "Patient", self.patient)]
+        line = self.sources.line(me, when_words)
+        return [
+            Entry(label, label, "", value, True, source=line, others=others, main=main)
+            for label, value, others, main in detail_lines(me, held, self.sources, when_words)
+        ]
 
     def results(self) -> list[TestResults]:
         found = self.search("Observation", ("category", "laboratory,vital-signs"))

@@ -54,6 +54,7 @@ PORTAL: Final = AppSpec(
     refused="The portal is for patients. Staff use the clinician app or the governance console.",
 )
 _KINDS: Final = {
+    "details": ("My details", "details", "About me", ""),
     "conditions": ("My conditions", "conditions", "Current", "Past"),
     "allergies": ("My allergies", "allergies", "Allergies", ""),
     "immunizations": ("My vaccinations", "immunizations", "Vaccinations", ""),
