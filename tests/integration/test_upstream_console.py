@@ -1,7 +1,8 @@
 """The console's Upstream page over real HTTP (SQLite and PostgreSQL): after HL7 v2 messages
 about a canary patient (one accepted, one kept as a dead letter whose bad field is her name),
 the page shows each source's dead letters waiting, their age and reason, and no canary string;
-nor does ``/metrics``. Roles: the three console roles may open it, anyone else is refused."""
+nor does ``/metrics``. The three console roles may open it (other roles cannot sign in to the
+console at all: tests/browser/test_console_story.py)."""
 
 from __future__ import annotations
 
