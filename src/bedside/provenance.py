@@ -20,6 +20,9 @@ Shape (every coding from the R4 value sets the elements are bound to):
 * ``entity``: the version the write was based on, role ``revision`` (``removal`` for a
   delete: provenance-entity-role defines it as "removed from accessibility ... through the use
   of the Delete operation"); absent for a create;
+* ``agent``, type ``informant``: for a review resolution from the governance console
+  (ADR 0014), the user whose device made the change being settled (the reviewer is the
+  author, the device the performer);
 * ``occurredDateTime``: for a device's write (sync), when the user acted by the device's clock
   (``recorded`` stays the server's time), and ``reason``: its purposeOfUse (``v3-ActReason``,
   e.g. ``BTG``), the R4 PurposeOfUse binding of ``Provenance.reason``;
@@ -72,8 +75,10 @@ def provenance_for(
     provenance_id: str,
     occurred: str | None = None,
     purpose: str | None = None,
+    informant: str | None = None,
 ) -> dict[str, Any]:
-    """The Provenance of one write; raises ValueError on arguments no write can have."""
+    """The Provenance of one write; raises ValueError on arguments no write can have.
+    ``informant``: a fhirUser reference (``Practitioner/9``) or a user id."""
     if activity not in _ACTIVITIES:
         raise ValueError(f"activity must be one of {sorted(_ACTIVITIES)}, not {activity!r}")
     for name, ref in (("target", target), ("previous", previous)):
@@ -102,6 +107,13 @@ def provenance_for(
         agents.append(app)
     if device:
         agents.append(_agent("performer", "Performer", {"reference": f"Device/{device}"}))
+    if informant:
+        who: dict[str, Any] = (
+            {"reference": informant}
+            if "/" in informant
+            else {"identifier": {"system": SUBJECT_SYSTEM, "value": informant}}
+        )
+        agents.append(_agent("informant", "Informant", who))
     prov: dict[str, Any] = {
         "resourceType": "Provenance",
         "id": provenance_id,

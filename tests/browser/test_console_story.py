@@ -224,3 +224,105 @@ def test_a_clinician_is_refused_the_console(smart: Smart, browser: Browser) -> N
     page.goto(f"{smart.root}/console/devices")  # no session was opened: back to sign-in
     expect(page.get_by_label("Username")).to_be_visible()
     page.close()
+
+
+def pull_reviews(smart: Smart, device: Any) -> list[dict[str, Any]]:
+    """Every review outcome the device's next pull carries (all pages)."""
+    found: list[dict[str, Any]] = []
+    since: str | None = None
+    with httpx.Client(
+        base_url=smart.root, headers={"Authorization": f"Bearer {device.access}"}, timeout=60
+    ) as c:
+        for _ in range(50):
+            r = c.get("/sync/pull", params={"protocol": "1", **({"since": since} if since else {})})
+            assert r.status_code == 200, r.text
+            page = r.json()
+            found.extend(page["reviews"])
+            since = page["next"]
+            if not page["more"]:
+                return found
+    raise AssertionError("the pull never finished")
+
+
+def two_device_clash(
+    smart: Smart, fields: dict[str, tuple[Any, Any]], only_b: dict[str, Any] | None = None
+) -> tuple[Any, Any, Any]:
+    """A patient two doctors' devices change at once: A first (confirmed), then B on the same
+    base with other values for the same fields, and ``only_b`` (needs review). (ward, device B,
+    B's result)."""
+    ward, users = new_ward(smart, "doctor", "doctor")
+    a, b = (enrol(smart, u) for u in users)
+    seen = {k: v for k, v in read(smart, f"/Patient/{ward.patient}").items() if k != "meta"}
+    first = {**seen, **{k: v[0] for k, v in fields.items()}}
+    second = {**seen, **{k: v[1] for k, v in fields.items()}, **(only_b or {})}
+    assert results(push(smart, a, [a.event("update", first, base="1")]))[0]["state"] == "confirmed"
+    (clash,) = results(push(smart, b, [b.event("update", second, base="1")]))
+    assert clash["state"] == "needs-review", clash
+    return ward, b, clash
+
+
+def test_a_clinical_safety_officer_merges_one_conflict_and_defers_another(
+    smart: Smart, browser: Browser
+) -> None:
+    phone_a = [{"system": "phone", "value": "0113 496 0100"}]
+    phone_b = [{"system": "phone", "value": "0113 496 0199"}]
+    ward, b, clash = two_device_clash(
+        smart,
+        {"telecom": (phone_a, phone_b), "birthDate": ("1950-02-03", "1950-03-02")},
+        {"gender": "unknown"},  # only B changed it: the merge keeps it, as push would
+    )
+    other, _, later = two_device_clash(smart, {"telecom": (phone_a, phone_b)})
+    officer = f"safety-{secrets.token_hex(3)}"
+    smart.add_user(officer, "clinical-safety")
+
+    page = browser.new_page(viewport={"width": WIDTHS[0], "height": 900})
+    sign_in(page, smart, officer)
+    page.get_by_role("link", name="Conflict review queue").click()
+    page.locator(f'a[href="/console/conflicts/{clash["review"]}"]').click()
+    expect(page.get_by_role("button", name="Keep the device's version")).to_be_visible()
+    expect(page.get_by_role("button", name="Keep the server's version")).to_be_visible()
+    merge = page.get_by_role("form", name="Edit a merge")
+    merge.get_by_role("group", name="telecom").get_by_label(re.compile("The device's")).check()
+    merge.get_by_role("group", name="birthDate").get_by_label(re.compile("The server's")).check()
+    shoot(page, "conflict-resolve")
+    merge.get_by_role("button", name="Save the merge").click()
+    expect(page.get_by_role("status")).to_contain_text("Resolved: the merge was written")
+    expect(page.get_by_text(re.compile("resolved: kept merged"))).to_be_visible()
+    shoot(page, "conflict-resolved")
+
+    # the FHIR API holds the merge: B's phone, A's birth date; its Provenance names the
+    # reviewer's console, B's device and B's user
+    now = read(smart, f"/Patient/{ward.patient}")
+    assert now["telecom"] == phone_b and now["birthDate"] == "1950-02-03"
+    assert now["gender"] == "unknown"
+    version = now["meta"]["versionId"]
+    target = f"Patient/{ward.patient}/_history/{version}"
+    found = read(smart, f"/Provenance?target={target}").get("entry", [])
+    (prov,) = [e["resource"] for e in found if {"reference": target} in e["resource"]["target"]]
+    agents = [a["who"] for a in prov["agent"]]
+    assert {"reference": f"Device/{b.device_id}"} in agents
+    assert {"reference": f"Practitioner/{b.practitioner}"} in agents  # the device's user
+    # B's next pull: the event is confirmed with the merged version
+    outcome = next(o for o in pull_reviews(smart, b) if o["review"] == clash["review"])
+    assert outcome["state"] == "confirmed" and outcome["version"] == version
+    resolved = [e for e in audit_codes(smart) if e["subtype"][0]["code"] == "review-resolve"]
+    assert any(clash["review"] in e.get("outcomeDesc", "") for e in resolved)
+
+    # the other item: deferred with a note, still waiting, the note shown, audited
+    page.goto(f"{smart.root}/console/conflicts/{later['review']}")
+    page.get_by_label("Note (why it waits, for the next reviewer)").fill("Ask the ward first")
+    page.get_by_role("button", name="Defer").click()
+    expect(page.get_by_role("status")).to_contain_text("Deferred")
+    expect(page.get_by_text(re.compile(f"by {officer}: .Ask the ward first"))).to_be_visible()
+    expect(page.get_by_text("waiting", exact=True)).to_be_visible()
+    shoot(page, "conflict-deferred")
+    deferred = [e for e in audit_codes(smart) if e["subtype"][0]["code"] == "review-defer"]
+    assert [x["what"]["reference"] for x in deferred[-1].get("entity", [])] == [
+        f"Patient/{other.patient}"
+    ]
+    assert "Ask the ward" not in json.dumps(deferred)  # the note is not in the audit trail
+    assert read(smart, f"/Patient/{other.patient}")["telecom"] == phone_a  # nothing written
+    page.get_by_role("link", name="Back to the queue").click()
+    row = page.get_by_role("row").filter(has=page.locator(f'a[href$="{later["review"]}"]'))
+    expect(row).to_contain_text("waiting (deferred with a note)")
+    page.close()

@@ -4,7 +4,8 @@ server. Every screen is axe-checked and photographed at 390 and 1280 px into doc
 
 The story: sign in; see a result with its range and trend; share results with a named
 practitioner for 30 days (who can then read them through the FHIR API, and gets 404 after
-"Revoke"); make a SMART Health Link with a passcode, open it in the viewer as a recipient (a
+"Revoke"), and one result alone with them (exactly that result, 404 after "Revoke"); make a
+SMART Health Link with a passcode, open it in the viewer as a recipient (a
 wrong passcode is counted, the right one shows the data), revoke it (the manifest refuses);
 see these accesses in "Who has seen my record" with the recipient named; connect a SMART app,
 then disconnect it (its refresh fails).
@@ -35,6 +36,7 @@ class World:
     carla: str
     specialist: str  # Practitioner id of doctor user "okafor"
     latest: str  # Carla's newest haemoglobin Observation
+    earlier: str  # an older haemoglobin of hers
 
 
 def _haemoglobin(patient: str, day: str, value: float) -> dict[str, object]:
@@ -101,7 +103,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         smart.add_user("carla", "patient", f"Patient/{carla}")
         smart.add_user("okafor", "doctor", f"Practitioner/{specialist}")
         smart.add_app("diary-app")
-        yield World(smart, carla, specialist, ids[-1])
+        yield World(smart, carla, specialist, ids[-1], ids[0])
 
 
 def shoot(page: Page, name: str) -> None:
@@ -275,6 +277,7 @@ def test_the_patient_story(world: World, browser: Browser, tmp_path: Path) -> No
     expect(
         page.get_by_text("This result only: Haemoglobin 172 g/L on 20 November 2026")
     ).to_be_visible()
+    page.get_by_label("Anyone I give a link to").check()
     page.get_by_role("button", name="Preview what will be shared").click()
     page.get_by_role("button", name="Confirm and share").click()
     one = browser.new_context(viewport={"width": 390, "height": 900}).new_page()
@@ -284,6 +287,36 @@ def test_the_patient_story(world: World, browser: Browser, tmp_path: Path) -> No
     one.get_by_role("button", name="Open the record").click()
     expect(one.locator("#record-body li")).to_have_count(2)  # the person and the one result
     expect(one.get_by_text("Haemoglobin 172 g/L (20 November 2026)")).to_be_visible()
+
+    # One result alone with the practitioner: exactly that result, then 404 after "Revoke".
+    assert smart.get(f"/Observation/{world.latest}", token).status_code == 404
+    page.goto(f"{base}/portal/results")
+    card = page.locator("section.card", has_text="Haemoglobin")
+    card.get_by_text("Details and earlier results (3)").click()
+    card.get_by_role("link", name="Share this result").click()
+    page.get_by_label("Dr Ada Okafor").check()
+    assert small_targets(page) == []
+    shoot(page, "share-result")
+    page.get_by_role("button", name="Preview what will be shared").click()
+    expect(page.get_by_text("Who: Dr Ada Okafor")).to_be_visible()
+    words = "This result only: Haemoglobin 172 g/L on 20 November 2026"
+    expect(page.get_by_text(words, exact=True)).to_be_visible()  # as written, not lower-cased
+    expect(page.get_by_text("Only this result is shared")).to_be_visible()
+    shoot(page, "share-result-preview")
+    assert smart.get(f"/Observation/{world.latest}", token).status_code == 404  # not yet
+    page.get_by_role("button", name="Confirm and share").click()
+    expect(page.get_by_text("Dr Ada Okafor can now see this result")).to_be_visible()
+    assert smart.get(f"/Observation/{world.latest}", token).status_code == 200
+    assert smart.get(f"/Observation/{world.earlier}", token).status_code == 404
+    found = smart.get("/Observation", token, patient=world.carla).json()
+    assert [e["resource"]["id"] for e in found.get("entry", [])] == [world.latest]
+    page.goto(f"{base}/portal/shares")
+    mine = "Dr Ada Okafor may see only your result Haemoglobin 172 g/L on 20 November 2026"
+    expect(page.get_by_text(mine)).to_be_visible()
+    shoot(page, "shares-result")
+    page.get_by_role("button", name=f"Revoke: {mine}").click()
+    expect(page.get_by_role("heading", name="Share revoked")).to_be_visible()
+    assert smart.get(f"/Observation/{world.latest}", token).status_code == 404
 
     # An emergency: another clinician opens the record with break-glass and a typed reason.
     glass = smart.login("diary-app", "okafor", "openid fhirUser user/*.rs")["access_token"]

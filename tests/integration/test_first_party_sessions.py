@@ -185,6 +185,8 @@ def test_sign_in_is_the_authorization_code_flow_and_opens_a_strict_session(world
         assert f"<p id=who>{nurse.id}</p>" in page.text  # no "Allow this app?" on the way
         assert page.headers["cache-control"] == "no-store"
         assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        # no-referrer would make Chromium send "Origin: null" on the app's own forms
+        assert page.headers["referrer-policy"] == "same-origin"
         cookie = next(c for c in browser.cookies.jar if c.name == "bedside_demo")
         assert cookie.path == "/demo"
         assert cookie.has_nonstandard_attr("HttpOnly")

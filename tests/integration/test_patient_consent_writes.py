@@ -30,6 +30,7 @@ class World:
     carla: str  # Patient id of patient user "carla"
     erin: str  # another patient
     lab: str  # carla's laboratory Observation
+    lab2: str  # a second laboratory Observation of carla's
     condition: str  # carla's Condition
     specialist: str  # Practitioner id of doctor user "specialist", with no care relationship
 
@@ -49,6 +50,7 @@ def world(
             carla=carla,
             erin=erin,
             lab=smart.create_observation(carla, "laboratory", "2345-7"),
+            lab2=smart.create_observation(carla, "laboratory", "718-7"),
             condition=smart.create_condition(carla),
             specialist=specialist,
         )
@@ -183,3 +185,52 @@ def test_a_patient_cannot_record_consent_for_someone_else(world: World, carla_to
         assert r.json()["resourceType"] == "OperationOutcome"
         found = c.get("/Consent", params={"patient": world.erin}).json()
         assert not found.get("entry")
+
+
+def test_a_patient_shares_one_result_with_a_practitioner_then_withdraws_it(
+    world: World, carla_token: str, specialist_token: str
+) -> None:
+    smart = world.smart
+    consent = share_body(world.carla, f"Practitioner/{world.specialist}", "Observation")
+    consent["provision"]["data"] = [
+        {"meaning": "instance", "reference": {"reference": f"Observation/{world.lab}"}}
+    ]
+    with _client(smart, carla_token) as c:
+        r = c.post(
+            "/Consent", json=consent, headers={**FHIR_JSON, "Prefer": "return=representation"}
+        )
+        assert r.status_code == 201, r.text
+        stored = r.json()
+    with _client(smart, specialist_token) as doc:
+        assert doc.get(f"/Observation/{world.lab}").status_code == 200
+        assert doc.get(f"/Observation/{world.lab2}").status_code == 404  # same patient, not named
+        assert doc.get(f"/Condition/{world.condition}").status_code == 404
+        found = doc.get("/Observation", params={"patient": world.carla}).json()
+        assert {e["resource"]["id"] for e in found.get("entry", [])} == {world.lab}
+        r = doc.get(f"/Observation/{world.lab}")
+        assert "no-store" in r.headers.get("cache-control", "")
+    withdrawn = copy.deepcopy(stored)
+    withdrawn["status"] = "inactive"
+    with _client(smart, carla_token) as c:
+        r = c.put(f"/Consent/{stored['id']}", json=withdrawn, headers=FHIR_JSON)
+        assert r.status_code == 200, r.text
+    with _client(smart, specialist_token) as doc:
+        assert doc.get(f"/Observation/{world.lab}").status_code == 404
+        found = doc.get("/Observation", params={"patient": world.carla}).json()
+        assert not found.get("entry")
+
+
+def test_a_patient_cannot_name_someone_elses_result(
+    world: World, carla_token: str, specialist_token: str
+) -> None:
+    theirs = world.smart.create_observation(world.erin, "laboratory", "2345-7")
+    consent = share_body(world.carla, f"Practitioner/{world.specialist}", "Observation")
+    consent["provision"]["data"] = [
+        {"meaning": "instance", "reference": {"reference": f"Observation/{theirs}"}}
+    ]
+    with _client(world.smart, carla_token) as c:
+        r = c.post("/Consent", json=consent, headers=FHIR_JSON)
+        assert r.status_code == 422, r.text
+        assert r.json()["resourceType"] == "OperationOutcome"
+    with _client(world.smart, specialist_token) as doc:
+        assert doc.get(f"/Observation/{theirs}").status_code == 404

@@ -207,7 +207,9 @@ def _close_fuzz_browsers() -> Iterator[None]:
     _FUZZ_BROWSER.clear()
 
 
-_FIELD = st.text(max_size=30) | st.sampled_from(["link", "results", "30", "0", "-1", "a\x00b"])
+_FIELD = st.text(max_size=30) | st.sampled_from(
+    ["link", "results", "30", "0", "-1", "a\x00b", "\u00b9"]  # "¹": isdigit() but not int()
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -245,3 +247,38 @@ def test_hostile_share_forms_never_reach_a_5xx(
         form["result"] = result
     r = b.post(f"/portal/share/{step}", data=form)
     assert r.status_code < 500, (form, r.text[:300])
+
+
+def test_a_patient_cannot_share_another_patients_result_from_the_portal(world: World) -> None:
+    theirs = world.smart.create_observation(world.erin, "laboratory")
+    b, home = signed_in(world)
+    with closing(b):
+        form = {
+            "csrf": csrf_of(home),
+            "who": f"Practitioner/{world.doctor}",
+            "days": "30",
+            "purpose": "TREAT",
+            "result": theirs,
+        }
+        for step in ("preview", "confirm"):
+            r = b.post(f"/portal/share/{step}", data=form)
+            assert r.status_code == 404, (step, r.text[:300])
+            assert "no such result in your record" in r.text
+            assert theirs not in r.text
+    with world.smart.fhir_client(world.smart.operator_token) as op:
+        found = op.get("/Consent", params={"patient": world.carla}).json()
+    named = [
+        d["reference"]["reference"]
+        for e in found.get("entry", [])
+        for d in e["resource"].get("provision", {}).get("data", [])
+    ]
+    assert f"Observation/{theirs}" not in named
+
+
+def test_a_days_field_of_non_ascii_digits_is_a_plain_refusal(world: World) -> None:
+    b, home = signed_in(world)
+    with closing(b):
+        form = {"csrf": csrf_of(home), "who": "link", "what": ["results"], "days": "\u00b9"}
+        r = b.post("/portal/share/preview", data=form)
+        assert r.status_code == 200  # the form again, with the sentence
+        assert "How long must be a number of days from 1 to 365." in r.text

@@ -310,3 +310,41 @@ def test_grants_of_a_deny_are_its_exceptions() -> None:
     (g,) = grants(c)
     assert g.actors == {"Practitioner/9"}
     assert grants(consent("deny")) == []
+
+
+# --- particular resources (provision.data) ----------------------------------------------------
+
+
+def data(*refs: str) -> list[dict[str, Any]]:
+    return [{"meaning": "instance", "reference": {"reference": r}} for r in refs]
+
+
+def test_a_permit_naming_one_result_shares_exactly_that_resource() -> None:
+    one = consent(actor=actors("Practitioner/9"), data=data("Observation/o1"))
+    shares, refusals = evaluate(one)
+    assert shares == [
+        Share("p1", SOURCE, frozenset({"Observation"}), ids=frozenset({"Observation/o1"}))
+    ]
+    assert refusals == []
+    assert shares[0].ids_of("Observation") == {"o1"}
+    assert shares[0].ids_of("Condition") == frozenset()  # names none: shares none of them
+    assert evaluate(one, who=frozenset({"Practitioner/other"})) == ([], [])
+    assert grants(one)[0].types == frozenset({"Observation"})  # what a revocation withdraws
+
+
+def test_data_outside_the_provisions_classes_shares_nothing_rather_than_everything() -> None:
+    stray = consent(data=data("Observation/o1"))
+    stray["provision"]["class"] = classes("Condition")
+    (share,), _ = evaluate(stray)
+    assert share.ids == frozenset()
+    assert share.ids_of("Observation") == frozenset() and share.ids_of("Condition") == frozenset()
+
+
+def test_a_nested_deny_of_labels_still_narrows_a_share_of_named_resources() -> None:
+    one = consent(
+        data=data("Observation/o1", "Observation/o2"),
+        provision=[{"type": "deny", "securityLabel": labels(HIV)}],
+    )
+    (share,), _ = evaluate(one)
+    assert share.ids == {"Observation/o1", "Observation/o2"}
+    assert share.labels_not == {HIV}

@@ -231,7 +231,7 @@ def test_actors_must_be_relative_references_of_the_allowed_types() -> None:
         assert "relative reference" in refused(Unprocessable, None, consent(actor=[actor(ref)]))
 
 
-@pytest.mark.parametrize("element", ["data", "dataPeriod", "code"])
+@pytest.mark.parametrize("element", ["dataPeriod", "code"])
 def test_unenforced_provision_elements_are_refused_not_ignored(element: str) -> None:
     value: Any = {"start": "2020"} if element == "dataPeriod" else [{"x": 1}]
     message = refused(Unprocessable, None, consent(**{element: value}))
@@ -239,8 +239,58 @@ def test_unenforced_provision_elements_are_refused_not_ignored(element: str) -> 
 
 
 def test_nested_unenforced_elements_are_refused_too() -> None:
-    c = consent(provision=[{"type": "deny", "data": [{"meaning": "instance"}]}])
+    c = consent(provision=[{"type": "deny", "data": [instance("Observation/o1")]}])
     assert "provision.data" in refused(Unprocessable, None, c)
+
+
+def instance(ref: str, meaning: str = "instance") -> dict[str, Any]:
+    return {"meaning": meaning, "reference": {"reference": ref}}
+
+
+def test_a_root_permit_may_name_particular_resources_of_the_patients_record() -> None:
+    check_consent_write(None, consent(data=[instance("Observation/o1")]), patient_user="p1")
+    both = consent(data=[instance("Observation/o1"), instance("Condition/c-2")])
+    check_consent_write(None, both, patient_user=None)
+    typed = consent(data=[instance("Observation/o1")])
+    typed["provision"]["class"] = [{"system": TYPES, "code": "Observation"}]
+    check_consent_write(None, typed, patient_user=None)
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ([instance("Observation/o1", "related")], "related is not supported yet"),
+        ([instance("Observation/o1", "dependents")], "not supported yet"),
+        ([{"reference": {"reference": "Observation/o1"}}], "missing meaning"),
+        ([instance("https://elsewhere.example/Observation/o1")], "relative reference"),
+        ([instance("Practitioner/9")], "patient's record"),  # reference data, not the patient's
+        ([instance("Patient/p1")], "patient's record"),
+        ([instance("Observation/")], "relative reference"),
+        ([instance(f"Observation/o{i}") for i in range(51)], "at most 50"),
+        ({"meaning": "instance"}, "must be a list"),
+    ],
+)
+def test_provision_data_other_than_instances_of_patient_data_is_refused(
+    data: Any, words: str
+) -> None:
+    assert words in refused(Unprocessable, None, consent(data=data))
+
+
+def test_provision_data_is_only_for_the_root_permit_and_within_its_classes() -> None:
+    deny = consent(data=[instance("Observation/o1")])
+    deny["provision"]["type"] = "deny"
+    assert "only on the root permit" in refused(Unprocessable, None, deny)
+    outside = consent(data=[instance("Observation/o1")])
+    outside["provision"]["class"] = [{"system": TYPES, "code": "Condition"}]
+    assert "not among the provision's classes" in refused(Unprocessable, None, outside)
+
+
+def test_an_active_share_of_one_result_can_be_withdrawn_but_not_edited() -> None:
+    one = consent(data=[instance("Observation/o1")])
+    check_consent_write(one, with_status(one, "inactive"), patient_user="p1")
+    other = with_status(one, "active")
+    other["provision"]["data"] = [instance("Observation/o2")]
+    assert "create a new Consent" in refused(Conflict, one, other)
 
 
 def test_purposes_and_actions_must_use_the_known_code_systems() -> None:

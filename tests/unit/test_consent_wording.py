@@ -156,3 +156,27 @@ def test_resource_types_read_as_plural_words() -> None:
     assert type_words("FamilyMemberHistory") == "family history"
     assert type_words("Substance") == "substances"
     assert type_words("Library") == "libraries"
+
+
+def test_a_share_of_one_result_says_so() -> None:
+    from bedside.consent.wording import describe as words
+
+    body = {
+        "resourceType": "Consent",
+        "id": "c9",
+        "status": "active",
+        "scope": {"coding": [{"code": "patient-privacy"}]},
+        "patient": {"reference": "Patient/p1"},
+        "provision": {
+            "type": "permit",
+            "actor": [{"reference": {"reference": "Practitioner/9"}}],
+            "data": [{"meaning": "instance", "reference": {"reference": "Observation/o1"}}],
+        },
+    }
+    named = words(body, names={"Practitioner/9": "Dr Ada Clinician"}, now=0)
+    assert named["what"] == "only one of your results"
+    result = {"Observation/o1": "your result Glucose 5.4 mmol/L on 3 May 2026"}
+    again = words(body, names={"Practitioner/9": "Dr Ada Clinician", **result}, now=0)
+    assert again["sentence"].startswith(
+        "Dr Ada Clinician may see only your result Glucose 5.4 mmol/L on 3 May 2026"
+    )

@@ -404,6 +404,11 @@ def test_refusal_sentences_never_name_a_patient_or_a_label() -> None:
 # --- the real signing path, and parity with the server --------------------------------------------
 
 
+SINGLE_RESULT = Share(
+    "p7", "Consent/c7", frozenset({"Observation"}), ids=frozenset({"Observation/r36"})
+)
+
+
 def doctor_view(now: float) -> AccessView:
     return AccessView(
         "doctor",
@@ -426,6 +431,9 @@ def doctor_view(now: float) -> AccessView:
             ),
             Share("p6", "Consent/c4", None, None, frozenset({NORMAL_LABEL})),
             Share("p3", "Consent/c5", frozenset({"Observation"}), frozenset({R})),
+            # one result of p7 (provision.data): r36 is its unlabelled Observation in grid();
+            # its other Observations and r78 (a Condition) are not named
+            SINGLE_RESULT,
         ),
         refusals=(
             Refusal("p1", "Consent/c2", frozenset({"MedicationRequest"})),
@@ -564,3 +572,22 @@ def test_offline_reads_match_the_server_resource_by_resource(server_store: Store
     assert differences == []
     assert any(policy.refuse_read(b, p, NOW) is None for b, p in resources)
     assert any(policy.refuse_read(b, p, NOW) is not None for b, p in resources)
+
+
+def test_a_share_of_one_result_shows_that_resource_and_nothing_else_offline() -> None:
+    caller, view = _doctor("user/*.cruds")
+    policy = OfflinePolicy(snapshot(view, caller, issuer=ISSUER, rules=RULES, now=NOW))
+    (entry,) = [e for e in policy.claims["patients"] if e["id"] == "p7"]
+    assert entry["resources"] == ["Observation/r36"]
+    assert policy.claims["bedside_policy_version"] == 2  # a version-1 device refuses it
+    plain = AccessView(view.role, True, view.permissions, shares=(view.shares[0],), now=NOW)
+    assert (
+        snapshot(plain, caller, issuer=ISSUER, rules=RULES, now=NOW)["bedside_policy_version"] == 1
+    )
+    shared = {**obs("p7"), "id": "r36"}
+    assert policy.refuse_read(shared, "p7", NOW) is None
+    assert policy.refuse_read({**shared, "id": "r37"}, "p7", NOW) is not None
+    assert policy.refuse_write("update", shared, "p7", NOW) is not None  # a share is to read
+    nothing = {**entry, "resources": []}
+    empty = OfflinePolicy(claims(patients=[nothing]))
+    assert empty.refuse_read({**obs("p7"), "id": "r36"}, "p7", NOW) is not None

@@ -325,7 +325,7 @@ def test_wrong_issuer_and_unknown_version_are_refused(keys: SigningKeys) -> None
     token, _ = signed(keys)
     with pytest.raises(Unauthorized, match="another server"):
         verify_snapshot(token, keys, now=NOW, issuer="http://elsewhere.test/fhir")
-    token, _ = signed(keys, bedside_policy_version=2)
+    token, _ = signed(keys, bedside_policy_version=3)
     with pytest.raises(Unauthorized, match="version"):
         verify_snapshot(token, keys, now=NOW)
 

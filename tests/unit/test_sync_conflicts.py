@@ -58,6 +58,18 @@ roles = { "*" = "nurse" }
     assert rules.review_role("MedicationRequest") == "nurse"
 
 
+def test_console_resolvers_are_named_per_queue_and_none_unless_named() -> None:
+    assert RULES.console_resolvers == {"doctor": "clinical-safety"}  # the shipped policy
+    roles = '[roles.nurse]\npatients = "related"\n[roles.clinical-safety]\npatients = "none"\n'
+    named = parse(
+        roles + '[sync.review]\nroles = { "*" = "nurse" }\nconsole = { nurse = "clinical-safety" }',
+        source="test",
+    )
+    assert named.sync.console_resolvers == {"nurse": "clinical-safety"}
+    silent = parse(roles + '[sync.review]\nroles = { "*" = "nurse" }', source="test")
+    assert silent.sync.console_resolvers == {}  # deny by default
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [
@@ -65,6 +77,8 @@ roles = { "*" = "nurse" }
         ('[sync.conflicts]\nsometimes = ["Task"]', "has no class sometimes"),
         ('[sync.conflicts]\nmergeable = ["Task"]\nexclusive = ["Task"]', "in two classes"),
         ('[sync.review]\nroles = { Task = "wizard" }', "undefined role"),
+        ('[sync.review]\nroles = { Task = "nurse" }\nconsole = { nurse = "wizard" }', "undefined"),
+        ('[sync.review]\nroles = { Task = "nurse" }\nconsole = "nurse"', "console must be a table"),
         ("[sync.elsewhere]\nx = 1", "has no table elsewhere"),
     ],
 )

@@ -273,3 +273,31 @@ def test_confining_an_unrestricted_visibility_gives_the_patients_compartment() -
     vis = visible.confine(None, "Observation", ["p1"])
     assert visible.admits(vis, obs("p1")) and not visible.admits(vis, obs("p2"))
     assert visible.confine(None, "Observation", []).nothing
+
+
+def test_a_one_result_share_changes_the_fingerprint_and_tombstones_follow_its_id(
+    stored: tuple[Store, list[Any]],
+) -> None:
+    store, resources = stored
+    p3 = [r for r in resources if r["resourceType"] == "Observation" and "p3" in str(r)]
+    named = p3[0]["id"]
+    one = Share(
+        "p3", "Consent/c2", frozenset({"Observation"}), ids=frozenset({f"Observation/{named}"})
+    )
+    other = Share("p3", "Consent/c2", frozenset({"Observation"}), ids=frozenset({"Observation/x"}))
+    a = members.working_set(view(shares=(one,)), nurse(), ("p3",))
+    b = members.working_set(view(shares=(other,)), nurse(), ("p3",))
+    assert a["p3"] != b["p3"]
+    access = Access(nurse(), view(shares=(one,)))
+    admitted = set()
+    with store.read() as session:
+        for resource in resources:
+            rtype = resource["resourceType"]
+            vis = visible.confine(access.rows(rtype, "search"), rtype, ("p3",))
+            current = session.current(rtype, resource["id"])
+            assert current is not None
+            in_sql = bool(session.visible_rids([current.rid], vis)) if not vis.nothing else False
+            assert visible.admits(vis, resource) == in_sql, (rtype, resource["id"])
+            if in_sql:
+                admitted.add(resource["id"])
+    assert admitted == {named}

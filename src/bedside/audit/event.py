@@ -104,6 +104,7 @@ BEDSIDE_CODES: Final = {
     "review-list": "Sync review queue listed",
     "review-read": "Sync review item read",
     "review-resolve": "Sync review item resolved",
+    "review-defer": "Sync review item deferred with a note",
     "app-refused": "A Bedside app refused a user of another role",
     "shl-create": "SMART Health Link made",
     "shl-manifest": "SMART Health Link opened",

@@ -15,8 +15,10 @@ Semantics (docs/consent.md has the long form):
   includes ETREAT), its action list is empty or holds access, use or disclose, and its period
   (if any) contains ``now``.
 * Root permit → one Share: types from ``class``, ``labels_any`` from ``securityLabel``, ``until``
-  the period end. Each nested deny that applies subtracts: labels only → ``labels_not``; types
-  only → those types leave the share; both → the share is split so the labels are excluded from
+  the period end, ``ids`` from ``provision.data`` (meaning ``instance``; its types then also
+  limit ``types``), so a share of one result is a Share of exactly that resource. Each nested
+  deny that applies subtracts: labels only → ``labels_not``; types only → those types leave the
+  share; both → the share is split so the labels are excluded from
   those types only; neither → the share is gone.
 * Root deny → one Refusal over its types and labels (deny wins over everything but break-glass).
   Each nested permit that applies carves an exception: it becomes a Share (within the deny's
@@ -77,6 +79,8 @@ class Provision:
     types: frozenset[str] | None = None
     labels: frozenset[Label] | None = None
     nested: tuple[Provision, ...] = ()
+    #: ``provision.data`` references (meaning instance) as ``Type/id``; None: not limited
+    data: frozenset[str] | None = None
 
     def in_period(self, now: float) -> bool:
         return (self.start is None or self.start <= now) and (self.end is None or now <= self.end)
@@ -144,6 +148,15 @@ def actor_reference(actor: Any) -> str | None:
     return ref if isinstance(ref, str) else None
 
 
+def data_reference(item: Any) -> str | None:
+    """``provision.data.reference.reference`` of an ``instance`` entry (``Observation/1``), or
+    None (:mod:`bedside.consent.rules` refuses every other meaning, so none is stored)."""
+    if not isinstance(item, dict) or item.get("meaning") != "instance":
+        return None
+    ref = (item.get("reference") or {}).get("reference")
+    return ref if isinstance(ref, str) and "/" in ref else None
+
+
 def period_bounds(period: Any) -> tuple[float | None, float | None]:
     """(start, end) in UNIX seconds; each end covers its whole precision. None: unbounded."""
     if not isinstance(period, dict):
@@ -168,6 +181,16 @@ def read_provision(raw: Any, depth: int = 1) -> Provision | None:
         for c in _codings(raw.get("securityLabel"))
         if isinstance(c.get("system"), str) and isinstance(c.get("code"), str)
     )
+    data: frozenset[str] | None = None
+    if raw.get("data"):
+        # Only the named resources, within ``class`` when both are given. An empty set (none
+        # readable) still limits: it shares nothing, never everything.
+        data = frozenset(
+            r
+            for r in map(data_reference, raw["data"])
+            if r and (not types or r.partition("/")[0] in types)
+        )
+        types = frozenset(r.partition("/")[0] for r in data)
     nested: tuple[Provision, ...] = ()
     if depth < MAX_DEPTH:
         nested = tuple(
@@ -191,6 +214,7 @@ def read_provision(raw: Any, depth: int = 1) -> Provision | None:
         types=types or None,
         labels=labels or None,
         nested=nested,
+        data=data,
     )
 
 
@@ -299,7 +323,7 @@ def _permit(
             continue
         pieces = [q for p in pieces for q in _deny_piece(p, deny)]
     return [
-        Share(patient, source, p.types, p.labels_any, p.labels_not, until)
+        Share(patient, source, p.types, p.labels_any, p.labels_not, until, root.data)
         for p in pieces
         if not (p.labels_any is not None and p.labels_any <= p.labels_not)  # nothing left
     ]

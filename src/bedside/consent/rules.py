@@ -22,7 +22,7 @@ A changed decision is a new Consent; withdrawing one is ``inactive``; Consents a
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from bedside.consent.evaluate import (
@@ -31,11 +31,13 @@ from bedside.consent.evaluate import (
     MAX_DEPTH,
     PURPOSE_SYSTEM,
     actor_reference,
+    data_reference,
     is_privacy,
     period_bounds,
     read_provision,
 )
 from bedside.errors import Conflict, Forbidden, MethodNotAllowed, Unprocessable
+from bedside.fhir.compartment import PATIENT_COMPARTMENT, REFERENCE_TYPES, patients_of
 from bedside.fhir.dates import parse_range
 from bedside.fhir.resource_types import is_resource_type
 
@@ -60,11 +62,13 @@ ACTOR_TYPES: Final = (
 ACTIONS: Final = frozenset({"collect", "access", "use", "disclose", "correct"})
 _ACTOR_RE: Final = re.compile(rf"(?:{'|'.join(ACTOR_TYPES)})/[A-Za-z0-9\-.]{{1,64}}")
 _PATIENT_RE: Final = re.compile(r"Patient/[A-Za-z0-9\-.]{1,64}")
+_DATA_RE: Final = re.compile(r"[A-Z][A-Za-z]{1,63}/[A-Za-z0-9\-.]{1,64}")
+#: At most this many resources in one provision.data (a share of a few results, not a record).
+MAX_DATA: Final = 50
 #: Parts of a Consent that may differ between versions without changing the decision.
 _NOT_CONTENT: Final = frozenset({"meta", "status", "text", "id"})
 #: Provision elements Bedside does not enforce yet, with what they would mean.
 _UNSUPPORTED: Final = {
-    "data": "limiting a provision to particular resources (provision.data)",
     "dataPeriod": "limiting a provision to data from a time range (provision.dataPeriod)",
     "code": "limiting a provision to coded content (provision.code)",
 }
@@ -99,6 +103,11 @@ def check_consent_write(
     else:
         _check_transition(old, new)
     check_content(new)
+
+
+def in_patient_compartment(rtype: str) -> bool:
+    """Whether ``rtype`` is patient data (the Patient compartment, not shared reference data)."""
+    return rtype in PATIENT_COMPARTMENT and rtype not in REFERENCE_TYPES and rtype != "Patient"
 
 
 def _check_transition(old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
@@ -179,6 +188,8 @@ def _check_provision(
                 "decision with class (resource types) and securityLabel.",
                 expression=(f"{path}.{name}",),
             )
+    if raw.get("data"):
+        _check_data(raw, path, depth=depth)
     _check_period(raw.get("period"), path)
     _check_codes(raw, path)
     for i, actor in enumerate(raw.get("actor") or ()):
@@ -201,6 +212,83 @@ def _check_provision(
     for i, sub in enumerate(nested):
         if isinstance(sub, dict):
             _check_provision(sub, f"{path}.provision[{i}]", depth=depth + 1, parent=raw)
+
+
+def _check_data(raw: Mapping[str, Any], path: str, *, depth: int) -> None:
+    """``provision.data`` on a root permit: particular resources, each ``instance``.
+
+    Whether each named resource is the patient's own needs the store: the write hooks
+    (:mod:`bedside.rest.writes`) call :func:`check_data_owned`, which reads it as the writer.
+    """
+    if depth != 1 or raw.get("type") != "permit":
+        raise Unprocessable(
+            "Bedside supports provision.data only on the root permit of a Consent (sharing "
+            "particular resources); limiting a deny or an exception to particular resources "
+            "is not supported yet.",
+            expression=(f"{path}.data",),
+        )
+    items = raw["data"]
+    if not isinstance(items, list) or len(items) > MAX_DATA:
+        raise Unprocessable(
+            f"provision.data must be a list of at most {MAX_DATA} resources.",
+            expression=(f"{path}.data",),
+        )
+    types = {c.get("code") for c in raw.get("class") or () if isinstance(c, dict)}
+    for i, item in enumerate(items):
+        where = f"{path}.data[{i}]"
+        meaning = item.get("meaning") if isinstance(item, dict) else None
+        if meaning != "instance":
+            raise Unprocessable(
+                "A provision.data meaning must be instance (exactly the resource named); "
+                f"{meaning or 'a missing meaning'} is not supported yet.",
+                expression=(f"{where}.meaning",),
+            )
+        ref = data_reference(item)
+        kind = (ref or "").partition("/")[0]
+        if ref is None or not _DATA_RE.fullmatch(ref) or not in_patient_compartment(kind):
+            raise Unprocessable(
+                "A provision.data reference must be a relative reference Type/id to a "
+                "resource in the patient's record (e.g. Observation/123).",
+                expression=(f"{where}.reference",),
+            )
+        if types and kind not in types:
+            raise Unprocessable(
+                f"provision.data names a {kind}, which is not among the provision's classes.",
+                expression=(f"{where}.reference",),
+            )
+
+
+def data_references(consent: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """(type, id) of every resource the Consent's provision.data names (checked content)."""
+    provision = (consent or {}).get("provision")
+    items = provision.get("data") if isinstance(provision, dict) else None
+    out = []
+    for ref in map(data_reference, items if isinstance(items, list) else ()):
+        if ref is not None:
+            kind, _, rid = ref.partition("/")
+            out.append((kind, rid))
+    return out
+
+
+def check_data_owned(
+    consent: Mapping[str, Any], read: Callable[[str, str], Mapping[str, Any] | None]
+) -> None:
+    """422 unless every resource the Consent names belongs to its patient, and to no one else.
+
+    ``read`` returns the current resource as the writer may read it (None: absent or hidden),
+    so the message is the same whether the resource does not exist or is not the writer's to
+    see: a Consent can only share what its patient owns and its writer can see.
+    """
+    patient = _patient(consent)
+    for kind, rid in data_references(consent):
+        found = read(kind, rid)
+        owners = tuple(f"Patient/{p}" for p in patients_of(dict(found))) if found else ()
+        if owners != (patient,):
+            raise Unprocessable(
+                f"provision.data names {kind}/{rid}, which is not a resource of this Consent's "
+                "patient alone; a Consent can share only the patient's own resources.",
+                expression=("Consent.provision.data",),
+            )
 
 
 def _check_period(period: Any, path: str) -> None:

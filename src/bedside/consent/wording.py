@@ -113,7 +113,7 @@ def describe(
     root = read_provision(raw) or Provision(type="permit")
     state = _state(status, root, now)
     who = _who(root.actors, names)
-    scope = _scope(root.types, root.labels, raw)
+    scope = _scope(root.types, root.labels, raw) if root.data is None else _data(root, names)
     exceptions = _exceptions(root, raw, names)
     why = _why(raw)
     until = _until(raw.get("period"), now)
@@ -189,6 +189,20 @@ def _label_words(labels: frozenset[tuple[str, str]], raw: Mapping[str, Any]) -> 
         _LABEL_WORDS.get(code) or f"information marked {displays.get((system, code)) or code}"
         for system, code in sorted(labels)
     ]
+
+
+#: One resource of a type, when the patient's words for it are not known.
+_ONE: Final = {"Observation": "one of your results", "DiagnosticReport": "one of your reports"}
+
+
+def _data(root: Provision, names: Mapping[str, str]) -> str:
+    """Particular resources (``provision.data``): named by ``names`` when it knows them
+    ("your blood glucose result of 3 May 2026"), else "one of your results"."""
+    items = [
+        names.get(ref) or _ONE.get(ref.partition("/")[0]) or "one of your records"
+        for ref in sorted(root.data or ())
+    ]
+    return ("only " + _join(items)) if items else "nothing"
 
 
 def _scope(

@@ -19,14 +19,15 @@ from bedside.audit.verify import verify
 from bedside.auth.caller import Caller
 from bedside.auth.users import Users
 from bedside.console import upstream
+from bedside.console.resolving import ConflictDesk, patient_of
 from bedside.console.roles import PAGES, VALUE_ROLES
-from bedside.console.words import drain, identifier_of, name_of, plain
+from bedside.console.words import drain, identifier_of, name_of
 from bedside.devices import compliance, registry, telemetry
 from bedside.errors import Forbidden, InvalidRequest, NotFound
 from bedside.policy import breakglass
 from bedside.policy.decide import Policy
 from bedside.store.base import Store
-from bedside.sync import clock, review
+from bedside.sync import clock, deferral, review
 from bedside.upstream.config import UpstreamConfig
 
 __all__ = ["Console"]
@@ -213,9 +214,11 @@ class Console:
         now = self.policy.clock()
         with self.store.records() as db:
             items = review.listing(db, state=state, limit=200)
+            put_aside = deferral.deferred(db, [i.id for i in items])
         shown = []
         for item in items:
             s = item.summary()
+            s["deferred"] = item.id in put_aside
             s["class"] = self.policy.rules.sync.conflict_class(item.resource_type)
             s["age_s"] = max(0, int(now - item.created_at))
             shown.append(s)
@@ -223,30 +226,20 @@ class Console:
         return shown
 
     def conflict(self, item_id: str) -> dict[str, Any]:
-        """One item. The clinical-safety role sees the changed fields' base, device and server
-        values side by side (judging clinical risk is its job); others see the summary only.
-        The view is audited with the patient when values are shown."""
+        """One item. The clinical-safety role, and a reviewer the policy lets settle it
+        (:mod:`bedside.console.resolving`), see the changed fields' base, device and server
+        values side by side; others see the summary only. The view is audited with the patient
+        when values are shown."""
         self.require("conflicts")
         with self.store.records() as db:
             item = review.get(db, item_id)
         if item is None:
             raise NotFound("There is no review item with this id.")
-        shown = item.summary()
+        shown = self.desk().detail(item, values=self.caller.role in VALUE_ROLES)
         shown["class"] = self.policy.rules.sync.conflict_class(item.resource_type)
         shown["age_s"] = max(0, int(self.policy.clock() - item.created_at))
-        values = self.caller.role in VALUE_ROLES
-        if values:
-            shown["sides"] = [
-                {
-                    "field": name,
-                    "base": plain((item.base_value or {}).get(name)),
-                    "device": plain(item.device_value.get(name)),
-                    "server": plain((item.server_value or {}).get(name)),
-                }
-                for name in item.fields
-            ]
-        own = item.resource_id if item.resource_type == "Patient" else None
-        patient = item.patient or own
+        values = "sides" in shown
+        patient = patient_of(item)
         patients = [patient] if values and patient else []
         self.viewed(f"conflict {item_id}" + ("" if values else " (summary)"), patients)
         return shown
@@ -259,6 +252,20 @@ class Console:
             shown = upstream.feeds(db, self.sources, self.policy.clock())
         self.viewed("upstream")
         return shown
+
+    def desk(self) -> ConflictDesk:
+        return ConflictDesk(self.store, self.policy, self.auditor, self.caller, self.base)
+
+    def resolve(
+        self, item_id: str, keep: str, version: int | None, choices: dict[str, str]
+    ) -> dict[str, Any]:
+        """Settle an item under the resolution-scoped authority (ADR 0014)."""
+        self.require("conflicts")
+        return self.desk().resolve(item_id, keep, version, choices).summary()
+
+    def defer(self, item_id: str, note: str) -> None:
+        self.require("conflicts")
+        self.desk().defer(item_id, note, self._entry)
 
     # --- devices ---------------------------------------------------------------------------------
 

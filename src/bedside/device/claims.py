@@ -39,6 +39,7 @@ class Entry:
     types: frozenset[str] | None = None  # consent only
     labels: frozenset[Label] | None = None  # consent only
     labels_not: frozenset[Label] = frozenset()  # consent only
+    resources: frozenset[str] | None = None  # consent only: "Type/id" shared; None: any
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,7 @@ def parse_entry(raw: Mapping[str, Any]) -> Entry:
         types,
         labels,
         _set(raw.get("labels_not") or [], parse_label) or frozenset(),
+        _set(raw.get("resources"), str),
     )
 
 

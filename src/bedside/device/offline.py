@@ -11,7 +11,8 @@ rules below are the server's, read from the claims instead of the database:
   ``until`` ends its own entry), and only the launch patient when a ``patient`` claim exists;
 * break-glass and ``self`` show and allow the whole record; care-team, location and assignment
   the record less sensitive data and less what ``refusals`` withhold; consent shares show only
-  what they share (types, labels, ``labels_not``; sensitive data only when named) and never
+  what they share (types, labels, ``labels_not``, the named ``resources`` when the consent
+  names some; sensitive data only when named) and never
   allow a write, as on the server where consents share data to read only;
 * ``filters`` (granular scopes) are evaluated against the resource; a query the device cannot
   evaluate refuses: offline must never allow more than the server would.
@@ -242,7 +243,9 @@ class OfflinePolicy:
         elif rtype in REFERENCE_TYPES:
             why = None  # shared reference data, not any patient's: confinement does not apply
         else:
-            why = self._reach(rtype, labels_of(resource), patient, self.to_server(now), write=False)
+            ref = f"{rtype}/{resource.get('id')}"
+            at = self.to_server(now)
+            why = self._reach(rtype, labels_of(resource), patient, at, write=False, ref=ref)
         return None if why is None else _READ_REFUSALS[why].format(type=rtype)
 
     def refuse_write(
@@ -287,7 +290,14 @@ class OfflinePolicy:
         return [e for e in self._by_patient.get(patient, ()) if e.until is None or e.until > at]
 
     def _reach(
-        self, rtype: str, labels: frozenset[Label], patient: str | None, at: float, *, write: bool
+        self,
+        rtype: str,
+        labels: frozenset[Label],
+        patient: str | None,
+        at: float,
+        *,
+        write: bool,
+        ref: str | None = None,
     ) -> str | None:
         """None when some basis admits the data, else why not (a key the caller words).
 
@@ -317,6 +327,8 @@ class OfflinePolicy:
         for share in shares:
             if withheld or (share.types is not None and rtype not in share.types):
                 continue
+            if share.resources is not None and ref not in share.resources:
+                continue  # a share of particular resources, not this one
             if share.labels is not None and not labels & share.labels:
                 continue
             hidden = (self.sensitive - (share.labels or frozenset())) | share.labels_not | refused

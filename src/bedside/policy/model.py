@@ -20,7 +20,9 @@ class Share:
     A resource is shared when its type is in ``types`` (None: every type), it carries one of
     ``labels_any`` (None: no requirement) and none of ``labels_not`` (the consent's nested
     denies). Sensitive data is shared only when its sensitive labels are all in ``labels_any``:
-    a consent must name sensitive data to share it.
+    a consent must name sensitive data to share it. ``ids`` (None: any resource) limits the
+    share to the named resources (``Observation/<id>``, from ``provision.data``): a single
+    result shared with one practitioner.
     """
 
     patient: str
@@ -29,6 +31,13 @@ class Share:
     labels_any: frozenset[Label] | None = None
     labels_not: frozenset[Label] = frozenset()
     until: float | None = None  # UNIX seconds; None: open-ended
+    ids: frozenset[str] | None = None  # "Type/id" references; None: not limited to resources
+
+    def ids_of(self, rtype: str) -> frozenset[str] | None:
+        """The ids of ``rtype`` the share is limited to (None: not limited; empty: none)."""
+        if self.ids is None:
+            return None
+        return frozenset(r.partition("/")[2] for r in self.ids if r.partition("/")[0] == rtype)
 
 
 @dataclass(frozen=True, slots=True)

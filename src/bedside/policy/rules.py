@@ -58,6 +58,9 @@ class SyncRules:
     default_class: str = EXCLUSIVE  # a type listed nowhere: the safest rule
     sign_off: frozenset[str] = frozenset()  # types whose change to ``final`` is exclusive
     review_roles: dict[str, str] = field(default_factory=dict)  # type or "*" -> role
+    #: queue role -> the console role that may resolve that queue's items from the governance
+    #: console (``[sync.review] console``; ADR 0014): none unless the policy names one.
+    console_resolvers: dict[str, str] = field(default_factory=dict)
 
     def conflict_class(self, rtype: str) -> str:
         return self.classes.get(rtype, self.default_class)
@@ -224,7 +227,9 @@ def _sync(table: dict[str, Any], roles: dict[str, RoleRules], source: str) -> Sy
         builtin = _default().sync
         table = {
             "conflicts": table.get("conflicts", _conflicts_table(builtin)),
-            "review": table.get("review", {"roles": builtin.review_roles}),
+            "review": table.get(
+                "review", {"roles": builtin.review_roles, "console": builtin.console_resolvers}
+            ),
         }
     conflicts = _table(table, "conflicts", source)
     classes: dict[str, str] = {}
@@ -242,8 +247,8 @@ def _sync(table: dict[str, Any], roles: dict[str, RoleRules], source: str) -> Sy
         raise PolicyError(f"{where}.conflicts] default must be one of {CONFLICT_CLASSES}.")
     sign_off = frozenset(_types(conflicts.get("sign_off", []), f"{where}.conflicts] sign_off"))
     review = _table(table, "review", source)
-    if set(review) - {"roles"}:
-        raise PolicyError(f"{where}.review] has only the setting roles.")
+    if set(review) - {"roles", "console"}:
+        raise PolicyError(f"{where}.review] has only the settings roles and console.")
     routes = review.get("roles", {})
     if not isinstance(routes, dict):
         raise PolicyError(f"{where}.review] roles must be a table of type = role.")
@@ -252,7 +257,13 @@ def _sync(table: dict[str, Any], roles: dict[str, RoleRules], source: str) -> Sy
             raise PolicyError(f"{where}.review] {rtype} is not a FHIR R4 resource type.")
         if role not in roles and not inherited:
             raise PolicyError(f"{where}.review] {rtype} names the undefined role {role!r}.")
-    return SyncRules(classes, default, sign_off, dict(routes))
+    console = review.get("console", {})
+    if not isinstance(console, dict):
+        raise PolicyError(f"{where}.review] console must be a table of queue role = console role.")
+    for queue, resolver in console.items():
+        if not inherited and (queue not in roles or resolver not in roles):
+            raise PolicyError(f"{where}.review] console names an undefined role.")
+    return SyncRules(classes, default, sign_off, dict(routes), dict(console))
 
 
 def _conflicts_table(rules: SyncRules) -> dict[str, Any]:

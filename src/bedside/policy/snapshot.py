@@ -32,6 +32,10 @@ from bedside.policy.rules import PolicyRules
 
 TYP: Final = "bedside-policy+jwt"
 VERSION: Final = 1
+#: The format of a snapshot whose consent entries name particular resources (``resources``):
+#: a device that knows only VERSION refuses it rather than show the patient's whole type.
+RESOURCES_VERSION: Final = 2
+SUPPORTED_VERSIONS: Final = frozenset({VERSION, RESOURCES_VERSION})
 #: purposeOfUse code (v3-ActReason) a device must record on every access under break-glass.
 BREAK_GLASS_PURPOSE: Final = "BTG"
 #: How far ahead of the device's clock ``nbf`` may be (a device clock a little behind).
@@ -82,6 +86,8 @@ def snapshot(
         [*(_access(a) for a in (*view.relations, *view.glass)), *map(_share, view.shares)],
         key=_order,
     )
+    if any("resources" in entry for entry in claims["patients"]):
+        claims["bedside_policy_version"] = RESOURCES_VERSION
     claims["refusals"] = sorted(map(_refusal, view.refusals), key=_order)
     claims["sensitive_labels"] = _labels(view.sensitive)
     claims["purpose"] = sorted(
@@ -140,7 +146,7 @@ def _access(a: PatientAccess) -> dict[str, Any]:
 
 
 def _share(s: Share) -> dict[str, Any]:
-    return {
+    out = {
         "id": s.patient,
         "basis": "consent",
         "source": s.source,
@@ -149,6 +155,9 @@ def _share(s: Share) -> dict[str, Any]:
         "labels": _labels(s.labels_any) if s.labels_any is not None else None,
         "labels_not": _labels(s.labels_not),
     }
+    if s.ids is not None:  # a share of particular resources ("Observation/<id>") only
+        out["resources"] = sorted(s.ids)
+    return out
 
 
 def _refusal(r: Refusal) -> dict[str, Any]:
@@ -205,7 +214,7 @@ def verify_snapshot(
     if decoded.header.get("typ") != TYP:
         raise _invalid("it is not a policy snapshot")
     claims = dict(decoded.claims)
-    if claims.get("bedside_policy_version") != VERSION:
+    if claims.get("bedside_policy_version") not in SUPPORTED_VERSIONS:
         raise _invalid("its format version is not supported")
     exp, nbf = claims.get("exp"), claims.get("nbf")
     if not isinstance(exp, int) or not isinstance(nbf, int):

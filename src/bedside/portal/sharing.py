@@ -1,4 +1,4 @@
-"""Sharing with a named practitioner: a FHIR Consent the patient writes.
+"""Sharing with a named practitioner or organisation: a FHIR Consent the patient writes.
 
 The share is a privacy Consent (permit; actor = who; purpose = what for; ``provision.class`` =
 the FHIR types of the chosen data classes; ``period`` = now until the end date), stored through
@@ -8,7 +8,9 @@ Once stored, the existing consent machinery enforces it for that clinician's rea
 devices and syncs; withdrawing it (``inactive``) writes the revocation to the change feed.
 
 :func:`preview` says in words exactly what will be shared, with counts, before the patient
-confirms; :func:`build_consent` is what is then stored. Both read the same choice.
+confirms; :func:`build_consent` is what is then stored. Both read the same choice. A choice of
+one result (``Choice.result``) is stored by :func:`build_result_consent` as a Consent whose
+``provision.data`` names that Observation, so the recipient sees exactly it (docs/consent.md).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from bedside.consent.wording import describe
 from bedside.errors import InvalidRequest, NotFound
 from bedside.portal.data_classes import DataClass, chosen, types_of
 from bedside.portal.record import PortalRecord, when_words
+from bedside.portal.results import group_results
 from bedside.rest import FhirRequest
 
 __all__ = [
@@ -30,9 +33,11 @@ __all__ = [
     "Choice",
     "Recipient",
     "build_consent",
+    "build_result_consent",
     "choose",
     "preview",
     "recipients",
+    "result_words",
     "share",
     "shares",
     "withdraw",
@@ -60,6 +65,8 @@ class Choice:
     classes: tuple[DataClass, ...]
     purpose: str
     days: int
+    #: One result (an Observation the patient read as theirs): only it is shared.
+    result: dict[str, Any] | None = None
 
     def end(self, now: float) -> str:
         return (datetime.fromtimestamp(now, UTC) + timedelta(days=self.days)).date().isoformat()
@@ -98,9 +105,19 @@ def _name(resource: dict[str, Any]) -> str:
 
 
 def choose(
-    record: PortalRecord, recipient: str, what: list[str], purpose: str, days: int
+    record: PortalRecord,
+    recipient: str,
+    what: list[str],
+    purpose: str,
+    days: int,
+    *,
+    result: str | None = None,
 ) -> Choice:
-    """Check a patient's choice; plain sentences for anything wrong."""
+    """Check a patient's choice; plain sentences for anything wrong.
+
+    ``result`` (an Observation id) shares that one result instead of kinds of data; it is read
+    through the patient's own Repository, so only a result of theirs can be chosen.
+    """
     known = {r.ref: r for r in recipients(record)}
     if recipient not in known:
         raise InvalidRequest("Choose who to share with from the list.")
@@ -108,12 +125,34 @@ def choose(
         raise InvalidRequest("Choose what the share is for from the list.")
     if not 1 <= days <= MAX_DAYS:
         raise InvalidRequest(f"A share lasts between 1 and {MAX_DAYS} days.")
+    if result is not None:
+        found = _own_result(record, result)
+        return Choice(known[recipient], (), purpose, days, result=found)
     return Choice(known[recipient], chosen(what), purpose, days)
+
+
+def _own_result(record: PortalRecord, result: str) -> dict[str, Any]:
+    try:
+        found = record.repo.handle(FhirRequest("GET", f"Observation/{result}")).resource
+    except (NotFound, InvalidRequest):
+        found = None
+    if not found:
+        raise NotFound("There is no such result in your record.")
+    return found
 
 
 def preview(record: PortalRecord, choice: Choice) -> dict[str, Any]:
     """Exactly what the share will let the recipient see, in words, with counts."""
     now = record.clock()
+    if choice.result is not None:
+        return {
+            "who": choice.recipient.name,
+            "what": [f"this result only: {result_words(choice.result)}"],
+            "why": PURPOSES[choice.purpose],
+            "until": when_words(choice.end(now)),
+            "note": "Only this result is shared: nothing else of your record, and no later"
+            " results of the same test.",
+        }
     counts = {c.name: sum(len(record.search(t)) for t in c.types) for c in choice.classes}
     return {
         "who": choice.recipient.name,
@@ -155,9 +194,42 @@ def build_consent(patient: str, choice: Choice, now: float) -> dict[str, Any]:
     }
 
 
+def build_result_consent(patient: str, choice: Choice, now: float) -> dict[str, Any]:
+    """A share of one result: ``provision.data`` names it (meaning ``instance``).
+
+    Its security labels are named too: the patient chose this very result and saw it in the
+    preview, so a sensitive label on it (which a share must name to reach it) is named for them.
+    """
+    assert choice.result is not None
+    body = build_consent(patient, choice, now)
+    provision = body["provision"]
+    provision["class"] = [{"system": _TYPES, "code": "Observation"}]
+    provision["data"] = [
+        {"meaning": "instance", "reference": {"reference": f"Observation/{choice.result['id']}"}}
+    ]
+    labels = [
+        {"system": c["system"], "code": c["code"]}
+        for c in (choice.result.get("meta") or {}).get("security") or ()
+        if isinstance(c, dict) and c.get("system") and c.get("code")
+    ]
+    if labels:
+        provision["securityLabel"] = labels
+    return body
+
+
+def result_words(obs: dict[str, Any]) -> str:
+    """One result in words: "Glucose 5.4 mmol/L on 3 May 2026" (or its name alone)."""
+    (test,) = group_results([obs]) or (None,)
+    if test is None:
+        return "one of your results"
+    latest = test.latest
+    return f"{test.name} {latest.value} on {when_words(latest.when)}"
+
+
 def share(record: PortalRecord, choice: Choice) -> str:
     """Store the share; its Consent id."""
-    body = build_consent(record.patient, choice, record.clock())
+    build = build_consent if choice.result is None else build_result_consent
+    body = build(record.patient, choice, record.clock())
     resp = record.repo.handle(
         FhirRequest("POST", "Consent", body=body, prefer_return="representation")
     )
@@ -179,12 +251,24 @@ def shares(record: PortalRecord) -> list[dict[str, Any]]:
                     found = {}
                 if _name(found):
                     names[ref] = _name(found)
+        for item in (c.get("provision") or {}).get("data", []) or []:
+            ref = str(((item or {}).get("reference") or {}).get("reference", ""))
+            if ref.startswith("Observation/") and ref not in names:
+                names[ref] = _result_name(record, ref)
     out = []
     for c in consents:
         words = describe(c, names=names, now=now)
         words["can_withdraw"] = c.get("status") == "active"
         out.append(words)
     return out
+
+
+def _result_name(record: PortalRecord, ref: str) -> str:
+    try:
+        found = record.repo.handle(FhirRequest("GET", ref)).resource
+    except (NotFound, InvalidRequest):
+        found = None
+    return f"your result {result_words(found)}" if found else "one of your results"
 
 
 def withdraw(record: PortalRecord, consent_id: str) -> None:

@@ -17,7 +17,8 @@ that to the store, which applies it inside its queries. The rules:
     service not at all.
   - A clinician sees a related patient's record less data carrying a sensitive security label
     and less what a consent refuses them; a consent that shares data with them adds exactly
-    that data (read and search only; sensitive data only when the consent names its label);
+    that data (read and search only; sensitive data only when the consent names its label;
+    only the named resources when it names some in ``provision.data``, as an ``_id`` filter);
     break-glass adds the whole record.
   - Confinement is the Patient compartment (:mod:`bedside.fhir.compartment`): types outside it
     are invisible to a confined caller, except shared reference data (Practitioner,
@@ -188,9 +189,15 @@ class Access:
             for share in view.shares:
                 if share.patient in glass or (share.types is not None and rtype not in share.types):
                     continue
+                ids = share.ids_of(rtype)
+                if ids is not None and not ids:
+                    continue  # the share names resources of other types only
                 named = share.labels_any or frozenset()
                 hidden = (view.sensitive - named) | share.labels_not
-                add(share.patient, self._filters(rtype, share.patient, hidden, share.labels_any))
+                extra = self._filters(rtype, share.patient, hidden, share.labels_any)
+                if extra is not None and ids is not None:
+                    extra = (id_clause(rtype, ids), *extra)
+                add(share.patient, extra)
         out = []
         for extra, patients in sorted(groups.items(), key=lambda g: sorted(g[1])):
             comp = patient_compartment(rtype, *patients)
@@ -234,6 +241,12 @@ def label_clause(rtype: str, labels: frozenset[Label], *, exclude: bool) -> Clau
     """``_security`` (carries one of) or ``_security:not`` (carries none of) the labels."""
     values = tuple(TokenValue(system, code) for system, code in sorted(labels))
     return Clause(params_for(rtype)["_security"], "not" if exclude else None, values)
+
+
+def id_clause(rtype: str, ids: frozenset[str]) -> Clause:
+    """``_id`` is one of ``ids``: a consent that shares particular resources only."""
+    values = tuple(TokenValue(None, rid) for rid in sorted(ids))
+    return Clause(params_for(rtype)["_id"], None, values)
 
 
 def unconfined_view(caller: Caller) -> AccessView:

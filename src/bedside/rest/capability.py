@@ -14,6 +14,7 @@ from bedside.fhir.search.definition_urls import DEFINITIONS, PREFIX
 from bedside.fhir.search.query import RESULT_PARAMETERS
 from bedside.fhir.search.registry import params_for
 from bedside.rest.operations import OPERATIONS
+from bedside.subscriptions.service import capability_entry
 
 _INTERACTIONS = (
     "read",
@@ -107,6 +108,8 @@ def capability_statement(
                 **_operations(rtype),
             }
         )
+    # Subscriptions are served by their own service (docs/subscriptions.md), not as stored data
+    resources = [capability_entry() if r["type"] == "Subscription" else r for r in resources]
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",

@@ -35,6 +35,7 @@ from bedside.rest.trail import Trail
 from bedside.rest.types import FhirRequest, FhirResponse
 from bedside.rest.writes import WriteHooks
 from bedside.store.base import Records, Session, Store, StoredVersion
+from bedside.subscriptions.service import SubscriptionService
 
 
 class Repository:
@@ -48,8 +49,10 @@ class Repository:
         auditor: Auditor | None = None,
         network: str | None = None,
         exports: BulkExports | None = None,
+        subscriptions: SubscriptionService | None = None,
     ) -> None:
         self.store = store
+        self.subscriptions = subscriptions  # topic-based Subscriptions (None: stored only)
         self.exports = exports  # Bulk Data $export jobs (None: not offered)
         self.caller = caller
         self.policy = policy or Policy()
@@ -217,6 +220,8 @@ class Repository:
         rtype = parts[0]
         if rtype == "AuditEvent":
             return audit_events(self, session, parts, req)
+        if rtype == "Subscription" and self.subscriptions is not None:
+            return self.subscriptions.handle(self, session, parts, req)
         check_type(rtype)
         if len(parts) == 3 and parts[2].startswith("$"):
             return operation(self, session, rtype, parts[1], parts[2], req)

@@ -31,7 +31,12 @@ import orjson
 from bedside.auth.caller import Caller
 from bedside.clinical.news2_check import check_total
 from bedside.consent.changes import note_consent_change
-from bedside.consent.rules import check_consent_write
+from bedside.consent.rules import (
+    CREATE_STATUSES,
+    check_consent_write,
+    check_data_owned,
+    data_references,
+)
 from bedside.errors import Unprocessable
 from bedside.fhir.dates import now_instant
 from bedside.fhir.references import local_references
@@ -63,6 +68,10 @@ class WriteHooks:
         # and under which purposeOfUse; both go on the Provenance.
         self.occurred: str | None = None
         self.purpose: str | None = None
+        # A review resolved from the console (ADR 0014): the device the settled change came
+        # from and its user, named on the Provenance beside the reviewer.
+        self.device: str | None = None
+        self.informant: str | None = None
 
     def before(
         self,
@@ -76,6 +85,12 @@ class WriteHooks:
         read them, for rules that look at other records."""
         if rtype == "Consent":
             check_consent_write(_content(previous), resource, patient_user=self.caller.user_patient)
+            if resource is not None and resource.get("status") in CREATE_STATUSES:
+                # Withdrawing is never held up by the shared resource having changed or gone.
+                if read is None and data_references(resource):
+                    raise Unprocessable("A Consent naming resources cannot be written here.")
+                if read is not None:
+                    check_data_owned(resource, lambda kind, rid: read(kind, rid, None))
         if rtype == "Observation" and resource is not None and read is not None:
             check_total(resource, lambda rid, version: read("Observation", rid, version))
         if resource is not None and read is not None and self.references.checks:
@@ -148,11 +163,12 @@ class WriteHooks:
                 user_ref=self.caller.fhir_user,
                 subject=self.caller.subject,
                 client_id=self.caller.client_id,
-                device=self.caller.device,
+                device=self.device or self.caller.device,
                 source=self.source,
                 provenance_id=pid,
                 occurred=occurred,
                 purpose=purpose,
+                informant=self.informant,
             )
             prov["target"] = [{"reference": t} for t, _ in items]
             role = "removal" if activity == "DELETE" else "revision"

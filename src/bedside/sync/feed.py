@@ -149,6 +149,24 @@ class FeedSql:
             for mj, s, rid, t, i, v, op in rows
         ]
 
+    def writes_after(
+        self, db: Records, hi: int, after: tuple[int, int], rtype: str, limit: int
+    ) -> list[FeedRow]:
+        """Up to ``limit`` write rows of ``rtype`` after position ``after`` and below the
+        horizon ``hi``, in commit-safe order: what a Subscription's dispatcher reads next."""
+        window, args = self._window(after[0], hi, after)
+        major = f"{self.major}::text" if self.postgres else self.major
+        rows = db.rows(
+            f"SELECT {major}, f.seq, f.rid, f.type, f.id, f.version, f.op FROM change_feed f"
+            f" WHERE {window} AND f.type = ? AND f.op IN ({_marks(_WRITE_OPS)})"
+            f" ORDER BY {self.major}, f.seq LIMIT ?",
+            [*args, rtype, *_WRITE_OPS, limit],
+        )
+        return [
+            FeedRow(int(mj), int(s), int(rid), str(t), str(i), int(v), str(op))
+            for mj, s, rid, t, i, v, op in rows
+        ]
+
     def delta_count(self, db: Records, lo: int, hi: int, patients: Collection[str]) -> int:
         if not patients:
             return 0

@@ -29,7 +29,6 @@ One event's failure never stops the next (G2): every result is settled on its ow
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, Final
@@ -38,16 +37,15 @@ from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE, Auditor
 from bedside.auth.caller import Caller
 from bedside.devices import registry
 from bedside.errors import FhirError, Forbidden, StoreError
-from bedside.fhir.compartment import patients_of
 from bedside.fhir.dates import now_instant
-from bedside.policy.decide import Policy, break_glass_grants
+from bedside.policy.decide import Policy
 from bedside.policy.guard import POLICY_INPUTS
 from bedside.policy.model import AccessView
 from bedside.policy.rules import READ_ONLY
 from bedside.rest.interactions import Interactions, load
 from bedside.rest.repository import Repository
 from bedside.store.base import Session, Store, StoredVersion
-from bedside.sync import clock, conflicts, lineage, replay, review
+from bedside.sync import clock, conflicts, lineage, reach, replay, review
 from bedside.sync.event import Event, load_public_key, parse_time
 from bedside.sync.push import MAX_EVENTS, Answer, Push, authentic
 from bedside.sync.results import (
@@ -232,35 +230,15 @@ class Ingest:
             self._view = self.policy.view(db, self.caller)
         view = self._view
         if event.purpose == "BTG":
-            view = self._with_glass_at(session, view, event, skew)
+            view = reach.with_glass_at(db, self.caller, view, event, skew)
         act = self.repo.bind(session, view)
         try:
             interaction = "create" if event.action == "create" else "update"
             self.repo.access.require(event.resource_type, interaction)
-            unreached = _patients(event) - _reached(view)
-            if view.confined and unreached:
-                raise Forbidden(
-                    "No break-glass grant covered this patient when you acted, and you have no"
-                    " other access to their record, so this change was not applied."
-                    if event.purpose == "BTG"
-                    else "You no longer have access to this patient's record (care team, ward,"
-                    " assignment or break-glass), so this change was not applied."
-                )
+            reach.require_reach(view, event)
         except Forbidden as exc:
             raise Settled(rejected(seq, key, "not-permitted", exc.message)) from None
         return act
-
-    def _with_glass_at(
-        self, session: Session, view: AccessView, event: Event, skew: int
-    ) -> AccessView:
-        """``view`` plus the break-glass grants that covered the moment the user acted (the
-        event's device time corrected by the device's measured skew)."""
-        at = parse_time(event.device_time)
-        if at is None or not self.caller.fhir_user:
-            return view
-        grants = break_glass_grants(session.records(), self.caller.fhir_user, at - skew / 1000)
-        extra = tuple(g for g in grants if g not in view.glass)
-        return dataclasses.replace(view, glass=view.glass + extra) if extra else view
 
     # --- conflict class and write ------------------------------------------------------------
 
@@ -381,7 +359,7 @@ class Ingest:
         self.repo.trail.note(
             "sync-review",
             rtype=event.resource_type,
-            patients=_patients(event),
+            patients=reach.patients(event),
             entities=[f"{event.resource_type}/{event.resource_id}"],
             description=f"sent to review: {code}",
         )
@@ -395,7 +373,7 @@ class Ingest:
         self.repo.trail.note(
             "sync-reject",
             rtype=event.resource_type if event else None,
-            patients=_patients(event) if event else (),
+            patients=reach.patients(event) if event else (),
             entities=[f"{event.resource_type}/{event.resource_id}"] if event else (),
             outcome=SERIOUS_FAILURE if result.code in _SECURITY else MINOR_FAILURE,
             description=f"rejected: {result.code}",
@@ -409,16 +387,3 @@ class Ingest:
         self._note_rejection(result, None)
         entries, trail.entries = trail.entries, []
         self.auditor.submit(entries)
-
-
-def _patients(event: Event) -> set[str]:
-    """Every patient the event concerns: its declared patient and the resource's compartments."""
-    found = set(patients_of(event.resource))
-    if event.patient:
-        found.add(event.patient.removeprefix("Patient/"))
-    return found
-
-
-def _reached(view: AccessView) -> set[str]:
-    """The patients whose records the view lets the caller change (not consent shares: read)."""
-    return {a.patient for a in (*view.relations, *view.glass)}

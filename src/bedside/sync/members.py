@@ -10,9 +10,9 @@ so the server sends exactly the patients the device keeps.
 
 **Access fingerprint**: for each working-set patient, a digest of everything that decides which
 of their data the user sees (relationship or not, break-glass or self, each consent share's
-types and labels, each refusal, the role's letters, the sensitive labels, the token's scopes),
-and nothing that does not (which care team, until when). When it changes, what the device may
-hold changed: the pull purges the patient and sends their record again.
+types, labels and named resources, each refusal, the role's letters, the sensitive labels, the
+token's scopes), and nothing that does not (which care team, until when). When it changes,
+what the device may hold changed: the pull purges the patient and sends their record again.
 
 **Members**: patient → (fingerprint, state) where state ``b`` means the device holds the
 patient's data up to the token's base horizon and ``e`` means the patient entered and is being
@@ -120,7 +120,9 @@ def _fingerprint(view: AccessView, patient: str, common: bytes) -> str:
     for s in view.shares:
         if s.patient == patient:
             types = None if s.types is None else sorted(s.types)
-            share = [types, _labels(s.labels_any), _labels(s.labels_not)]
+            share: list[object] = [types, _labels(s.labels_any), _labels(s.labels_not)]
+            if s.ids is not None:  # only then, so fingerprints of other shares stay as they were
+                share.append(sorted(s.ids))
             grants.add("share " + orjson.dumps(share).decode())
     for r in view.refusals:
         if r.patient == patient:

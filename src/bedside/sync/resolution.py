@@ -25,14 +25,22 @@ default the server version when the item was made), checked under the record's l
 resolving transaction. If the record changed since, whatever is kept, nothing is written and
 the answer is 409 naming the current version; the reviewer looks at that version and resolves
 again, stating it.
+
+**From the governance console** (ADR 0014) the reviewer's own role reaches no patient, so the
+console passes ``scope``: given the item, it checks the reviewer may settle it and returns the
+resolution-scoped view the write runs under (the item's record type, the item's patient,
+nothing else); the item's role check (:func:`bedside.sync.review.may_see`) is then replaced
+by that one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from bedside.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from bedside.policy.model import AccessView
 from bedside.rest.repository import Repository
 from bedside.store.base import Session
 from bedside.sync import review
@@ -72,17 +80,26 @@ def parse_resolution(body: Any) -> Resolution:
 
 
 def resolve(
-    repo: Repository, session: Session, item_id: str, how: Resolution, *, now: float
+    repo: Repository,
+    session: Session,
+    item_id: str,
+    how: Resolution,
+    *,
+    now: float,
+    scope: Callable[[ReviewItem], AccessView] | None = None,
 ) -> ReviewItem:
-    """Settle one open item as ``how`` says; the item as resolved. Raises FhirError."""
+    """Settle one open item as ``how`` says; the item as resolved. Raises FhirError.
+    ``scope``: the console's resolution-scoped authority (module docstring)."""
     db = session.records()
     session.lock(f"review:{item_id}")
     item = review.get(db, item_id)
     caller = repo.caller
     if item is None:
         raise NotFound("There is no review item with this id.")
-    act = repo.bind(session)
-    seen = review.may_see(caller, repo.access.view, item, repo.policy.rules.review_roles)
+    act = repo.bind(session, scope(item) if scope is not None else None)
+    seen = "all" if scope is not None else ""
+    if scope is None:
+        seen = review.may_see(caller, repo.access.view, item, repo.policy.rules.review_roles)
     if seen != "all":
         if seen == "summary":
             raise Forbidden(f"Only the {item.route_role} queue can resolve this item.")

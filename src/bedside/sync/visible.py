@@ -7,10 +7,10 @@ filtering, exactly as for a search.
 
 A deleted resource has no index rows left, so its tombstone cannot be checked in SQL. The
 device can only hold it if its last version was visible, so :func:`admits` evaluates the same
-visibility on that version's content in Python: its compartment references, and label and
-granular-scope clauses on token parameters. Anything else it cannot evaluate (a date filter in a
-granular scope) admits nothing: a tombstone may be left out, never shown for what the user may
-not see.
+visibility on that version's content in Python: its compartment references, label and
+granular-scope clauses on token parameters, and ``_id``. Anything else it cannot evaluate (a
+date filter in a granular scope) admits nothing: a tombstone may be left out, never shown for
+what the user may not see.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def admits(visible: Visibility, resource: dict[str, Any]) -> bool:
     rows = extract(resource)
     return any(
         _in_compartment(alt.compartment, resource, rows)
-        and all(_holds(c, rows) for c in alt.clauses)
+        and all(_holds(c, rows, resource.get("id")) for c in alt.clauses)
         for alt in visible.alternatives
     )
 
@@ -68,10 +68,15 @@ def _in_compartment(comp: Compartment | None, resource: dict[str, Any], rows: In
     )
 
 
-def _holds(clause: Clause, rows: IndexRows) -> bool:
-    """A token clause (plain or ``:not``) as the store evaluates it; anything else: False."""
+def _holds(clause: Clause, rows: IndexRows, rid: Any) -> bool:
+    """A token clause (plain or ``:not``) as the store evaluates it; anything else: False.
+
+    A plain ``_id`` clause (a consent sharing particular resources) holds on the resource's id.
+    """
     if clause.param.kind != "token" or clause.missing is not None:
         return False
+    if clause.param.code == "_id" and clause.modifier is None:
+        return any(isinstance(v, TokenValue) and v.code == rid for v in clause.values)
     if clause.modifier not in (None, "not") or clause.param.code == "_id":
         return False
     key = clause.param.key

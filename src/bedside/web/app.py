@@ -36,6 +36,9 @@ from bedside.rest.bulk_export import BulkExports
 from bedside.rest.capability import capability_statement
 from bedside.settings import BodyLimits
 from bedside.store.base import Store
+from bedside.subscriptions import config as subscription_config
+from bedside.subscriptions.dispatch import Dispatcher
+from bedside.subscriptions.service import SubscriptionService
 from bedside.upstream.service import Upstream
 from bedside.web.access_log import AccessLog
 from bedside.web.body_limit import BodyLimit
@@ -49,6 +52,8 @@ from bedside.web.metrics_api import MetricsApi
 from bedside.web.oauth import OAuthRoutes
 from bedside.web.policy_api import PolicyApi
 from bedside.web.portal import Portal
+from bedside.web.subscriptions_ws import PATH as SUBSCRIPTION_WS
+from bedside.web.subscriptions_ws import SubscriptionSockets
 from bedside.web.sync_api import SyncApi
 from bedside.web.sync_pull_api import SyncPullApi
 from bedside.web.telemetry_api import TelemetryApi
@@ -158,8 +163,20 @@ def create_app(
     }
     capability = capability_statement(fhir_base, started, oauth_uris)
     exports = BulkExports(auth.keyring.data_dir / "exports", store, policy, auditor)
+    # FHIR Subscriptions (docs/subscriptions.md): rest-hook endpoints from subscriptions.toml
+    subs_config = subscription_config.load(auth.keyring.data_dir / "subscriptions.toml")
+    ws_url = auth.config.root.rstrip("/").replace("http", "ws", 1) + SUBSCRIPTION_WS
+    subscriptions = SubscriptionService(fhir_base, subs_config, ws_url)
+    dispatcher = Dispatcher(store, policy, auditor, fhir_base, subs_config)
+    sockets = SubscriptionSockets(store, policy, auditor, fhir_base, subs_config.poll_seconds)
     endpoint = FhirEndpoint(
-        store, auth.caller, fhir_base, policy=policy, auditor=auditor, exports=exports
+        store,
+        auth.caller,
+        fhir_base,
+        policy=policy,
+        auditor=auditor,
+        exports=exports,
+        subscriptions=subscriptions,
     )
     ensure_device_client(store)
     seal = seal or EscrowSeal.load_or_create(auth.keyring.data_dir)
@@ -207,6 +224,7 @@ def create_app(
         *BulkEndpoints(exports, auth.caller, fhir_base).routes(),
         *MetricsApi(metrics, ScrapeToken(auth.keyring.data_dir)).routes(),
         *ConsolePages(store, auth, policy, auditor, upstream.config if upstream else None).routes(),
+        *sockets.routes(),
         Route("/fhir", fhir, methods=_FHIR_METHODS),
         Route("/fhir/{path:path}", fhir, methods=_FHIR_METHODS),
     ]
@@ -214,6 +232,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(_sweeper(store, policy, sweep_every))
+        sender = asyncio.create_task(dispatcher.run())
         try:
             async with contextlib.AsyncExitStack() as running:
                 for service in services:
@@ -221,6 +240,9 @@ def create_app(
                 yield
         finally:
             task.cancel()
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
             close = getattr(auditor, "close", None)
             if close is not None:
                 await run_in_threadpool(close)

@@ -26,7 +26,7 @@ from bedside.auth.browser_sessions import BrowserSession
 from bedside.auth.server import AuthServer
 from bedside.console.roles import CONSOLE_ROLES, pages_for
 from bedside.console.service import Console
-from bedside.errors import CsrfRefused, FhirError, InvalidRequest
+from bedside.errors import Conflict, CsrfRefused, FhirError, InvalidRequest
 from bedside.policy.breakglass import OUTCOMES
 from bedside.policy.decide import Policy
 from bedside.store.base import Store
@@ -51,11 +51,14 @@ _TITLES: Final = {
     "audit": "Audit trail",
     "upstream": "Upstream feeds",
 }
-#: The first-party headers, but ``Referrer-Policy: same-origin``: under ``no-referrer``
-#: Chromium sends ``Origin: null`` with a form POST, which the shared CSRF check
-#: (:meth:`FirstPartyApp.check_csrf`) rightly refuses; same-origin still sends nothing to
-#: another site.
-_HEADERS: Final = {**APP_HEADERS, "Referrer-Policy": "same-origin"}
+_HEADERS: Final = APP_HEADERS
+#: What the item page says after a change (``?done=``): nothing from the URL is echoed.
+_DONE: Final = {
+    "device": "Resolved: the device's version was written; the device learns it at its next sync.",
+    "server": "Resolved: the server's version was kept; the device learns its change was not kept.",
+    "merged": "Resolved: the merge was written; the device learns it at its next sync.",
+    "defer": "Deferred: the item waits in its queue with your note.",
+}
 _SEARCH: Final = (("patient", "patient"), ("agent", "user"), ("device", "device"))
 _templates = Environment(
     loader=PackageLoader("bedside.web", "templates"), autoescape=select_autoescape(["html"])
@@ -119,6 +122,8 @@ class ConsolePages:
             Route(f"{m}/break-glass/{{grant_id}}/close", page(self.close, True), methods=["POST"]),
             Route(f"{m}/conflicts", page(self.conflicts), methods=["GET"]),
             Route(f"{m}/conflicts/{{item_id}}", page(self.conflict), methods=["GET"]),
+            Route(f"{m}/conflicts/{{item_id}}/resolve", page(self.resolve, True), methods=["POST"]),
+            Route(f"{m}/conflicts/{{item_id}}/defer", page(self.defer, True), methods=["POST"]),
             Route(f"{m}/devices", page(self.devices), methods=["GET"]),
             Route(f"{m}/devices/{{device_id}}", page(self.device), methods=["GET"]),
             Route(
@@ -238,7 +243,44 @@ class ConsolePages:
 
     async def conflict(self, request: Request, session: BrowserSession, c: Console) -> Response:
         item = await run_in_threadpool(c.conflict, request.path_params["item_id"])
-        return self._render("console_conflict.html", session, "Conflict review queue", item=item)
+        done = _DONE.get(request.query_params.get("done", ""))
+        return self._render(
+            "console_conflict.html", session, "Conflict review queue", item=item, done=done
+        )
+
+    async def resolve(self, request: Request, session: BrowserSession, c: Console) -> Response:
+        """Keep device / server / a merge; a 409 shows the item again with the fresh server
+        version and the reason in one sentence."""
+        item_id = request.path_params["item_id"]
+        form = self._form(request)
+        text = str(form.get("version", ""))
+        if text and not (text.isascii() and text.isdigit() and len(text) <= 18):
+            raise InvalidRequest("The version in the form is not valid; open the item again.")
+        choices = {
+            str(k).removeprefix("field:"): str(v)
+            for k, v in form.multi_items()
+            if str(k).startswith("field:")
+        }
+        keep = str(form.get("keep", ""))
+        try:
+            await run_in_threadpool(c.resolve, item_id, keep, int(text) if text else None, choices)
+        except Conflict as exc:
+            item = await run_in_threadpool(c.conflict, item_id)
+            return self._render(
+                "console_conflict.html",
+                session,
+                "Conflict review queue",
+                409,
+                item=item,
+                stale=exc.message,
+                done=None,
+            )
+        return RedirectResponse(f"{SPEC.mount}/conflicts/{item_id}?done={keep}", status_code=303)
+
+    async def defer(self, request: Request, session: BrowserSession, c: Console) -> Response:
+        item_id = request.path_params["item_id"]
+        await run_in_threadpool(c.defer, item_id, str(self._form(request).get("note", "")))
+        return RedirectResponse(f"{SPEC.mount}/conflicts/{item_id}?done=defer", status_code=303)
 
     async def devices(self, request: Request, session: BrowserSession, c: Console) -> Response:
         listed = await run_in_threadpool(c.devices)

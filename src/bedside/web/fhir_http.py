@@ -37,6 +37,7 @@ from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, FhirResponse, Repository
 from bedside.rest.bulk_export import BulkExports
 from bedside.store.base import Store
+from bedside.subscriptions.service import SubscriptionService
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 _BODYLESS = frozenset({"GET", "HEAD", "DELETE"})
@@ -116,9 +117,11 @@ class FhirEndpoint:
         policy: Policy | None = None,
         auditor: Auditor | None = None,
         exports: BulkExports | None = None,
+        subscriptions: SubscriptionService | None = None,
     ) -> None:
         self.store = store
         self.exports = exports
+        self.subscriptions = subscriptions
         self.authenticate = authenticate  # bearer token -> Caller, or Unauthorized
         self.base = fhir_base
         self.policy = policy or Policy()
@@ -159,6 +162,7 @@ class FhirEndpoint:
             auditor=self.auditor,
             network=network,
             exports=self.exports,
+            subscriptions=self.subscriptions,
         )
 
     def _caller(self, request: Request) -> Caller:

@@ -60,7 +60,7 @@ Work = Callable[[BrowserSession, PortalRecord, FormData], str]
 
 def _days(form: FormData) -> int:
     raw = str(form.get("days") or sharing.DEFAULT_DAYS).strip()
-    if not raw.isdigit() or len(raw) > 3:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 3:
         raise InvalidRequest("How long must be a number of days from 1 to 365.")
     return int(raw)
 
@@ -168,12 +168,15 @@ def share_routes(portal: Portal) -> list[Route]:
                     qr=qr_svg(made.viewer_url),
                     **base,
                 )
-            choice = sharing.choose(
-                record, who, [str(w) for w in form.getlist("what")], "TREAT", _days(form)
-            )
+            result = str(form.get("result", "")) or None
+            if result is not None and not _FHIR_ID.fullmatch(result):
+                raise NotFound("There is no such result in your record.")
+            what = [str(w) for w in form.getlist("what")]
+            choice = sharing.choose(record, who, what, "TREAT", _days(form), result=result)
             sharing.share(record, choice)
             until = when_words(choice.end(record.clock()))
-            message = f"{choice.recipient.name} can now see what you chose until {until}."
+            what_words = "this result" if choice.result is not None else "what you chose"
+            message = f"{choice.recipient.name} can now see {what_words} until {until}."
             return render("made", heading="Shared", message=message, link=None, **base)
 
         return await change(request, work)
@@ -301,11 +304,9 @@ def _single(record: PortalRecord, result: str) -> dict[str, str]:
     if not _FHIR_ID.fullmatch(result):
         raise NotFound("There is no such result in your record.")
     obs = record.repo.handle(FhirRequest("GET", f"Observation/{result}")).resource or {}
-    (test,) = group_results([obs]) or (None,)
-    if test is None:
+    if not group_results([obs]):
         raise NotFound("There is no such result in your record.")
-    latest = test.latest
-    return {"id": result, "words": f"{test.name} {latest.value} on {when_words(latest.when)}"}
+    return {"id": result, "words": sharing.result_words(obs)}
 
 
 def _last_used(portal: Portal, session: BrowserSession, client_id: str) -> str:
@@ -324,8 +325,8 @@ def _preview(record: PortalRecord, form: FormData) -> tuple[dict[str, Any], list
     days = _days(form)
     hidden = [("who", who), ("days", str(days)), *(("what", w) for w in what)]
     result = str(form.get("result", "")) or None
-    if result is not None and who != _LINK:
-        raise InvalidRequest("One result can only be shared by a link.")
+    if result is not None and not _FHIR_ID.fullmatch(result):
+        raise NotFound("There is no such result in your record.")
     if who == _LINK:
         label = str(form.get("label", "")).strip()[:80]
         hidden.append(("label", label))
@@ -346,6 +347,8 @@ def _preview(record: PortalRecord, form: FormData) -> tuple[dict[str, Any], list
             " in it.",
         }
         return words, hidden
-    choice = sharing.choose(record, who, what, "TREAT", days)
+    choice = sharing.choose(record, who, what, "TREAT", days, result=result)
     hidden.append(("purpose", choice.purpose))
+    if result is not None:
+        hidden.append(("result", result))
     return sharing.preview(record, choice), hidden
