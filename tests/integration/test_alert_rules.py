@@ -15,8 +15,11 @@ import yaml
 
 from bedside.metrics.registry import Metrics
 from bedside.metrics.state import DatabaseState
+from bedside.metrics.upstream import UpstreamState
 from bedside.policy.rules import PolicyRules
 from bedside.store import open_store
+from bedside.upstream import Upstream
+from bedside.upstream.config import parse as parse_upstream
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 RULES = DOCS / "prometheus" / "bedside-alerts.yml"
@@ -36,7 +39,7 @@ def test_promtool_checks_the_rules() -> None:
         [promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "SUCCESS: 9 rules found" in out.stdout
+    assert "SUCCESS: 10 rules found" in out.stdout
 
 
 def test_each_alert_fires_on_its_signal_and_not_on_ordinary_traffic() -> None:
@@ -56,6 +59,10 @@ def exposed(tmp_path: Path) -> set[str]:
     try:
         metrics = Metrics()
         metrics.add_collector(DatabaseState(store, PolicyRules.default()))
+        feeds = parse_upstream(
+            '[source.adt]\nkind = "hl7v2"\nfiles = "inbox"\n', source="t", data_dir=tmp_path
+        )
+        metrics.add_collector(UpstreamState(store, Upstream(store, feeds, "http://x/fhir")))
         # one sample of each labelled counter, so its family is in the text
         metrics.request("/metrics", "GET", 200, 0.01, {})
         metrics.token("refresh_token", None)
@@ -77,7 +84,7 @@ def test_every_metric_a_rule_reads_is_exposed_and_every_alert_has_a_runbook(
     rules = yaml.safe_load(RULES.read_text())
     runbook = (DOCS / "operations.md").read_text()
     alerts = [r for g in rules["groups"] for r in g["rules"]]
-    assert len(alerts) == 9
+    assert len(alerts) == 10
     for rule in alerts:
         for name in re.findall(r"\bbedside_[a-z_]+", rule["expr"]):
             base = next((name[: -len(s)] for s in _SUFFIXES if name.endswith(s)), name)

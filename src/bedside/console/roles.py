@@ -16,6 +16,7 @@ PAGES: Final = {
     "conflicts": frozenset({"governance", "clinical-safety"}),
     "devices": frozenset({"security"}),
     "audit": frozenset({"governance", "security"}),
+    "upstream": frozenset({"governance", "security", "clinical-safety"}),
 }
 
 #: Roles shown a conflict's clinical values (base, device, server side by side): judging the

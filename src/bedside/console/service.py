@@ -18,6 +18,7 @@ from bedside.audit.search import AuditSearch
 from bedside.audit.verify import verify
 from bedside.auth.caller import Caller
 from bedside.auth.users import Users
+from bedside.console import upstream
 from bedside.console.resolving import ConflictDesk, patient_of
 from bedside.console.roles import PAGES, VALUE_ROLES
 from bedside.console.words import drain, identifier_of, name_of
@@ -27,6 +28,7 @@ from bedside.policy import breakglass
 from bedside.policy.decide import Policy
 from bedside.store.base import Store
 from bedside.sync import clock, deferral, review
+from bedside.upstream.config import UpstreamConfig
 
 __all__ = ["Console"]
 
@@ -48,8 +50,15 @@ _TRENDS: Final[tuple[tuple[str, Callable[[str, str], bool]], ...]] = (
 
 class Console:
     def __init__(
-        self, store: Store, policy: Policy, auditor: Auditor, caller: Caller, base: str
+        self,
+        store: Store,
+        policy: Policy,
+        auditor: Auditor,
+        caller: Caller,
+        base: str,
+        sources: UpstreamConfig | None = None,
     ) -> None:
+        self.sources = sources  # upstream.toml, for the Upstream page
         self.store = store
         self.policy = policy
         self.auditor = auditor
@@ -233,6 +242,15 @@ class Console:
         patient = patient_of(item)
         patients = [patient] if values and patient else []
         self.viewed(f"conflict {item_id}" + ("" if values else " (summary)"), patients)
+        return shown
+
+    # --- upstream feeds ------------------------------------------------------------------------
+
+    def upstream(self) -> list[dict[str, Any]]:
+        self.require("upstream")
+        with self.store.records() as db:
+            shown = upstream.feeds(db, self.sources, self.policy.clock())
+        self.viewed("upstream")
         return shown
 
     def desk(self) -> ConflictDesk:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
@@ -19,9 +19,12 @@ from bedside.audit.entry import Auditor
 from bedside.auth.caller import Caller
 from bedside.errors import FhirError, Forbidden
 from bedside.policy.decide import Policy
+from bedside.portal.details import detail_lines
 from bedside.portal.results import TestResults, group_results, name_of
+from bedside.portal.sources import Other, PortalSources, with_others
 from bedside.rest import FhirRequest, Repository
 from bedside.store.base import Store
+from bedside.upstream import ledger
 
 __all__ = ["MAX_PAGES", "Entry", "PortalRecord", "dose_words", "search_all", "when_words"]
 
@@ -67,6 +70,9 @@ class Entry:
     detail: str
     current: bool  # active medicine, upcoming appointment, active condition
     link: str = ""  # where its details or file are, if anywhere
+    source: str = ""  # where it came from, in words (bedside.portal.sources)
+    others: tuple[Other, ...] = ()  # different values other sources hold for the same thing
+    main: str = ""  # which source is authoritative, when there are others
 
 
 def when_words(value: Any) -> str:
@@ -126,6 +132,19 @@ _ALLERGY_WORDS: Final = {
 }
 
 
+def _reaction_words(allergy: dict[str, Any]) -> list[str]:
+    """ "reaction: rash (severe)" for each reaction recorded with an allergy."""
+    out = []
+    for reaction in allergy.get("reaction") or []:
+        if not isinstance(reaction, dict):
+            continue
+        seen = [name_of(m).lower() for m in reaction.get("manifestation") or [] if m]
+        severity = reaction.get("severity")
+        if seen:
+            out.append(f"reaction: {', '.join(seen)}" + (f" ({severity})" if severity else ""))
+    return out
+
+
 def _code_of(concept: Any) -> str:
     if isinstance(concept, dict):
         for c in concept.get("coding", []) or []:
@@ -167,9 +186,11 @@ class PortalRecord:
         *,
         policy: Policy | None = None,
         auditor: Auditor | None = None,
+        sources: PortalSources | None = None,
     ) -> None:
         if caller.role != "patient" or not caller.user_patient:
             raise Forbidden("The portal shows a patient their own record.")
+        self.sources = sources or PortalSources()
         self.patient = caller.user_patient
         self.clock = (policy or Policy()).clock
         self.repo = Repository(store, caller, fhir_base, policy=policy, auditor=auditor)
@@ -180,9 +201,30 @@ class PortalRecord:
     def me(self) -> dict[str, Any]:
         return self.repo.handle(FhirRequest("GET", f"Patient/{self.patient}")).resource or {}
 
+    def details(self) -> list[Entry]:
+        """The patient's details with their source, and other sources' held values (read from
+        the upstream ledger for the Patient the caller has just read through the repository)."""
+        me = self.me()
+        with self.repo.store.records() as db:
+            held = [(s, c) for s, _entity, c in ledger.variants(db, "Patient", self.patient)]
+        line = self.sources.line(me, when_words)
+        return [
+            Entry(label, label, "", value, True, source=line, others=others, main=main)
+            for label, value, others, main in detail_lines(me, held, self.sources, when_words)
+        ]
+
     def results(self) -> list[TestResults]:
         found = self.search("Observation", ("category", "laboratory,vital-signs"))
-        return group_results(found, self._performer_names(found))
+        return group_results(found, self._performer_names(found), self.sources, when_words)
+
+    def _sourced(self, rtype: str, found: list[tuple[dict[str, Any], Entry]]) -> list[Entry]:
+        """Each entry with its source line; one thing (same name and date) two sources hold
+        with different details shown once, the other value under it."""
+        lined = [
+            (r, replace(e, source=self.sources.line(r, when_words)), f"{e.what}|{e.when}", e.detail)
+            for r, e in found
+        ]
+        return self.sources.settle(rtype, lined, when_words, with_others)
 
     def _performer_names(self, observations: list[dict[str, Any]]) -> dict[str, str]:
         names: dict[str, str] = {}
@@ -202,29 +244,27 @@ class PortalRecord:
         return names
 
     def medicines(self) -> list[Entry]:
-        out = []
+        found = []
         for r in self.search("MedicationRequest"):
-            active = r.get("status") in ("active", "on-hold", "draft")
-            out.append(
-                Entry(
-                    str(r.get("id")),
-                    name_of(r.get("medicationCodeableConcept")).replace("A test", "A medicine"),
-                    when_words(r.get("authoredOn")),
-                    dose_words(r),
-                    active,
-                )
+            entry = Entry(
+                str(r.get("id")),
+                name_of(r.get("medicationCodeableConcept")).replace("A test", "A medicine"),
+                when_words(r.get("authoredOn")),
+                dose_words(r),
+                r.get("status") in ("active", "on-hold", "draft"),
             )
+            found.append((r, entry))
         for st in self.search("MedicationStatement"):  # what the patient takes, as recorded
             dosage = {"dosageInstruction": st.get("dosage") or []}
-            out.append(
-                Entry(
-                    str(st.get("id")),
-                    name_of(st.get("medicationCodeableConcept")).replace("A test", "A medicine"),
-                    when_words(st.get("dateAsserted") or st.get("effectiveDateTime")),
-                    dose_words(dosage),
-                    st.get("status") in ("active", "intended", "on-hold"),
-                )
+            entry = Entry(
+                str(st.get("id")),
+                name_of(st.get("medicationCodeableConcept")).replace("A test", "A medicine"),
+                when_words(st.get("dateAsserted") or st.get("effectiveDateTime")),
+                dose_words(dosage),
+                st.get("status") in ("active", "intended", "on-hold"),
             )
+            found.append((st, entry))
+        out = self._sourced("MedicationRequest", found)
         return sorted(out, key=lambda e: (not e.current, e.what))
 
     def appointments(self) -> list[Entry]:
@@ -246,43 +286,55 @@ class PortalRecord:
         return sorted(out, key=lambda e: (not e.current, e.when))
 
     def conditions(self) -> list[Entry]:
-        out = []
+        found = []
         for c in self.search("Condition"):
             status = _code_of(c.get("clinicalStatus"))
-            out.append(
-                Entry(
-                    str(c.get("id")),
-                    name_of(c.get("code")).replace("A test", "A condition"),
-                    when_words(c.get("onsetDateTime") or c.get("recordedDate")),
-                    _CONDITION_WORDS.get(status, ""),
-                    status in ("active", "recurrence", "relapse"),
-                )
+            entry = Entry(
+                str(c.get("id")),
+                name_of(c.get("code")).replace("A test", "A condition"),
+                when_words(c.get("onsetDateTime") or c.get("recordedDate")),
+                _CONDITION_WORDS.get(status, ""),
+                status in ("active", "recurrence", "relapse"),
             )
+            found.append((c, entry))
+        out = self._sourced("Condition", found)
         return sorted(out, key=lambda e: (not e.current, e.what))
 
     def allergies(self) -> list[Entry]:
-        return [
-            Entry(
+        found = []
+        for a in self.search("AllergyIntolerance"):
+            status = _code_of(a.get("clinicalStatus"))
+            words = [_ALLERGY_WORDS.get(str(x), "") for x in a.get("category", []) or []]
+            words.extend(_reaction_words(a))
+            if a.get("criticality") == "high":
+                words.append("high risk")
+            if status in ("inactive", "resolved"):
+                words.append(_CONDITION_WORDS[status].lower())
+            entry = Entry(
                 str(a.get("id")),
                 name_of(a.get("code")).replace("A test", "An allergy"),
                 when_words(a.get("recordedDate")),
-                ", ".join(_ALLERGY_WORDS.get(str(x), "") for x in a.get("category", []) or []),
-                _code_of(a.get("clinicalStatus")) in ("", "active"),
+                ", ".join(w for w in words if w).capitalize(),
+                status in ("", "active"),
             )
-            for a in self.search("AllergyIntolerance")
-        ]
+            found.append((a, entry))
+        return self._sourced("AllergyIntolerance", found)
 
     def immunizations(self) -> list[Entry]:
-        return [
-            Entry(
-                str(i.get("id")),
-                name_of(i.get("vaccineCode")).replace("A test", "A vaccination"),
-                when_words(i.get("occurrenceDateTime")),
-                {"completed": "Given", "not-done": "Not given"}.get(str(i.get("status")), ""),
-                False,
+        found = [
+            (
+                i,
+                Entry(
+                    str(i.get("id")),
+                    name_of(i.get("vaccineCode")).replace("A test", "A vaccination"),
+                    when_words(i.get("occurrenceDateTime")),
+                    {"completed": "Given", "not-done": "Not given"}.get(str(i.get("status")), ""),
+                    False,
+                ),
             )
             for i in self.search("Immunization")
         ]
+        return self._sourced("Immunization", found)
 
     def documents(self) -> list[Entry]:
         return [

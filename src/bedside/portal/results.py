@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
+
+from bedside.portal.sources import Other, PortalSources, with_others
 
 __all__ = [
     "RESULT_CATEGORIES",
@@ -38,7 +41,11 @@ class Result:
     unit: str
     range: str  # "120 to 160 g/L", "above 3.5", "no range given"
     reading: str  # "within range", "above range", "below range", "no range given"
-    source: str  # the performer's name ("Valley Lab"), else "Recorded in Bedside"
+    #: "From City Hospital laboratory, received 4 March 2026" for an upstream source's result
+    #: (bedside.origin), else the performer's name ("Valley Lab"), else "Recorded in Bedside"
+    source: str
+    others: tuple[Other, ...] = ()  # different values other sources hold for this result
+    main: str = ""  # which source is authoritative, when there are others
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,11 +206,17 @@ def category_of(obs: dict[str, Any]) -> str | None:
 
 
 def group_results(
-    observations: list[dict[str, Any]], names: dict[str, str] | None = None
+    observations: list[dict[str, Any]],
+    names: dict[str, str] | None = None,
+    sources: PortalSources | None = None,
+    day: Callable[[Any], str] = str,
 ) -> list[TestResults]:
-    """Lab and vital-sign Observations by test; tests with the newest result first."""
+    """Lab and vital-sign Observations by test; tests with the newest result first. A result
+    of the same test at the same time from two sources with different values is shown once,
+    the other under it (:meth:`PortalSources.settle`)."""
     names = names or {}
-    groups: dict[str, list[tuple[str, Result]]] = defaultdict(list)
+    sources = sources or PortalSources()
+    groups: dict[str, list[tuple[str, Result, dict[str, Any]]]] = defaultdict(list)
     labels: dict[str, tuple[str, str]] = {}
     for obs in observations:
         category = category_of(obs)
@@ -222,14 +235,16 @@ def group_results(
             unit,
             range_words,
             reading,
-            _source(obs, names),
+            sources.line(obs, day, _source(obs, names)),
         )
-        groups[key].append((when, result))
+        groups[key].append((when, result, obs))
         labels.setdefault(key, (name, _CATEGORY_WORDS[category]))
     out = []
     for key, items in groups.items():
         items.sort(key=lambda item: item[0], reverse=True)
         name, kind = labels[key]
-        out.append(TestResults(key, name, kind, tuple(r for _, r in items)))
+        found = [(obs, r, when, r.value) for when, r, obs in items]
+        settled = sources.settle("Observation", found, day, with_others)
+        out.append(TestResults(key, name, kind, tuple(settled)))
     out.sort(key=lambda t: t.latest.when, reverse=True)
     return out

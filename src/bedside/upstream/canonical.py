@@ -31,6 +31,7 @@ import orjson
 
 from bedside.errors import BedsideError, PreconditionFailed
 from bedside.fhir.dates import now_instant
+from bedside.origin import named_meta
 from bedside.provenance import ACTIVITY_SYSTEM, AGENT_TYPE_SYSTEM
 from bedside.rest import FhirRequest, Repository
 from bedside.upstream import ledger
@@ -154,8 +155,8 @@ class Writer:
     def _stamp(self, resource: dict[str, Any], ours: bool) -> dict[str, Any]:
         body = dict(resource)
         meta = {k: v for k, v in (body.get("meta") or {}).items() if k not in _VOLATILE}
-        if ours:
-            meta["source"] = self.source.system
+        if ours:  # the system and its name in words (bedside.origin)
+            meta = named_meta(meta, self.source.system, self.source.label or self.source.name)
         if meta:
             body["meta"] = meta
         else:

@@ -75,6 +75,7 @@ class FhirSource:
     scope: str = "system/*.rs"
     patient_identifiers: tuple[str, ...] = ()  # identifier systems that match patients
     kind: str = "fhir"
+    label: str = ""  # the name people know it by, shown beside its values (default: name)
 
     def bearer(self) -> str | None:
         """The configured bearer token, read now (so a rotated token is picked up)."""
@@ -109,6 +110,7 @@ class Hl7Source:
     concept_map: Path | None = None  # a FHIR ConceptMap (JSON) for local codes → LOINC
     units: dict[str, str] = field(default_factory=dict)  # local unit → UCUM code
     kind: str = "hl7v2"
+    label: str = ""  # the name people know it by, shown beside its values (default: name)
 
     def identifier_system(self, authority: str) -> str:
         if authority in self.authorities:
@@ -206,6 +208,7 @@ def parse(text: str, *, source: str, data_dir: Path) -> UpstreamConfig:
 
 _FHIR_KEYS: Final = {
     "kind",
+    "label",
     "base_url",
     "system",
     "types",
@@ -222,6 +225,7 @@ _FHIR_KEYS: Final = {
 }
 _HL7_KEYS: Final = {
     "kind",
+    "label",
     "system",
     "mllp_host",
     "mllp_port",
@@ -272,6 +276,7 @@ def _fhir(name: str, body: dict[str, Any], where: str, data_dir: Path) -> FhirSo
         key_id=_text(body.get("key_id"), "key_id", where),
         scope=_text(body.get("scope"), "scope", where) or "system/*.rs",
         patient_identifiers=tuple(ids),
+        label=_label(body.get("label"), name, where),
     )
 
 
@@ -293,6 +298,7 @@ def _hl7(name: str, body: dict[str, Any], where: str, data_dir: Path) -> Hl7Sour
         authorities=_strings(body.get("authorities", {}), "authorities", where),
         concept_map=cmap,
         units=_strings(body.get("units", {}), "units", where),
+        label=_label(body.get("label"), name, where),
     )
 
 
@@ -308,6 +314,14 @@ def _text(value: Any, key: str, where: str) -> str | None:
     if not isinstance(value, str) or not value.strip():
         raise UpstreamError(f"{where}: {key} must be a non-empty string.")
     return value.strip()
+
+
+def _label(value: Any, name: str, where: str) -> str:
+    """The source's name in plain words (patients and clinicians read it beside each value)."""
+    text = _text(value, "label", where) or name
+    if len(text) > 80 or not text.isprintable():
+        raise UpstreamError(f"{where}: label must be one line of at most 80 characters.")
+    return text
 
 
 def _url(value: Any, key: str, where: str) -> str:

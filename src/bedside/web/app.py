@@ -29,7 +29,9 @@ from bedside.metrics.access import ScrapeToken
 from bedside.metrics.audited import MeteredAuditor
 from bedside.metrics.registry import Metrics
 from bedside.metrics.state import DatabaseState
+from bedside.metrics.upstream import UpstreamState
 from bedside.policy.decide import Policy
+from bedside.portal.sources import PortalSources
 from bedside.rest.bulk_export import BulkExports
 from bedside.rest.capability import capability_statement
 from bedside.settings import BodyLimits
@@ -37,6 +39,7 @@ from bedside.store.base import Store
 from bedside.subscriptions import config as subscription_config
 from bedside.subscriptions.dispatch import Dispatcher
 from bedside.subscriptions.service import SubscriptionService
+from bedside.upstream.service import Upstream
 from bedside.web.access_log import AccessLog
 from bedside.web.body_limit import BodyLimit
 from bedside.web.bulk_http import BulkEndpoints
@@ -127,6 +130,7 @@ def create_app(
     seal: EscrowSeal | None = None,
     body_limits: BodyLimits | None = None,
     services: Sequence[Callable[[], contextlib.AbstractAsyncContextManager[Any]]] = (),
+    upstream: Upstream | None = None,
 ) -> ASGIApp:
     """The server: FHIR API, SMART authorization, policy, governance and device APIs.
 
@@ -136,11 +140,15 @@ def create_app(
     ``seal`` protects devices' escrow keys (default: the key in the data dir's ``keys/``); the
     device app's built-in OAuth client is registered here if it is missing. ``body_limits``
     (default :class:`~bedside.settings.BodyLimits`) caps request bodies while they are read.
-    ``services`` run for the app's lifetime (the upstream MLLP listeners, docs/upstream.md).
+    ``services`` run for the app's lifetime (the upstream MLLP listeners, docs/upstream.md);
+    ``upstream`` (the sources of ``upstream.toml``) names the source of each value on the
+    portal, and puts the feeds on ``/metrics`` and the console's Upstream page.
     """
     policy = policy or Policy()
     metrics = Metrics()  # docs/operations.md; GET /metrics for the scrape token's holder
     metrics.add_collector(DatabaseState(store, policy.rules, policy.clock))
+    if upstream is not None:
+        metrics.add_collector(UpstreamState(store, upstream, policy.clock))
     auditor = MeteredAuditor(auditor or NullAuditor(), metrics)
     auth.auditor = auditor
     auth.policy = policy
@@ -205,10 +213,17 @@ def create_app(
         *SyncPullApi(store, auth, policy).routes(),
         *SyncApi(store, auth, policy, auditor, metrics).routes(),
         *HealthLinksApi(links, auth.caller).routes(),
-        *Portal(auth, store, policy, auditor, links).routes(),
+        *Portal(
+            auth,
+            store,
+            policy,
+            auditor,
+            links,
+            PortalSources(upstream.config if upstream else None),
+        ).routes(),
         *BulkEndpoints(exports, auth.caller, fhir_base).routes(),
         *MetricsApi(metrics, ScrapeToken(auth.keyring.data_dir)).routes(),
-        *ConsolePages(store, auth, policy, auditor).routes(),
+        *ConsolePages(store, auth, policy, auditor, upstream.config if upstream else None).routes(),
         *sockets.routes(),
         Route("/fhir", fhir, methods=_FHIR_METHODS),
         Route("/fhir/{path:path}", fhir, methods=_FHIR_METHODS),

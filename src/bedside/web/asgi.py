@@ -92,7 +92,13 @@ def build(
     upstream.check()
     services = [upstream.listening] if listen_mllp and sources.listens else []
     app = create_app(
-        store, auth, policy=policy, auditor=auditor, body_limits=body_limits, services=services
+        store,
+        auth,
+        policy=policy,
+        auditor=auditor,
+        body_limits=body_limits,
+        services=services,
+        upstream=upstream,
     )
     return app, store
 

@@ -30,6 +30,7 @@ from bedside.errors import Conflict, CsrfRefused, FhirError, InvalidRequest
 from bedside.policy.breakglass import OUTCOMES
 from bedside.policy.decide import Policy
 from bedside.store.base import Store
+from bedside.upstream.config import UpstreamConfig
 from bedside.web.first_party import APP_HEADERS, AppSpec, FirstPartyApp
 
 __all__ = ["SPEC", "ConsolePages"]
@@ -48,6 +49,7 @@ _TITLES: Final = {
     "conflicts": "Conflict review queue",
     "devices": "Devices",
     "audit": "Audit trail",
+    "upstream": "Upstream feeds",
 }
 _HEADERS: Final = APP_HEADERS
 #: What the item page says after a change (``?done=``): nothing from the URL is echoed.
@@ -94,7 +96,15 @@ _templates.filters["age"] = _age
 
 
 class ConsolePages:
-    def __init__(self, store: Store, auth: AuthServer, policy: Policy, auditor: Auditor) -> None:
+    def __init__(
+        self,
+        store: Store,
+        auth: AuthServer,
+        policy: Policy,
+        auditor: Auditor,
+        sources: UpstreamConfig | None = None,
+    ) -> None:
+        self.sources = sources
         self.store = store
         self.auth = auth
         self.policy = policy
@@ -122,6 +132,7 @@ class ConsolePages:
             Route(f"{m}/audit", page(self.audit), methods=["GET", "POST"]),
             Route(f"{m}/audit/export", page(self.export, True), methods=["POST"]),
             Route(f"{m}/audit/chain", page(self.chain), methods=["GET"]),
+            Route(f"{m}/upstream", page(self.upstream), methods=["GET"]),
         ]
 
     # --- the frame every page shares -------------------------------------------------------
@@ -134,7 +145,12 @@ class ConsolePages:
             if session is None:
                 return self.app.sign_in_redirect(request)
             console = Console(
-                self.store, self.policy, self.auditor, session.caller, self.auth.config.fhir_base
+                self.store,
+                self.policy,
+                self.auditor,
+                session.caller,
+                self.auth.config.fhir_base,
+                self.sources,
             )
             try:
                 if changes or request.method == "POST":
@@ -180,6 +196,10 @@ class ConsolePages:
         return self._render(
             "console_overview.html", session, "Overview", figures=figures, hours=hours, top=top
         )
+
+    async def upstream(self, request: Request, session: BrowserSession, c: Console) -> Response:
+        shown = await run_in_threadpool(c.upstream)
+        return self._render("console_upstream.html", session, "Upstream feeds", feeds=shown)
 
     async def break_glass(self, request: Request, session: BrowserSession, c: Console) -> Response:
         status = request.query_params.get("status", "open")

@@ -38,6 +38,7 @@ from bedside.numerals import is_number
 from bedside.policy.decide import Policy
 from bedside.portal.accesses import accesses
 from bedside.portal.record import PortalRecord
+from bedside.portal.sources import PortalSources
 from bedside.store.base import Store
 from bedside.web.first_party import APP_HEADERS, AppSpec, FirstPartyApp
 from bedside.web.portal_share import share_routes
@@ -54,6 +55,7 @@ PORTAL: Final = AppSpec(
     refused="The portal is for patients. Staff use the clinician app or the governance console.",
 )
 _KINDS: Final = {
+    "details": ("My details", "details", "About me", ""),
     "conditions": ("My conditions", "conditions", "Current", "Past"),
     "allergies": ("My allergies", "allergies", "Allergies", ""),
     "immunizations": ("My vaccinations", "immunizations", "Vaccinations", ""),
@@ -73,7 +75,9 @@ class Portal:
         policy: Policy,
         auditor: Auditor,
         links: HealthLinks,
+        sources: PortalSources | None = None,
     ) -> None:
+        self.sources = sources or PortalSources()  # upstream systems' names (issue 22)
         self.auth = auth
         self.store = store
         self.policy = policy
@@ -105,6 +109,7 @@ class Portal:
             self.auth.config.fhir_base,
             policy=self.policy,
             auditor=self.auditor,
+            sources=self.sources,
         )
 
     async def show(self, request: Request, build: Build) -> Response:

@@ -22,6 +22,7 @@ from bedside.device.app import views
 from bedside.device.app.pages import Pages
 from bedside.device.app.summary import banner_of, latest_vitals, summarise
 from bedside.device.errors import DeviceError
+from bedside.origin import source_line
 
 __all__ = ["SECTION_KEYS", "routes"]
 
@@ -90,7 +91,7 @@ def routes(pages: Pages) -> list[Route]:
         meta = resource.get("meta") or {}
         local = found.provenance or {}
         facts: list[tuple[str, str]] = [
-            ("Source", "Recorded on this device" if state else "Received from the server"),
+            ("Source", _source(resource, state is not None)),
             ("Recorded by", _who(resource, state.user if state else local.get("user"))),
             ("Device time", (state.device_time if state else None) or "—"),
             (
@@ -125,6 +126,18 @@ def routes(pages: Pages) -> list[Route]:
         Route("/patients/{pid}/section/{key}", section, methods=["GET"]),
         Route("/patients/{pid}/item/{type}/{rid}", item, methods=["GET"]),
     ]
+
+
+def _source(resource: dict[str, Any], recorded_here: bool) -> str:
+    """Where the item came from: this device, the server, or an upstream system the server
+    ingested it from (its name travels in the resource: :mod:`bedside.origin`)."""
+    if recorded_here:
+        return "Recorded on this device"
+    return source_line(
+        resource,
+        lambda at: views.moment(views.parse_when(at)),
+        otherwise="Received from the server",
+    ).replace(", received ", ", received by the server ")
 
 
 def _who(resource: dict[str, Any], user: object) -> str:

@@ -25,6 +25,7 @@ from bedside.device.app import views
 from bedside.device.chart import ChartItem
 from bedside.device.index import display_of
 from bedside.device.ward import ItemState
+from bedside.origin import source_name
 
 __all__ = ["Banner", "Line", "Section", "Summary", "banner_of", "latest_vitals", "summarise"]
 
@@ -62,6 +63,7 @@ class Line:
     detail: str
     when: float | None
     state: str
+    source: str = ""  # "From City Hospital laboratory" for an upstream system's item
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,12 @@ def _vital(r: dict[str, Any]) -> bool:
     return "vital-signs" in coded or parameter_of(r) is not None or is_total(r)
 
 
+def _from(resource: dict[str, Any]) -> str:
+    """The upstream system an item came from, in words (bedside.origin), or nothing."""
+    name = source_name(resource)
+    return f"From {name}" if name else ""
+
+
 def summarise(
     patient: str, items: list[ChartItem], states: dict[tuple[str, str], ItemState]
 ) -> Summary:
@@ -168,6 +176,7 @@ def summarise(
             detail,
             when if when is not None else views.when_of(item.resource),
             views.state_label(state.state if state else None, item),
+            _from(item.resource),
         )
 
     def pick(rtype: str, keep: Callable[[dict[str, Any]], bool]) -> list[ChartItem]:
