@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -259,3 +260,50 @@ def test_export_files_are_owner_only_on_disk(server: Server, data: dict[str, int
     assert folder.stat().st_mode & 0o777 == 0o700
     for path in folder.iterdir():
         assert path.stat().st_mode & 0o777 == 0o600, path.name
+
+
+def test_an_export_since_lists_what_was_deleted_since_as_the_caller_could_see_it(
+    server: Server, data: dict[str, int]
+) -> None:
+    """Bulk Data 2.0 ``deleted``: with ``_since``, a Bundle of DELETE entries for each resource
+    deleted since then (what an upstream copy needs to follow the source's deletions), and only
+    those the caller could have exported."""
+    with server.client() as op:
+        for p in ("bx-d1", "bx-d2"):
+            for r in ({"resourceType": "Patient", "id": p, "active": True},
+                      {"resourceType": "Observation", "id": f"{p}-obs", "status": "final",
+                       "code": {"coding": [{"system": LOINC, "code": "718-7"}]},
+                       "subject": {"reference": f"Patient/{p}"}}):  # fmt: skip
+                path = f"/{r['resourceType']}/{r['id']}"
+                resp = op.put(path, content=orjson.dumps(r), headers={"Content-Type": FHIR})
+                assert resp.status_code in (200, 201), resp.text
+        time.sleep(0.05)
+        since = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        time.sleep(0.05)
+        for p in ("bx-d1", "bx-d2"):
+            assert op.delete(f"/Observation/{p}-obs").status_code in (200, 204)
+    with client_for(server, "backend-a") as c:
+        out = manifest(c, kick_off(c, _type="Observation", _since=since))
+        assert out["output"] == []
+        [item] = out["deleted"]
+        assert item["type"] == "Bundle" and item["count"] == 2
+        r = c.get(item["url"])
+        assert r.status_code == 200, r.text
+        bundles = [orjson.loads(line) for line in r.content.splitlines()]
+    urls = {e["request"]["url"] for b in bundles for e in b["entry"]}
+    assert urls == {"Observation/bx-d1-obs", "Observation/bx-d2-obs"}
+    assert all(b["type"] == "transaction" for b in bundles)
+    assert {e["request"]["method"] for b in bundles for e in b["entry"]} == {"DELETE"}
+    confined = tokens.issue(
+        load_or_create(server.data_dir),
+        subject="app-e",
+        audience=server.base,
+        scope="patient/*.rs",
+        ttl=600,
+        extra={"client_id": "app-e", "patient": "bx-d1"},
+    )
+    with httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {confined}"}) as c:
+        out = manifest(c, kick_off(c, "/Patient/$export", _type="Observation", _since=since))
+        [item] = out["deleted"]
+        lines = [orjson.loads(x) for x in c.get(item["url"]).content.splitlines()]
+    assert {e["request"]["url"] for b in lines for e in b["entry"]} == {"Observation/bx-d1-obs"}

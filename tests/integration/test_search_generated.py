@@ -102,7 +102,8 @@ def test_source_reference_still_matches_only_a_source_reference(repo: Repository
 def test_the_capability_statement_offers_and_cites_the_new_parameters() -> None:
     cap = capability_statement("http://bedside.test/fhir", "2026-12-03")
     by_type = {
-        r["type"]: {p["name"]: p for p in r["searchParam"]} for r in cap["rest"][0]["resource"]
+        r["type"]: {p["name"]: p for p in r.get("searchParam", [])}
+        for r in cap["rest"][0]["resource"]
     }
     assert by_type["ServiceRequest"]["order-detail"]["definition"] == (
         "http://hl7.org/fhir/SearchParameter/ServiceRequest-order-detail"

@@ -107,7 +107,9 @@ def test_pull_twice_then_changes_and_deletions_arrive(
     assert len(upstream["Patient"]) == 2 and len(upstream["Observation"]) > 20
 
     first = _pull(receiver, url, config)
-    assert "by history" in first
+    assert (
+        "by bulk export" in first
+    )  # a Bedside source offers Bulk Data $export (docs/bulk-export.md)
     with receiver.client() as client:
         for rtype in TYPES:
             local = _all(client, rtype)

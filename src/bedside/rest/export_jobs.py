@@ -36,6 +36,7 @@ class ExportJob:
     finished: float | None = None
     transaction_time: str | None = None
     output: list[dict[str, Any]] | None = None
+    deleted: int = 0  # with _since: resources reported deleted (deleted.ndjson)
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.__dict__)

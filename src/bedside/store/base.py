@@ -166,6 +166,12 @@ class Session(Protocol):
 
     def max_seq(self) -> int: ...
 
+    def deleted_since(self, rtype: str, since: str, snapshot: int) -> list[tuple[str, bytes]]:
+        """``(id, content of its last live version)`` of each ``rtype`` deleted at or after the
+        instant ``since`` (``YYYY-MM-DDThh:mm:ss.sssZ``) and at or below change-feed position
+        ``snapshot``: what a Bulk Data export with ``_since`` reports as ``deleted``."""
+        ...
+
 
 class Records(Protocol):
     """Plain SQL on the server's own (non-FHIR) tables, e.g. the authorization server's state.

@@ -396,6 +396,16 @@ class SqlSession:
         row = self._exec("SELECT COALESCE(MAX(seq), 0) FROM change_feed").fetchone()
         return int(row[0])
 
+    def deleted_since(self, rtype: str, since: str, snapshot: int) -> list[tuple[str, bytes]]:
+        rows = self._exec(
+            "SELECT r.id, v.content FROM resources r JOIN resource_versions v"
+            " ON v.rid = r.rid AND v.version = r.version - 1"
+            " WHERE r.type = ? AND r.deleted = ? AND r.last_updated >= ? AND r.seq <= ?"
+            " ORDER BY r.rid",
+            (rtype, True, since, snapshot),
+        ).fetchall()
+        return [(str(r[0]), bytes(r[1])) for r in rows if r[1] is not None]
+
 
 def _visible(visible: Visibility | None) -> sqlsearch.Sql:
     """`` AND <visibility>`` for a WHERE clause on ``resources r`` ("" when unrestricted)."""

@@ -5,7 +5,7 @@ A Subscription is owned by the client that created it; the token it was created 
 send. Each event is then checked as a read of that resource by that caller would be
 (:class:`~bedside.rest.access.Access`, the same rules as every search): the current resource
 must still be visible, the event's version must lie inside the visibility
-(:func:`bedside.sync.visible.admits`, which admits nothing it cannot evaluate), and the
+(:func:`bedside.fhir.search.confine.admits`, which admits nothing it cannot evaluate), and the
 ``patient`` filter must hold. An event that fails is left out of the notification entirely —
 no resource, no id, no event number. A revoked or expired grant turns the Subscription off.
 """
@@ -25,12 +25,12 @@ from bedside.auth.grants import Grants
 from bedside.auth.scopes import ScopeSet
 from bedside.errors import FhirError
 from bedside.fhir.compartment import patients_of
+from bedside.fhir.search.confine import admits
 from bedside.policy.decide import Policy
 from bedside.rest.access import Access
 from bedside.store.base import Session, Store
 from bedside.subscriptions.records import Event, SubscriptionRow
 from bedside.subscriptions.spec import BACKPORT, SubscriptionSpec
-from bedside.sync.visible import admits
 
 __all__ = ["Notice", "caller_of", "caller_record", "notification", "owner_access", "visible"]
 

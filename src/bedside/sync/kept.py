@@ -5,11 +5,12 @@ row tells the device to give up its own change: while its event waited in review
 held its local copy back over every server version the rounds sent
 (:mod:`bedside.device.receive`). So a pull page that carries a ``rejected`` outcome for which a
 server version was kept also carries the record as the server holds it now, when the caller may
-see it (the same visibility as the rounds, :func:`bedside.sync.visible.confine`, confined to the
-working set); or, when it was deleted or left the caller's view, a tombstone, if the version
-kept was one the device could hold (:func:`bedside.sync.visible.admits`). The device applies
-outcomes before resources, so its copy is replaced in the same page. It never goes backwards (a
-round sending an older version later is skipped), so a page asked for again changes nothing.
+see it (the same visibility as the rounds, :func:`bedside.fhir.search.confine.confine`,
+confined to the working set); or, when it was deleted or left the caller's view, a tombstone,
+if the version kept was one the device could hold (:func:`bedside.fhir.search.confine.admits`).
+The device applies outcomes before resources, so its copy is replaced in the same page. It never
+goes backwards (a round sending an older version later is skipped), so a page asked for again
+changes nothing.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from typing import TYPE_CHECKING, Final
 import orjson
 
 from bedside.fhir.compartment import patients_of
+from bedside.fhir.search.confine import admits, confine
 from bedside.rest.access import Access
 from bedside.store.base import Session
 from bedside.sync.review import ReviewItem
-from bedside.sync.visible import admits, confine
 
 if TYPE_CHECKING:
     from bedside.sync.pull import PullPage

@@ -27,8 +27,8 @@ Each page, in one read transaction:
    server's version brings that record as the server holds it (:mod:`bedside.sync.kept`).
 
 Every resource passes the caller's Access for ``search`` confined to the patients it is sent
-for (:func:`bedside.sync.visible.confine`), in SQL; a tombstone passes the same visibility on
-the resource's last version (:func:`bedside.sync.visible.admits`). So whatever a token says,
+for (:func:`bedside.fhir.search.confine.confine`), in SQL; a tombstone passes the same visibility on
+the resource's last version (:func:`bedside.fhir.search.confine.admits`). So whatever a token says,
 nothing leaves that a search by this user would not return.
 """
 
@@ -45,6 +45,7 @@ from bedside.auth.caller import Caller
 from bedside.auth.keys import SigningKeys
 from bedside.devices import registry
 from bedside.fhir.compartment import patients_of
+from bedside.fhir.search.confine import admits, confine
 from bedside.policy.decide import Policy
 from bedside.policy.model import AccessView
 from bedside.policy.snapshot import sign_snapshot, snapshot
@@ -55,7 +56,6 @@ from bedside.sync import review
 from bedside.sync.feed import Candidate, FeedRow, FeedSql
 from bedside.sync.kept import add_kept
 from bedside.sync.pull_token import BACKFILL, DELTA, PullToken, Round, decode, encode
-from bedside.sync.visible import admits, confine
 
 __all__ = ["MAX_LIMIT", "PROTOCOL", "PullPage", "Puller", "claims_digest"]
 

@@ -1,6 +1,8 @@
-"""Row visibility for a pull: the caller's :class:`Visibility`, confined to some patients.
+"""Row visibility confined to some patients, and tombstones checked against it.
 
-A pull sends only what a search by the same user would return (``bedside.rest.access``), and of
+Used by sync pull, Subscriptions and Bulk Data export (the ``deleted`` of an export with
+``_since``), so it is pure and lives with the other visibility code. A pull sends only what a
+search by the same user would return (``bedside.rest.access``), and of
 that only the Patient compartments of the device's working set. :func:`confine` narrows the
 user's visibility of one type to a set of patients, so the store's own visibility SQL does the
 filtering, exactly as for a search.
