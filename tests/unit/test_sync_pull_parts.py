@@ -20,13 +20,14 @@ from bedside.auth.keys import load_or_create
 from bedside.auth.scopes import ScopeSet
 from bedside.device.offline import OfflinePolicy
 from bedside.errors import InvalidRequest
+from bedside.fhir.search import confine as visible
 from bedside.policy.model import AccessView, PatientAccess, Refusal, Share
 from bedside.policy.rules import PolicyRules
 from bedside.policy.snapshot import sign_snapshot, snapshot
 from bedside.rest import FhirRequest, Repository
 from bedside.rest.access import Access
 from bedside.store import Store, open_store
-from bedside.sync import members, pull_token, visible
+from bedside.sync import members, pull_token
 from bedside.sync.pull import claims_digest
 from bedside.sync.pull_token import DELTA, PullToken, Round
 from tests.conftest import OPERATOR
