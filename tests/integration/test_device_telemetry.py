@@ -77,6 +77,15 @@ def test_each_sync_reports_the_devices_health_without_phi(smart: Smart, tmp_path
     for secret in (phone.patient, phone.username, "Synced", "Heart rate"):
         assert secret not in text
     assert ("device-telemetry", "0") in audit_codes(smart, phone.device_id)
+    # the day's figures the console charts over time: the push and pull it just made, and the
+    # backlog devices reported (two waiting before the sync), aggregated with no device named
+    figures = {
+        str(f): (int(n), int(peak))
+        for f, n, peak in sql(smart, "SELECT figure, samples, peak FROM daily_figures")
+    }
+    assert figures["push-ms"][0] >= 1 and figures["push-ms"][1] > 0
+    assert figures["pull-ms"][0] >= 1
+    assert figures["unsent"][1] >= 2
 
     # the device shows the same figures locally
     out = device_cli("status", "--home", str(phone.node.home), "--pin-stdin", "--json", stdin=PIN)

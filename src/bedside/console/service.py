@@ -9,10 +9,9 @@ queue, audit search); this module decides and words.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
-from bedside.audit.daily import daily_counts
 from bedside.audit.entry import MINOR_FAILURE, SUCCESS, AuditEntry, Auditor
 from bedside.audit.search import AuditSearch
 from bedside.audit.verify import verify
@@ -21,6 +20,7 @@ from bedside.auth.users import Users
 from bedside.console import upstream
 from bedside.console.resolving import ConflictDesk, patient_of
 from bedside.console.roles import PAGES, VALUE_ROLES
+from bedside.console.trends import trends
 from bedside.console.words import drain, identifier_of, name_of
 from bedside.devices import compliance, registry, telemetry
 from bedside.errors import Forbidden, InvalidRequest, NotFound
@@ -33,19 +33,6 @@ from bedside.upstream.config import UpstreamConfig
 __all__ = ["Console"]
 
 _OUTCOMES: Final = {"0": "allowed", "4": "refused", "8": "failed"}
-_DAYS: Final = 14
-_REST: Final = frozenset(
-    {"read", "vread", "search-type", "history-instance", "history-type", "create", "update",
-     "patch", "delete", "operation"}
-)  # fmt: skip
-#: The overview's charts over the last 14 days: (title, which audit events count).
-_TRENDS: Final[tuple[tuple[str, Callable[[str, str], bool]], ...]] = (
-    ("Requests refused", lambda sub, out: sub in _REST and out == "4"),
-    ("Break-glass grants", lambda sub, out: sub == "break-glass" and out == "0"),
-    ("Device events rejected at sync", lambda sub, out: sub == "sync-reject"),
-    ("Device events sent to review", lambda sub, out: sub == "sync-review"),
-    ("Sign-ins refused", lambda sub, out: sub == "login" and out != "0"),
-)
 
 
 class Console:
@@ -116,21 +103,14 @@ class Console:
             queue = review.open_counts(db)
             statuses = registry.status_counts(db)
             health = telemetry.active_reports(db)
-            counts = daily_counts(db, _DAYS, now)
+            charts = trends(db, now)
         by_class: Counter[str] = Counter()
         for rtype, _code, n, _oldest in queue:
             by_class[self.policy.rules.sync.conflict_class(rtype)] += n
         unsent = sum(r.unsent for _, r in health if r is not None)
-        trends = []
-        for title, counted in _TRENDS:
-            series = [0] * _DAYS
-            for (day, sub, out), n in counts.items():
-                if 0 <= day < _DAYS and counted(sub, out):
-                    series[day] += n
-            trends.append({"title": title, "days": series, "top": max([*series, 1])})
         self.viewed("overview")
         return {
-            "trends": trends,
+            "trends": charts,
             "break_glass": glass,
             "conflicts": dict(sorted(by_class.items())),
             "devices": {s: statuses.get(s, 0) for s in registry.STATUSES},

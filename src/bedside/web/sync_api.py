@@ -19,6 +19,7 @@ request here.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, Final
@@ -34,6 +35,7 @@ from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
 from bedside.errors import FhirError, Forbidden, InvalidRequest, NotFound
 from bedside.fhir import json_body
+from bedside.metrics import daily
 from bedside.metrics.registry import Metrics
 from bedside.policy.decide import Policy
 from bedside.rest.repository import Repository
@@ -101,6 +103,7 @@ class SyncApi:
             return _error(exc)
 
         def work() -> Response:
+            started = time.perf_counter()
             try:
                 device = self.devices.active_device(caller)
                 push = parse_push(json_body.loads(raw, max_depth=None))  # each event alone
@@ -113,6 +116,8 @@ class SyncApi:
             )
             answer = ingest.run(push).encode()
             self._count_push(ingest.tally)
+            elapsed = round((time.perf_counter() - started) * 1000)
+            daily.keep(self.store, "push-ms", elapsed, self.policy.clock())
             return _json(200, answer)
 
         return await self._serve(work)

@@ -15,6 +15,7 @@ a refused pull is audited too.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Final
 
 import orjson
@@ -26,6 +27,7 @@ from starlette.routing import Route
 from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE
 from bedside.auth.server import AuthServer
 from bedside.errors import FhirError, InvalidRequest
+from bedside.metrics import daily
 from bedside.numerals import is_number
 from bedside.policy.decide import Policy
 from bedside.rest.trail import Trail
@@ -60,6 +62,7 @@ class SyncPullApi:
             return _error(exc)
 
         def work() -> Response:
+            started = time.perf_counter()
             trail = Trail(caller, self.policy.clock, network)
             try:
                 device = self.devices.active_device(caller).device_id
@@ -71,6 +74,8 @@ class SyncPullApi:
                 self._audit(trail)
                 raise
             self._audit(trail, page)
+            elapsed = round((time.perf_counter() - started) * 1000)
+            daily.keep(self.store, "pull-ms", elapsed, self.policy.clock())
             return Response(
                 orjson.dumps(page.body()),
                 media_type="application/json",

@@ -20,6 +20,7 @@ from bedside.devices import telemetry
 from bedside.devices.audit import device_entry
 from bedside.errors import FhirError
 from bedside.fhir import json_body
+from bedside.metrics import daily
 from bedside.policy.decide import Policy
 from bedside.store.base import Store
 from bedside.web.device_auth import DeviceAuth
@@ -58,6 +59,8 @@ class TelemetryApi:
                 with self.store.write() as session:
                     db = session.records()
                     telemetry.record(db, device.device_id, report, now=now)
+                    waiting = sum(r.unsent for _, r in telemetry.active_reports(db) if r)
+                    daily.note(db, "unsent", waiting, now)  # the console's chart over days
                     entry = device_entry(
                         *_EVENT,
                         SUCCESS,
