@@ -17,16 +17,15 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 import orjson
 
 from bedside.auth import digests
 from bedside.auth.caller import Caller
-from bedside.auth.scopes import ScopeSet
 from bedside.store.base import Store
 
-__all__ = ["SIGN_IN_WINDOW", "BrowserSession", "BrowserSessions", "caller_of", "fields_of"]
+__all__ = ["SIGN_IN_WINDOW", "BrowserSession", "BrowserSessions"]
 
 #: How long a started sign-in may take before its state is forgotten.
 SIGN_IN_WINDOW: Final = 10 * 60
@@ -47,33 +46,6 @@ class BrowserSession:
 
     def csrf_matches(self, token: str) -> bool:
         return hmac.compare_digest(self.csrf.encode(), token.encode())
-
-
-def fields_of(caller: Caller) -> dict[str, Any]:
-    """A Caller as JSON-ready fields (it holds no secret: scopes and identity only)."""
-    return {
-        "subject": caller.subject,
-        "scopes": caller.scopes.text().strip(),
-        "client_id": caller.client_id,
-        "patient": caller.patient,
-        "fhir_user": caller.fhir_user,
-        "role": caller.role,
-        "grant_id": caller.grant_id,
-        "auth_time": caller.auth_time,
-    }
-
-
-def caller_of(fields: dict[str, Any]) -> Caller:
-    return Caller(
-        subject=str(fields["subject"]),
-        scopes=ScopeSet.parse(str(fields["scopes"])),
-        client_id=fields.get("client_id"),
-        patient=fields.get("patient"),
-        fhir_user=fields.get("fhir_user"),
-        role=fields.get("role"),
-        grant_id=fields.get("grant_id"),
-        auth_time=fields.get("auth_time"),
-    )
 
 
 class BrowserSessions:
@@ -132,7 +104,7 @@ class BrowserSessions:
                     digests.digest(secret),
                     app,
                     caller.grant_id,
-                    orjson.dumps(fields_of(caller)).decode(),
+                    orjson.dumps(caller.to_record()).decode(),
                     csrf,
                     now,
                     now,
@@ -172,7 +144,7 @@ class BrowserSessions:
         if now - int(seen) >= _TOUCH_EVERY:
             with self.store.records(write=True) as db:
                 db.run("UPDATE auth_browser_sessions SET seen_at = ? WHERE id_hash = ?", (now, key))
-        caller = caller_of(orjson.loads(fields))
+        caller = Caller.from_record(orjson.loads(fields))
         return BrowserSession(app, str(grant_id), caller, str(csrf), int(created), int(ends))
 
     def close(self, app: str, secret: str) -> BrowserSession | None:
@@ -187,5 +159,5 @@ class BrowserSessions:
             if row is None:
                 return None
             db.run("DELETE FROM auth_browser_sessions WHERE id_hash = ?", (key,))
-        caller = caller_of(orjson.loads(row[1]))
+        caller = Caller.from_record(orjson.loads(row[1]))
         return BrowserSession(app, str(row[0]), caller, str(row[2]), int(row[3]), int(row[4]))

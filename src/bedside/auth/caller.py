@@ -9,6 +9,7 @@ compartment (``user_patient``). ``system/`` scopes and operator tokens are not c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bedside.auth.scopes import ScopeSet
 from bedside.errors import Forbidden
@@ -25,6 +26,36 @@ class Caller:
     grant_id: str | None = None  # the grant (token family) the access token belongs to
     auth_time: int | None = None  # when the user last signed in (UNIX seconds), for step-up
     device: str | None = None  # the device the token was issued to (claim ``device``), if any
+
+    def to_record(self) -> dict[str, Any]:
+        """The Caller as JSON-ready fields (scopes and identity; no secret), for what keeps a
+        caller to decide access again later: a browser session, a Subscription's owner."""
+        return {
+            "subject": self.subject,
+            "scope": self.scopes.text().strip(),
+            "client_id": self.client_id,
+            "patient": self.patient,
+            "fhir_user": self.fhir_user,
+            "role": self.role,
+            "grant_id": self.grant_id,
+            "auth_time": self.auth_time,
+            "device": self.device,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Caller:
+        """The Caller :meth:`to_record` kept."""
+        return cls(
+            subject=str(record["subject"]),
+            scopes=ScopeSet.parse(str(record["scope"])),
+            client_id=record.get("client_id"),
+            patient=record.get("patient"),
+            fhir_user=record.get("fhir_user"),
+            role=record.get("role"),
+            grant_id=record.get("grant_id"),
+            auth_time=record.get("auth_time"),
+            device=record.get("device"),
+        )
 
     @property
     def user_patient(self) -> str | None:

@@ -33,12 +33,13 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 
 from bedside.audit.entry import MINOR_FAILURE, SUCCESS, Auditor
+from bedside.auth.caller import Caller
 from bedside.policy.decide import Policy
 from bedside.rest.trail import Trail
 from bedside.store.base import Store
 from bedside.subscriptions import records
 from bedside.subscriptions.config import SubscriptionConfig
-from bedside.subscriptions.events import Notice, caller_of, notification, owner_access, visible
+from bedside.subscriptions.events import Notice, notification, owner_access, visible
 from bedside.subscriptions.records import Event, SubscriptionRow
 from bedside.sync.feed import FeedSql
 
@@ -62,7 +63,7 @@ def audit_send(
     ok: bool,
 ) -> None:
     """One audit entry per notification sent (or failed), as the owner's access."""
-    trail = Trail(caller_of(sub.caller), policy.clock)
+    trail = Trail(Caller.from_record(sub.caller), policy.clock)
     numbers = f" (events {notices[0].event.number}-{notices[-1].event.number})" if notices else ""
     trail.note(
         "operation",

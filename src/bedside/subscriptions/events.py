@@ -22,7 +22,6 @@ import orjson
 
 from bedside.auth.caller import Caller
 from bedside.auth.grants import Grants
-from bedside.auth.scopes import ScopeSet
 from bedside.errors import FhirError
 from bedside.fhir.compartment import patients_of
 from bedside.fhir.search.confine import admits
@@ -32,7 +31,7 @@ from bedside.store.base import Session, Store
 from bedside.subscriptions.records import Event, SubscriptionRow
 from bedside.subscriptions.spec import BACKPORT, SubscriptionSpec
 
-__all__ = ["Notice", "caller_of", "caller_record", "notification", "owner_access", "visible"]
+__all__ = ["Notice", "notification", "owner_access", "visible"]
 
 STATUS_PROFILE: Final = f"{BACKPORT}/StructureDefinition/backport-subscription-status-r4"
 NOTIFICATION_PROFILE: Final = (
@@ -41,38 +40,11 @@ NOTIFICATION_PROFILE: Final = (
 _METHOD: Final = {"create": ("POST", "201"), "update": ("PUT", "200"), "delete": ("DELETE", "200")}
 
 
-def caller_record(caller: Caller) -> dict[str, Any]:
-    """What is kept of the creating token to decide access again at send time."""
-    return {
-        "subject": caller.subject,
-        "scope": caller.scopes.text(),
-        "client_id": caller.client_id,
-        "patient": caller.patient,
-        "fhir_user": caller.fhir_user,
-        "role": caller.role,
-        "grant_id": caller.grant_id,
-        "device": caller.device,
-    }
-
-
-def caller_of(record: dict[str, Any]) -> Caller:
-    return Caller(
-        subject=str(record["subject"]),
-        scopes=ScopeSet.parse(str(record["scope"])),
-        client_id=record.get("client_id"),
-        patient=record.get("patient"),
-        fhir_user=record.get("fhir_user"),
-        role=record.get("role"),
-        grant_id=record.get("grant_id"),
-        device=record.get("device"),
-    )
-
-
 def owner_access(
     store: Store, session: Session, policy: Policy, sub: SubscriptionRow
 ) -> Access | None:
     """The owner's access now; None when the grant it was created under has ended."""
-    caller = caller_of(sub.caller)
+    caller = Caller.from_record(sub.caller)
     if caller.grant_id is not None and not Grants(store, clock=policy.clock).is_active(
         caller.grant_id
     ):

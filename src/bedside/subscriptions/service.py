@@ -25,7 +25,7 @@ from bedside.rest.types import FhirRequest, FhirResponse
 from bedside.store.base import Session
 from bedside.subscriptions import records
 from bedside.subscriptions.config import SubscriptionConfig
-from bedside.subscriptions.events import caller_record, notification, status_parameters, visible
+from bedside.subscriptions.events import notification, status_parameters, visible
 from bedside.subscriptions.records import SubscriptionRow
 from bedside.subscriptions.spec import BACKPORT, CONTENTS, parse_subscription
 from bedside.sync.feed import FeedSql
@@ -131,7 +131,7 @@ class SubscriptionService:
         kept = {k: v for k, v in req.body.items() if k not in ("id", "meta", "status", "text")}
         owner = owner_of(repo.caller.subject, repo.caller.client_id)
         now = repo.policy.clock()
-        records.insert(db, sid, owner, caller_record(repo.caller), kept, spec, status,
+        records.insert(db, sid, owner, repo.caller.to_record(), kept, spec, status,
                        (horizon, -1), now)  # fmt: skip
         sub = records.get(db, sid)
         assert sub is not None
