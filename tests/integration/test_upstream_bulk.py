@@ -164,7 +164,9 @@ def bulk(tmp_path: Path) -> Iterator[tuple[BulkSource, str]]:
     base = f"http://127.0.0.1:{port}/fhir"
     source = BulkSource()
     server = uvicorn.Server(
-        uvicorn.Config(source.app(base), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            source.app(base), host="127.0.0.1", port=port, log_level="warning", log_config=None
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -170,7 +171,13 @@ def test_mllp_frames_skip_noise_and_refuse_oversize() -> None:
             if got is None:
                 return out
 
+    def run(data: bytes, limit: int) -> list[bytes | None]:
+        # a loop of its own in a thread of its own: an earlier module's (Playwright's) loop may
+        # still count as running in this one
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            return worker.submit(asyncio.run, frames(data, limit)).result()
+
     data = b"noise\x0bMSH|one\x1c\x0d\x0bMSH|two\x1c\x0d"
-    assert asyncio.run(frames(data, 1000)) == [b"MSH|one", b"MSH|two", None]
+    assert run(data, 1000) == [b"MSH|one", b"MSH|two", None]
     with pytest.raises(FrameTooLarge):
-        asyncio.run(frames(b"\x0b" + b"x" * 5000 + b"\x1c\x0d", 100))
+        run(b"\x0b" + b"x" * 5000 + b"\x1c\x0d", 100)
