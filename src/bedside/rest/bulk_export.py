@@ -32,18 +32,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
 
-import orjson
-
 from bedside.audit.entry import SUCCESS, AuditEntry, Auditor
 from bedside.auth.caller import Caller
 from bedside.errors import FhirError, Forbidden, InvalidRequest, NotFound
 from bedside.fhir.compartment import PATIENT_COMPARTMENT, patient_compartment
-from bedside.fhir.dates import parse_range
 from bedside.fhir.resource_types import NOT_STORED, RESOURCE_TYPES, is_resource_type
-from bedside.fhir.search.confine import admits, confine
 from bedside.fhir.search.query import SearchQuery, parse_search
 from bedside.policy.decide import Policy
 from bedside.rest.access import Access
+from bedside.rest.export_deleted import write_deleted
 from bedside.rest.export_jobs import ExportJob, JobFolders
 from bedside.rest.interactions import Interactions, load
 from bedside.rest.links import bind_links
@@ -181,7 +178,7 @@ class BulkExports:
                     if not self.jobs.save(job, only_if_exists=True):
                         return
                 if job.since:
-                    job.deleted = self._export_deleted(session, access, job, snapshot)
+                    job.deleted = write_deleted(session, access, job, snapshot, self.root)
             job.output = output
             job.state = "completed"
             job.finished = time.time()
@@ -228,44 +225,6 @@ class BulkExports:
         if count == 0:
             path.unlink(missing_ok=True)
         return count
-
-    def _export_deleted(
-        self, session: Session, access: Access, job: ExportJob, snapshot: int
-    ) -> int:
-        """Bulk Data 2.0 ``deleted``: with ``_since``, each resource of the job's types deleted
-        since then whose last version the caller could have exported (inside their view and,
-        for a patient or group export, the patients' compartments), as DELETE entries of
-        transaction Bundles (``deleted.ndjson``, a Bundle of at most :data:`PAGE` a line)."""
-        bounds = parse_range(job.since or "")
-        if bounds is None:
-            return 0
-        since = datetime.fromtimestamp(bounds[0] / 1000, UTC).isoformat(timespec="milliseconds")
-        since = since.replace("+00:00", "Z")
-        gone: list[str] = []
-        for rtype in job.types:
-            visible = access.rows(rtype, "search")
-            if visible is not None and visible.nothing:
-                continue
-            if job.patients is not None:
-                visible = confine(visible, rtype, job.patients)
-            for rid, content in session.deleted_since(rtype, since, snapshot):
-                if visible is None or admits(visible, orjson.loads(content)):
-                    gone.append(f"{rtype}/{rid}")
-        if not gone:
-            return 0
-        fd = os.open(self.root / job.id / "deleted.ndjson", os.O_WRONLY | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            for start in range(0, len(gone), PAGE):
-                entries = [
-                    {"request": {"method": "DELETE", "url": u}} for u in gone[start : start + PAGE]
-                ]
-                out.write(
-                    orjson.dumps(
-                        {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-                    )
-                )
-                out.write(b"\n")
-        return len(gone)
 
     def _query(self, access: Access, job: ExportJob, rtype: str, text: str | None) -> SearchQuery:
         pairs = parse_qsl(text) if text else []
