@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bedside.device import DeviceError
 from bedside.device.tasks import TaskChange
 from tests.conftest import BACKENDS
 from tests.integration._smart import Smart, smart_server
@@ -89,3 +90,52 @@ def test_two_nurses_edit_one_task_offline_one_merge_and_one_clash_to_review(
         item = c.get(f"/review/{result['review']}").json()
     assert item["fields"] == ["note"]
     assert item["server_value"]["note"] == server["note"]
+
+    # 3. the device explains it: what she entered, what the server has, who changed it
+    explained = b.node.review_item(pending.seq)
+    assert explained.server_known and explained.can_resolve
+    assert explained.rows == [
+        ("note", "Note", "Patient prefers the afternoon", "Dressing pack in the side room")
+    ]
+    assert explained.changed_by.startswith("nurse (on their device), ")
+    assert "not in the patient's record yet" in explained.meaning
+
+    # 4. she withdraws it: the server keeps its version, her device follows, nothing is lost
+    b.node.withdraw_review(pending.seq)
+    assert b.node.review_item(pending.seq).queued == "server"
+    b.sync()
+    settled = {e.seq: e for e in b.node.outbox()}[pending.seq]
+    assert settled.state == "rejected" and "kept the server's version" in (settled.reason or "")
+    assert b.node.read("Task", task_id).resource["note"] == server["note"]
+    assert read(smart, f"/Task/{task_id}")["note"] == server["note"]
+
+
+def test_a_clash_resolved_on_the_device_field_by_field_is_written_by_the_server(
+    smart: Smart, tmp_path: Path
+) -> None:
+    ward, users = new_ward(smart, "nurse", "nurse")
+    patient = ward.patient
+    body = task(patient)
+    body.pop("id")
+    task_id = smart.create(body)
+    a, b = (enroll_phone(smart, u[0], tmp_path / u[0], patient) for u in users)
+    a.node.update_task(task_id, TaskChange(status="accepted", description="Dress the heel"))
+    b.node.update_task(task_id, TaskChange(status="cancelled", reason="Discharged home",
+                                           description="Dress the left heel"))  # fmt: skip
+    a.sync()
+    clash = b.sync()
+    assert clash.needs_review == 1
+    (pending,) = [e for e in b.node.outbox() if e.state == "needs-review"]
+    view = b.node.review_item(pending.seq)
+    # accepted then cancelled: the state machine orders them (cancelled is reached from
+    # accepted), so only the description clashes
+    assert [row[0] for row in view.rows] == ["description"]
+    with pytest.raises(DeviceError, match="every field"):
+        b.node.resolve_review(pending.seq, {"status": "mine"})
+    b.node.resolve_review(pending.seq, {"description": "mine"})
+    b.sync()
+    done = {e.seq: e for e in b.node.outbox()}[pending.seq]
+    assert done.state == "confirmed"
+    written = read(smart, f"/Task/{task_id}")
+    assert (written["status"], written["description"]) == ("cancelled", "Dress the left heel")
+    assert written["statusReason"] == {"text": "Discharged home"}

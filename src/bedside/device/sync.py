@@ -28,6 +28,7 @@ from bedside.device.errors import DeviceError
 from bedside.device.node import Node
 from bedside.device.outbox import OutboxEntry
 from bedside.device.remote import Remote
+from bedside.device.reviews_sync import fetch_details, send_choices
 from bedside.sync.event import format_time, parse_time
 
 __all__ = [
@@ -107,7 +108,9 @@ def sync(
     summary = SyncSummary()
     try:
         push(node, remote, token, summary, progress=progress)
+        send_choices(node, remote, token)  # withdrawals and merges the clinician chose
         pull(node, remote, token, summary, progress=progress)
+        fetch_details(node, remote, token)  # the server's side of new review items
         node.mark_synced()
         report_health(node, remote, token)
     except DeviceError:

@@ -136,7 +136,7 @@ def view_of(item: ChartItem) -> TaskView:
     code = r.get("code")
     code_text = ""
     if isinstance(code, dict):
-        first = next(iter(code.get("coding") or [{}]), {})
+        first: dict[str, Any] = next(iter(code.get("coding") or [{}]), {})
         code_text = str(code.get("text") or first.get("display") or "")
     description = str(r.get("description") or "")
     owner = r.get("owner")

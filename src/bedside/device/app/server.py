@@ -27,7 +27,17 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bedside.device.app import chart, observe, outbox, patients, pinning, tasks, trend, unlock
+from bedside.device.app import (
+    chart,
+    observe,
+    outbox,
+    patients,
+    pinning,
+    review,
+    tasks,
+    trend,
+    unlock,
+)
 from bedside.device.app.gate import Gate
 from bedside.device.app.guard import Guard
 from bedside.device.app.pages import Pages
@@ -74,6 +84,7 @@ def build_app(pages: Pages) -> Guard:
         *chart.routes(pages),
         *tasks.routes(pages),
         *outbox.routes(pages),
+        *review.routes(pages),
         Mount("/static", StaticFiles(directory=_STATIC), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={DeviceError: failed})
