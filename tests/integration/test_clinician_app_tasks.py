@@ -148,3 +148,23 @@ def test_read_only_mode_refuses_a_task_change(app: AppWorld) -> None:
     answer = app.post("/patients/p1/tasks/t-dress", form("accepted"))
     assert answer.status_code == 403 and "you can read but not record" in text(answer.text)
     assert app.node.outbox() == []
+
+
+def test_a_needs_review_item_is_explained_and_kept_for_the_reviewer(app: AppWorld) -> None:
+    app.post("/patients/p1/tasks/t-dress", form("accepted", note="Dressing pack by bed 3"))
+    (taken,) = app.node.outbox_take(1)
+    reason = "Both you and someone else changed the task's note."
+    app.node.outbox_settle(taken.seq, {"state": "needs-review", "reason": reason, "review": "r-1"})
+    assert f'href="/sync/item/{taken.seq}"' in app.get("/sync").text
+    page = text(app.get(f"/sync/item/{taken.seq}").text)
+    assert reason in page and "is not in the patient's record yet" in page
+    assert "Dressing pack by bed 3" in page and "Accepted, not started" in page  # what she entered
+    assert "Keep it for the reviewer" in page and "Withdraw my change" in page
+    kept = app.post(f"/sync/item/{taken.seq}", {"action": "keep"})
+    assert kept.status_code == 303
+    assert "kept it for the reviewer" in text(app.get(f"/sync/item/{taken.seq}").text)
+    assert app.post(f"/sync/item/{taken.seq}", {"action": "shred"}).status_code == 422
+    assert app.get("/sync/item/not-a-number").status_code == 409
+    assert [e.state for e in app.node.outbox()] == ["needs-review"]  # still here
+    # the task screen says its last change waits for review
+    assert reason in text(app.get("/patients/p1/tasks/t-dress").text)

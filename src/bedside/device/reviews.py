@@ -216,6 +216,11 @@ def _text(key: str, value: Any) -> str:
 
 def _owed(s: Session, seq: int, states: tuple[str, ...] = _OPEN) -> OutboxEntry:
     entry = _entry(s, seq)
+    if entry.state == "rejected" and entry.state not in states:
+        raise DeviceError(
+            "A rejected change cannot be resolved: the server will not apply it. Record it"
+            " again if it still matters."
+        )
     if entry.state not in states:
         raise DeviceError("This item no longer needs a decision here.")
     return entry
