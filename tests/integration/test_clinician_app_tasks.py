@@ -94,6 +94,8 @@ def test_only_the_state_machines_moves_are_offered_in_words(app: AppWorld) -> No
     assert moves(requested) == ["keep", "received", "accepted", "ready", "in-progress",
                                 "rejected", "cancelled"]  # fmt: skip
     assert "Accept it" in requested and "Leave it requested, not yet accepted" in requested
+    assert "Owner You" in text(requested)
+    assert "Owner Nobody has taken it yet" in text(app.get("/patients/p1/tasks/t-turn").text)
     running = app.get("/patients/p1/tasks/t-turn").text
     assert moves(running) == ["keep", "completed", "on-hold", "failed", "cancelled"]
     assert "Mark as done" in running and "Put it on hold" in running

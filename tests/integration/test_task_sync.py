@@ -93,7 +93,7 @@ def test_two_nurses_edit_one_task_offline_one_merge_and_one_clash_to_review(
 
     # 3. the device explains it: what she entered, what the server has, who changed it
     explained = b.node.review_item(pending.seq)
-    assert explained.server_known and explained.can_resolve
+    assert explained.server_known and explained.can_resolve and explained.clashes == ("note",)
     assert explained.rows == [
         ("note", "Note", "Patient prefers the afternoon", "Dressing pack in the side room")
     ]
@@ -129,7 +129,8 @@ def test_a_clash_resolved_on_the_device_field_by_field_is_written_by_the_server(
     view = b.node.review_item(pending.seq)
     # accepted then cancelled: the state machine orders them (cancelled is reached from
     # accepted), so only the description clashes
-    assert [row[0] for row in view.rows] == ["description"]
+    assert view.clashes == ("description",)
+    assert [row[0] for row in view.rows] == ["description", "status", "statusReason"]
     with pytest.raises(DeviceError, match="every field"):
         b.node.resolve_review(pending.seq, {"status": "mine"})
     b.node.resolve_review(pending.seq, {"description": "mine"})

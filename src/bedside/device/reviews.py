@@ -33,7 +33,7 @@ from bedside.device.session import Session
 from bedside.device.store import Connection
 from bedside.device.tasks import STATUS_WORDS
 from bedside.policy.rules import MERGEABLE, PolicyRules
-from bedside.sync.conflicts import IGNORED, merge
+from bedside.sync.conflicts import IGNORED, differing, merge
 
 __all__ = [
     "ReviewView",
@@ -85,6 +85,7 @@ class ReviewView:
     meaning: str
     #: (field, label, what the clinician entered, what the server has) for each field shown
     rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    clashes: tuple[str, ...] = ()  # the fields changed both ways (the rows a resolution picks)
     server_known: bool = False
     changed_by: str = ""  # "Dr Ada Lovelace (on a device), 2027-01-15 08:00" or ""
     acknowledged: bool = False
@@ -130,15 +131,18 @@ def _conflict_row(
 def explain(s: Session, seq: int) -> ReviewView:
     entry = _entry(s, seq)
     mine: dict[str, Any] = entry.event.get("resource") or {}
-    server, fields = _conflict(s, seq)
+    server, fields, base = _conflict_row(s, seq)
     theirs = (server or {}).get("resource") if server else None
-    if not fields:
-        fields = [k for k in ("status", "description", "note", "title") if k in mine] or [
+    shown = list(fields)
+    if isinstance(base, dict):  # what else she changed: it waits with the clash
+        shown += [k for k in differing(mine, base) if k not in fields]
+    if not shown:
+        shown = [k for k in ("status", "description", "note", "title") if k in mine] or [
             k for k in sorted(mine) if k not in IGNORED
         ][:6]
     rows = [
         (f, _label(f), _text(f, mine.get(f)), _text(f, theirs.get(f)) if theirs else "")
-        for f in fields
+        for f in shown
     ]
     by = ""
     who = (server or {}).get("by") or {}
@@ -159,6 +163,7 @@ def explain(s: Session, seq: int) -> ReviewView:
         reason=entry.reason or "",
         meaning=_meaning(entry, fields, bool(theirs)),
         rows=rows,
+        clashes=tuple(fields),
         server_known=theirs is not None,
         changed_by=by,
         acknowledged=seq in _json(s, _ACK, []),
@@ -172,7 +177,7 @@ def explain(s: Session, seq: int) -> ReviewView:
 
 
 def _meaning(entry: OutboxEntry, fields: list[str], known: bool) -> str:
-    what = ", ".join(_label(f).lower() for f in fields) or "change"
+    what = " and ".join(_label(f).lower() for f in fields)
     if entry.state == "rejected":
         return (
             "Your change was not applied and will not be: the patient's record on the server does"
@@ -180,10 +185,11 @@ def _meaning(entry: OutboxEntry, fields: list[str], known: bool) -> str:
             " care, record it again if you still may, or hand it over to a colleague."
         )
     server = "the server's version shown here" if known else "the server's version"
+    clash = f": your {what} clashed with a colleague's" if fields else ""
     return (
-        f"Your {what} is not in the patient's record yet. Colleagues see {server}, and a"
-        " reviewer will decide which stands. Until then, act on the server's version, and tell"
-        " the team now if what you entered matters for the patient's care."
+        f"Your change is not in the patient's record yet{clash}. Colleagues see {server}, and"
+        " a reviewer will decide which stands. Until then, act on the server's version, and"
+        " tell the team now if what you entered matters for the patient's care."
     )
 
 

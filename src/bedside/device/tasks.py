@@ -103,6 +103,7 @@ class TaskView:
     description: str
     note: str
     owner: str  # the owner's reference, "" when nobody owns it
+    owner_words: str  # "You", the owner's name as the Task gives it, or "Nobody has taken it yet"
     priority: str
     moves: tuple[tuple[str, str], ...]  # (status, words) the clinician may choose
     local_state: str
@@ -130,7 +131,8 @@ def choices(status: str) -> tuple[tuple[str, str], ...]:
     return tuple((s, _MOVE_WORDS[s]) for s in _MOVE_ORDER if s in allowed)
 
 
-def view_of(item: ChartItem) -> TaskView:
+def view_of(item: ChartItem, me: str | None = None) -> TaskView:
+    """The Task as the screens show it; ``me`` is the user's FHIR reference (for "You")."""
     r = item.resource
     status = str(r.get("status") or "")
     code = r.get("code")
@@ -140,6 +142,13 @@ def view_of(item: ChartItem) -> TaskView:
         code_text = str(code.get("text") or first.get("display") or "")
     description = str(r.get("description") or "")
     owner = r.get("owner")
+    ref = str(owner.get("reference") or "") if isinstance(owner, dict) else ""
+    if me and ref == me:
+        words = "You"
+    elif isinstance(owner, dict) and (owner.get("display") or ref):
+        words = str(owner.get("display") or "A colleague or team")
+    else:
+        words = "Nobody has taken it yet"
     return TaskView(
         id=item.id,
         patient=item.patient or "",
@@ -148,7 +157,8 @@ def view_of(item: ChartItem) -> TaskView:
         status_words=STATUS_WORDS.get(status, status.replace("-", " ") or "No status"),
         description=description,
         note=_note_text(r),
-        owner=str(owner.get("reference") or "") if isinstance(owner, dict) else "",
+        owner=ref,
+        owner_words=words,
         priority=str(r.get("priority") or "routine"),
         moves=choices(status),
         local_state=item.local_state,
@@ -158,7 +168,10 @@ def view_of(item: ChartItem) -> TaskView:
 
 def outstanding(s: Session, patient: str, *, all_states: bool = False) -> list[TaskView]:
     """The patient's Tasks on this device: outstanding ones (or every one), urgent first."""
-    found = [view_of(i) for i in reading.chart(s, patient, "Task")]
+    me = s.policy.claims.get("fhirUser")
+    found = [
+        view_of(i, me if isinstance(me, str) else None) for i in reading.chart(s, patient, "Task")
+    ]
     shown = [t for t in found if all_states or t.outstanding]
     return sorted(shown, key=_order)
 
