@@ -36,6 +36,7 @@ from bedside.policy.rules import MERGEABLE, PolicyRules
 from bedside.sync.conflicts import IGNORED, differing, merge
 
 __all__ = [
+    "MERGEABLE_TYPES",
     "ReviewView",
     "acknowledge",
     "close_settled",

@@ -29,6 +29,9 @@ from bedside.device.session import Session
 from bedside.sync.conflicts import task_next
 
 __all__ = [
+    "MAX_DESCRIPTION",
+    "MAX_NOTE",
+    "NEEDS_REASON",
     "OUTSTANDING",
     "STATUS_WORDS",
     "TaskChange",
