@@ -113,10 +113,13 @@ def test_not_given_needs_a_reason_and_is_never_a_duplicate(app: AppWorld) -> Non
         f"/patients/p1/meds/{ORDER}/check", {"patient": "p1", "outcome": "not-given"}
     )
     assert missing.status_code == 422 and "Choose why the dose was not given." in missing.text
-    assert "Possible duplicate" not in app.post(
-        f"/patients/p1/meds/{ORDER}/check",
-        {"patient": "p1", "outcome": "not-given", "reason": "refused", "time": "10:00"},
-    ).text
+    assert (
+        "Possible duplicate"
+        not in app.post(
+            f"/patients/p1/meds/{ORDER}/check",
+            {"patient": "p1", "outcome": "not-given", "reason": "refused", "time": "10:00"},
+        ).text
+    )
     answer = give(app, outcome="not-given", reason="refused", time="10:00")
     assert answer.status_code == 303
     refused = next(d for d in doses(app) if d["status"] == "not-done")
