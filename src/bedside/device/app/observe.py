@@ -192,9 +192,15 @@ def routes(pages: Pages) -> list[Route]:
             said = f"{assessment.headline} ({assessment.response.label})"
         else:
             said = "An incomplete set, with no NEWS2 score"
-        pages.gate.flash(f"Saved on device: {said}. It will be sent at the next sync.")
-        if assessment.band in PRIORITY:  # medium or high: the chart leads with "Escalate"
-            pages.gate.flash("This score calls for an urgent response: escalate it to the team.")
+        urgent = assessment.band in PRIORITY  # medium or high: the chart leads with "Escalate"
+        pages.gate.flash(
+            f"Saved on device: {said}. It will be sent at the next sync."
+            + (
+                " This score calls for an urgent response: escalate it to the team."
+                if urgent
+                else ""
+            )
+        )
         return RedirectResponse(f"/patients/{pid}", status_code=303)
 
     return [
