@@ -94,6 +94,7 @@ def test_another_order_is_not_a_duplicate_but_the_same_medicine_without_an_order
 def test_a_dose_recorded_later_than_the_proposed_time_counts_too() -> None:
     """Back-charting a dose at 10:00 when one is already recorded at 11:00."""
     assert len(rules.duplicates("rx1", order(), [given(-1)], NOW)) == 1
+    assert rules.duplicates("rx1", order(), [given(-30)], NOW) == []  # beyond the interval
 
 
 def test_given_builds_a_valid_r4_record_with_dose_route_performer_and_context() -> None:
