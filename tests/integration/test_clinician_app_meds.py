@@ -212,7 +212,9 @@ def test_a_low_news2_does_not_prompt_but_a_concern_can_still_be_raised(app: AppW
     calm |= {"pulse": "80", "temperature": "37.0"}
     app.post("/patients/p1/observe", {**calm, "patient": "p1", "draft": ""})
     assert 'id="escalate-now"' not in app.get("/patients/p1").text
-    sent = app.post("/patients/p1/escalate", {"patient": "p1", "message": "Family worried"})
+    sent = app.post(  # an id that is no NEWS2 of this patient is not referenced
+        "/patients/p1/escalate", {"patient": "p1", "news2": "c1-p1", "message": "Family worried"}
+    )
     assert sent.status_code == 303
     (concern,) = [i.resource for i in app.node.chart("p1", "Communication")]
     assert concern["priority"] == "routine" and "reasonReference" not in concern

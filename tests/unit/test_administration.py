@@ -145,6 +145,10 @@ def test_not_given_carries_its_reason_and_held_is_on_hold_neither_with_a_dose() 
     assert other["statusReason"][0]["text"] == "Other reason: vomiting"
     held = rules.build(**common, outcome="held", effective="2027-01-15T10:00:00Z")
     assert held["status"] == "on-hold" and "statusReason" not in held and "dosage" not in held
+    noted = rules.build(
+        **common, outcome="held", effective="2027-01-15T10:00:00Z", reason_text="surgery at 2"
+    )
+    assert noted["note"] == [{"text": "surgery at 2"}]
     for made in (refused, other, held):
         assert not check_resource(made, "MedicationAdministration")
 

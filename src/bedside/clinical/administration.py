@@ -297,6 +297,6 @@ def build(
             dosage["route"] = {"text": route}
         if dosage:
             record["dosage"] = dosage
-    if outcome == "held" and reason_text:
+    if outcome != "not-given" and reason_text:  # (not given: it is in statusReason)
         record["note"] = [{"text": reason_text}]
     return record

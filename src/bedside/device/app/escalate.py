@@ -83,6 +83,14 @@ def prompt(items: list[ChartItem]) -> dict[str, Any] | None:
     return {"id": latest.id, "total": score.total, "band": score.band_text}
 
 
+def _news2_by_id(items: list[ChartItem], rid: str) -> ChartItem | None:
+    """The patient's NEWS2 total the form named (the latest when the form was opened)."""
+    return next(
+        (i for i in items if i.type == "Observation" and i.id == rid and is_total(i.resource)),
+        None,
+    )
+
+
 def _teams(items: list[ChartItem]) -> list[ChartItem]:
     return [i for i in items if i.type == "CareTeam" and i.resource.get("status") == "active"]
 
@@ -180,9 +188,8 @@ def routes(pages: Pages) -> list[Route]:
         if blocked:
             return page(request, pid, message, [blocked], 403)
         items = node.chart(pid)
-        latest = latest_news2(items)
-        include = latest is not None and form.get("news2") == latest.id
-        score = views.news2_of(latest.resource) if include and latest else None
+        chosen = _news2_by_id(items, str(form.get("news2") or ""))
+        score = views.news2_of(chosen.resource) if chosen else None
         teams = _teams(items)
         who = node.fhir_user()
         live = [
@@ -192,7 +199,7 @@ def routes(pages: Pages) -> list[Route]:
             patient=pid,
             message=message,
             sent=node.clock(),
-            news2=latest if include else None,
+            news2=chosen,
             band=score.band if score else None,
             teams=teams,
             sender=who,
