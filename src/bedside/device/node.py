@@ -324,6 +324,13 @@ class Node(SyncSide, WardSide):
         with self._use() as s:
             return reading.conflicts(s)
 
+    def fhir_user(self) -> str | None:
+        """The signed-in user's own record ("Practitioner/9"), as the policy snapshot names it
+        (the performer or sender of what the app records), or None when it names none."""
+        with self._use() as s:
+            value = s.policy.claims.get("fhirUser")
+            return value if isinstance(value, str) and value else None
+
     # --- writing ------------------------------------------------------------------------------
 
     def record(self, action: str, resource: dict[str, Any], patient: str | None = None) -> Recorded:

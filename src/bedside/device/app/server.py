@@ -27,7 +27,17 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bedside.device.app import chart, observe, outbox, patients, pinning, trend, unlock
+from bedside.device.app import (
+    chart,
+    escalate,
+    meds,
+    observe,
+    outbox,
+    patients,
+    pinning,
+    trend,
+    unlock,
+)
 from bedside.device.app.gate import Gate
 from bedside.device.app.guard import Guard
 from bedside.device.app.pages import Pages
@@ -69,6 +79,8 @@ def build_app(pages: Pages) -> Guard:
         *unlock.routes(pages),
         *patients.routes(pages),
         *observe.routes(pages),
+        *meds.routes(pages),
+        *escalate.routes(pages),
         *pinning.routes(pages),
         *trend.routes(pages),
         *chart.routes(pages),
