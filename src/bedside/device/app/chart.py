@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bedside.clinical.news2_codes import component_key
-from bedside.device.app import views
+from bedside.device.app import notes, views
 from bedside.device.app.pages import Pages
 from bedside.device.app.summary import banner_of, latest_vitals, summarise
 from bedside.device.errors import DeviceError
@@ -64,6 +64,7 @@ def routes(pages: Pages) -> list[Route]:
             summary=done,
             shown=shown,
             score=done.latest_news2,
+            notes=notes.panel(node, pid, items),
         )
 
     def section(request: Request) -> Response:
