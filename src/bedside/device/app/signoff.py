@@ -15,7 +15,7 @@ and the confirmation say so plainly: "This sign-off will be checked when the dev
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -27,6 +27,7 @@ from bedside.device.app.pages import Pages, form_of
 from bedside.device.app.summary import banner_of
 from bedside.device.chart import ChartItem
 from bedside.device.errors import DeviceError, Refused
+from bedside.device.index import display_of
 from bedside.device.notes import SIGNABLE, note_text, note_title, signable, signed_off
 
 __all__ = ["CHECKED_AT_SYNC", "routes"]
@@ -50,6 +51,24 @@ _WRONG_PATIENT: Final = (
 def routes(pages: Pages) -> list[Route]:
     node = pages.node
 
+    def who(ref: dict[str, Any]) -> str:
+        """An author in words: "You", a name the device holds, or what the record says."""
+        target = str(ref.get("reference") or "")
+        if target and target == node.practitioner():
+            return "You"
+        if ref.get("display"):
+            return str(ref["display"])
+        kind, _, rid = target.partition("/")
+        if kind in ("Practitioner", "PractitionerRole") and rid:
+            try:
+                name = display_of(node.read(kind, rid).resource)[0]
+            except DeviceError:
+                name = None
+            if name:
+                return name
+            return "A colleague whose details are not on this device"
+        return target or "not stated in the record"
+
     def document(pid: str, rtype: str, rid: str) -> ChartItem:
         if rtype not in SIGNABLE:
             raise DeviceError(_NOT_A_DOCUMENT)
@@ -63,7 +82,7 @@ def routes(pages: Pages) -> list[Route]:
     ) -> Response:
         pid = str(found.patient)
         resource = found.resource
-        authors = [views.reference(a) for a in resource.get("author") or ()]
+        authors = [who(a) for a in resource.get("author") or () if isinstance(a, dict)]
         when = views.parse_when(resource.get("date"))
         return pages.render(
             request,
