@@ -37,7 +37,7 @@ __all__ = [
 
 LOINC: Final = "http://loinc.org"
 PROGRESS_NOTE: Final = "11506-3"
-MAX_NOTE: Final = 20_000  # characters: a long note, well inside the app's 64 KiB body limit
+MAX_NOTE: Final = 8_000  # characters: a long note; its form post stays inside the 64 KiB limit
 MAX_TITLE: Final = 120
 #: The types a sign-off applies to, and the element that says "final".
 SIGNABLE: Final = {"DocumentReference": "docStatus", "Composition": "status"}
