@@ -136,6 +136,9 @@ def test_a_nurse_writes_a_note_through_its_drafts_and_a_doctor_signs_it_off_offl
         expect(page.locator("#s-notes ~ ul li", has_text="Night review")).to_contain_text(
             "saved on device"
         )
+        expect(page.locator("#s-notes ~ ul li", has_text="Night review")).to_contain_text(
+            "waiting for sign-off"
+        )
         assert page.locator("#note-drafts").count() == 0
         shots(page, "note-finished")
         sync_now(page, nurse.base)
@@ -162,6 +165,9 @@ def test_a_nurse_writes_a_note_through_its_drafts_and_a_doctor_signs_it_off_offl
         shots(page, "signoff")
         sign_off(page, doctor.base, NAME, "Night review")
         assert page.locator("#to-sign").count() == 0
+        expect(page.locator("#s-notes ~ ul li", has_text="Night review")).to_contain_text(
+            "signed off"
+        )
         shots(page, "signoff-done")
         restart(smart)
         sync_now(page, doctor.base)

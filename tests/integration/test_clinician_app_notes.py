@@ -196,6 +196,7 @@ def test_a_doctor_signs_off_offline_and_is_told_it_is_checked_at_sync(doctor: Ap
     after = text(doctor.get("/patients/p1").text)
     assert "Signed off on this device: Ward round note. This sign-off will be checked" in after
     assert "Sign off: Ward round note" not in after  # never twice from this device
+    assert "Ward round note signed off" in after  # the recent notes line says so
     twice = doctor.post("/patients/p1/sign-off/DocumentReference/d1-p1", {"patient": "p1"})
     assert twice.status_code == 409 and "already signed off" in twice.text
     assert len([e for e in doctor.node.outbox() if e.resource_id == "d1-p1"]) == 1
@@ -211,3 +212,21 @@ def test_a_sign_off_is_refused_for_another_patient_or_a_type_that_is_not_a_docum
     wrong = doctor.post("/patients/p1/sign-off/DocumentReference/d1-p1", {"patient": "p2"})
     assert wrong.status_code == 409
     assert doctor.node.read("DocumentReference", "d1-p1").resource.get("docStatus") is None
+
+
+def test_read_only_refuses_to_finish_or_sign_but_keeps_the_note_as_a_draft(
+    doctor: AppWorld,
+) -> None:
+    expires = doctor.node.status().snapshot_expires
+    assert expires is not None
+    doctor.clock.now = expires + 60  # past exp, inside the grace: read-only
+    doctor.unlock()
+    form = {"patient": "p1", "text": "Reviewed, for discharge tomorrow.", "intent": "finish"}
+    answer = doctor.post("/patients/p1/notes", form)
+    assert answer.status_code == 403 and "you can read but not record" in text(answer.text)
+    (draft,) = note_drafts(doctor, "p1")  # nothing typed is lost
+    assert note_text(draft.resource) == "Reviewed, for discharge tomorrow."
+    assert form_value(answer.text, "draft") == draft.id
+    signing = doctor.post("/patients/p1/sign-off/DocumentReference/d1-p1", {"patient": "p1"})
+    assert signing.status_code == 403
+    assert doctor.node.outbox() == []

@@ -31,6 +31,7 @@ __all__ = [
     "note_resource",
     "note_text",
     "note_title",
+    "sign_state",
     "signable",
     "signed_off",
 ]
@@ -108,6 +109,16 @@ def signable(resource: dict[str, Any]) -> bool:
     if resource["resourceType"] == "Composition":
         return resource.get("status") == "preliminary"
     return resource.get("docStatus") in (None, "preliminary")
+
+
+def sign_state(resource: dict[str, Any]) -> str:
+    """ "signed off", "waiting for sign-off", or '' (not a document, or withdrawn)."""
+    element = SIGNABLE.get(str(resource.get("resourceType")))
+    if element is None or resource.get("status") in _NOT_SIGNABLE:
+        return ""
+    if resource.get(element) == "final":
+        return "signed off"
+    return "waiting for sign-off" if signable(resource) else ""
 
 
 def signed_off(resource: dict[str, Any], signer: str | None, *, at: float) -> dict[str, Any]:

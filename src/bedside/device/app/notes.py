@@ -236,10 +236,12 @@ def routes(pages: Pages) -> list[Route]:
             return RedirectResponse(f"/patients/{pid}", status_code=303)
         if not text.strip():
             return again(_EMPTY, 422)
+        saved = keep(pid, text, title, draft, key)  # kept first: a refusal loses nothing
         blocked = pages.can_record()
         if blocked:
-            return again(blocked, 403)
-        saved = keep(pid, text, title, draft, key)
+            return form_page(
+                request, pid, text=text, title=title, draft=saved, errors=[blocked], status=403
+            )
         node.record_draft(saved)
         pages.gate.flash(
             f"Saved on device: {title or 'Progress note'}. It will be sent at the next sync."
