@@ -11,6 +11,9 @@
    server commit it, and holds the answer back; the app is killed while it waits. Started again
    (no proxy) and synced, the server holds every event exactly once and the device's outbox has
    each event once, confirmed.
+
+And the gentler interruptions the autosave's page events cover: leaving the note for another
+page, or closing the window, before a tick has come keeps what was typed (``pagehide``).
 """
 
 from __future__ import annotations
@@ -259,3 +262,46 @@ def test_killed_while_a_sync_is_in_flight_then_synced_again_nothing_is_lost_or_d
         )
     finally:
         node.lock()
+
+
+def draft_shown(page: Page, base: str, words: str, timeout: float = 10.0) -> None:
+    """The chart lists a note draft holding ``words`` (the last save may land a moment late)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        open_chart(page, base, NAME)
+        drafts = page.locator("#note-drafts")
+        if drafts.count() and words in drafts.inner_text():
+            return
+        assert time.monotonic() < deadline, f"no draft with {words!r} on the chart"
+        time.sleep(0.5)
+
+
+def test_leaving_or_closing_the_page_before_the_tick_keeps_the_note(
+    browser: Browser, phone: Phone
+) -> None:
+    home = phone.node.home
+    hand_over(phone)
+    app = AppProcess.start(home, extra=("--sync-every", "600"))
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    try:
+        unlock(page, app)
+        open_chart(page, app.base, NAME)
+        page.get_by_role("link", name="Write a note").click()
+        page.get_by_label(f"Progress note for {NAME}").fill("Pain 2 out of 10.")
+        page.get_by_role("link", name="My patients").click()  # at once: no tick yet
+        page.wait_for_url(f"{app.base}/patients")
+        draft_shown(page, app.base, "Pain 2 out of 10.")
+
+        page.get_by_role("link", name="Write a note").click()
+        box = page.get_by_label(f"Progress note for {NAME}")
+        expect(box).to_have_value("Pain 2 out of 10.")
+        box.press("End")
+        box.press_sequentially(" Walked to the door.", delay=5)
+        page.close()  # the window closed before the tick
+        page = context.new_page()
+        page.goto(f"{app.base}/patients")
+        draft_shown(page, app.base, "Pain 2 out of 10. Walked to the door.")
+    finally:
+        context.close()
+        app.stop()
