@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bedside.clinical.news2_codes import component_key
-from bedside.device.app import escalate, views
+from bedside.device.app import escalate, notes, views
 from bedside.device.app.pages import Pages
 from bedside.device.app.summary import banner_of, latest_vitals, summarise
 from bedside.device.errors import DeviceError
@@ -65,6 +65,7 @@ def routes(pages: Pages) -> list[Route]:
             shown=shown,
             score=done.latest_news2,
             concern=escalate.prompt(items),
+            notes=notes.panel(node, pid, items),
         )
 
     def section(request: Request) -> Response:

@@ -31,10 +31,12 @@ from bedside.device.app import (
     chart,
     escalate,
     meds,
+    notes,
     observe,
     outbox,
     patients,
     pinning,
+    signoff,
     trend,
     unlock,
 )
@@ -85,6 +87,8 @@ def build_app(pages: Pages) -> Guard:
         *trend.routes(pages),
         *chart.routes(pages),
         *outbox.routes(pages),
+        *notes.routes(pages),
+        *signoff.routes(pages),
         Mount("/static", StaticFiles(directory=_STATIC), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={DeviceError: failed})
