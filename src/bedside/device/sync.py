@@ -28,6 +28,7 @@ from bedside.device.errors import DeviceError
 from bedside.device.node import Node
 from bedside.device.outbox import OutboxEntry
 from bedside.device.remote import Remote
+from bedside.device.uploads import upload
 from bedside.sync.event import format_time, parse_time
 
 __all__ = [
@@ -62,6 +63,8 @@ class SyncSummary:
     needs_review: int = 0
     rejected: int = 0
     deferred: int = 0
+    uploaded: int = 0  # attachments the server confirmed keeping
+    upload_failed: int = 0  # attachments it refused (they stay on the device)
     received: int = 0
     deleted: int = 0
     purged: int = 0
@@ -107,6 +110,7 @@ def sync(
     summary = SyncSummary()
     try:
         push(node, remote, token, summary, progress=progress)
+        upload(node, remote, token, summary)
         pull(node, remote, token, summary, progress=progress)
         node.mark_synced()
         report_health(node, remote, token)
