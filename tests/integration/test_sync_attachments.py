@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bedside.device import DeviceError
 from bedside.device.retention import enforce
 from bedside.device.sync import sync
 from bedside.sync.attachments import MAX_BYTES
@@ -74,9 +75,8 @@ def test_photo_syncs_once_is_read_only_by_its_readers_and_leaves_the_device(
 
     # the first upload's answer is lost: the bytes are kept, the device does not know yet
     lost = LostAnswer(f"/sync/attachments/{aid}")
-    with phone.remote() as plain, phone.remote(lost) as remote:
-        with pytest.raises(Exception):  # noqa: B017 - the dropped connection, as DeviceError
-            sync(phone.node, remote, phone.token(plain))
+    with phone.remote() as plain, phone.remote(lost) as remote, pytest.raises(DeviceError):
+        sync(phone.node, remote, phone.token(plain))  # the dropped connection
     assert lost.dropped == [201]
     assert phone.node.photos(ward.patient)[0].state == "record-sent"
 

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bedside.clinical.news2_codes import component_key
-from bedside.device.app import views
+from bedside.device.app import consent, photo, views
 from bedside.device.app.pages import Pages
 from bedside.device.app.summary import banner_of, latest_vitals, summarise
 from bedside.device.errors import DeviceError
@@ -64,6 +64,8 @@ def routes(pages: Pages) -> list[Route]:
             summary=done,
             shown=shown,
             score=done.latest_news2,
+            photos=photo.captions(node.photos(pid)),
+            consents=consent.states(items, node.item_states(pid)),
         )
 
     def section(request: Request) -> Response:

@@ -27,7 +27,17 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bedside.device.app import chart, observe, outbox, patients, pinning, trend, unlock
+from bedside.device.app import (
+    chart,
+    consent,
+    observe,
+    outbox,
+    patients,
+    photo,
+    pinning,
+    trend,
+    unlock,
+)
 from bedside.device.app.gate import Gate
 from bedside.device.app.guard import Guard
 from bedside.device.app.pages import Pages
@@ -73,6 +83,8 @@ def build_app(pages: Pages) -> Guard:
         *trend.routes(pages),
         *chart.routes(pages),
         *outbox.routes(pages),
+        *photo.routes(pages),
+        *consent.routes(pages),
         Mount("/static", StaticFiles(directory=_STATIC), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={DeviceError: failed})
