@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from bedside.device.app import multipart
+from bedside.device.app import multipart, views
 from bedside.device.app.pages import Pages
 from bedside.device.app.summary import banner_of
 from bedside.device.errors import DeviceError, Refused
@@ -34,7 +34,8 @@ __all__ = ["STATES", "routes"]
 STATES: Final = {
     "saved-on-device": "Saved on this device; it will be sent at the next sync.",
     "record-sent": "Record sent; the photo itself is sent at the next sync.",
-    "sent": "Sent: the server has the photo. This device removes its copy after a day.",
+    "sent": "Sent: the server has the photo. This device removes its copy later, as your "
+    "organisation's policy sets.",
     "on-server-only": "Kept on the server only (removed from this device).",
     "not-accepted": "Not accepted by the server: see Sync and outbox.",
 }
@@ -111,6 +112,8 @@ def routes(pages: Pages) -> list[Route]:
     ]
 
 
-def captions(photos: list[Photo]) -> list[tuple[Photo, str]]:
-    """Each photo with its sync state in words, for the chart."""
-    return [(p, STATES.get(p.state, p.state)) for p in photos]
+def captions(photos: list[Photo]) -> list[tuple[Photo, str, str]]:
+    """Each photo with when it was taken and its sync state, in words, for the chart."""
+    return [
+        (p, views.moment(views.parse_when(p.date)), STATES.get(p.state, p.state)) for p in photos
+    ]
