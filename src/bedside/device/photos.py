@@ -29,7 +29,16 @@ from bedside.device.session import Session
 from bedside.sync.attachments import BINARY, MAX_BYTES, sha256_extension
 from bedside.sync.event import format_time
 
-__all__ = ["KINDS", "PHOTO_CODE", "Photo", "attach", "kind_of", "listing", "photo_document"]
+__all__ = [
+    "KINDS",
+    "MAX_BYTES",
+    "PHOTO_CODE",
+    "Photo",
+    "attach",
+    "kind_of",
+    "listing",
+    "photo_document",
+]
 
 PHOTO_CODE: Final = {
     "system": "http://loinc.org",

@@ -16,6 +16,7 @@ on the chart (:func:`states`) and in Sync and outbox.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from starlette.concurrency import run_in_threadpool
@@ -28,7 +29,6 @@ from bedside.device.app.summary import banner_of
 from bedside.device.chart import ChartItem
 from bedside.device.errors import DeviceError, Refused
 from bedside.device.ward import ItemState
-from bedside.sync.event import format_time
 
 __all__ = ["EVERYONE", "SENSITIVE", "build_consent", "routes", "states"]
 
@@ -76,7 +76,9 @@ def build_consent(
         },
         "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
         "patient": {"reference": f"Patient/{patient}"},
-        "dateTime": format_time(at),
+        "dateTime": datetime.fromtimestamp(at, UTC)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z"),
         "policyRule": {
             "coding": [{"system": ACT_CODE, "code": "OPTIN" if decision == "permit" else "OPTOUT"}]
         },

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs
 
 from bedside.device.app import multipart
 from bedside.device.app.gate import Gate
-from bedside.sync.attachments import MAX_BYTES
+from bedside.device.photos import MAX_BYTES
 
 __all__ = ["CSP", "MAX_PHOTO_BODY", "SECURITY_HEADERS", "Guard"]
 

@@ -28,7 +28,7 @@ from bedside.device.app.summary import banner_of
 from bedside.device.errors import DeviceError, Refused
 from bedside.device.photos import Photo
 
-__all__ = ["STATES", "routes"]
+__all__ = ["STATES", "captions", "routes"]
 
 #: A photo's sync state in plain words (the chart's thumbnail caption).
 STATES: Final = {
