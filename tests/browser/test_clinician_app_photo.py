@@ -122,6 +122,16 @@ def test_a_wound_photo_and_two_consent_decisions_offline_then_synced(
         assert served.headers["cache-control"] == "no-store"
         assert served.headers["content-disposition"] == "inline"
         every_width(page, "photo-chart")
+        forged = {
+            "patient": pid,
+            "description": "Forged",
+            "photo": {"name": "w.png", "mimeType": "image/png", "buffer": photo.read_bytes()},
+        }
+        for token in (None, "not-the-token"):  # a multipart post needs the CSRF token too
+            form = forged if token is None else {**forged, "csrf": token}
+            answer = page.request.post(f"{base}/patients/{pid}/photo", multipart=form)
+            assert answer.status == 403 and "out of date" in answer.text()
+        expect(page.locator(".thumb")).to_have_count(1)
 
         # consent: the form says when it applies; two decisions, both saved on device
         open_patient(page, base, NAME)
