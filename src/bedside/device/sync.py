@@ -7,8 +7,9 @@ server's merged version; ``deferred`` returns the event to ``pending`` for the n
 event leaves ``sending`` only with an answer: if the connection drops, the batch goes back to
 ``pending`` and is re-sent under the same idempotency keys, so the server answers with its
 first results (G2). A batch past the server's body limit (413) goes back too and is re-sent in
-halves; a single event past it stops the push (it stays pending). Pull then applies page
-after page, each atomically with its cursor.
+halves; a single event past it stops the push (it stays pending). Then the attachments whose
+records the server confirmed are uploaded (:mod:`bedside.device.uploads`). Pull then applies
+page after page, each atomically with its cursor.
 
 Every answer teaches the device the server's clock (:mod:`bedside.device.clock`): the node's
 clock is the one the client learns into for the whole sync, and what it learned is kept in the

@@ -22,6 +22,7 @@ answer carries ``Cache-Control: no-store``; the bytes are served under a sandbox
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -62,6 +63,9 @@ _NOT_YET: Final = (
     "The record this attachment belongs to has not been accepted from this device yet; "
     "send the record first."
 )
+
+
+log = logging.getLogger("bedside.web")
 
 
 class _TooLarge(FhirError):
@@ -239,6 +243,9 @@ class AttachmentsApi:
             return await run_in_threadpool(work)
         except FhirError as exc:
             return _error(exc)
+        except Exception as exc:  # never a stack trace or PHI to the client
+            log.error("unhandled error", extra={"error_type": type(exc).__name__})
+            return _error(FhirError("The server could not complete the request."))
 
 
 def _too_large() -> FhirError:
