@@ -75,3 +75,24 @@ def test_a_photo_that_cannot_be_kept_saves_nothing(
         node.attach_photo("p1", data, text)
     assert node.outbox() == [] and node.photos("p1") == []
     assert not list((world.home / "attachments").glob("*.bin"))
+
+
+def test_the_app_offers_photos_and_consent_only_to_roles_that_may_create_them(
+    tmp_path: Path, keys: SigningKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_KEYSTORE, "file")
+    nurse = enroll(tmp_path / "nurse", keys, Clock(), role="nurse").node
+    try:
+        # the default policy: nurses read documents and consents but do not write them
+        assert not nurse.may_create("DocumentReference") and not nurse.may_create("Consent")
+        assert nurse.may_create("Observation")
+        nurse.receive([patient("p1", "Alba Quennell")])
+        with pytest.raises(DeviceError, match="DocumentReference"):
+            nurse.attach_photo("p1", PNG, "Heel")
+        assert nurse.outbox() == [] and not list((tmp_path / "nurse").rglob("*.bin"))
+    finally:
+        nurse.lock()
+
+
+def test_a_doctor_may_create_both(world: World) -> None:
+    assert world.node.may_create("DocumentReference") and world.node.may_create("Consent")

@@ -339,6 +339,11 @@ class Node(SyncSide, WardSide):
         with self._use() as s:
             return photos.attach(s, patient, data, description)
 
+    def may_create(self, resource_type: str) -> bool:
+        """Whether the user's role may create ``resource_type`` at all (what the app offers)."""
+        with self._use() as s:
+            return "c" in s.policy.letters(resource_type)
+
     def photos(self, patient: str) -> list[photos.Photo]:
         with self._use() as s:
             return photos.listing(s, patient)

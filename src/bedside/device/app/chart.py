@@ -66,6 +66,8 @@ def routes(pages: Pages) -> list[Route]:
             score=done.latest_news2,
             photos=photo.captions(node.photos(pid)),
             consents=consent.states(items, node.item_states(pid)),
+            may_photo=node.may_create("DocumentReference"),
+            may_consent=node.may_create("Consent"),
         )
 
     def section(request: Request) -> Response:
