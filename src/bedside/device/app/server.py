@@ -29,12 +29,14 @@ from starlette.staticfiles import StaticFiles
 
 from bedside.device.app import (
     chart,
+    consent,
     escalate,
     meds,
     notes,
     observe,
     outbox,
     patients,
+    photo,
     pinning,
     signoff,
     trend,
@@ -89,6 +91,8 @@ def build_app(pages: Pages) -> Guard:
         *outbox.routes(pages),
         *notes.routes(pages),
         *signoff.routes(pages),
+        *photo.routes(pages),
+        *consent.routes(pages),
         Mount("/static", StaticFiles(directory=_STATIC), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={DeviceError: failed})
