@@ -7,8 +7,9 @@ server's merged version; ``deferred`` returns the event to ``pending`` for the n
 event leaves ``sending`` only with an answer: if the connection drops, the batch goes back to
 ``pending`` and is re-sent under the same idempotency keys, so the server answers with its
 first results (G2). A batch past the server's body limit (413) goes back too and is re-sent in
-halves; a single event past it stops the push (it stays pending). Pull then applies page
-after page, each atomically with its cursor.
+halves; a single event past it stops the push (it stays pending). Then the attachments whose
+records the server confirmed are uploaded (:mod:`bedside.device.uploads`). Pull then applies
+page after page, each atomically with its cursor.
 
 Every answer teaches the device the server's clock (:mod:`bedside.device.clock`): the node's
 clock is the one the client learns into for the whole sync, and what it learned is kept in the
@@ -29,6 +30,7 @@ from bedside.device.node import Node
 from bedside.device.outbox import OutboxEntry
 from bedside.device.remote import Remote
 from bedside.device.reviews_sync import fetch_details, send_choices
+from bedside.device.uploads import upload
 from bedside.sync.event import format_time, parse_time
 
 __all__ = [
@@ -63,6 +65,8 @@ class SyncSummary:
     needs_review: int = 0
     rejected: int = 0
     deferred: int = 0
+    uploaded: int = 0  # attachments the server confirmed keeping
+    upload_failed: int = 0  # attachments it refused (they stay on the device)
     received: int = 0
     deleted: int = 0
     purged: int = 0
@@ -108,6 +112,7 @@ def sync(
     summary = SyncSummary()
     try:
         push(node, remote, token, summary, progress=progress)
+        upload(node, remote, token, summary)
         send_choices(node, remote, token)  # withdrawals and merges the clinician chose
         pull(node, remote, token, summary, progress=progress)
         fetch_details(node, remote, token)  # the server's side of new review items
