@@ -214,7 +214,7 @@ def test_a_patients_view_keeps_only_the_entities_of_their_record(store: Store) -
         "Patient/p3/_history/1",  # links to p2: still not p2's own Patient
         "Practitioner/9/_history/1",  # reference data: nobody's record
         "AuditEvent/1",  # an AuditEvent about p1
-        "Task/5/_history/1",  # outside the compartment
+        "Device/5/_history/1",  # outside the compartment
     )
     compartments = {
         ("Observation", "1", 1): ("p1",),
@@ -224,7 +224,7 @@ def test_a_patients_view_keeps_only_the_entities_of_their_record(store: Store) -
         ("Patient", "p2", 3): ("p2",),
         ("Patient", "p3", 1): ("p2", "p3"),
         ("Practitioner", "9", 1): (),
-        ("Task", "5", 1): ("p2",),
+        ("Device", "5", 1): ("p2",),
     }
     log = AuditLog(store, server=BASE)
     log.submit(

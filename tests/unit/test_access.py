@@ -89,7 +89,7 @@ def test_reference_types_are_readable_but_not_writable_by_a_confined_caller() ->
 
 
 def test_types_outside_the_compartment_are_invisible_to_a_confined_caller() -> None:
-    for rtype in ("Task", "Binary", "Bundle", "Device", "Questionnaire"):
+    for rtype in ("Binary", "Bundle", "Device", "Questionnaire"):
         assert rows("patient/*.rs", rtype, "read", patient="p1") == NOTHING
         assert rows("system/*.rs", rtype, "read") is None
 

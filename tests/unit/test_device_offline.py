@@ -294,8 +294,13 @@ def test_letters_patients_and_compartments_are_checked() -> None:
     assert policy.refuse_read(obs(None), None, NOW) == (
         "You cannot open this record on this device: it does not belong to one of your patients."
     )
-    task = {"resourceType": "Task", "id": "t", "status": "ready", "intent": "order"}
-    assert "not part of a patient's record" in (policy.refuse_read(task, "p1", NOW) or "")
+    device = {"resourceType": "Device", "id": "d"}
+    assert "not part of a patient's record" in (policy.refuse_read(device, "p1", NOW) or "")
+    # a Task is in the record of the patient it is for (ADR 0017)
+    task = {"resourceType": "Task", "id": "t", "status": "ready", "intent": "order",
+            "for": {"reference": "Patient/p1"}}  # fmt: skip
+    assert policy.refuse_read(task, "p1", NOW) is None
+    assert policy.refuse_read(task, "p-stranger", NOW) is not None
     practitioner = {"resourceType": "Practitioner", "id": "doc"}
     assert policy.refuse_read(practitioner, None, NOW) is None  # shared reference data
     assert policy.refuse_read({"resourceType": "Nonsense"}, "p1", NOW) is not None

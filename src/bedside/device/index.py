@@ -61,8 +61,9 @@ _DATE_ELEMENTS: Final = (
     "authored",
     "sent",
 )
-#: References that name the patient a resource belongs to (its Patient compartment link).
-_PATIENT_ELEMENTS: Final = ("subject", "patient", "beneficiary")
+#: References that name the patient a resource belongs to (its Patient compartment link; a
+#: Task's is ``for``, ADR 0017).
+_PATIENT_ELEMENTS: Final = ("subject", "patient", "beneficiary", "for")
 
 
 def patient_of(resource: dict[str, Any]) -> str | None:

@@ -90,7 +90,7 @@ CREATE TABLE IF NOT EXISTS conflicts (
     type TEXT NOT NULL,
     resource_id TEXT NOT NULL,
     device_value TEXT,
-    server_value TEXT,
+    server_value TEXT,               -- JSON {resource, version, by}: the server's side and who wrote it
     base_value TEXT,
     fields TEXT NOT NULL DEFAULT '[]', -- JSON list of the clinical fields that differ
     state TEXT NOT NULL,             -- open | resolved

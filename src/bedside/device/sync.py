@@ -29,6 +29,7 @@ from bedside.device.errors import DeviceError
 from bedside.device.node import Node
 from bedside.device.outbox import OutboxEntry
 from bedside.device.remote import Remote
+from bedside.device.reviews_sync import fetch_details, send_choices
 from bedside.device.uploads import upload
 from bedside.sync.event import format_time, parse_time
 
@@ -112,7 +113,9 @@ def sync(
     try:
         push(node, remote, token, summary, progress=progress)
         upload(node, remote, token, summary)
+        send_choices(node, remote, token)  # withdrawals and merges the clinician chose
         pull(node, remote, token, summary, progress=progress)
+        fetch_details(node, remote, token)  # the server's side of new review items
         node.mark_synced()
         report_health(node, remote, token)
     except DeviceError:

@@ -2,8 +2,9 @@
 
 A resource is in the compartment of Patient ``P`` when one of its type's compartment search
 parameters refers to ``Patient/P``; a Patient is in its own compartment (and, by the ``link``
-parameter, in the compartment of every Patient it links to). ``PATIENT_COMPARTMENT`` is the R4
-(4.0.1) table, transcribed as is.
+parameter, in the compartment of every Patient it links to). ``R4_PATIENT_COMPARTMENT`` is the
+R4 (4.0.1) table, transcribed as is; ``PATIENT_COMPARTMENT`` adds Task, by the patient it is
+``for`` (``BEDSIDE_ADDITIONS``, ADR 0017).
 
 How Bedside uses it to confine a caller (SMART App Launch "patient/" scopes, and "user/" scopes
 of a patient user):
@@ -13,8 +14,8 @@ of a patient user):
   there; the other types only have their generic ``patient``/``subject`` parameters, so for them
   membership is narrower than the table says (a missing parameter can only hide resources, never
   show more). Types left with no indexed parameter are invisible to a confined caller.
-* Types that are not in the compartment are invisible to a confined caller (Binary, Task,
-  Bundle, Device, ...): deny by default.
+* Types that are not in the compartment are invisible to a confined caller (Binary, Bundle,
+  Device, ...): deny by default.
 * Except ``REFERENCE_TYPES``: shared reference data that holds no patient's data (Medication,
   Organization, Practitioner, ...). A confined caller may read and search them when a scope
   names the type or ``*``; confinement does not apply to them. It may not create, update or
@@ -32,7 +33,7 @@ from bedside.fhir.search.extract import reference, walk
 from bedside.fhir.search.registry import Path, params_for
 
 #: Resource type -> the search parameters that put a resource in a Patient's compartment (R4).
-PATIENT_COMPARTMENT: Final[dict[str, tuple[str, ...]]] = {
+R4_PATIENT_COMPARTMENT: Final[dict[str, tuple[str, ...]]] = {
     "Account": ("subject",),
     "AdverseEvent": ("subject",),
     "AllergyIntolerance": ("patient", "recorder", "asserter"),
@@ -99,6 +100,19 @@ PATIENT_COMPARTMENT: Final[dict[str, tuple[str, ...]]] = {
     "SupplyDelivery": ("patient",),
     "SupplyRequest": ("subject",),
     "VisionPrescription": ("patient",),
+}
+
+#: Bedside's additions to R4's table (docs/adr/0017-task-reach-by-for.md): types R4 leaves out
+#: of the compartment whose resources are nevertheless about one patient. A Task is in the
+#: compartment of the Patient it is ``for`` (its ``patient`` search parameter), so whoever may
+#: change that patient's record may read and update it, and nobody else; its ``owner`` and
+#: ``requester`` give no access.
+BEDSIDE_ADDITIONS: Final[dict[str, tuple[str, ...]]] = {"Task": ("patient",)}
+
+#: The table Bedside confines callers by: R4's, plus :data:`BEDSIDE_ADDITIONS`.
+PATIENT_COMPARTMENT: Final[dict[str, tuple[str, ...]]] = {
+    **R4_PATIENT_COMPARTMENT,
+    **BEDSIDE_ADDITIONS,
 }
 
 #: Shared reference data a confined caller may read when a scope names the type (or ``*``).

@@ -38,6 +38,7 @@ __all__ = [
     "same_content",
     "settle",
     "signs_off",
+    "task_next",
     "task_status",
 ]
 
@@ -159,6 +160,12 @@ def task_status(base: Any, mine: Any, theirs: Any) -> Any:
     if backward and not forward:
         return theirs
     return _CLASH
+
+
+def task_next(status: str) -> frozenset[str]:
+    """The states a Task in ``status`` may move to directly (none for a final or unknown one);
+    the device offers only these (:mod:`bedside.device.tasks`)."""
+    return frozenset(_TASK_NEXT.get(status, ()))
 
 
 def _reaches(start: str, goal: str) -> bool:

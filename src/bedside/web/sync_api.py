@@ -42,6 +42,7 @@ from bedside.rest.repository import Repository
 from bedside.rest.trail import Trail
 from bedside.store.base import Store
 from bedside.sync import review
+from bedside.sync.authorship import changed_by
 from bedside.sync.ingest import Ingest
 from bedside.sync.push import parse_push
 from bedside.sync.resolution import parse_resolution, resolve
@@ -185,10 +186,14 @@ class SyncApi:
                 with self.store.read() as session:
                     view = self.policy.view(session.records(), caller)
                     item = review.get(session.records(), item_id)
-                governance = self.policy.rules.review_roles
-                seen = review.may_see(caller, view, item, governance) if item else ""
-                if item is None or not seen:
-                    raise NotFound("There is no review item with this id.")
+                    governance = self.policy.rules.review_roles
+                    seen = review.may_see(caller, view, item, governance) if item else ""
+                    if item is None or not seen:
+                        raise NotFound("There is no review item with this id.")
+                    by = changed_by(
+                        session.records(), item.resource_type, item.resource_id,
+                        item.server_version,
+                    ) if seen == "all" else None  # fmt: skip
             except FhirError as exc:
                 self._refused(caller, network, "review-read", exc, "review item refused")
                 raise
@@ -203,7 +208,8 @@ class SyncApi:
                 description=f"review item {item.id} read" + ("" if full else " (summary)"),
             )
             self.auditor.submit(trail.entries)
-            return _json(200, orjson.dumps(item.detail() if full else item.summary()))
+            shown = {**item.detail(), "server_changed_by": by} if full else item.summary()
+            return _json(200, orjson.dumps(shown))
 
         return await self._as_user(request, work)
 

@@ -60,6 +60,7 @@ def routes(pages: Pages) -> list[Route]:
                     "name": names.get(e.patient or "", "a patient no longer on this device"),
                     "recorded": views.moment(e.created),
                     "state": views.state_label(e.state),
+                    "raw_state": e.state,
                     "reason": e.reason,
                 }
                 for e in reversed(entries)

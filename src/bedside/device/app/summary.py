@@ -3,8 +3,8 @@
 :func:`summarise` takes what :meth:`bedside.device.Node.chart` returned for a patient and the
 sync state of what this device recorded, and sorts it into what a clinician checks first:
 active problems, active medications, allergies, the latest vital signs with the latest NEWS2,
-outstanding tasks (Tasks, and the open activities of active CarePlans: R4 keeps Task out of
-the Patient compartment, so a confined device holds CarePlans), recent notes and encounters.
+outstanding tasks (Tasks for the patient, which reach the device by the patient they are
+``for``, ADR 0017, and the open activities of active CarePlans), recent notes and encounters.
 Each section keeps all its lines (the
 drill-down page lists them all); the summary shows the first few.
 
