@@ -128,7 +128,7 @@ def test_reference_data_is_readable_and_other_types_outside_the_compartment_are_
     assert get(repo, "Practitioner/doc").status == 200
     assert ids(bundle(repo, "Practitioner")) == {"doc"}
     assert bundle(repo, "Device")["total"] == 0  # Device is never in the patient compartment
-    # a Task is in the compartment of the patient it is for (ADR 0017)
+    # a Task is in the compartment of the patient it is for (ADR 0018)
     assert ids(bundle(repo, "Task")) == {"p1-task"}
     assert isinstance(refusal(repo_as(world, "patient/Observation.rs", patient="p1"),
                               "Practitioner/doc"), Forbidden)  # fmt: skip

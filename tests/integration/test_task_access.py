@@ -1,4 +1,4 @@
-"""Task access by the patient it is ``for`` (ADR 0017, docs/policy.md "Tasks"), on each backend.
+"""Task access by the patient it is ``for`` (ADR 0018, docs/policy.md "Tasks"), on each backend.
 
 A clinician who may change a patient's record reads, searches and updates that patient's Tasks;
 a Task for a stranger stays invisible (404, absent from searches) whoever owns or requested it,

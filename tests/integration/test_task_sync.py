@@ -2,7 +2,7 @@
 
 Two nurses on one patient's care team enroll real device homes (SQLCipher, signed events)
 against a real `bedside serve`, on each backend. The patient's Task reaches both devices at
-pull (ADR 0017: by the patient it is ``for``). Offline, each moves it on through the app's own
+pull (ADR 0018: by the patient it is ``for``). Offline, each moves it on through the app's own
 write path (:meth:`Node.update_task`): different fields merge on the server, the status by the
 Task state machine rather than by clock; the same field changed both ways lands in the nurses'
 review queue, the device keeps what its nurse entered and says so, and nothing is overwritten.

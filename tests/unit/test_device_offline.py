@@ -296,7 +296,7 @@ def test_letters_patients_and_compartments_are_checked() -> None:
     )
     device = {"resourceType": "Device", "id": "d"}
     assert "not part of a patient's record" in (policy.refuse_read(device, "p1", NOW) or "")
-    # a Task is in the record of the patient it is for (ADR 0017)
+    # a Task is in the record of the patient it is for (ADR 0018)
     task = {"resourceType": "Task", "id": "t", "status": "ready", "intent": "order",
             "for": {"reference": "Patient/p1"}}  # fmt: skip
     assert policy.refuse_read(task, "p1", NOW) is None

@@ -62,7 +62,7 @@ _DATE_ELEMENTS: Final = (
     "sent",
 )
 #: References that name the patient a resource belongs to (its Patient compartment link; a
-#: Task's is ``for``, ADR 0017).
+#: Task's is ``for``, ADR 0018).
 _PATIENT_ELEMENTS: Final = ("subject", "patient", "beneficiary", "for")
 
 

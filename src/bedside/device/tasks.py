@@ -1,6 +1,6 @@
 """Tasks on the device: a patient's outstanding Tasks, "my tasks", and moving one on (G1).
 
-A Task reaches the device by the patient it is ``for`` (ADR 0017), so everything here reads
+A Task reaches the device by the patient it is ``for`` (ADR 0018), so everything here reads
 through the chart (:mod:`bedside.device.chart`: the offline policy decides, and every read is
 logged) and writes through the one local-first write path (:func:`bedside.device.writes.record`:
 committed on the device at once with its signed event, rechecked by the server at sync, G3).

@@ -4,7 +4,7 @@ A resource is in the compartment of Patient ``P`` when one of its type's compart
 parameters refers to ``Patient/P``; a Patient is in its own compartment (and, by the ``link``
 parameter, in the compartment of every Patient it links to). ``R4_PATIENT_COMPARTMENT`` is the
 R4 (4.0.1) table, transcribed as is; ``PATIENT_COMPARTMENT`` adds Task, by the patient it is
-``for`` (``BEDSIDE_ADDITIONS``, ADR 0017).
+``for`` (``BEDSIDE_ADDITIONS``, ADR 0018).
 
 How Bedside uses it to confine a caller (SMART App Launch "patient/" scopes, and "user/" scopes
 of a patient user):
@@ -102,7 +102,7 @@ R4_PATIENT_COMPARTMENT: Final[dict[str, tuple[str, ...]]] = {
     "VisionPrescription": ("patient",),
 }
 
-#: Bedside's additions to R4's table (docs/adr/0017-task-reach-by-for.md): types R4 leaves out
+#: Bedside's additions to R4's table (docs/adr/0018-task-reach-by-for.md): types R4 leaves out
 #: of the compartment whose resources are nevertheless about one patient. A Task is in the
 #: compartment of the Patient it is ``for`` (its ``patient`` search parameter), so whoever may
 #: change that patient's record may read and update it, and nobody else; its ``owner`` and

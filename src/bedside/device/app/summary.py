@@ -4,7 +4,7 @@
 sync state of what this device recorded, and sorts it into what a clinician checks first:
 active problems, active medications, allergies, the latest vital signs with the latest NEWS2,
 outstanding tasks (Tasks for the patient, which reach the device by the patient they are
-``for``, ADR 0017, and the open activities of active CarePlans), recent notes and encounters.
+``for``, ADR 0018, and the open activities of active CarePlans), recent notes and encounters.
 Each section keeps all its lines (the
 drill-down page lists them all); the summary shows the first few.
 
