@@ -40,6 +40,7 @@ from bedside.device.drafts import Draft
 from bedside.device.errors import DeviceError, KeysLocked, Locked, NotEnrolled
 from bedside.device.home import DEVICE_FILE, DeviceInfo
 from bedside.device.keys import KEY_FILE, KdfParams, KeyFile
+from bedside.device.node_glass import GlassSide
 from bedside.device.node_sync import SyncSide
 from bedside.device.node_ward import WardSide
 from bedside.device.offline import Mode
@@ -56,7 +57,7 @@ _IDLE: Final = "This device locked itself after a period without use. Enter your
 _EXPIRED_REASON: Final = "snapshot-expired"
 
 
-class Node(SyncSide, WardSide):
+class Node(SyncSide, WardSide, GlassSide):
     """One enrolled device home. Build it with ``Node(home)`` or :meth:`enroll_local`.
 
     ``clock`` is the device's clock, or a :class:`~bedside.device.clock.ServerClock` to share

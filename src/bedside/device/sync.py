@@ -40,6 +40,7 @@ __all__ = [
     "access_token",
     "pull",
     "push",
+    "push_glass",
     "report_health",
     "sync",
 ]
@@ -68,6 +69,7 @@ class SyncSummary:
     reviews_settled: int = 0
     skew_ms: int | None = None
     snapshot: bool = False
+    break_glass: int = 0  # offline break-glass grants the server acknowledged (sent first)
     reasons: list[str] = field(default_factory=list)  # rejection sentences (no PHI by contract)
 
 
@@ -106,6 +108,7 @@ def sync(
     clock.check()  # beyond MAX_SKEW: the sentence, before anything is sent
     summary = SyncSummary()
     try:
+        push_glass(node, remote, token, summary)  # before any outbox event
         push(node, remote, token, summary, progress=progress)
         pull(node, remote, token, summary, progress=progress)
         node.mark_synced()
@@ -152,6 +155,20 @@ def _obey_status(node: Node, remote: Remote, token: str) -> None:
         raise DeviceError(WIPED) from None
     if status == "revoked":
         raise DeviceError(REVOKED) from None
+
+
+def push_glass(node: Node, remote: Remote, token: str, summary: SyncSummary) -> None:
+    """Send the break-glass grants opened offline and the views under them, first
+    (``POST /sync/break-glass``, :mod:`bedside.device.breakglass`); a refusal stops the sync."""
+    grants, carried = node.glass_outgoing()
+    if not grants:
+        return
+    body = {"protocol": PROTOCOL, "grants": grants}
+    response = remote.request("POST", f"{remote.root}/sync/break-glass", token=token, json=body)
+    answer = remote.json_of(response, "sending break-glass")
+    results = answer.get("results")
+    ok = [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
+    summary.break_glass += node.glass_settle(ok, carried)
 
 
 def push(

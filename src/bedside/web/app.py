@@ -47,6 +47,7 @@ from bedside.web.consent_api import ConsentApi
 from bedside.web.console_pages import ConsolePages
 from bedside.web.device_api import DeviceApi
 from bedside.web.fhir_http import FhirEndpoint, error_response, json_response, negotiate
+from bedside.web.glass_api import GlassApi
 from bedside.web.health_links_api import HealthLinksApi
 from bedside.web.metrics_api import MetricsApi
 from bedside.web.oauth import OAuthRoutes
@@ -210,6 +211,7 @@ def create_app(
         *PolicyApi(store, auth, policy, pins=devices.pins_of).routes(),
         *DeviceApi(store, auth, policy, seal).routes(),
         *TelemetryApi(store, auth, policy).routes(),
+        *GlassApi(store, auth, policy).routes(),
         *SyncPullApi(store, auth, policy).routes(),
         *SyncApi(store, auth, policy, auditor, metrics).routes(),
         *HealthLinksApi(links, auth.caller).routes(),

@@ -27,7 +27,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bedside.device.app import chart, observe, outbox, patients, pinning, trend, unlock
+from bedside.device.app import chart, glass, observe, outbox, patients, pinning, trend, unlock
 from bedside.device.app.gate import Gate
 from bedside.device.app.guard import Guard
 from bedside.device.app.pages import Pages
@@ -71,6 +71,7 @@ def build_app(pages: Pages) -> Guard:
         *observe.routes(pages),
         *pinning.routes(pages),
         *trend.routes(pages),
+        *glass.routes(pages),
         *chart.routes(pages),
         *outbox.routes(pages),
         Mount("/static", StaticFiles(directory=_STATIC), name="static"),
