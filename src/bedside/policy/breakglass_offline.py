@@ -28,7 +28,7 @@ from bedside.policy.rules import PolicyRules
 from bedside.store.base import Records
 from bedside.sync.event import parse_time
 
-__all__ = ["MAX_GRANTS", "MAX_VIEWS", "OfflineGrant", "View", "parse_grants", "record"]
+__all__ = ["MAX_GRANTS", "MAX_VIEWS", "OfflineGrant", "View", "grant_id", "parse_grants", "record"]
 
 MAX_GRANTS: Final = 100
 MAX_VIEWS: Final = 1000
