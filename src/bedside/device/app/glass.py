@@ -42,9 +42,9 @@ def held_text(state: GlassState) -> str:
     """What this device holds for the patient, honestly."""
     if state.held == 0:
         return (
-            "This device holds no records for this patient: break-glass here shows only what "
-            "the device holds, so their chart will be empty until it syncs while they are "
-            "still within your access."
+            "This device holds no records for this patient, so their chart here will be "
+            "empty: break-glass on a device shows only what the device holds. Their full "
+            "record opens only online."
         )
     return (
         f"This device still holds {state.held} record{'s' if state.held != 1 else ''} for this "
@@ -53,7 +53,13 @@ def held_text(state: GlassState) -> str:
 
 
 def refused(
-    pages: Pages, request: Request, pid: str, *, error: str = "", status: int = 403
+    pages: Pages,
+    request: Request,
+    pid: str,
+    *,
+    error: str = "",
+    status: int = 403,
+    reason: str = "",
 ) -> Response:
     """The refusal page for a patient outside the working set (with the break-glass form when
     the policy allows it now)."""
@@ -69,6 +75,7 @@ def refused(
         refused_text=_NOT_YOURS,
         held_text=held_text(state),
         error=error,
+        reason=reason[:MAX_REASON],  # kept when the PIN was wrong: nothing typed is lost
         max_reason=MAX_REASON,
     )
 
@@ -107,15 +114,17 @@ def routes(pages: Pages) -> list[Route]:
         form = await form_of(request)
         pin, reason = str(form.get("pin") or ""), str(form.get("reason") or "")
         if not pin:
-            return refused(pages, request, pid, error="Enter your PIN again.", status=400)
+            return refused(
+                pages, request, pid, error="Enter your PIN again.", status=400, reason=reason
+            )
         try:
             await run_in_threadpool(node.break_glass, pid, pin, reason)  # argon2id
         except WrongPin as exc:
-            return refused(pages, request, pid, error=str(exc), status=401)
+            return refused(pages, request, pid, error=str(exc), status=401, reason=reason)
         except KeysLocked:
             raise
         except DeviceError as exc:
-            return refused(pages, request, pid, error=str(exc), status=409)
+            return refused(pages, request, pid, error=str(exc), status=409, reason=reason)
         if pages.syncer.online:  # immediate sync when possible: the grant goes first
             await run_in_threadpool(pages.syncer.request)
         pages.gate.flash(
