@@ -22,7 +22,7 @@ from bedside.console.resolving import ConflictDesk, patient_of
 from bedside.console.roles import PAGES, VALUE_ROLES
 from bedside.console.trends import trends
 from bedside.console.words import drain, identifier_of, name_of
-from bedside.devices import compliance, registry, telemetry
+from bedside.devices import compliance, registry, telemetry, wipes
 from bedside.errors import Forbidden, InvalidRequest, NotFound
 from bedside.policy import breakglass
 from bedside.policy.decide import Policy
@@ -270,7 +270,10 @@ class Console:
                 raise NotFound("There is no device with this id.")
             report = telemetry.latest(db, device_id)
             pushed = clock.last_measured(db, device_id)
+            wiped = wipes.of(db, device_id)
         shown = found.summary()
+        shown["wiped"] = wiped
+        shown["wipe_words"] = wipes.words(found.status, wiped)
         shown["last_push"] = pushed[1] if pushed else None
         shown.pop("public_key", None)
         shown["username"] = self._username(found.user_id)

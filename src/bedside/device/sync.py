@@ -21,6 +21,7 @@ The summary holds counts only; a progress callback gets ``(phase, done, total)``
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -31,6 +32,7 @@ from bedside.device.remote import Remote
 from bedside.sync.event import format_time, parse_time
 
 __all__ = [
+    "LOST",
     "NO_SIGN_IN",
     "PROTOCOL",
     "REVOKED",
@@ -38,6 +40,7 @@ __all__ = [
     "Progress",
     "SyncSummary",
     "access_token",
+    "drain_and_wipe",
     "pull",
     "push",
     "push_glass",
@@ -114,7 +117,7 @@ def sync(
         node.mark_synced()
         report_health(node, remote, token)
     except DeviceError:
-        _obey_status(node, remote, token)
+        _obey_status(node, remote, token, summary)
         raise
     finally:
         node.save_clock()
@@ -144,17 +147,42 @@ WIPED: Final = (
 REVOKED: Final = "An administrator revoked this device. It can no longer sync; enroll again."
 
 
-def _obey_status(node: Node, remote: Remote, token: str) -> None:
-    """After a refusal: wipe if the server flagged this device for it; name a revocation."""
+def _obey_status(node: Node, remote: Remote, token: str, summary: SyncSummary) -> None:
+    """After a refusal: wipe if the server flagged this device for it, after draining what it
+    can (:func:`drain_and_wipe`); name a revocation."""
     try:
         status = remote.device_status(token)
     except DeviceError:
         return  # the server cannot say: keep everything, the next sync asks again
     if status == "wipe":
-        node.wipe()
-        raise DeviceError(WIPED) from None
+        lost = drain_and_wipe(node, remote, token, summary)
+        raise DeviceError(WIPED + (LOST.format(n=lost, s="s" if lost != 1 else "") if lost else ""))
     if status == "revoked":
         raise DeviceError(REVOKED) from None
+
+
+LOST: Final = " {n} recorded action{s} could not be sent first and were lost with it."
+
+
+def drain_and_wipe(
+    node: Node, remote: Remote, token: str, summary: SyncSummary | None = None
+) -> int:
+    """Obey a wipe order: push what can be pushed (the server takes a wipe-flagged device's
+    pushes, checked at commit as any), tell the server how many events were sent and how many
+    never reached it (``POST /device/wiped``, best effort), then wipe. How many were lost.
+
+    ``summary`` is the sync's so far: what its own push sent counts as sent before the wipe."""
+    summary = summary if summary is not None else SyncSummary()
+    with suppress(DeviceError):  # what could not go is counted below
+        push_glass(node, remote, token, summary)
+        push(node, remote, token, summary)
+    outbox = node.status().outbox
+    lost = int((outbox or {}).get("pending", 0)) + int((outbox or {}).get("sending", 0))
+    if outbox is not None:  # locked: nothing can be counted, so nothing is claimed
+        with suppress(DeviceError):  # else the registry says "not confirmed"; keys go anyway
+            remote.report_wiped(token, sent=summary.sent, lost=lost)
+    node.wipe()
+    return lost
 
 
 def push_glass(node: Node, remote: Remote, token: str, summary: SyncSummary) -> None:

@@ -219,7 +219,8 @@ class Ingest:
         db = session.records()
         seq, key = event.seq, event.idempotency_key
         device = registry.get(db, event.device)
-        if device is None or not device.active:
+        if device is None or device.status not in (registry.ACTIVE, registry.WIPE):
+            # flagged for wipe: it drains first (docs/device-registry.md "Wipe"); revoked: no
             reason = "This device is no longer allowed to send changes."
             raise Settled(rejected(seq, key, "not-permitted", reason), record=False)
         if self.rules.conflict_class(event.resource_type) == READ_ONLY:

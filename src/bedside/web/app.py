@@ -58,6 +58,7 @@ from bedside.web.subscriptions_ws import SubscriptionSockets
 from bedside.web.sync_api import SyncApi
 from bedside.web.sync_pull_api import SyncPullApi
 from bedside.web.telemetry_api import TelemetryApi
+from bedside.web.wipe_api import WipeApi
 
 log = logging.getLogger("bedside.web")
 _FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
@@ -212,6 +213,7 @@ def create_app(
         *DeviceApi(store, auth, policy, seal).routes(),
         *TelemetryApi(store, auth, policy).routes(),
         *GlassApi(store, auth, policy).routes(),
+        *WipeApi(store, auth, policy).routes(),
         *SyncPullApi(store, auth, policy).routes(),
         *SyncApi(store, auth, policy, auditor, metrics).routes(),
         *HealthLinksApi(links, auth.caller).routes(),
