@@ -26,6 +26,8 @@ from bedside.devices import compliance, registry, telemetry, wipes
 from bedside.errors import Forbidden, InvalidRequest, NotFound
 from bedside.policy import breakglass
 from bedside.policy.decide import Policy
+from bedside.policy.posture import assess
+from bedside.policy.posture import words as posture_words
 from bedside.store.base import Store
 from bedside.sync import clock, deferral, review
 from bedside.upstream.config import UpstreamConfig
@@ -282,6 +284,9 @@ class Console:
             report.posture if report else None, shown["posture"]
         )
         shown["step"] = compliance.step(found.status, shown["posture"])
+        step, reasons = assess(shown["posture"], self.policy.rules.posture)
+        shown["posture_step"] = step
+        shown["posture_words"] = posture_words(step, reasons) or "Nothing blocked."
         self.viewed(f"device {device_id}")
         return shown
 

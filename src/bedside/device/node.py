@@ -36,6 +36,7 @@ from bedside.device import drafts as drafting
 from bedside.device import lifecycle, writes
 from bedside.device.chart import ChartItem, Conflict, PatientEntry
 from bedside.device.clock import ServerClock
+from bedside.device.compliance import PostureSide
 from bedside.device.drafts import Draft
 from bedside.device.errors import DeviceError, KeysLocked, Locked, NotEnrolled
 from bedside.device.home import DEVICE_FILE, DeviceInfo
@@ -57,7 +58,7 @@ _IDLE: Final = "This device locked itself after a period without use. Enter your
 _EXPIRED_REASON: Final = "snapshot-expired"
 
 
-class Node(SyncSide, WardSide, GlassSide):
+class Node(SyncSide, WardSide, GlassSide, PostureSide):
     """One enrolled device home. Build it with ``Node(home)`` or :meth:`enroll_local`.
 
     ``clock`` is the device's clock, or a :class:`~bedside.device.clock.ServerClock` to share

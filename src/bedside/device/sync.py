@@ -112,6 +112,7 @@ def sync(
     summary = SyncSummary()
     try:
         push_glass(node, remote, token, summary)  # before any outbox event
+        report_health(node, remote, token)  # today's posture, before the events it judges
         push(node, remote, token, summary, progress=progress)
         pull(node, remote, token, summary, progress=progress)
         node.mark_synced()

@@ -19,6 +19,7 @@ from bedside.errors import BedsideError
 from bedside.fhir.compartment import REFERENCE_TYPES
 from bedside.fhir.resource_types import is_resource_type
 from bedside.policy.model import Label
+from bedside.policy.posture import FACTS, STEPS, PostureRules
 
 LETTERS: Final = frozenset("cruds")
 READ_LETTERS: Final = frozenset("rs")
@@ -137,6 +138,7 @@ class PolicyRules:
     offline: OfflineRules = OfflineRules()
     sync: SyncRules = SyncRules({})
     references: ReferenceRules = ReferenceRules()
+    posture: PostureRules = field(default_factory=PostureRules)
     source: str = "default"
 
     @property
@@ -206,6 +208,7 @@ def parse(text: str, *, source: str) -> PolicyRules:
         offline=_offline(offline, source),
         sync=_sync(_table(data, "sync", source), roles, source),
         references=_references(_table(data, "references", source), source),
+        posture=_posture(_table(data, "posture", source), source),
         source=source,
     )
 
@@ -366,6 +369,22 @@ def _names(value: Any, roles: dict[str, RoleRules], source: str) -> frozenset[st
     if not isinstance(value, list) or any(v not in roles for v in value):
         raise PolicyError(f"In the policy file {source}, {value!r} must list defined roles.")
     return frozenset(value)
+
+
+def _posture(table: dict[str, Any], source: str) -> PostureRules:
+    """``[posture]``: a step (STEPS) for each fact (FACTS) and ``unknown``."""
+    known = {*FACTS, "unknown"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise PolicyError(f"In the policy file {source}, [posture] has no setting {unknown[0]}.")
+    bad = sorted(k for k, v in table.items() if v not in STEPS)
+    if bad:
+        raise PolicyError(
+            f"In the policy file {source}, posture.{bad[0]} must be one of {', '.join(STEPS)}."
+        )
+    default = PostureRules()
+    steps = {f: str(table.get(f, default.steps.get(f, "none"))) for f in FACTS}
+    return PostureRules(steps, str(table.get("unknown", default.unknown)))
 
 
 def _flag(value: Any, what: str, source: str) -> bool:

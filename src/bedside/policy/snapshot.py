@@ -74,6 +74,7 @@ def snapshot(
         claims["device"] = caller.device
         claims["pins"] = sorted(set(pins))
     claims["offline"] = rules.offline.claims()
+    claims["posture"] = rules.posture.claims()
     if rules.break_glass_offline and view.role in rules.break_glass_roles and caller.fhir_user:
         claims["break_glass"] = {
             "offline": True,

@@ -102,6 +102,10 @@ class Pages:
             }
         outbox = status.outbox or {}
         mode = status.mode
+        try:
+            posture_step, posture_text = self.node.posture_step()  # graduated compliance
+        except DeviceError:
+            posture_step, posture_text = "none", ""
         last = views.parse_when(status.last_sync)
         return {
             "unlocked": status.unlocked,
@@ -114,6 +118,8 @@ class Pages:
             "review": outbox.get("needs-review", 0),
             "rejected": outbox.get("rejected", 0),
             "locks_in": max(0, round(status.locks_at - now)) if status.locks_at else None,
+            "posture_step": posture_step,
+            "posture": posture_text,
         }
 
     def render(
