@@ -104,3 +104,49 @@ def test_refused_then_break_glass_with_pin_and_reason_then_reviewed(
         store.close()
     assert len(items) == 1 and items[0]["reason"] == REASON
     assert items[0]["patient"] == f"Patient/{outside}" and items[0]["status"] == "open"
+
+
+# --- graduated compliance: the posture banner and a blocked record ----------------------------
+
+POLICY = Path(__file__).resolve().parents[2] / "src" / "bedside" / "policy" / "default.toml"
+
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Smart]:
+    """A server whose policy makes a fact the device cannot check read-only: the screen lock is
+    never checked (bedside.device.posture), so every device is read-only under it."""
+    text = POLICY.read_text("utf-8").replace('unknown = "none"', 'unknown = "read-only"')
+    policy = tmp_path_factory.mktemp("strict") / "policy.toml"
+    policy.write_text(text)
+    with smart_server(tmp_path_factory, "sqlite", "--policy", str(policy)) as s:
+        yield s
+
+
+def test_the_posture_step_is_shown_and_blocks_recording(
+    browser: Browser, strict: Smart, tmp_path: Path
+) -> None:
+    ward, users = new_ward(strict, "nurse")
+    home = tmp_path / "home"
+    phone = enroll_phone(strict, users[0][0], home, ward.patient)
+    phone.node.lock()
+    OPENED.remove(phone.node)
+    app = AppProcess.start(home)
+    base = app.base
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(app.url)
+        page.get_by_label("PIN").fill(PIN)
+        page.get_by_role("button", name="Unlock").click()
+        page.wait_for_url(f"{base}/patients")
+        banner = page.locator("#posture")
+        expect(banner).to_contain_text("the screen lock could not be checked")
+        expect(banner).to_contain_text("This device is read-only")
+        glass_widths(page, "posture-read-only")
+        page.goto(f"{base}/patients/{ward.patient}/observe")
+        expect(page.locator("p.error[role=alert]")).to_contain_text("read-only until that is fixed")
+        expect(page.get_by_role("button", name="Save observations")).to_be_disabled()
+        glass_widths(page, "posture-blocked")
+    finally:
+        context.close()
+        app.stop()

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from bedside.device.offline import OfflinePolicy
 from bedside.device.session import Session
-from bedside.policy.posture import assess, rules_from_claim, words
+from bedside.policy.posture import assess, refuses, rules_from_claim, words
 
 __all__ = ["CLAIM", "PostureSide", "apply"]
 
@@ -47,6 +47,14 @@ class PostureSide:
 
     def _use(self, *, background: bool = False) -> AbstractContextManager[Session]:
         raise NotImplementedError  # Node's
+
+    def posture_blocks(
+        self, action: str = "create", resource: Mapping[str, Any] | None = None
+    ) -> str | None:
+        """The sentence when the posture step blocks ``action`` (a new record by default)."""
+        with self._use(background=True) as s:
+            step, reasons = state(s.policy)
+        return refuses(step, reasons, action, resource or {})
 
     def posture_step(self) -> tuple[str, str]:
         """(step, the banner sentence, "" when nothing to say); a background read."""
