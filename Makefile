@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements/lock.txt pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck unit bench-quick clean chromium prometheus interop-js browser-js definitions-js
+.PHONY: run test lint typecheck unit bench-quick bench-pouchdb clean chromium prometheus interop-js browser-js definitions-js
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Bedside needs Python 3.11 or newer")'
@@ -33,6 +33,12 @@ test: lint typecheck chromium prometheus interop-js browser-js definitions-js
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/import.py --quick
+
+# bench/sync_vs_pouchdb.py compares Bedside's sync with PouchDB and pouchdb-server, both from
+# the npm lock in bench/pouchdb; only that benchmark needs them.
+bench-pouchdb: $(STAMP)
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(APT_INSTALL) nodejs npm; }
+	cd bench/pouchdb && npm ci --no-audit --no-fund
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache $(INTEROP_JS)/node_modules $(BROWSER_JS)/node_modules \

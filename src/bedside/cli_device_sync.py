@@ -52,6 +52,7 @@ def sync_command(home: Home, pin_stdin: PinStdin = False, as_json: Json = False)
         "needs_review": summary.needs_review,
         "rejected": summary.rejected,
         "deferred": summary.deferred,
+        "photos_sent": summary.uploaded,
         "received": summary.received,
         "deleted": summary.deleted,
         "purged": summary.purged,

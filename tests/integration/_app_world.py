@@ -54,11 +54,17 @@ COMPLETE = {
 }  # RCP 2017: 2 + 1 + 0 + 1 + 1 + 0 + 1 = NEWS2 6, medium
 
 
-def mint(keys: SigningKeys, now: float, patients: tuple[str, ...], pins: tuple[str, ...]) -> str:
+def mint(
+    keys: SigningKeys,
+    now: float,
+    patients: tuple[str, ...],
+    pins: tuple[str, ...],
+    role: str = "nurse",
+) -> str:
     view = AccessView(
-        "nurse",
+        role,
         True,
-        RULES.role("nurse").permissions,
+        RULES.role(role).permissions,
         relations=tuple(PatientAccess(p, "care-team", f"CareTeam/ct-{p}") for p in patients),
         sensitive=RULES.sensitive,
         now=now,
@@ -67,8 +73,8 @@ def mint(keys: SigningKeys, now: float, patients: tuple[str, ...], pins: tuple[s
         USER,
         ScopeSet.parse("user/*.cruds"),
         client_id="bedside-device",
-        fhir_user="Practitioner/n1",
-        role="nurse",
+        fhir_user="Practitioner/n1" if role == "nurse" else "Practitioner/d1",
+        role=role,
         device=DEVICE,
     )
     claims = snapshot(view, caller, issuer=ISSUER, rules=RULES, now=now, pins=pins)
@@ -168,7 +174,12 @@ class AppWorld:
 
 
 def app_world(
-    home: Path, keys: SigningKeys, *, launched: bool = True, now: float | None = None
+    home: Path,
+    keys: SigningKeys,
+    *,
+    launched: bool = True,
+    now: float | None = None,
+    role: str = "nurse",
 ) -> AppWorld:
     """The app over a fresh home; ``launched``: the launch URL spent and the PIN given.
     ``now``: the clock's start (the real time for a home another process will open)."""
@@ -181,7 +192,7 @@ def app_world(
         server=ISSUER,
         client_id="bedside-device",
         pin=pin,
-        snapshot_jws=mint(keys, clock(), ("p1", "p2", "p3"), ("p3",)),
+        snapshot_jws=mint(keys, clock(), ("p1", "p2", "p3"), ("p3",), role),
         jwks=keys.public_jwks(),
         refresh_token="rt-test",
         signing_key=Ed25519PrivateKey.generate(),

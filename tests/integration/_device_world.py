@@ -60,17 +60,18 @@ def mint(
     patients: tuple[str, ...] = ("p1", "p2"),
     glass: tuple[str, ...] = (),
     role: str = "doctor",
+    rules: PolicyRules = RULES,
 ) -> str:
     """A signed snapshot for USER on DEVICE: ``patients`` by care team, ``glass`` by break-glass."""
     view = AccessView(
         role,
         True,
-        RULES.role(role).permissions,
+        rules.role(role).permissions,
         relations=tuple(PatientAccess(p, "care-team", f"CareTeam/ct-{p}") for p in patients),
         glass=tuple(
             PatientAccess(p, "break-glass", f"break-glass/bg-{p}", now + HOUR) for p in glass
         ),
-        sensitive=RULES.sensitive,
+        sensitive=rules.sensitive,
         now=now,
     )
     caller = Caller(
@@ -81,7 +82,7 @@ def mint(
         role=role,
         device=DEVICE,
     )
-    return sign_snapshot(snapshot(view, caller, issuer=ISSUER, rules=RULES, now=now), keys)
+    return sign_snapshot(snapshot(view, caller, issuer=ISSUER, rules=rules, now=now), keys)
 
 
 def new_pin() -> str:

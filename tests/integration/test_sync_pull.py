@@ -304,6 +304,7 @@ def test_each_pull_is_audited_with_the_patients_it_sent(world: World) -> None:
     world.observation(world.nurse.patient)
     world.observation(world.nurse.stranger)
     pulled = world.pull()
+    # a first sync: one access to each patient's record, not an entry naming each resource
     (event,) = world.audited_pulls()
     assert event["subtype"][0]["code"] == "sync-pull" and event["outcome"] == "0"
     patients = world.sql(
@@ -313,8 +314,18 @@ def test_each_pull_is_audited_with_the_patients_it_sent(world: World) -> None:
     )
     assert patients == [(world.nurse.patient,)]
     named = [e["what"]["reference"] for e in event["entity"] if "what" in e]
-    assert len([n for n in named if "/_history/" in n]) == len(pulled.resources())
+    assert named == [f"Patient/{world.nurse.patient}"]
+    assert f"{len(pulled.resources())} resources of the record sent" in event["outcomeDesc"]
     assert world.device_id in str(event["agent"])
+    # later changes: the page's entry names every version sent
+    world.observation(world.nurse.patient)
+    world.observation(world.nurse.patient)
+    delta = world.pull(pulled.next)
+    assert len(delta.resources()) == 2
+    later = world.audited_pulls()[-1]
+    named = [e["what"]["reference"] for e in later["entity"] if "what" in e]
+    assert len([n for n in named if "/_history/" in n]) == 2
+    assert later["outcomeDesc"].startswith("sync pull: 2 sent")
 
 
 # --- no row missed when transactions commit out of seq order (PostgreSQL) ----------------------

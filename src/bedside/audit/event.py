@@ -101,6 +101,7 @@ BEDSIDE_CODES: Final = {
     "sync-reject": "Device event rejected at sync",
     "sync-review": "Device event sent to review at sync",
     "sync-pull": "Device pulled changes at sync",
+    "attachment-upload": "Device uploaded an attachment at sync",
     "review-list": "Sync review queue listed",
     "review-read": "Sync review item read",
     "review-resolve": "Sync review item resolved",

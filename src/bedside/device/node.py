@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bedside.device import chart as reading
 from bedside.device import drafts as drafting
-from bedside.device import lifecycle, writes
+from bedside.device import lifecycle, photos, writes
 from bedside.device.chart import ChartItem, Conflict, PatientEntry
 from bedside.device.clock import ServerClock
 from bedside.device.compliance import PostureSide
@@ -326,6 +326,13 @@ class Node(SyncSide, WardSide, GlassSide, PostureSide):
         with self._use() as s:
             return reading.conflicts(s)
 
+    def fhir_user(self) -> str | None:
+        """The signed-in user's own record ("Practitioner/9"), as the policy snapshot names it
+        (the performer or sender of what the app records), or None when it names none."""
+        with self._use() as s:
+            value = s.policy.claims.get("fhirUser")
+            return value if isinstance(value, str) and value else None
+
     # --- writing ------------------------------------------------------------------------------
 
     def record(self, action: str, resource: dict[str, Any], patient: str | None = None) -> Recorded:
@@ -335,6 +342,20 @@ class Node(SyncSide, WardSide, GlassSide, PostureSide):
     def add_attachment(self, patient: str, content_type: str, data: bytes) -> str:
         with self._use() as s:
             return writes.add_attachment(s, patient, content_type, data)
+
+    def attach_photo(self, patient: str, data: bytes, description: str) -> Recorded:
+        """A wound photo and its DocumentReference, saved together (:mod:`.photos`)."""
+        with self._use() as s:
+            return photos.attach(s, patient, data, description)
+
+    def may_create(self, resource_type: str) -> bool:
+        """Whether the user's role may create ``resource_type`` at all (what the app offers)."""
+        with self._use() as s:
+            return "c" in s.policy.letters(resource_type)
+
+    def photos(self, patient: str) -> list[photos.Photo]:
+        with self._use() as s:
+            return photos.listing(s, patient)
 
     def save_draft(
         self,

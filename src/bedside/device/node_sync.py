@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager, suppress
 from typing import Any
 
-from bedside.device import lifecycle
+from bedside.device import lifecycle, uploads
 from bedside.device import receive as receiving
 from bedside.device.accesses import Access, pending
 from bedside.device.clock import ServerClock
@@ -117,3 +117,20 @@ class SyncSide:
         """Access decisions not yet uploaded, oldest first (for sync and for review)."""
         with self._use(background=True) as s, s.store.reading() as conn:
             return pending(conn, limit)
+
+    # --- attachments (bedside.device.uploads) --------------------------------------------------
+
+    def attachments_due(self) -> list[uploads.Due]:
+        """Attachments whose record the server confirmed and which wait to be uploaded."""
+        with self._use(background=True) as s:
+            return uploads.due(s)
+
+    def attachment_payload(self, attachment_id: str) -> bytes:
+        """An attachment's bytes for upload (decrypted in memory only)."""
+        with self._use(background=True) as s:
+            return uploads.payload(s, attachment_id)
+
+    def attachment_synced(self, attachment_id: str) -> None:
+        """The server confirmed it keeps the attachment: retention counts from now."""
+        with self._use(background=True) as s:
+            uploads.mark_synced(s, attachment_id, self._clock())

@@ -41,3 +41,16 @@ class WardSide:
         ``draft`` they were typed into deleted with them)."""
         with self._use() as s:
             return writes.record_set(s, resources, patient, draft=draft)
+
+    def may(self, action: str, rtype: str) -> bool:
+        """Whether the snapshot this device holds lets its user ``action`` (create, update)
+        ``rtype`` offline: what decides which actions a screen offers (never a role name)."""
+        letter = {"create": "c", "update": "u", "correct": "u"}.get(action, "")
+        with self._use() as s:
+            return bool(letter) and letter in s.policy.letters(rtype)
+
+    def practitioner(self) -> str | None:
+        """The user's ``fhirUser`` from the snapshot (``Practitioner/…``), to name as author."""
+        with self._use() as s:
+            who = s.policy.claims.get("fhirUser")
+        return who if isinstance(who, str) and who else None

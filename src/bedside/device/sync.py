@@ -7,8 +7,9 @@ server's merged version; ``deferred`` returns the event to ``pending`` for the n
 event leaves ``sending`` only with an answer: if the connection drops, the batch goes back to
 ``pending`` and is re-sent under the same idempotency keys, so the server answers with its
 first results (G2). A batch past the server's body limit (413) goes back too and is re-sent in
-halves; a single event past it stops the push (it stays pending). Pull then applies page
-after page, each atomically with its cursor.
+halves; a single event past it stops the push (it stays pending). Then the attachments whose
+records the server confirmed are uploaded (:mod:`bedside.device.uploads`). Pull then applies
+page after page, each atomically with its cursor.
 
 Every answer teaches the device the server's clock (:mod:`bedside.device.clock`): the node's
 clock is the one the client learns into for the whole sync, and what it learned is kept in the
@@ -29,6 +30,7 @@ from bedside.device.errors import DeviceError
 from bedside.device.node import Node
 from bedside.device.outbox import OutboxEntry
 from bedside.device.remote import Remote
+from bedside.device.uploads import upload
 from bedside.sync.event import format_time, parse_time
 
 __all__ = [
@@ -66,6 +68,8 @@ class SyncSummary:
     needs_review: int = 0
     rejected: int = 0
     deferred: int = 0
+    uploaded: int = 0  # attachments the server confirmed keeping
+    upload_failed: int = 0  # attachments it refused (they stay on the device)
     received: int = 0
     deleted: int = 0
     purged: int = 0
@@ -114,6 +118,7 @@ def sync(
         push_glass(node, remote, token, summary)  # before any outbox event
         report_health(node, remote, token)  # today's posture, before the events it judges
         push(node, remote, token, summary, progress=progress)
+        upload(node, remote, token, summary)
         pull(node, remote, token, summary, progress=progress)
         node.mark_synced()
         report_health(node, remote, token)
@@ -177,6 +182,7 @@ def drain_and_wipe(
     with suppress(DeviceError):  # what could not go is counted below
         push_glass(node, remote, token, summary)
         push(node, remote, token, summary)
+        upload(node, remote, token, summary)  # photos and documents of confirmed events
     outbox = node.status().outbox
     lost = int((outbox or {}).get("pending", 0)) + int((outbox or {}).get("sending", 0))
     if outbox is not None:  # locked: nothing can be counted, so nothing is claimed

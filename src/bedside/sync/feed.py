@@ -21,7 +21,7 @@ import json
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from bedside.fhir.compartment import PATIENT_COMPARTMENT, indexed_params
 from bedside.store.base import Records
@@ -31,6 +31,7 @@ __all__ = ["AccessChange", "Candidate", "FeedRow", "FeedSql"]
 #: Change-feed operations that carry a resource version (others are access marks).
 _WRITE_OPS: Final = ("create", "update", "delete")
 _CHUNK: Final = 400
+_T = TypeVar("_T")
 #: A backfill page first reads windows of these many times ``limit`` resources in rid order
 #: (see FeedSql.backfill): enough for a page when a tenth or more of the table is in the
 #: patients' compartments; below that the compartments' index is the cheaper way.
@@ -275,6 +276,23 @@ class FeedSql:
         row = db.one(f"SELECT COUNT(*) FROM resources r WHERE {where}", args)
         return int(row[0]) if row else 0
 
+    def owners(
+        self, db: Records, rids: Sequence[int], patients: Collection[str]
+    ) -> dict[int, set[str]]:
+        """Which of ``patients`` hold each of ``rids`` in their compartment."""
+        keys = _compartment_keys()
+        wanted = set(patients)
+        out: dict[int, set[str]] = {}
+        for chunk in _chunks(sorted(set(rids)), _CHUNK):
+            for rid, target in db.rows(
+                f"SELECT x.rid, x.target FROM idx_reference x WHERE x.rid IN ({_marks(chunk)})"
+                f" AND x.param IN ({_marks(keys)}) AND x.target_type = 'Patient'",
+                [*chunk, *keys],
+            ):
+                if str(target) in wanted:
+                    out.setdefault(int(rid), set()).add(str(target))
+        return out
+
     # --- content -----------------------------------------------------------------------------
 
     def contents(
@@ -302,6 +320,6 @@ def _candidates(rows: Sequence[Any]) -> list[Candidate]:
     return [Candidate(int(rid), str(t), str(i), int(v)) for rid, t, i, v in rows]
 
 
-def _chunks(items: Sequence[tuple[int, int]], size: int) -> Iterator[Sequence[tuple[int, int]]]:
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -85,6 +85,11 @@ class PullPage:
     done: int
     total: int
     resources: list[dict[str, Any]] = field(default_factory=list)
+    #: the current versions sent to patients entering the working set (a first sync is all
+    #: backfill), as stored: spliced into the body unparsed; before ``resources`` on the wire
+    backfill: list[orjson.Fragment] = field(default_factory=list)
+    #: patient -> how many of ``backfill`` are in their compartment (one audit entry each)
+    backfill_patients: dict[str, int] = field(default_factory=dict)
     deleted: list[dict[str, str]] = field(default_factory=list)
     purge: list[dict[str, Any]] = field(default_factory=list)
     snapshot: str | None = None
@@ -98,7 +103,7 @@ class PullPage:
             "next": self.next,
             "more": self.more,
             "progress": {"done": min(self.done, self.total), "total": self.total},
-            "resources": self.resources,
+            "resources": [*self.backfill, *self.resources],
             "deleted": self.deleted,
             "purge": self.purge,
             "reviews": self.reviews,
@@ -272,7 +277,7 @@ class Puller:
             after = rnd.after[0] if rnd.after else None
             found = self.feed.backfill(db, entering, after, budget + 1)
             served = found[:budget]
-            page.resources.extend(self._current(session, st.access, served, entering))
+            self._current(session, st.access, served, entering, page)
             if len(found) > budget:
                 rnd = rnd.advance(phase=BACKFILL, after=(served[-1].rid, 0), examined=budget)
             else:
@@ -303,20 +308,28 @@ class Puller:
         return session.visible_rids(rids, visibility)
 
     def _current(
-        self, session: Session, access: Access, found: Sequence[Candidate], patients: set[str]
-    ) -> list[dict[str, Any]]:
-        """The current versions of backfill candidates the caller may see, in rid order."""
+        self,
+        session: Session,
+        access: Access,
+        found: Sequence[Candidate],
+        patients: set[str],
+        page: PullPage,
+    ) -> None:
+        """The current versions of backfill candidates the caller may see, in rid order, as
+        stored (never parsed: a first sync's pages are most of its cost), and whose they are."""
         keep: set[int] = set()
         for rtype in sorted({c.type for c in found}):
             rids = [c.rid for c in found if c.type == rtype]
             keep |= self._visible(session, access, rtype, rids, patients)
         chosen = [c for c in found if c.rid in keep]
-        contents = self.feed.contents(session.records(), [(c.rid, c.version) for c in chosen])
-        return [
-            orjson.loads(contents[(c.rid, c.version)])
-            for c in chosen
-            if contents.get((c.rid, c.version)) is not None
-        ]
+        db = session.records()
+        contents = self.feed.contents(db, [(c.rid, c.version) for c in chosen])
+        sent = [c for c in chosen if contents.get((c.rid, c.version)) is not None]
+        page.backfill.extend(orjson.Fragment(contents[(c.rid, c.version)]) for c in sent)
+        owners = self.feed.owners(db, [c.rid for c in sent if c.type != "Patient"], patients)
+        for c in sent:
+            for patient in [c.id] if c.type == "Patient" else owners.get(c.rid, ()):
+                page.backfill_patients[patient] = page.backfill_patients.get(patient, 0) + 1
 
     def _changes(
         self,

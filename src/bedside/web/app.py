@@ -41,6 +41,7 @@ from bedside.subscriptions.dispatch import Dispatcher
 from bedside.subscriptions.service import SubscriptionService
 from bedside.upstream.service import Upstream
 from bedside.web.access_log import AccessLog
+from bedside.web.attachments_api import AttachmentsApi
 from bedside.web.body_limit import BodyLimit
 from bedside.web.bulk_http import BulkEndpoints
 from bedside.web.consent_api import ConsentApi
@@ -229,6 +230,7 @@ def create_app(
         *MetricsApi(metrics, ScrapeToken(auth.keyring.data_dir)).routes(),
         *ConsolePages(store, auth, policy, auditor, upstream.config if upstream else None).routes(),
         *sockets.routes(),
+        *AttachmentsApi(store, auth, policy, auditor, fhir).routes(),
         Route("/fhir", fhir, methods=_FHIR_METHODS),
         Route("/fhir/{path:path}", fhir, methods=_FHIR_METHODS),
     ]

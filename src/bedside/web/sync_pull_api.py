@@ -7,9 +7,11 @@ Puller`. The order of checks: a bearer token (401), then a token naming a device
 status issue; :class:`~bedside.web.device_auth.DeviceAuth`, as for push), then ``protocol``
 (400 saying which versions the server speaks), then ``limit`` and ``since`` (400).
 
-Like a search, every pull is audited: one entry (``sync-pull``) naming the device, the
-patients whose data was sent and every version sent (and counting the review outcomes told);
-a refused pull is audited too.
+Like a search, every pull is audited (``sync-pull``, naming the device). What a patient entering
+the working set is sent (all of a first sync) is one access to that patient's record: one entry
+per patient per page, naming the patient and counting the resources, never thousands of
+entities. Everything else a page sends (changes, deletes, purges, review outcomes) is one entry
+naming the patients and every version sent. A refused pull is audited too.
 """
 
 from __future__ import annotations
@@ -90,17 +92,33 @@ class SyncPullApi:
     # --- audit -------------------------------------------------------------------------------
 
     def _audit(self, trail: Trail, page: PullPage | None = None) -> None:
-        """One entry per pull (a refusal's entry is already in ``trail``)."""
+        """The page's entries (a refusal's entry is already in ``trail``)."""
         if page is not None:
             trail.view = page.view
-            trail.note(
-                SUBTYPE,
-                resources=page.resources,
-                patients=page.tombstone_patients,
-                entities=[f"{d['type']}/{d['id']}/_history/{d['version']}" for d in page.deleted],
-                description=f"sync pull: {len(page.resources)} sent, {len(page.deleted)} deleted,"
-                f" {len(page.purge)} purged, {len(page.reviews)} review outcomes",
-            )
+            for patient, count in sorted(page.backfill_patients.items()):
+                trail.note(
+                    SUBTYPE,
+                    patients=[patient],  # the entry names the patient
+                    description=f"sync pull: {count} resources of the record sent"
+                    " (joining the device's working set)",
+                )
+            if (
+                not page.backfill_patients
+                or page.resources
+                or page.deleted
+                or page.purge
+                or page.reviews
+            ):
+                trail.note(
+                    SUBTYPE,
+                    resources=page.resources,
+                    patients=page.tombstone_patients,
+                    entities=[
+                        f"{d['type']}/{d['id']}/_history/{d['version']}" for d in page.deleted
+                    ],
+                    description=f"sync pull: {len(page.resources)} sent, {len(page.deleted)}"
+                    f" deleted, {len(page.purge)} purged, {len(page.reviews)} review outcomes",
+                )
         entries = [
             # the user receives data: BALP "R", as for a read or search
             dataclasses.replace(e, action="R") if e.outcome not in _FAILED else e

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bedside.clinical.news2_codes import component_key
-from bedside.device.app import glass, views
+from bedside.device.app import consent, escalate, glass, notes, photo, views
 from bedside.device.app.pages import Pages
 from bedside.device.app.summary import banner_of, latest_vitals, summarise
 from bedside.device.errors import DeviceError, Refused
@@ -70,6 +70,12 @@ def routes(pages: Pages) -> list[Route]:
             score=done.latest_news2,
             glass=state if state.grant else None,
             glass_held=glass.held_text(state) if state.grant else "",
+            concern=escalate.prompt(items),
+            notes=notes.panel(node, pid, items),
+            photos=photo.captions(node.photos(pid)),
+            consents=consent.states(items, node.item_states(pid)),
+            may_photo=node.may_create("DocumentReference"),
+            may_consent=node.may_create("Consent"),
         )
 
     def section(request: Request) -> Response:

@@ -11,8 +11,9 @@ In order, for each request:
    ``Access-Control-*`` header is ever sent, so no other origin can read an answer.
 5. A POST must come from the app's own origin (``Origin`` and ``Sec-Fetch-Site`` when the
    browser sends them) and carry
-   the CSRF token, in the ``X-CSRF-Token`` header or the form's ``csrf`` field; bodies are
-   limited to 64 KiB.
+   the CSRF token, in the ``X-CSRF-Token`` header or the form's ``csrf`` field (a
+   ``multipart/form-data`` form's too, parsed in memory); bodies are limited to 64 KiB, except
+   a photo's (``/patients/<id>/photo``, :data:`MAX_PHOTO_BODY`).
 
 And on every response, the app's pages, its JSON, its static files, redirects and refusals
 alike: ``Cache-Control: no-store`` (the browser's disk cache is not encrypted, G8), a
@@ -22,14 +23,17 @@ sniffing and referrer limits.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Final
 from urllib.parse import parse_qs
 
+from bedside.device.app import multipart
 from bedside.device.app.gate import Gate
+from bedside.device.photos import MAX_BYTES
 
-__all__ = ["CSP", "SECURITY_HEADERS", "Guard"]
+__all__ = ["CSP", "MAX_PHOTO_BODY", "SECURITY_HEADERS", "Guard"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -54,6 +58,9 @@ SECURITY_HEADERS: Final = (
 )
 _REPLACED: Final = frozenset(name for name, _ in SECURITY_HEADERS) | {b"server"}
 MAX_BODY: Final = 64 * 1024
+#: A photo form: the largest photo kept, and room for the form's other fields.
+MAX_PHOTO_BODY: Final = MAX_BYTES + MAX_BODY
+_PHOTO_PATH: Final = re.compile(r"^/patients/[A-Za-z0-9\-.]{1,64}/photo$")
 #: ``Sec-Fetch-Site`` values a state change may carry (None: a client that sends none)
 _SITES: Final = frozenset({None, "same-origin", "none"})
 
@@ -117,7 +124,8 @@ class Guard:
         if (origin is not None and origin not in self.gate.origins) or site not in _SITES:
             await _plain(secured, 403, _NO_CSRF)
             return
-        body = await _body(receive)
+        limit = MAX_PHOTO_BODY if _PHOTO_PATH.match(path) else MAX_BODY
+        body = await _body(receive, limit)
         if body is None:
             await _plain(secured, 413, "That request is too large for the clinician app.")
             return
@@ -126,6 +134,9 @@ class Guard:
         if token is None and ctype == "application/x-www-form-urlencoded":
             found = parse_qs(body.decode("latin-1")).get("csrf")
             token = found[0] if found else None
+        elif token is None and multipart.is_multipart(ctype):
+            field = multipart.parse(headers.get("content-type", ""), body).get("csrf")
+            token = field.text if field else None
         if not self.gate.csrf_ok(token):
             await _plain(secured, 403, _NO_CSRF)
             return
@@ -173,8 +184,8 @@ def _cookie(header: str | None, name: str) -> str | None:
     return morsel.value if morsel is not None else None
 
 
-async def _body(receive: Receive) -> bytes | None:
-    """The whole request body, or None past :data:`MAX_BODY`."""
+async def _body(receive: Receive, limit: int = MAX_BODY) -> bytes | None:
+    """The whole request body, or None past ``limit`` bytes."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -183,7 +194,7 @@ async def _body(receive: Receive) -> bytes | None:
             break
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY:
+        if size > limit:
             return None
         chunks.append(chunk)
         if not message.get("more_body", False):

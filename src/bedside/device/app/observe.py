@@ -31,6 +31,7 @@ from starlette.routing import Route
 from bedside.clinical.news2 import Assessment, Consciousness, Parameter
 from bedside.clinical.news2_fhir import build_observations
 from bedside.clinical.news2_form import FORM_FIELDS, assess_form
+from bedside.device.app.escalate import PRIORITY
 from bedside.device.app.pages import Pages, form_of, json_answer
 from bedside.device.app.summary import banner_of
 from bedside.device.drafts import Draft
@@ -191,7 +192,15 @@ def routes(pages: Pages) -> list[Route]:
             said = f"{assessment.headline} ({assessment.response.label})"
         else:
             said = "An incomplete set, with no NEWS2 score"
-        pages.gate.flash(f"Saved on device: {said}. It will be sent at the next sync.")
+        urgent = assessment.band in PRIORITY  # medium or high: the chart leads with "Escalate"
+        pages.gate.flash(
+            f"Saved on device: {said}. It will be sent at the next sync."
+            + (
+                " This score calls for an urgent response: escalate it to the team."
+                if urgent
+                else ""
+            )
+        )
         return RedirectResponse(f"/patients/{pid}", status_code=303)
 
     return [

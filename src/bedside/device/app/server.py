@@ -27,7 +27,22 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bedside.device.app import chart, glass, observe, outbox, patients, pinning, trend, unlock
+from bedside.device.app import (
+    chart,
+    consent,
+    escalate,
+    glass,
+    meds,
+    notes,
+    observe,
+    outbox,
+    patients,
+    photo,
+    pinning,
+    signoff,
+    trend,
+    unlock,
+)
 from bedside.device.app.gate import Gate
 from bedside.device.app.guard import Guard
 from bedside.device.app.pages import Pages
@@ -69,11 +84,17 @@ def build_app(pages: Pages) -> Guard:
         *unlock.routes(pages),
         *patients.routes(pages),
         *observe.routes(pages),
+        *meds.routes(pages),
+        *escalate.routes(pages),
         *pinning.routes(pages),
         *trend.routes(pages),
         *glass.routes(pages),
         *chart.routes(pages),
         *outbox.routes(pages),
+        *notes.routes(pages),
+        *signoff.routes(pages),
+        *photo.routes(pages),
+        *consent.routes(pages),
         Mount("/static", StaticFiles(directory=_STATIC), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={DeviceError: failed})

@@ -24,6 +24,7 @@ from bedside.clinical.news2_codes import is_total, parameter_of
 from bedside.device.app import views
 from bedside.device.chart import ChartItem
 from bedside.device.index import display_of
+from bedside.device.notes import sign_state
 from bedside.device.ward import ItemState
 from bedside.origin import source_name
 
@@ -234,7 +235,7 @@ def summarise(
                 or i.resource.get("title")
                 or views.concept(i.resource.get("type"))
             ),
-            views.concept(i.resource.get("category")),
+            views.concept(i.resource.get("category")) or sign_state(i.resource),
         )
         for i in items
         if i.type in ("DocumentReference", "Composition")

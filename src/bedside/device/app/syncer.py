@@ -57,6 +57,12 @@ def _said(summary: SyncSummary) -> str:
         parts.append(f"{summary.needs_review} need review")
     if summary.rejected:
         parts.append(f"{summary.rejected} rejected")
+    if summary.uploaded:
+        parts.append(f"{summary.uploaded} photo{'s' if summary.uploaded != 1 else ''} sent")
+    if summary.upload_failed:
+        parts.append(
+            f"{summary.upload_failed} photo{'s' if summary.upload_failed != 1 else ''} kept back"
+        )
     parts.append(f"{summary.received} received")
     return "Sync finished: " + ", ".join(parts) + "."
 

@@ -195,6 +195,81 @@
     });
   }
 
+  // --- writing a note: the draft kept every few seconds after a change, and when left -------
+  const noteForm = document.getElementById("note-form");
+  if (noteForm) {
+    const noteBase = noteForm.getAttribute("action");
+    const tick = (Number(noteForm.dataset.tick) || 2) * 1000;
+    const kept = document.getElementById("n-kept");
+    let noteTimer = null;
+    let noteSaving = null;
+    let dirty = false;
+    let leaving = false;
+
+    function noteBody() {
+      return {
+        patient: patient,
+        draft: noteForm.elements.draft.value || null,
+        key: noteForm.elements.key.value,
+        title: noteForm.elements.title.value,
+        text: noteForm.elements.text.value,
+      };
+    }
+    function keepNote() {
+      clearTimeout(noteTimer);
+      noteTimer = null;
+      if (noteSaving) { dirty = true; return noteSaving; }  // once this one is back
+      dirty = false;
+      noteSaving = post(noteBase + "/draft", noteBody()).then(function (answer) {
+        if (answer.status === 200) {
+          noteForm.elements.draft.value = answer.body.draft;
+          if (kept) { kept.textContent = answer.body.message; }
+          armLock(answer.body.locks_in);
+        } else if (kept && answer.body.message) {
+          kept.textContent = answer.body.message;
+        }
+      }).catch(function () {
+        if (kept) { kept.textContent = "The draft could not be kept just now; it will be tried again."; }
+        dirty = true;
+      }).finally(function () {
+        noteSaving = null;
+        if (dirty && !leaving) { noteTimer = setTimeout(keepNote, tick); }
+      });
+      return noteSaving;
+    }
+    function noteChanged() {
+      dirty = true;
+      if (noteTimer === null && !noteSaving) { noteTimer = setTimeout(keepNote, tick); }
+    }
+    function keepNow() {
+      // the page is going (hidden, closed, navigated): one last save that outlives the page
+      if (!dirty) { return; }
+      dirty = false;
+      clearTimeout(noteTimer);
+      noteTimer = null;
+      fetch(noteBase + "/draft", {
+        method: "POST", credentials: "same-origin", keepalive: true,
+        headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify(noteBody()),
+      }).catch(function () { /* the app itself stopped */ });
+    }
+    noteForm.addEventListener("input", noteChanged);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden") { keepNow(); }
+    });
+    window.addEventListener("pagehide", keepNow);
+    noteForm.addEventListener("submit", function (event) {
+      leaving = true;
+      dirty = false;
+      clearTimeout(noteTimer);
+      if (noteSaving) {  // the post names the draft that save made
+        event.preventDefault();
+        const submitter = event.submitter;
+        noteSaving.then(function () { noteForm.requestSubmit(submitter || undefined); });
+      }
+    });
+  }
+
   // --- sync now, with its progress -----------------------------------------------------------
   const syncForm = document.getElementById("sync-form");
   if (syncForm) {

@@ -1,0 +1,263 @@
+"""HTTP for attachments (docs/sync-protocol.md "Attachments", docs/sync-server.md)::
+
+    PUT /sync/attachments/{id}?protocol=1&document=<DocumentReference id>
+                            a device uploads the bytes its confirmed signed record refers to
+    GET /fhir/Binary/{id}   the bytes, to a caller who may read the referencing record
+
+An upload needs the device's own token (an active device of its user), an event of *this*
+device that the server confirmed creating or changing the document, the policy's leave to
+read that document now (G3: the same check as any read, so a patient who left the working
+set since is refused), and bytes whose size and SHA-256 are those the signed record states.
+It is kept once: a retry after a lost answer gets ``200`` and the same body as the first
+``201``, and nothing is stored twice. Past :data:`~bedside.sync.attachments.MAX_BYTES` the
+answer is ``413`` with a sentence, before the body is read.
+
+A read goes through the referencing DocumentReference, read as the caller through the
+Repository (policy, consent, audit): refused there is ``403`` here; an id that is not an
+uploaded attachment is left to the FHIR API (a stored Binary resource, or its 404). Every
+answer carries ``Cache-Control: no-store``; the bytes are served under a sandboxing CSP and
+``nosniff``, so an uploaded file can never run as a page of the server's origin.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bedside.audit.entry import Auditor
+from bedside.auth.caller import Caller
+from bedside.auth.server import AuthServer
+from bedside.errors import Conflict, FhirError, Forbidden, InvalidRequest, Unprocessable
+from bedside.fhir.compartment import patients_of
+from bedside.policy.decide import Policy
+from bedside.rest.repository import Repository
+from bedside.rest.trail import Trail
+from bedside.rest.types import FhirRequest
+from bedside.store.base import Store
+from bedside.sync import attachments
+from bedside.sync.push import PROTOCOLS, unsupported_protocol
+from bedside.web.device_auth import DeviceAuth
+from bedside.web.fhir_http import bearer_token, error_response
+
+__all__ = ["AttachmentsApi"]
+
+_NO_STORE: Final = {"Cache-Control": "no-store"}
+_RAW: Final = {
+    **_NO_STORE,
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Disposition": "inline",
+}
+_DOC_ID: Final = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_SETTLED: Final = ("confirmed", "merged")
+_NOT_YET: Final = (
+    "The record this attachment belongs to has not been accepted from this device yet; "
+    "send the record first."
+)
+
+
+log = logging.getLogger("bedside.web")
+
+
+class _TooLarge(FhirError):
+    status = 413
+    default_code = "too-costly"
+
+
+class AttachmentsApi:
+    def __init__(
+        self,
+        store: Store,
+        auth: AuthServer,
+        policy: Policy,
+        auditor: Auditor,
+        fallback: Callable[[Request], Awaitable[Response]],
+    ) -> None:
+        self.store = store
+        self.auth = auth
+        self.policy = policy
+        self.auditor = auditor
+        self.devices = DeviceAuth(store, auth)
+        self.base = auth.config.fhir_base
+        self.fallback = fallback  # the FHIR API, for a Binary that is not an attachment
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/sync/attachments/{aid}", self.upload, methods=["PUT"]),
+            Route("/fhir/Binary/{aid}", self.read, methods=["GET"]),
+        ]
+
+    # --- upload ----------------------------------------------------------------------------
+
+    async def upload(self, request: Request) -> Response:
+        aid = request.path_params["aid"]
+        params = request.query_params
+        network = request.client.host if request.client else None
+        try:  # authenticate, and refuse an oversized body, before reading it
+            caller = await run_in_threadpool(self.devices.caller, bearer_token(request))
+            if params.get("protocol") not in {str(v) for v in PROTOCOLS}:
+                raise unsupported_protocol()
+            document = params.get("document") or ""
+            if not attachments.ATTACHMENT_ID.match(aid) or not _DOC_ID.match(document):
+                raise InvalidRequest("Name the attachment and the DocumentReference it is for.")
+            length = request.headers.get("content-length", "")
+            if length.isdigit() and int(length) > attachments.MAX_BYTES:
+                raise _too_large()
+            data = await request.body()
+            if len(data) > attachments.MAX_BYTES:
+                raise _too_large()
+        except FhirError as exc:
+            return _error(exc)
+        return await self._serve(lambda: self._keep(caller, aid, document, data, network))
+
+    def _keep(
+        self, caller: Caller, aid: str, document: str, data: bytes, network: str | None
+    ) -> Response:
+        trail = Trail(caller, self.policy.clock, network)
+        entity = [f"{attachments.BINARY}{aid}", f"DocumentReference/{document}"]
+        try:
+            device = self.devices.active_device(caller)
+            with self.store.read() as session:
+                sent = session.records().one(
+                    "SELECT 1 FROM sync_events WHERE device = ? AND resource_type = ?"
+                    " AND resource_id = ? AND state IN (?, ?)",
+                    [device.device_id, "DocumentReference", document, *_SETTLED],
+                )
+            if sent is None:
+                raise Conflict(_NOT_YET)
+            record = self._document(caller, document, network, "You may not add to this record.")
+            expected = attachments.declared(record, aid)
+            if expected is None:
+                raise Unprocessable("This record does not refer to this attachment.")
+            wrong = attachments.mismatch(data, expected)
+            if wrong is not None:
+                raise Unprocessable(wrong)
+            patient = next(iter(sorted(patients_of(record))), None)
+            with self.store.write() as session:
+                db = session.records()
+                new = attachments.keep(
+                    db,
+                    expected,
+                    data,
+                    document_id=document,
+                    patient=patient,
+                    device_id=device.device_id,
+                    now=self.policy.clock(),
+                )
+                kept = attachments.find(db, aid)
+                if kept is None or kept.sha256 != expected.sha256 or kept.document_id != document:
+                    raise Conflict("Another attachment is already kept under this id.")
+                trail.note(
+                    "attachment-upload",
+                    rtype="Binary",
+                    patients=[patient] if patient else [],
+                    entities=entity,
+                    description="attachment uploaded" if new else "attachment upload repeated",
+                )
+                self.auditor.append(db, trail.entries)
+        except FhirError as exc:
+            trail.entries = []
+            trail.failure("attachment-upload", "Binary", exc, entities=entity)
+            self.auditor.submit(trail.entries)
+            raise
+        body = {
+            "id": aid,
+            "document": document,
+            "size": expected.size,
+            "sha256": expected.sha256,
+            "state": "stored",
+        }
+        return _json(201 if new else 200, body)
+
+    # --- read ------------------------------------------------------------------------------
+
+    async def read(self, request: Request) -> Response:
+        aid = request.path_params["aid"]
+        if not attachments.ATTACHMENT_ID.match(aid):
+            return await self.fallback(request)
+        with self.store.read() as session:
+            kept = attachments.find(session.records(), aid)
+        if kept is None:
+            return await self.fallback(request)
+        network = request.client.host if request.client else None
+        try:
+            caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
+        except FhirError as exc:
+            return _error(exc)
+        wants_fhir = "json" in request.headers.get("accept", "")
+        return await self._serve(lambda: self._bytes(caller, kept, network, wants_fhir))
+
+    def _bytes(
+        self, caller: Caller, kept: attachments.Stored, network: str | None, wants_fhir: bool
+    ) -> Response:
+        self._document(caller, kept.document_id, network, "You may not open this attachment.")
+        with self.store.read() as session:
+            data = attachments.content(session.records(), kept.id) or b""
+        trail = Trail(caller, self.policy.clock, network)
+        trail.note(
+            "read",
+            rtype="Binary",
+            patients=[kept.patient] if kept.patient else [],
+            entities=[f"{attachments.BINARY}{kept.id}"],
+            description="attachment read",
+        )
+        self.auditor.submit(trail.entries)
+        if not wants_fhir:
+            return Response(data, media_type=kept.content_type, headers=_RAW)
+        binary = {
+            "resourceType": "Binary",
+            "id": kept.id,
+            "contentType": kept.content_type,
+            "securityContext": {"reference": f"DocumentReference/{kept.document_id}"},
+            "data": base64.b64encode(data).decode("ascii"),
+        }
+        return _json(200, binary, "application/fhir+json")
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _document(self, caller: Caller, doc: str, network: str | None, refused: str) -> Any:
+        """The DocumentReference as ``caller`` may read it now (policy and audit of the
+        Repository); 403 with ``refused`` when the caller may not."""
+        repo = Repository(
+            self.store, caller, self.base, policy=self.policy, auditor=self.auditor, network=network
+        )
+        try:
+            found = repo.handle(FhirRequest("GET", f"DocumentReference/{doc}")).resource
+        except FhirError:
+            raise Forbidden(refused) from None
+        if not isinstance(found, dict):
+            raise Forbidden(refused)
+        return found
+
+    async def _serve(self, work: Callable[[], Response]) -> Response:
+        try:
+            return await run_in_threadpool(work)
+        except FhirError as exc:
+            return _error(exc)
+        except Exception as exc:  # never a stack trace or PHI to the client
+            log.error("unhandled error", extra={"error_type": type(exc).__name__})
+            return _error(FhirError("The server could not complete the request."))
+
+
+def _too_large() -> FhirError:
+    most = attachments.MAX_BYTES // (1024 * 1024)
+    return _TooLarge(f"An attachment may have at most {most} MB; this one was not kept.")
+
+
+def _json(status: int, body: Any, media: str = "application/json") -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=media, headers=_NO_STORE)
+
+
+def _error(exc: FhirError) -> Response:
+    resp = error_response(exc)
+    resp.headers.update(_NO_STORE)
+    return resp
