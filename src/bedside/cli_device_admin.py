@@ -54,7 +54,9 @@ def device_list(
     if as_json:
         print_json(devices)
         return
-    table = Table("User", "Status", "App", "Posture", "Pins", "Registered (UTC)")
+    from bedside.devices.wipes import short
+
+    table = Table("User", "Status", "App", "Posture", "Pins", "Registered (UTC)", "Wipe")
     table.columns.insert(0, Column("Device", no_wrap=True))
     for d in devices:
         posture = ", ".join(f"{k}={v}" for k, v in d["posture"].items() if v is not None)
@@ -66,6 +68,7 @@ def device_list(
             posture or "unknown",
             str(d["pins"]),
             d["registered_at"],
+            short(d["status"], d["wiped"]),
         )
     out.print(table)
 

@@ -259,7 +259,8 @@ def test_sync_pushes_then_pulls_and_reports_counts(world: World) -> None:
         return push_answer(request) if request.url.path == "/sync/push" else pull_answer(request)
 
     summary = sync(world.node, remote(route), "t0k3n")
-    assert calls == ["/sync/push", "/sync/pull", "/device/telemetry"]  # then the health report
+    # the health report (posture) first, which the push is judged by (issue 19), and again after
+    assert calls == ["/device/telemetry", "/sync/push", "/sync/pull", "/device/telemetry"]
     assert (summary.sent, summary.confirmed, summary.received) == (1, 1, 0)
 
 

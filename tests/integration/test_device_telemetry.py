@@ -63,7 +63,7 @@ def test_each_sync_reports_the_devices_health_without_phi(smart: Smart, tmp_path
     assert before["outbox"]["pending"] == 2
     assert before["oldest_pending_age_s"] is not None and before["oldest_pending_age_s"] >= 0
     assert before["app_version"] and before["store_bytes"] > 0
-    assert set(before["posture"]) == {"os", "disk_encryption", "screen_lock"}
+    assert set(before["posture"]) == {"os", "disk_encryption", "screen_lock", "debugger", "root"}
     assert unsent.snapshot_expires is not None
     assert before["snapshot_expires_at"] == int(unsent.snapshot_expires)
 

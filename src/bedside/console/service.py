@@ -22,10 +22,12 @@ from bedside.console.resolving import ConflictDesk, patient_of
 from bedside.console.roles import PAGES, VALUE_ROLES
 from bedside.console.trends import trends
 from bedside.console.words import drain, identifier_of, name_of
-from bedside.devices import compliance, registry, telemetry
+from bedside.devices import compliance, registry, telemetry, wipes
 from bedside.errors import Forbidden, InvalidRequest, NotFound
 from bedside.policy import breakglass
 from bedside.policy.decide import Policy
+from bedside.policy.posture import assess
+from bedside.policy.posture import words as posture_words
 from bedside.store.base import Store
 from bedside.sync import clock, deferral, review
 from bedside.upstream.config import UpstreamConfig
@@ -270,7 +272,10 @@ class Console:
                 raise NotFound("There is no device with this id.")
             report = telemetry.latest(db, device_id)
             pushed = clock.last_measured(db, device_id)
+            wiped = wipes.of(db, device_id)
         shown = found.summary()
+        shown["wiped"] = wiped
+        shown["wipe_words"] = wipes.words(found.status, wiped)
         shown["last_push"] = pushed[1] if pushed else None
         shown.pop("public_key", None)
         shown["username"] = self._username(found.user_id)
@@ -279,6 +284,9 @@ class Console:
             report.posture if report else None, shown["posture"]
         )
         shown["step"] = compliance.step(found.status, shown["posture"])
+        step, reasons = assess(shown["posture"], self.policy.rules.posture)
+        shown["posture_step"] = step
+        shown["posture_words"] = posture_words(step, reasons) or "Nothing blocked."
         self.viewed(f"device {device_id}")
         return shown
 

@@ -25,6 +25,7 @@ from typing import Any, Final
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
+from bedside.device import breakglass, compliance
 from bedside.device.attachments import FOLDER, Attachments
 from bedside.device.clock import META_KEY, Offset, ServerClock, policy_ahead
 from bedside.device.errors import DeviceError
@@ -32,6 +33,7 @@ from bedside.device.home import DEVICE_FILE, DeviceInfo
 from bedside.device.keys import KdfParams, KeyFile
 from bedside.device.offline import OfflinePolicy
 from bedside.device.outbox import Outbox
+from bedside.device.posture import posture
 from bedside.device.session import Session
 from bedside.device.store import STORE_FILE, LocalStore
 from bedside.device.workingset import PurgeReport, reconcile
@@ -200,6 +202,9 @@ def open_session(
             raise DeviceError(_UNUSABLE.format(why="it is missing"))
         claims = verify(jws, json.loads(jwks), info, clock.server(now), expired_ok=True)
         policy = OfflinePolicy(claims, clock.server)
+        with store.reading() as conn:  # break-glass opened offline, still running
+            policy = breakglass.overlay(policy, breakglass.active(conn, clock.server(now)))
+        policy = compliance.apply(policy, posture(home))  # graduated compliance
         signing = Ed25519PrivateKey.from_private_bytes(base64.urlsafe_b64decode(key))
         outbox = Outbox(store, device=info.device_id, user=info.user, key=signing)
         outbox.reset_sending(at=now)
@@ -228,7 +233,8 @@ def store_snapshot(s: Session, jws: str, jwks: dict[str, Any] | None, now: float
         s.store.set_meta("snapshot", jws)
         s.store.set_meta("jwks", json.dumps(keys))
         report = reconcile(tx, policy, now, s.attachments.delete)
-    s.policy = policy
+        policy = breakglass.overlay(policy, breakglass.active(tx, s.clock.server(now)))
+    s.policy = compliance.apply(policy, posture(s.home))
     with suppress(DeviceError):  # an out-of-range claim keeps the key file's own limit
         s.keyfile.set_pin_attempts(policy.settings.pin_attempts)
     return report

@@ -36,10 +36,12 @@ from bedside.device import drafts as drafting
 from bedside.device import lifecycle, photos, writes
 from bedside.device.chart import ChartItem, Conflict, PatientEntry
 from bedside.device.clock import ServerClock
+from bedside.device.compliance import PostureSide
 from bedside.device.drafts import Draft
 from bedside.device.errors import DeviceError, KeysLocked, Locked, NotEnrolled
 from bedside.device.home import DEVICE_FILE, DeviceInfo
 from bedside.device.keys import KEY_FILE, KdfParams, KeyFile
+from bedside.device.node_glass import GlassSide
 from bedside.device.node_reviews import ReviewSide
 from bedside.device.node_sync import SyncSide
 from bedside.device.node_tasks import TaskSide
@@ -58,7 +60,7 @@ _IDLE: Final = "This device locked itself after a period without use. Enter your
 _EXPIRED_REASON: Final = "snapshot-expired"
 
 
-class Node(SyncSide, WardSide, TaskSide, ReviewSide):
+class Node(SyncSide, WardSide, TaskSide, ReviewSide, GlassSide, PostureSide):
     """One enrolled device home. Build it with ``Node(home)`` or :meth:`enroll_local`.
 
     ``clock`` is the device's clock, or a :class:`~bedside.device.clock.ServerClock` to share

@@ -49,6 +49,7 @@ from bedside.device.filters import matches_any
 from bedside.fhir.compartment import REFERENCE_TYPES, patient_compartment
 from bedside.fhir.resource_types import is_resource_type
 from bedside.policy.model import Label
+from bedside.policy.posture import refuses as posture_refuses
 from bedside.policy.snapshot import NBF_LEEWAY
 
 __all__ = [
@@ -259,6 +260,12 @@ class OfflinePolicy:
         letter = _WRITE_LETTERS.get(action)
         if letter is None:
             return "This device records only create, update and correct actions."
+        local = self.claims.get("local_posture")  # bedside.device.compliance
+        if isinstance(local, Mapping):
+            step, reasons = str(local.get("step")), list(local.get("reasons") or ())
+            blocked = posture_refuses(step, reasons, action, resource)
+            if blocked is not None:
+                return blocked
         rtype = resource.get("resourceType")
         if not isinstance(rtype, str) or not is_resource_type(rtype):
             return _UNKNOWN_TYPE

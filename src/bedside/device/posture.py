@@ -1,4 +1,5 @@
-"""The security posture a device reports when it registers: OS, disk encryption, screen lock.
+"""The security posture a device reports when it registers and at each sync: OS, disk
+encryption, screen lock, a debugger attached, running as root.
 
 The server records these facts for compliance review (docs/device-registry.md); they prove
 nothing, since a device reports them about itself. So this module only says what it can find
@@ -10,6 +11,10 @@ out cheaply and honestly, and ``None`` (unknown) otherwise, never a guess:
   disk partition is ``False``; anything else (overlay, network, container storage) is unknown.
   On macOS, ``fdesetup status`` (FileVault). Elsewhere unknown.
 - ``screen_lock``: unknown everywhere: no cheap, reliable, unprivileged check exists.
+- ``debugger``: on Linux, a tracer attached (``TracerPid``); elsewhere unknown.
+- ``root``: the effective uid is 0; unknown where there are no uids.
+
+What each failing fact leads to is the policy's (:mod:`bedside.policy.posture`).
 """
 
 from __future__ import annotations
@@ -21,18 +26,39 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["disk_encryption", "posture"]
+__all__ = ["debugger", "disk_encryption", "posture", "root"]
 
 _SYS_BLOCK = Path("/sys/class/block")
 
 
 def posture(home: Path) -> dict[str, Any]:
-    """The posture facts for ``POST /device/register``; ``None`` means unknown."""
+    """The posture facts for ``POST /device/register`` and each sync's health report;
+    ``None`` means unknown."""
     return {
         "os": f"{platform.system()} {platform.release()}".strip() or None,
         "disk_encryption": disk_encryption(home),
         "screen_lock": None,
+        "debugger": debugger(),
+        "root": root(),
     }
+
+
+def debugger() -> bool | None:
+    """Whether another process traces this one (``TracerPid`` in /proc/self/status: a debugger
+    or strace attached); None off Linux. Python-level tracers (coverage) do not count."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("TracerPid:"):
+                return line.split(":", 1)[1].strip() != "0"
+    except OSError:
+        return None
+    return None
+
+
+def root() -> bool | None:
+    """Whether the app runs as the administrator (uid 0); None where there are no uids."""
+    geteuid = getattr(os, "geteuid", None)
+    return None if geteuid is None else geteuid() == 0
 
 
 def disk_encryption(home: Path) -> bool | None:

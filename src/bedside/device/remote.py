@@ -314,6 +314,13 @@ class Remote:
         if response.status_code >= 400:
             raise DeviceError(refusal(response, "the health report", self.root))
 
+    def report_wiped(self, token: str, *, sent: int, lost: int) -> None:
+        """``POST /device/wiped``: what this device sent and lost as it wipes (204)."""
+        body = {"sent": sent, "lost": lost}
+        response = self.request("POST", f"{self.root}/device/wiped", token=token, json=body)
+        if response.status_code >= 400:
+            raise DeviceError(refusal(response, "the wipe report", self.root))
+
     def device_status(self, token: str, device_id: str | None = None) -> str:
         """``GET /device/status``: "active", "revoked" or "wipe".
 

@@ -136,3 +136,19 @@ CREATE TABLE IF NOT EXISTS accesses (
     uploaded REAL                    -- when sync delivered it to the server, else NULL
 );
 CREATE INDEX IF NOT EXISTS accesses_pending ON accesses (uploaded, id);
+
+-- Break-glass opened on this device while offline (docs/clinician-app.md "Break-glass"): the
+-- patient, the typed reason, its times in the server's time as the device knows it, and when
+-- the server acknowledged it. Sync sends these before any outbox event; one not acknowledged
+-- by sync_by stops further break-glass on this device until it is (bedside.device.breakglass).
+CREATE TABLE IF NOT EXISTS break_glass (
+    id TEXT PRIMARY KEY,             -- a random local id: the server's idempotency key
+    patient TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    device_time REAL NOT NULL,       -- device time it opened (accesses.at is device time)
+    started REAL NOT NULL,           -- server time it opened
+    expires REAL NOT NULL,           -- server time its access ends
+    sync_by REAL NOT NULL,           -- server time it must have reached the server by
+    pushed REAL,                     -- device time the server acknowledged it, else NULL
+    late INTEGER NOT NULL DEFAULT 0  -- 1 when the server said it arrived past its window
+);

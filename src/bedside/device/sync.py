@@ -22,6 +22,7 @@ The summary holds counts only; a progress callback gets ``(phase, done, total)``
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -34,6 +35,7 @@ from bedside.device.uploads import upload
 from bedside.sync.event import format_time, parse_time
 
 __all__ = [
+    "LOST",
     "NO_SIGN_IN",
     "PROTOCOL",
     "REVOKED",
@@ -41,8 +43,10 @@ __all__ = [
     "Progress",
     "SyncSummary",
     "access_token",
+    "drain_and_wipe",
     "pull",
     "push",
+    "push_glass",
     "report_health",
     "sync",
 ]
@@ -73,6 +77,7 @@ class SyncSummary:
     reviews_settled: int = 0
     skew_ms: int | None = None
     snapshot: bool = False
+    break_glass: int = 0  # offline break-glass grants the server acknowledged (sent first)
     reasons: list[str] = field(default_factory=list)  # rejection sentences (no PHI by contract)
 
 
@@ -111,6 +116,8 @@ def sync(
     clock.check()  # beyond MAX_SKEW: the sentence, before anything is sent
     summary = SyncSummary()
     try:
+        push_glass(node, remote, token, summary)  # before any outbox event
+        report_health(node, remote, token)  # today's posture, before the events it judges
         push(node, remote, token, summary, progress=progress)
         upload(node, remote, token, summary)
         send_choices(node, remote, token)  # withdrawals and merges the clinician chose
@@ -119,7 +126,7 @@ def sync(
         node.mark_synced()
         report_health(node, remote, token)
     except DeviceError:
-        _obey_status(node, remote, token)
+        _obey_status(node, remote, token, summary)
         raise
     finally:
         node.save_clock()
@@ -149,17 +156,57 @@ WIPED: Final = (
 REVOKED: Final = "An administrator revoked this device. It can no longer sync; enroll again."
 
 
-def _obey_status(node: Node, remote: Remote, token: str) -> None:
-    """After a refusal: wipe if the server flagged this device for it; name a revocation."""
+def _obey_status(node: Node, remote: Remote, token: str, summary: SyncSummary) -> None:
+    """After a refusal: wipe if the server flagged this device for it, after draining what it
+    can (:func:`drain_and_wipe`); name a revocation."""
     try:
         status = remote.device_status(token)
     except DeviceError:
         return  # the server cannot say: keep everything, the next sync asks again
     if status == "wipe":
-        node.wipe()
-        raise DeviceError(WIPED) from None
+        lost = drain_and_wipe(node, remote, token, summary)
+        raise DeviceError(WIPED + (LOST.format(n=lost, s="s" if lost != 1 else "") if lost else ""))
     if status == "revoked":
         raise DeviceError(REVOKED) from None
+
+
+LOST: Final = " {n} recorded action{s} could not be sent first and were lost with it."
+
+
+def drain_and_wipe(
+    node: Node, remote: Remote, token: str, summary: SyncSummary | None = None
+) -> int:
+    """Obey a wipe order: push what can be pushed (the server takes a wipe-flagged device's
+    pushes, checked at commit as any), tell the server how many events were sent and how many
+    never reached it (``POST /device/wiped``, best effort), then wipe. How many were lost.
+
+    ``summary`` is the sync's so far: what its own push sent counts as sent before the wipe."""
+    summary = summary if summary is not None else SyncSummary()
+    with suppress(DeviceError):  # what could not go is counted below
+        push_glass(node, remote, token, summary)
+        push(node, remote, token, summary)
+        upload(node, remote, token, summary)  # photos and documents of confirmed events
+    outbox = node.status().outbox
+    lost = int((outbox or {}).get("pending", 0)) + int((outbox or {}).get("sending", 0))
+    if outbox is not None:  # locked: nothing can be counted, so nothing is claimed
+        with suppress(DeviceError):  # else the registry says "not confirmed"; keys go anyway
+            remote.report_wiped(token, sent=summary.sent, lost=lost)
+    node.wipe()
+    return lost
+
+
+def push_glass(node: Node, remote: Remote, token: str, summary: SyncSummary) -> None:
+    """Send the break-glass grants opened offline and the views under them, first
+    (``POST /sync/break-glass``, :mod:`bedside.device.breakglass`); a refusal stops the sync."""
+    grants, carried = node.glass_outgoing()
+    if not grants:
+        return
+    body = {"protocol": PROTOCOL, "grants": grants}
+    response = remote.request("POST", f"{remote.root}/sync/break-glass", token=token, json=body)
+    answer = remote.json_of(response, "sending break-glass")
+    results = answer.get("results")
+    ok = [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
+    summary.break_glass += node.glass_settle(ok, carried)
 
 
 def push(

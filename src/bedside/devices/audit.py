@@ -26,6 +26,7 @@ SUBTYPES: Final = (
     "device-revoke",
     "device-wipe",
     "device-telemetry",
+    "device-wiped",
 )
 #: The subject recorded for changes made with ``bedside admin device`` (no token involved).
 CLI_OPERATOR: Final = "operator"

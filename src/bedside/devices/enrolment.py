@@ -25,7 +25,7 @@ from bedside.sync.event import EventError, load_public_key, public_key_text
 
 #: Device and Patient ids: the event format's id rule (FHIR ids, 1-64 characters).
 ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-POSTURE_KEYS: Final = ("os", "disk_encryption", "screen_lock")
+POSTURE_KEYS: Final = ("os", "disk_encryption", "screen_lock", "debugger", "root")
 MAX_POSTURE_KEYS: Final = 16
 MAX_TEXT: Final = 200
 _KEY32: Final = re.compile(r"[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]=?")  # exactly 32 bytes

@@ -138,10 +138,14 @@ def listing(
         + " ORDER BY d.registered_at DESC, d.device_id",
         args,
     )
+    from bedside.devices import wipes  # what each wiped device reported (drained or not)
+
+    wiped = wipes.every(db)
     out = []
     for row in rows:
         item = _device(row[:10]).summary()
         item.update(username=row[10], fhir_user=row[11], pins=int(row[12]))
+        item["wiped"] = wiped.get(item["device_id"])
         out.append(item)
     return out
 

@@ -33,7 +33,7 @@ STATUSES: Final = ("open", "closed", "all")
 
 _COLUMNS: Final = (
     "id, user_id, user_ref, patient, reason, started_at, expires_at, review_status,"
-    " review_outcome, review_note, reviewed_by, reviewed_at"
+    " review_outcome, review_note, reviewed_by, reviewed_at, device_id, received_at"
 )
 
 
@@ -201,7 +201,10 @@ def stats(db: Records, *, now: float, hours: int = 24) -> dict[str, Any]:
 
 
 def _item(row: tuple[Any, ...]) -> dict[str, Any]:
-    (gid, user_id, user_ref, patient, reason, started, expires, status, outcome, note, by, at) = row
+    (gid, user_id, user_ref, patient, reason, started, expires, status, outcome, note, by, at) = (
+        row[:12]
+    )
+    device, received = row[12], row[13]
     return {
         "id": gid,
         "user": user_ref,
@@ -215,6 +218,10 @@ def _item(row: tuple[Any, ...]) -> dict[str, Any]:
         "note": note,
         "reviewed_by": by,
         "reviewed_at": instant(int(at)) if at is not None else None,
+        # opened on a device while offline (bedside.policy.breakglass_offline): which, and
+        # when its record reached the server; None for a grant opened online
+        "offline_device": device,
+        "received": instant(int(received)) if received is not None else None,
     }
 
 

@@ -19,6 +19,7 @@ from bedside.errors import BedsideError
 from bedside.fhir.compartment import REFERENCE_TYPES
 from bedside.fhir.resource_types import is_resource_type
 from bedside.policy.model import Label
+from bedside.policy.posture import FACTS, STEPS, PostureRules
 
 LETTERS: Final = frozenset("cruds")
 READ_LETTERS: Final = frozenset("rs")
@@ -126,11 +127,18 @@ class PolicyRules:
     break_glass_roles: frozenset[str] = frozenset()
     break_glass_seconds: int = 3600
     max_auth_age: int = 300
+    #: ``[break_glass] offline``: a device may open break-glass itself while offline (PIN and
+    #: reason), for ``offline_minutes``; the grant must reach the server within
+    #: ``offline_sync_hours`` or that device's further break-glass stops until it syncs.
+    break_glass_offline: bool = False
+    break_glass_offline_seconds: int = 1800
+    break_glass_sync_seconds: int = 12 * 3600
     review_roles: frozenset[str] = frozenset()
     monitor_roles: frozenset[str] = frozenset()
     offline: OfflineRules = OfflineRules()
     sync: SyncRules = SyncRules({})
     references: ReferenceRules = ReferenceRules()
+    posture: PostureRules = field(default_factory=PostureRules)
     source: str = "default"
 
     @property
@@ -186,11 +194,21 @@ def parse(text: str, *, source: str) -> PolicyRules:
         max_auth_age=_positive(
             glass.get("max_auth_age_seconds", 300), "break_glass.max_auth_age_seconds", source
         ),
+        break_glass_offline=_flag(glass.get("offline", False), "break_glass.offline", source),
+        break_glass_offline_seconds=_positive(
+            glass.get("offline_minutes", 30), "break_glass.offline_minutes", source
+        )
+        * 60,
+        break_glass_sync_seconds=_positive(
+            glass.get("offline_sync_hours", 12), "break_glass.offline_sync_hours", source
+        )
+        * 3600,
         review_roles=_names(gov.get("review_roles", []), roles, source),
         monitor_roles=_names(gov.get("monitor_roles", []), roles, source),
         offline=_offline(offline, source),
         sync=_sync(_table(data, "sync", source), roles, source),
         references=_references(_table(data, "references", source), source),
+        posture=_posture(_table(data, "posture", source), source),
         source=source,
     )
 
@@ -351,6 +369,28 @@ def _names(value: Any, roles: dict[str, RoleRules], source: str) -> frozenset[st
     if not isinstance(value, list) or any(v not in roles for v in value):
         raise PolicyError(f"In the policy file {source}, {value!r} must list defined roles.")
     return frozenset(value)
+
+
+def _posture(table: dict[str, Any], source: str) -> PostureRules:
+    """``[posture]``: a step (STEPS) for each fact (FACTS) and ``unknown``."""
+    known = {*FACTS, "unknown"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise PolicyError(f"In the policy file {source}, [posture] has no setting {unknown[0]}.")
+    bad = sorted(k for k, v in table.items() if v not in STEPS)
+    if bad:
+        raise PolicyError(
+            f"In the policy file {source}, posture.{bad[0]} must be one of {', '.join(STEPS)}."
+        )
+    default = PostureRules()
+    steps = {f: str(table.get(f, default.steps.get(f, "none"))) for f in FACTS}
+    return PostureRules(steps, str(table.get("unknown", default.unknown)))
+
+
+def _flag(value: Any, what: str, source: str) -> bool:
+    if not isinstance(value, bool):
+        raise PolicyError(f"In the policy file {source}, {what} must be true or false.")
+    return value
 
 
 def _positive(value: Any, what: str, source: str) -> int:

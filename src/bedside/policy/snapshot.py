@@ -74,6 +74,13 @@ def snapshot(
         claims["device"] = caller.device
         claims["pins"] = sorted(set(pins))
     claims["offline"] = rules.offline.claims()
+    claims["posture"] = rules.posture.claims()
+    if rules.break_glass_offline and view.role in rules.break_glass_roles and caller.fhir_user:
+        claims["break_glass"] = {
+            "offline": True,
+            "seconds": rules.break_glass_offline_seconds,
+            "sync_seconds": rules.break_glass_sync_seconds,
+        }
     permissions, filters = _permissions(view, caller.scopes.scopes)
     claims["permissions"] = permissions
     if filters:

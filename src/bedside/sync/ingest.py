@@ -47,6 +47,7 @@ from bedside.rest.repository import Repository
 from bedside.store.base import Session, Store, StoredVersion
 from bedside.sync import clock, conflicts, lineage, reach, replay, review
 from bedside.sync.event import Event, load_public_key, parse_time
+from bedside.sync.posture_check import Posture
 from bedside.sync.push import MAX_EVENTS, Answer, Push, authentic
 from bedside.sync.results import (
     CONFLICT,
@@ -96,6 +97,7 @@ class Ingest:
         self.key = load_public_key(device.public_key)
         self.repo = Repository(store, caller, base, policy=policy, auditor=auditor, network=network)
         self._view: AccessView | None = None
+        self._posture = Posture(policy.rules.posture)  # graduated compliance at commit
         #: (result, reason) of each event settled so far: state and rejection or review code,
         #: ``("replayed", "")`` for an event answered from the replay record. PHI-free, for
         #: the metrics (the HTTP layer reads it after :meth:`run`).
@@ -219,9 +221,12 @@ class Ingest:
         db = session.records()
         seq, key = event.seq, event.idempotency_key
         device = registry.get(db, event.device)
-        if device is None or not device.active:
+        if device is None or device.status not in (registry.ACTIVE, registry.WIPE):
+            # flagged for wipe: it drains first (docs/device-registry.md "Wipe"); revoked: no
             reason = "This device is no longer allowed to send changes."
             raise Settled(rejected(seq, key, "not-permitted", reason), record=False)
+        if (unsafe := self._posture.refusal(db, device, event)) is not None:
+            raise Settled(rejected(seq, key, "not-permitted", unsafe))
         if self.rules.conflict_class(event.resource_type) == READ_ONLY:
             rtype = event.resource_type
             reason = f"{rtype} records are kept on the server; a device cannot change them."

@@ -48,6 +48,7 @@ from bedside.web.consent_api import ConsentApi
 from bedside.web.console_pages import ConsolePages
 from bedside.web.device_api import DeviceApi
 from bedside.web.fhir_http import FhirEndpoint, error_response, json_response, negotiate
+from bedside.web.glass_api import GlassApi
 from bedside.web.health_links_api import HealthLinksApi
 from bedside.web.metrics_api import MetricsApi
 from bedside.web.oauth import OAuthRoutes
@@ -58,6 +59,7 @@ from bedside.web.subscriptions_ws import SubscriptionSockets
 from bedside.web.sync_api import SyncApi
 from bedside.web.sync_pull_api import SyncPullApi
 from bedside.web.telemetry_api import TelemetryApi
+from bedside.web.wipe_api import WipeApi
 
 log = logging.getLogger("bedside.web")
 _FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
@@ -211,6 +213,8 @@ def create_app(
         *PolicyApi(store, auth, policy, pins=devices.pins_of).routes(),
         *DeviceApi(store, auth, policy, seal).routes(),
         *TelemetryApi(store, auth, policy).routes(),
+        *GlassApi(store, auth, policy).routes(),
+        *WipeApi(store, auth, policy).routes(),
         *SyncPullApi(store, auth, policy).routes(),
         *SyncApi(store, auth, policy, auditor, metrics).routes(),
         *HealthLinksApi(links, auth.caller).routes(),

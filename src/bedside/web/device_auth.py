@@ -58,6 +58,19 @@ class DeviceAuth:
         refuse_inactive(device)
         return device
 
+    def draining_device(self, caller: Caller) -> registry.Device:
+        """As :meth:`active_device`, but a device flagged for wipe passes too: it may send what
+        it holds before it wipes (docs/device-registry.md "Wipe"); a revoked one may not."""
+        device_id = require_device(caller)
+        try:
+            with self.store.records() as db:
+                device = registry.own(db, device_id, caller.subject)
+        except NotFound:
+            raise Forbidden("This token's device is not registered to you.") from None
+        if device.status != registry.WIPE:
+            refuse_inactive(device)
+        return device
+
 
 def refuse_inactive(device: registry.Device) -> None:
     """Nothing for an active device; else 410 ``{"status":"wipe"}`` or 403 (revoked)."""

@@ -10,7 +10,8 @@
 This module authenticates, parses and maps errors to HTTP; the work is
 :class:`bedside.sync.ingest.Ingest` and :mod:`bedside.sync.resolution`. Push checks, in order:
 a bearer token (401), a token naming a device of its user (403), the device's status (revoked
-403, flagged for wipe 410, each with the device API's status issue), then the body (400, with
+403 with the device API's status issue; a device flagged for wipe may still push, to drain
+before it wipes: docs/device-registry.md "Wipe"), then the body (400, with
 the protocol versions the server speaks). The answer leaves only once every event in it has
 been committed. Every decision is audited: each event by ingest, a refused push or review
 request here.
@@ -106,7 +107,7 @@ class SyncApi:
         def work() -> Response:
             started = time.perf_counter()
             try:
-                device = self.devices.active_device(caller)
+                device = self.devices.draining_device(caller)  # a wipe drains first
                 push = parse_push(json_body.loads(raw, max_depth=None))  # each event alone
             except FhirError as exc:
                 self._refused(caller, network, "sync-reject", exc, "sync push refused")

@@ -16,13 +16,14 @@ from starlette.routing import Route
 from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS
 from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
-from bedside.devices import telemetry
+from bedside.devices import registry, telemetry
 from bedside.devices.audit import device_entry
 from bedside.errors import FhirError
 from bedside.fhir import json_body
 from bedside.metrics import daily
 from bedside.policy.decide import Policy
 from bedside.store.base import Store
+from bedside.sync.posture_check import device_step
 from bedside.web.device_auth import DeviceAuth
 from bedside.web.fhir_http import bearer_token, error_response
 
@@ -71,6 +72,20 @@ class TelemetryApi:
                         network=network,
                     )
                     self.auth.auditor.append(db, [entry])
+                    step, _ = device_step(db, device, self.policy.rules.posture)
+                    if step == "wipe" and registry.wipe(db, device.device_id, now=now)[1]:
+                        why = "posture: flagged for wipe by the policy's [posture] step"
+                        wiped = device_entry(
+                            "device-wipe",
+                            "U",
+                            SUCCESS,
+                            device=device.device_id,
+                            caller=caller,
+                            now=now,
+                            description=why,
+                            network=network,
+                        )
+                        self.auth.auditor.append(db, [wiped])
             except FhirError as exc:
                 self._refused(caller, device_id, network, exc)
                 raise

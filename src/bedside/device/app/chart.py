@@ -18,10 +18,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bedside.clinical.news2_codes import component_key
-from bedside.device.app import consent, escalate, notes, photo, views
+from bedside.device.app import consent, escalate, glass, notes, photo, views
 from bedside.device.app.pages import Pages
 from bedside.device.app.summary import banner_of, latest_vitals, summarise
-from bedside.device.errors import DeviceError
+from bedside.device.errors import DeviceError, Refused
 from bedside.origin import source_line
 
 __all__ = ["SECTION_KEYS", "routes"]
@@ -47,7 +47,11 @@ def routes(pages: Pages) -> list[Route]:
 
     def summary(request: Request) -> Response:
         pid = request.path_params["pid"]
-        items = node.chart(pid)
+        try:
+            items = node.chart(pid)
+        except Refused:  # not among their patients: say so, and offer break-glass if allowed
+            return glass.refused(pages, request, pid)
+        state = node.glass(pid)
         done = summarise(pid, items, node.item_states(pid))
         shown = {
             s.key: (latest_vitals(s) if s.key == "vitals" else s.lines[:_SHOWN])
@@ -64,6 +68,8 @@ def routes(pages: Pages) -> list[Route]:
             summary=done,
             shown=shown,
             score=done.latest_news2,
+            glass=state if state.grant else None,
+            glass_held=glass.held_text(state) if state.grant else "",
             concern=escalate.prompt(items),
             notes=notes.panel(node, pid, items),
             photos=photo.captions(node.photos(pid)),

@@ -39,6 +39,9 @@ _MODES: Final = {
 }
 
 
+_BLOCKING: Final = frozenset({"no-new-documentation", "read-only", "wipe"})
+
+
 def _mode_text(mode: str | None, status: Status) -> str:
     if mode == "normal":
         return f"You can record until {views.moment(status.snapshot_expires)}."
@@ -102,11 +105,19 @@ class Pages:
             }
         outbox = status.outbox or {}
         mode = status.mode
+        try:
+            posture_step, posture_text = self.node.posture_step()  # graduated compliance
+        except DeviceError:
+            posture_step, posture_text = "none", ""
         last = views.parse_when(status.last_sync)
         return {
             "unlocked": status.unlocked,
             "mode": mode,
-            "mode_text": _mode_text(mode, status),
+            "mode_text": (
+                "Recording is blocked on this device: see the security notice."
+                if mode == "normal" and posture_step in _BLOCKING
+                else _mode_text(mode, status)
+            ),
             "record_until": views.moment(status.snapshot_expires),
             "online": self.syncer.online,
             "last_sync": views.since(last, now) if last else "never",
@@ -114,6 +125,8 @@ class Pages:
             "review": outbox.get("needs-review", 0),
             "rejected": outbox.get("rejected", 0),
             "locks_in": max(0, round(status.locks_at - now)) if status.locks_at else None,
+            "posture_step": posture_step,
+            "posture": posture_text,
         }
 
     def render(
@@ -133,7 +146,10 @@ class Pages:
         """None when recording is allowed now, else the sentence why not (read-only)."""
         status = status or self.node.status()
         if status.mode == "normal":
-            return None
+            try:  # graduated compliance: the device's posture may block new records
+                return self.node.posture_blocks()
+            except DeviceError:
+                return None
         return _MODES.get(status.mode or "", _MODES["locked"])
 
     def error(self, request: Request, exc: Exception) -> Response:

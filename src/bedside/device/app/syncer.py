@@ -51,6 +51,8 @@ class SyncProgress:
 
 def _said(summary: SyncSummary) -> str:
     parts = [f"{summary.sent} sent", f"{summary.confirmed + summary.merged} confirmed"]
+    if summary.break_glass:
+        parts.insert(0, f"{summary.break_glass} break-glass sent for review")
     if summary.needs_review:
         parts.append(f"{summary.needs_review} need review")
     if summary.rejected:
