@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bedside.auth import tokens
 from bedside.auth.keys import load_or_create
-from bedside.devices.escrow import EscrowSeal
 from bedside.errors import ConfigurationError
+from bedside.fleet.escrow import EscrowSeal
 from bedside.store import open_store
 from bedside.sync.event import public_key_text
 from tests.conftest import BACKENDS

@@ -14,7 +14,7 @@ import pytest
 
 from bedside.device import Refused
 from bedside.device import posture as device_posture
-from bedside.devices import registry, telemetry
+from bedside.fleet import registry, telemetry
 from bedside.policy.posture import assess
 from bedside.policy.rules import PolicyRules
 from bedside.store import open_store

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bedside.devices.compliance import step
+from bedside.fleet.compliance import step
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bedside.devices.wipes import parse, short, words
 from bedside.errors import InvalidRequest
+from bedside.fleet.wipes import parse, short, words
 
 
 def test_drained_undrained_ordered_and_active_are_said_plainly() -> None:

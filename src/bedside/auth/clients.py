@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from bedside.auth import granting
+from bedside.auth import ceilings
 from bedside.errors import AdminError
 from bedside.store.base import Store
 
@@ -166,8 +166,8 @@ class Clients:
             raise AdminError("An app needs at least one --redirect-uri.")
         for uri in redirect_uris:
             check_redirect_uri(uri)
-        scope = scope or (granting.DEFAULT_BACKEND_SCOPE if backend else granting.DEFAULT_APP_SCOPE)
-        parsed = granting.parse(scope)
+        scope = scope or (ceilings.DEFAULT_BACKEND_SCOPE if backend else ceilings.DEFAULT_APP_SCOPE)
+        parsed = ceilings.parse(scope)
         if backend and any(s.context != "system" for s in parsed.scopes):
             raise AdminError("A backend service's scopes are system/ scopes.")
         if not backend and any(s.context == "system" for s in parsed.scopes):

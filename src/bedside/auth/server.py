@@ -23,7 +23,7 @@ from bedside.audit.entry import (
     Auditor,
     NullAuditor,
 )
-from bedside.auth import digests, granting, rotation
+from bedside.auth import ceilings, digests, rotation
 from bedside.auth.caller import Caller
 from bedside.auth.client_auth import ASSERTION_ALGORITHMS, ClientAuthenticator
 from bedside.auth.clients import METHODS, Client, Clients, redirect_allowed
@@ -148,7 +148,7 @@ class AuthServer:
             "token_endpoint_auth_methods_supported": list(METHODS),
             "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
             "scopes_supported": [
-                *granting.CONTEXT_SCOPES,
+                *ceilings.CONTEXT_SCOPES,
                 "patient/*.cruds",
                 "user/*.cruds",
                 "system/*.cruds",
@@ -223,10 +223,10 @@ class AuthServer:
         if params.get("aud", "").rstrip("/") != self.config.fhir_base:
             raise fail("invalid_request", f"aud must be this FHIR server: {self.config.fhir_base}")
         try:
-            requested = granting.parse(params.get("scope", ""))
+            requested = ceilings.parse(params.get("scope", ""))
         except OAuthError as exc:
             raise fail("invalid_scope", exc.description) from None
-        scope = granting.narrow(requested, ScopeSet.parse(client.scope))
+        scope = ceilings.narrow(requested, ScopeSet.parse(client.scope))
         if not scope.scopes and not scope.other:
             raise fail("invalid_scope", "None of the requested scopes may be granted to this app.")
         req.scope = scope.text().strip()
@@ -241,8 +241,8 @@ class AuthServer:
 
     def role_scope(self, req: AuthorizationRequest, user: User) -> ScopeSet:
         """What this user may grant this app: the request narrowed by the user's role."""
-        ceiling = ScopeSet.parse(granting.ROLE_CEILING[user.role])
-        return granting.narrow(ScopeSet.parse(req.scope), ceiling)
+        ceiling = ScopeSet.parse(ceilings.ROLE_CEILING[user.role])
+        return ceilings.narrow(ScopeSet.parse(req.scope), ceiling)
 
     def needs_patient_choice(self, req: AuthorizationRequest, user: User) -> bool:
         """A clinician's standalone launch with launch/patient: they pick the patient."""
@@ -267,7 +267,7 @@ class AuthServer:
             raise RedirectError(
                 req.redirect(error="access_denied", error_description="launched by another user")
             )
-        scopes = granting.without_types(self.role_scope(req, user), deselected, expand)
+        scopes = ceilings.without_types(self.role_scope(req, user), deselected, expand)
         context: dict[str, Any] = {}
         if req.launch:
             context.update(

@@ -8,7 +8,7 @@ from typing import Any
 
 from joserfc.errors import JoseError
 
-from bedside.auth import granting, tokens
+from bedside.auth import ceilings, tokens
 from bedside.auth.clients import Client
 from bedside.auth.grants import Grant
 from bedside.auth.scopes import ScopeSet
@@ -50,13 +50,13 @@ class TokenEndpoint:
         wider = OAuthError(
             "invalid_scope", "A refresh may narrow the granted scope, never widen it."
         )
-        requested = granting.parse(form["scope"]) if form.get("scope") else None
+        requested = ceilings.parse(form["scope"]) if form.get("scope") else None
 
         def allow(grant: Grant) -> None:
             # Refuse a widening before rotating: a refused refresh must leave the client's
             # refresh token usable (it gets no new one), not spend it and turn its next use
             # into "reuse" that revokes the grant.
-            if requested is not None and not granting.covers(
+            if requested is not None and not ceilings.covers(
                 ScopeSet.parse(grant.scope), requested
             ):
                 raise wider
@@ -84,8 +84,8 @@ class TokenEndpoint:
             raise OAuthError(
                 "unauthorized_client", "Only backend service clients may use client_credentials."
             )
-        requested = granting.parse(form.get("scope", ""))
-        scope = granting.narrow(requested, ScopeSet.parse(client.scope))
+        requested = ceilings.parse(form.get("scope", ""))
+        scope = ceilings.narrow(requested, ScopeSet.parse(client.scope))
         if not scope.scopes:
             raise OAuthError(
                 "invalid_scope", "Ask for system/ scopes this service is registered for."

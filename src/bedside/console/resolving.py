@@ -34,8 +34,8 @@ from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
 from bedside.auth.users import Users
 from bedside.console.words import plain
-from bedside.devices import registry
 from bedside.errors import Conflict, FhirError, Forbidden, InvalidRequest, NotFound
+from bedside.fleet import registry
 from bedside.policy.decide import Policy
 from bedside.policy.model import AccessView, PatientAccess
 from bedside.rest.repository import Repository

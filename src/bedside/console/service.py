@@ -22,8 +22,8 @@ from bedside.console.resolving import ConflictDesk, patient_of
 from bedside.console.roles import PAGES, VALUE_ROLES
 from bedside.console.trends import trends
 from bedside.console.words import drain, identifier_of, name_of
-from bedside.devices import compliance, registry, telemetry, wipes
 from bedside.errors import Forbidden, InvalidRequest, NotFound
+from bedside.fleet import compliance, registry, telemetry, wipes
 from bedside.policy import breakglass
 from bedside.policy.decide import Policy
 from bedside.policy.posture import assess

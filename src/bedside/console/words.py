@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from bedside.devices import telemetry
+from bedside.fleet import telemetry
 
 __all__ = ["drain", "identifier_of", "name_of", "plain"]
 

@@ -16,8 +16,8 @@ from typing import Final
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from bedside.devices import compliance, telemetry
-from bedside.devices import registry as devices
+from bedside.fleet import compliance, telemetry
+from bedside.fleet import registry as devices
 from bedside.policy.rules import PolicyRules
 from bedside.store.base import Store
 from bedside.sync import review

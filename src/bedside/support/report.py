@@ -22,8 +22,8 @@ from typing import Any, Final
 
 from bedside.auth.grants import Grants
 from bedside.auth.users import Users
-from bedside.devices import registry, telemetry
 from bedside.errors import NotFound
+from bedside.fleet import registry, telemetry
 from bedside.policy.breakglass import instant
 from bedside.store.base import Store
 from bedside.sync import clock, replay, review

@@ -35,9 +35,9 @@ from typing import Any, Final
 
 from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE, Auditor
 from bedside.auth.caller import Caller
-from bedside.devices import registry
 from bedside.errors import FhirError, Forbidden, StoreError
 from bedside.fhir.dates import now_instant
+from bedside.fleet import registry
 from bedside.policy.decide import Policy
 from bedside.policy.guard import POLICY_INPUTS
 from bedside.policy.model import AccessView

@@ -7,7 +7,7 @@ device as rejected, never lost silently.
 
 from __future__ import annotations
 
-from bedside.devices import compliance, registry, telemetry
+from bedside.fleet import compliance, registry, telemetry
 from bedside.policy.posture import PostureRules, assess, refuses
 from bedside.store.base import Records
 from bedside.sync.event import Event

@@ -43,9 +43,9 @@ import orjson
 
 from bedside.auth.caller import Caller
 from bedside.auth.keys import SigningKeys
-from bedside.devices import registry
 from bedside.fhir.compartment import patients_of
 from bedside.fhir.search.confine import admits, confine
+from bedside.fleet import registry
 from bedside.policy.decide import Policy
 from bedside.policy.model import AccessView
 from bedside.policy.snapshot import sign_snapshot, snapshot

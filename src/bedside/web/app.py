@@ -20,10 +20,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bedside.audit.entry import Auditor, NullAuditor
 from bedside.auth.server import AuthServer
 from bedside.consent.changes import sweep
-from bedside.devices import registry as devices
-from bedside.devices.client import ensure_device_client
-from bedside.devices.escrow import EscrowSeal
 from bedside.errors import FhirError
+from bedside.fleet import registry as devices
+from bedside.fleet.client import ensure_device_client
+from bedside.fleet.escrow import EscrowSeal
 from bedside.healthlinks.service import HealthLinks
 from bedside.metrics.access import ScrapeToken
 from bedside.metrics.audited import MeteredAuditor

@@ -15,7 +15,7 @@ Administration (role ``admin``, or an operator token)::
     POST   /devices/{id}/revoke      revoke it and its grants
     POST   /devices/{id}/wipe        flag it for wipe
 
-The work lives in :mod:`bedside.devices.registry`; this module authenticates, parses, decides
+The work lives in :mod:`bedside.fleet.registry`; this module authenticates, parses, decides
 who may ask, and audits. Every decision is audited: a change in the transaction that makes it,
 a refusal on its own once the transaction rolled back. A device that was revoked or flagged for
 wipe must still be able to hear so, so ``status`` and ``unlock-key`` also accept a token whose
@@ -37,18 +37,6 @@ from starlette.routing import Route
 from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS
 from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
-from bedside.devices import registry
-from bedside.devices.access import (
-    PAST,
-    reaches,
-    require_active,
-    require_admin,
-    require_device,
-    well_formed,
-)
-from bedside.devices.audit import device_entry
-from bedside.devices.enrolment import check_id, parse_registration
-from bedside.devices.escrow import EscrowSeal, encode_key
 from bedside.errors import (
     ConfigurationError,
     FhirError,
@@ -57,6 +45,18 @@ from bedside.errors import (
     Unauthorized,
 )
 from bedside.fhir import json_body
+from bedside.fleet import registry
+from bedside.fleet.access import (
+    PAST,
+    reaches,
+    require_active,
+    require_admin,
+    require_device,
+    well_formed,
+)
+from bedside.fleet.audit import device_entry
+from bedside.fleet.enrolment import check_id, parse_registration
+from bedside.fleet.escrow import EscrowSeal, encode_key
 from bedside.policy.breakglass import instant
 from bedside.policy.decide import Policy
 from bedside.store.base import Session, Store

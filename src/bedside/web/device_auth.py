@@ -12,9 +12,9 @@ from __future__ import annotations
 from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
 from bedside.auth.tokens import verify
-from bedside.devices import registry
-from bedside.devices.access import require_device
 from bedside.errors import Forbidden, Gone, NotFound, Unauthorized
+from bedside.fleet import registry
+from bedside.fleet.access import require_device
 from bedside.store.base import Store
 
 __all__ = ["DeviceAuth", "refuse_inactive"]

@@ -53,7 +53,7 @@ class PolicyApi:
         self.store = store
         self.auth = auth
         self.policy = policy
-        self.pins = pins  # the patients the caller's device pinned (bedside.devices.registry)
+        self.pins = pins  # the patients the caller's device pinned (bedside.fleet.registry)
 
     def routes(self) -> list[Route]:
         return [

@@ -1,6 +1,6 @@
 """``POST /device/telemetry``: a device's health report at each sync (docs/sync-protocol.md
 "Telemetry"). The device's own token (an active device of its user); the body is checked by
-:func:`bedside.devices.telemetry.parse_report` and kept as the device's latest report, with
+:func:`bedside.fleet.telemetry.parse_report` and kept as the device's latest report, with
 its audit entry in the same transaction; a refusal is audited on its own. ``204`` on success.
 """
 
@@ -16,10 +16,10 @@ from starlette.routing import Route
 from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS
 from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
-from bedside.devices import registry, telemetry
-from bedside.devices.audit import device_entry
 from bedside.errors import FhirError
 from bedside.fhir import json_body
+from bedside.fleet import registry, telemetry
+from bedside.fleet.audit import device_entry
 from bedside.metrics import daily
 from bedside.policy.decide import Policy
 from bedside.store.base import Store

@@ -3,7 +3,7 @@ how many events its last push delivered and how many were still unsent (lost wit
 
 The device's own token; only a device flagged for wipe may report (409 otherwise: an active
 device has nothing to confess, a revoked one 403). The first report is kept
-(:mod:`bedside.devices.wipes`), audited in the same transaction; ``204``.
+(:mod:`bedside.fleet.wipes`), audited in the same transaction; ``204``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from starlette.routing import Route
 
 from bedside.audit.entry import SUCCESS
 from bedside.auth.server import AuthServer
-from bedside.devices import registry, wipes
-from bedside.devices.audit import device_entry
 from bedside.errors import Conflict, FhirError
 from bedside.fhir import json_body
+from bedside.fleet import registry, wipes
+from bedside.fleet.audit import device_entry
 from bedside.policy.decide import Policy
 from bedside.store.base import Store
 from bedside.web.device_auth import DeviceAuth

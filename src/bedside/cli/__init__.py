@@ -12,19 +12,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from bedside import (
-    cli_admin,
-    cli_assign,
-    cli_audit,
-    cli_device,
-    cli_device_admin,
-    cli_review,
-    cli_support,
-)
-from bedside import cli_device_app as _registers_device_app  # noqa: F401  (adds `device app`)
-from bedside import cli_device_sync as _registers_device_sync  # noqa: F401  (adds `device sync`)
-from bedside import cli_upstream as upstream_cli  # adds `upstream`
 from bedside import settings as settings_mod
+from bedside.cli import admin as cli_admin
+from bedside.cli import assign as cli_assign
+from bedside.cli import audit as cli_audit
+from bedside.cli import device as cli_device
+from bedside.cli import device_admin as cli_device_admin
+from bedside.cli import device_app as _registers_device_app  # noqa: F401  (adds `device app`)
+from bedside.cli import device_sync as _registers_device_sync  # noqa: F401  (adds `device sync`)
+from bedside.cli import review as cli_review
+from bedside.cli import support as cli_support
+from bedside.cli import upstream as upstream_cli  # adds `upstream`
 from bedside.errors import BedsideError
 
 if TYPE_CHECKING:

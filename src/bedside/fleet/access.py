@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Final
 
 from bedside.auth.caller import Caller
-from bedside.devices.enrolment import ID
-from bedside.devices.registry import REVOKED, WIPE, Device, status_error
 from bedside.errors import Forbidden
+from bedside.fleet.enrolment import ID
+from bedside.fleet.registry import REVOKED, WIPE, Device, status_error
 from bedside.policy.model import AccessView
 
 #: How a status reads in a sentence: "This device has been revoked."

@@ -15,7 +15,7 @@ import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from bedside.cli_device import Home, Json, PinStdin, _unlocked, console, device_app, out
+from bedside.cli.device import Home, Json, PinStdin, _unlocked, console, device_app, out
 
 
 @device_app.command("sync")

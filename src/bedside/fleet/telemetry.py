@@ -18,8 +18,8 @@ from typing import Any, Final
 
 import orjson
 
-from bedside.devices.enrolment import POSTURE_KEYS, posture_facts
 from bedside.errors import InvalidRequest
+from bedside.fleet.enrolment import POSTURE_KEYS, posture_facts
 from bedside.store.base import Records
 from bedside.sync.results import CODES, CONFLICT, IMPLAUSIBLE_TIME
 

@@ -18,8 +18,8 @@ import typer
 from rich.table import Table
 
 from bedside import settings as settings_mod
-from bedside.cli_admin import ApiJson as Json
-from bedside.cli_admin import Database, DataDir, _fail, _store, console, out, print_json
+from bedside.cli.admin import ApiJson as Json
+from bedside.cli.admin import Database, DataDir, _fail, _store, console, out, print_json
 from bedside.errors import BedsideError
 
 if TYPE_CHECKING:

@@ -16,9 +16,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from bedside.cli_admin import ApiJson as Json
-from bedside.cli_admin import Database, DataDir, _fail, _store, out, print_json
-from bedside.cli_review import _audit
+from bedside.cli.admin import ApiJson as Json
+from bedside.cli.admin import Database, DataDir, _fail, _store, out, print_json
+from bedside.cli.review import _audit
 from bedside.errors import BedsideError
 
 __all__ = ["support_app"]

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bedside.cli_admin import Database, DataDir, _fail, _store, console, out
+from bedside.cli.admin import Database, DataDir, _fail, _store, console, out
 from bedside.errors import BedsideError
 
 assign_app = typer.Typer(no_args_is_help=True, help="Ward and patient assignments for clinicians.")

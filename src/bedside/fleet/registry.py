@@ -24,9 +24,9 @@ from typing import Any, Final
 import orjson
 
 from bedside.auth.caller import Caller
-from bedside.devices.enrolment import Registration, check_id
-from bedside.devices.escrow import EscrowSeal
 from bedside.errors import Conflict, FhirError, Forbidden, InvalidRequest, Issue, NotFound
+from bedside.fleet.enrolment import Registration, check_id
+from bedside.fleet.escrow import EscrowSeal
 from bedside.policy.breakglass import instant
 from bedside.store.base import Records
 
@@ -138,7 +138,7 @@ def listing(
         + " ORDER BY d.registered_at DESC, d.device_id",
         args,
     )
-    from bedside.devices import wipes  # what each wiped device reported (drained or not)
+    from bedside.fleet import wipes  # what each wiped device reported (drained or not)
 
     wiped = wipes.every(db)
     out = []

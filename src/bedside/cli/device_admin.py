@@ -17,12 +17,12 @@ import typer
 from rich.table import Column, Table
 
 from bedside import settings as settings_mod
-from bedside.cli_admin import ApiJson as Json
-from bedside.cli_admin import Database, DataDir, _fail, _store, console, out, print_json
+from bedside.cli.admin import ApiJson as Json
+from bedside.cli.admin import Database, DataDir, _fail, _store, console, out, print_json
 from bedside.errors import BedsideError
 
 if TYPE_CHECKING:
-    from bedside.devices.registry import Device
+    from bedside.fleet.registry import Device
 
 device_app = typer.Typer(
     no_args_is_help=True, help="Devices enrolled with this server: list, revoke, wipe."
@@ -41,7 +41,7 @@ def device_list(
     database: Database = None,
 ) -> None:
     """List enrolled devices, newest first (never their escrow keys)."""
-    from bedside.devices import registry
+    from bedside.fleet import registry
 
     store = _store(data_dir, database)
     try:
@@ -54,7 +54,7 @@ def device_list(
     if as_json:
         print_json(devices)
         return
-    from bedside.devices.wipes import short
+    from bedside.fleet.wipes import short
 
     table = Table("User", "Status", "App", "Posture", "Pins", "Registered (UTC)", "Wipe")
     table.columns.insert(0, Column("Device", no_wrap=True))
@@ -81,7 +81,7 @@ def device_revoke(
     database: Database = None,
 ) -> None:
     """Revoke a device: its tokens stop at once and it can no longer refresh them."""
-    from bedside.devices import registry
+    from bedside.fleet import registry
 
     _change(device_id, "device-revoke", registry.revoke, as_json, data_dir, database)
 
@@ -94,7 +94,7 @@ def device_wipe(
     database: Database = None,
 ) -> None:
     """Flag a device for wipe: at its next contact it learns so and destroys its keys."""
-    from bedside.devices import registry
+    from bedside.fleet import registry
 
     _change(device_id, "device-wipe", registry.wipe, as_json, data_dir, database)
 
@@ -109,8 +109,8 @@ def _change(
 ) -> None:
     from bedside.audit.chain import AuditLog
     from bedside.audit.entry import SUCCESS
-    from bedside.devices.access import PAST
-    from bedside.devices.audit import device_entry
+    from bedside.fleet.access import PAST
+    from bedside.fleet.audit import device_entry
 
     cfg = settings_mod.resolve(data_dir, database)
     server = settings_mod.recorded_fhir_base(cfg.data_dir) or cfg.fhir_base

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from bedside.cli_device import Home, _plain_errors, console, device_app
+from bedside.cli.device import Home, _plain_errors, console, device_app
 
 
 @device_app.command("app")
