@@ -20,7 +20,7 @@ from starlette.routing import Route
 from bedside.clinical.news2_codes import component_key
 from bedside.device.app import consent, escalate, glass, notes, photo, views
 from bedside.device.app.pages import Pages
-from bedside.device.app.summary import banner_of, latest_vitals, summarise
+from bedside.device.app.summary import latest_vitals, summarise
 from bedside.device.errors import DeviceError, Refused
 from bedside.origin import source_line
 
@@ -122,9 +122,7 @@ def routes(pages: Pages) -> list[Route]:
             request,
             "item",
             title=rtype,
-            banner=banner_of(
-                pid, node.chart(pid, "Patient") + node.chart(pid, "AllergyIntolerance")
-            ),
+            banner=pages.banner(pid),
             patient_id=pid,
             item=found,
             heading=_heading(resource),

@@ -25,7 +25,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bedside.device.app.pages import Pages, form_of
-from bedside.device.app.summary import banner_of
 from bedside.device.chart import ChartItem
 from bedside.device.errors import DeviceError, Refused
 from bedside.device.ward import ItemState
@@ -143,13 +142,12 @@ def routes(pages: Pages) -> list[Route]:
         errors: list[str] | None = None,
         status: int = 200,
     ) -> Response:
-        items = node.chart(pid, "Patient") + node.chart(pid, "AllergyIntolerance")
         return pages.render(
             request,
             "consent",
             status=status,
             title="Record a consent decision",
-            banner=banner_of(pid, items),
+            banner=pages.banner(pid),
             patient_id=pid,
             teams=_teams(node.chart(pid, "CareTeam")),
             chosen=chosen or {},

@@ -30,7 +30,6 @@ from bedside.clinical import administration as rules
 from bedside.device.app import views
 from bedside.device.app.meds_form import Entry, dose_lines, effective, five_rights, read_entry
 from bedside.device.app.pages import Pages, form_of
-from bedside.device.app.summary import banner_of
 from bedside.device.chart import ChartItem
 from bedside.device.errors import DeviceError
 
@@ -59,7 +58,7 @@ def routes(pages: Pages) -> list[Route]:
     node = pages.node
 
     def banner(pid: str) -> Any:
-        return banner_of(pid, node.chart(pid, "Patient") + node.chart(pid, "AllergyIntolerance"))
+        return pages.banner(pid)
 
     def order(pid: str, rid: str) -> ChartItem:
         try:

@@ -32,7 +32,6 @@ from starlette.routing import Route
 
 from bedside.device.app import views
 from bedside.device.app.pages import Pages, form_of, json_answer
-from bedside.device.app.summary import banner_of
 from bedside.device.chart import ChartItem
 from bedside.device.drafts import Draft
 from bedside.device.errors import DeviceError
@@ -115,13 +114,12 @@ def routes(pages: Pages) -> list[Route]:
         errors: list[str] | None = None,
         status: int = 200,
     ) -> Response:
-        items = node.chart(pid, "Patient") + node.chart(pid, "AllergyIntolerance")
         return pages.render(
             request,
             "note",
             status=status,
             title="Write a note",
-            banner=banner_of(pid, items),
+            banner=pages.banner(pid),
             patient_id=pid,
             text=text,
             note_title=title,

@@ -33,7 +33,6 @@ from bedside.clinical.news2_fhir import build_observations
 from bedside.clinical.news2_form import FORM_FIELDS, assess_form
 from bedside.device.app.escalate import PRIORITY
 from bedside.device.app.pages import Pages, form_of, json_answer
-from bedside.device.app.summary import banner_of
 from bedside.device.drafts import Draft
 from bedside.device.errors import DeviceError
 from bedside.errors import Unprocessable
@@ -116,14 +115,13 @@ def routes(pages: Pages) -> list[Route]:
             found = latest_draft(pid)
             fields = _draft_fields(found) if found else dict.fromkeys(FORM_FIELDS, "")
             draft, restored = (found.id, True) if found else (None, False)
-        items = node.chart(pid, "Patient") + node.chart(pid, "AllergyIntolerance")
         typed = any(fields.values())
         return pages.render(
             request,
             "observe",
             status=status,
             title="Record observations",
-            banner=banner_of(pid, items),
+            banner=pages.banner(pid),
             patient_id=pid,
             fields=fields,
             draft=draft or "",

@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from bedside.device.app import views
 from bedside.device.app.gate import Gate
+from bedside.device.app.summary import Banner, banner_of
 from bedside.device.app.syncer import Syncer
 from bedside.device.errors import DeviceError, KeysLocked, Locked, NotEnrolled, Refused
 from bedside.device.node import Node
@@ -128,6 +129,12 @@ class Pages:
             "posture_step": posture_step,
             "posture": posture_text,
         }
+
+    def banner(self, pid: str) -> Banner:
+        """The patient banner every screen about one patient shows (name, born, allergies)."""
+        return banner_of(
+            pid, self.node.chart(pid, "Patient") + self.node.chart(pid, "AllergyIntolerance")
+        )
 
     def render(
         self, request: Request, name: str, *, status: int = 200, **context: Any

@@ -24,7 +24,6 @@ from starlette.routing import Route
 
 from bedside.device.app import multipart, views
 from bedside.device.app.pages import Pages
-from bedside.device.app.summary import banner_of
 from bedside.device.errors import DeviceError, Refused
 from bedside.device.photos import Photo
 
@@ -56,13 +55,12 @@ def routes(pages: Pages) -> list[Route]:
         errors: list[str] | None = None,
         status: int = 200,
     ) -> Response:
-        items = node.chart(pid, "Patient") + node.chart(pid, "AllergyIntolerance")
         return pages.render(
             request,
             "photo",
             status=status,
             title="Add a wound photo",
-            banner=banner_of(pid, items),
+            banner=pages.banner(pid),
             patient_id=pid,
             text=text,
             errors=errors or [],

@@ -24,7 +24,6 @@ from starlette.routing import Route
 
 from bedside.device.app import views
 from bedside.device.app.pages import Pages, form_of
-from bedside.device.app.summary import banner_of
 from bedside.device.chart import ChartItem
 from bedside.device.errors import DeviceError, Refused
 from bedside.device.index import display_of
@@ -89,9 +88,7 @@ def routes(pages: Pages) -> list[Route]:
             "signoff",
             status=status,
             title="Sign off",
-            banner=banner_of(
-                pid, node.chart(pid, "Patient") + node.chart(pid, "AllergyIntolerance")
-            ),
+            banner=pages.banner(pid),
             patient_id=pid,
             item=found,
             heading=note_title(resource),

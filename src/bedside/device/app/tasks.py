@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bedside.device.app.pages import Pages, form_of
-from bedside.device.app.summary import Banner, banner_of
+from bedside.device.app.summary import Banner
 from bedside.device.errors import DeviceError, Refused
 from bedside.device.tasks import MAX_DESCRIPTION, MAX_NOTE, NEEDS_REASON, TaskChange, TaskView
 
@@ -42,7 +42,7 @@ def routes(pages: Pages) -> list[Route]:
     node = pages.node
 
     def banner(pid: str) -> Banner:
-        return banner_of(pid, node.chart(pid, "Patient") + node.chart(pid, "AllergyIntolerance"))
+        return pages.banner(pid)
 
     def names() -> dict[str, str]:
         return {p.id: p.display for p in node.patients()}

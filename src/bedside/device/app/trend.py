@@ -25,7 +25,6 @@ from bedside.clinical.news2_read import read_inputs, spo2_scale_of, total_score
 from bedside.device.app import views
 from bedside.device.app.news2_svg import FRAMES, aggregate_svg, parameter_svg
 from bedside.device.app.pages import Pages
-from bedside.device.app.summary import banner_of
 from bedside.device.chart import ChartItem
 from bedside.device.ward import ItemState
 from bedside.errors import Unprocessable
@@ -133,9 +132,7 @@ def routes(pages: Pages) -> list[Route]:
             request,
             "trend",
             title="NEWS2 chart",
-            banner=banner_of(
-                pid, node.chart(pid, "Patient") + node.chart(pid, "AllergyIntolerance")
-            ),
+            banner=pages.banner(pid),
             patient_id=pid,
             sets=shown,
             older=len(sets) - len(shown),
