@@ -1,4 +1,4 @@
-"""Conflict classes and the three-way merge (bedside.sync.conflicts, docs/sync-server.md)."""
+"""Conflict classes and the three-way merge (bedside.policy.conflicts, docs/sync-server.md)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from bedside.policy.conflicts import CURRENT, differing, merge, settle, task_status
 from bedside.policy.rules import PolicyError, PolicyRules, parse
-from bedside.sync.conflicts import CURRENT, differing, merge, settle, task_status
-from bedside.sync.results import Result
+from bedside.protocol.results import Result
 
 RULES = PolicyRules.default().sync
 
