@@ -1,4 +1,4 @@
-"""The sync calls of the device's HTTP client: push and pull (docs/sync-protocol.md).
+"""The sync calls of the device's HTTP client: push, break-glass and pull (docs/sync-protocol.md).
 
 A part of :class:`bedside.device.remote.Remote` (a mixin, so a device holds one client): the
 request and answer types are the protocol's (:mod:`bedside.protocol.push`,
@@ -12,7 +12,7 @@ from typing import Any, Final
 import httpx
 
 from bedside.device.errors import DeviceError
-from bedside.protocol import pull, push
+from bedside.protocol import GLASS_PATH, PROTOCOL, pull, push
 from bedside.protocol.pull import Pulled, PullRequest
 from bedside.protocol.push import Push, Reply
 
@@ -29,7 +29,7 @@ class PushTooLarge(DeviceError):
 
 
 class SyncCalls:
-    """Push and pull (:class:`~bedside.device.remote.Remote` provides the transport)."""
+    """Push, break-glass and pull; :class:`~bedside.device.remote.Remote` gives the transport."""
 
     root: str
 
@@ -57,6 +57,14 @@ class SyncCalls:
         if response.status_code == 413:
             raise PushTooLarge()
         return Reply.read(self.json_of(response, "the sync push"))
+
+    def push_glass(self, token: str, grants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``POST /sync/break-glass``: the grants opened offline; the server's result for each
+        (docs/device-offline.md), those it could not read left out."""
+        body = {"protocol": PROTOCOL, "grants": grants}
+        response = self.request("POST", f"{self.root}{GLASS_PATH}", token=token, json=body)
+        results = self.json_of(response, "sending break-glass").get("results")
+        return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
 
     def pull(self, token: str, ask: PullRequest) -> Pulled:
         """``GET /sync/pull``: the page after ``ask.since``."""

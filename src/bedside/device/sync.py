@@ -33,7 +33,7 @@ from bedside.device.remote import Remote
 from bedside.device.remote_sync import PushTooLarge
 from bedside.device.reviews_sync import fetch_details, send_choices
 from bedside.device.uploads import upload
-from bedside.protocol import MAX_EVENTS, MAX_LIMIT, PROTOCOL
+from bedside.protocol import MAX_EVENTS, MAX_LIMIT
 from bedside.protocol.event import format_time
 from bedside.protocol.pull import PullRequest
 from bedside.protocol.push import Push, Reply
@@ -202,12 +202,7 @@ def push_glass(node: Node, remote: Remote, token: str, summary: SyncSummary) -> 
     grants, carried = node.glass_outgoing()
     if not grants:
         return
-    body = {"protocol": PROTOCOL, "grants": grants}
-    response = remote.request("POST", f"{remote.root}/sync/break-glass", token=token, json=body)
-    answer = remote.json_of(response, "sending break-glass")
-    results = answer.get("results")
-    ok = [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
-    summary.break_glass += node.glass_settle(ok, carried)
+    summary.break_glass += node.glass_settle(remote.push_glass(token, grants), carried)
 
 
 def push(

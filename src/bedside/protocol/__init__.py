@@ -19,7 +19,14 @@ from typing import Final
 
 from bedside.errors import InvalidRequest
 
-__all__ = ["MAX_EVENTS", "MAX_LIMIT", "PROTOCOL", "PROTOCOLS", "unsupported_protocol"]
+__all__ = [
+    "GLASS_PATH",
+    "MAX_EVENTS",
+    "MAX_LIMIT",
+    "PROTOCOL",
+    "PROTOCOLS",
+    "unsupported_protocol",
+]
 
 #: Protocol versions the server speaks; a device sends the last.
 PROTOCOLS: Final = (1,)
@@ -27,6 +34,8 @@ PROTOCOLS: Final = (1,)
 PROTOCOL: Final = PROTOCOLS[-1]
 #: Most events in one push (a device sends batches of at most this many).
 MAX_EVENTS: Final = 500
+#: Where a device sends the break-glass grants it opened offline, before any push.
+GLASS_PATH: Final = "/sync/break-glass"
 #: Most entries in one pull page (the largest ``limit`` a device may ask for, and its default).
 MAX_LIMIT: Final = 1000
 
