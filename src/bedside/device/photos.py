@@ -2,7 +2,7 @@
 
 A photo is a DocumentReference (LOINC 72170-4 "Photographic image") whose one attachment has
 ``url`` ``Binary/<attachment id>``, ``contentType``, ``size`` and the SHA-256 of the bytes (the
-extension of :mod:`bedside.sync.attachments`), all inside the signed event, so the server can
+extension of :mod:`bedside.protocol.attachments`), all inside the signed event, so the server can
 check the bytes the device uploads after the event was confirmed. DocumentReference rather than
 Media: Media is gone from FHIR R5 (folded into DocumentReference), the portal already shows a
 patient's DocumentReferences and fetches a ``Binary/<id>`` attachment, and the brief's conflict
