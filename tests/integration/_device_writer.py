@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bedside.device import Node
 from tests.integration._device_world import pulse
+from tests.integration._outbox import settle, take
 
 
 def main() -> None:
@@ -43,10 +44,10 @@ def main() -> None:
             mine.append((patient, done.id))
             print(f"create {done.seq} {done.id}", flush=True)
         if n % 7 == 0:
-            for entry in node.outbox_take(3):
+            for entry in take(node, 3):
                 if rng.random() < 0.5:
                     result = {"state": "confirmed", "id": entry.resource_id, "version": "1"}
-                    node.outbox_settle(entry.seq, result)
+                    settle(node, entry.seq, result)
                     print(f"settle {entry.seq}", flush=True)
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bedside.protocol.event import public_key_text
 from bedside.store import open_store
-from bedside.sync.event import public_key_text
 from tests.integration._smart import Nurse, Smart, new_nurse
 
 CLIENT = "bedside-device"

@@ -28,8 +28,8 @@ from bedside.device import DeviceError, Node
 from bedside.device.enroll import SignIn, enroll
 from bedside.device.remote import Remote
 from bedside.device.sync import SyncSummary, sync
+from bedside.protocol.event import format_time
 from bedside.store import open_store
-from bedside.sync.event import format_time
 from tests.integration._device_world import FAST
 from tests.integration._smart import Smart
 from tests.integration._sync_world import LOINC, read, sql

@@ -3,7 +3,7 @@ with an enrolled device that signs its events with its own key, as the device no
 
 Devices are enrolled like the real app does (docs/device-registry.md): sign in through the
 built-in ``bedside-device`` client, ``POST /device/register``, refresh so the token names the
-device. Events are made with :mod:`bedside.sync.event`, the format both ends share.
+device. Events are made with :mod:`bedside.protocol.event`, the format both ends share.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bedside.protocol.event import Event, format_time, public_key_text, sign
 from bedside.store import open_store
-from bedside.sync.event import Event, format_time, public_key_text, sign
 from tests.integration._smart import Smart
 
 CLIENT = "bedside-device"

@@ -25,8 +25,8 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bedside.protocol.event import format_time, public_key_text
 from bedside.settings import BodyLimits
-from bedside.sync.event import format_time, public_key_text
 from tests.integration._module_server import live_server
 from tests.integration._smart import Smart, smart_server
 from tests.integration._sync_world import (

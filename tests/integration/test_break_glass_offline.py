@@ -14,8 +14,8 @@ from bedside.errors import InvalidRequest
 from bedside.policy import breakglass
 from bedside.policy.breakglass_offline import OfflineGrant, grant_id, parse_grants, record
 from bedside.policy.rules import PolicyError, PolicyRules, parse
+from bedside.protocol.event import format_time
 from bedside.store import Store
-from bedside.sync.event import format_time
 
 RULES = PolicyRules.default()
 NOW = 1_800_000_000.0

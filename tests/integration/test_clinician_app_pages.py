@@ -22,6 +22,7 @@ from bedside.device import DeviceError
 from bedside.device.secret import ENV_KEYSTORE
 from tests.integration._app_world import COMPLETE, WARD, AppWorld, app_world, encounter
 from tests.integration._device_world import OFFLINE
+from tests.integration._outbox import settle, take
 
 
 @pytest.fixture(scope="module")
@@ -287,13 +288,13 @@ def test_read_only_mode_is_shown_on_every_page_and_refuses_to_record(app: AppWor
 
 def test_the_outbox_lists_every_item_with_the_servers_reason(app: AppWorld) -> None:
     save(app, "p1", COMPLETE)
-    taken = app.node.outbox_take(8)
+    taken = take(app.node, 8)
     first, *rest = taken
     reason = "This record cannot be accepted: the NEWS2 total does not match its observations."
-    app.node.outbox_settle(first.seq, {"state": "rejected", "reason": reason, "code": "invalid"})
+    settle(app.node, first.seq, {"state": "rejected", "reason": reason, "code": "invalid"})
     for e in rest:
-        app.node.outbox_settle(
-            e.seq, {"state": "confirmed", "version": "1", "at": "2027-01-15T08:00:01Z"}
+        settle(
+            app.node, e.seq, {"state": "confirmed", "version": "1", "at": "2027-01-15T08:00:01Z"}
         )
     page = text(app.get("/sync").text)
     assert "Rejected (1)" in page and reason in page

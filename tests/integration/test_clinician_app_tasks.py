@@ -19,6 +19,7 @@ import pytest
 from bedside.auth.keys import SigningKeys, load_or_create
 from bedside.device.secret import ENV_KEYSTORE
 from tests.integration._app_world import AppWorld, app_world
+from tests.integration._outbox import settle, take
 
 ME = "Practitioner/n1"  # the app world's nurse
 
@@ -154,9 +155,9 @@ def test_read_only_mode_refuses_a_task_change(app: AppWorld) -> None:
 
 def test_a_needs_review_item_is_explained_and_kept_for_the_reviewer(app: AppWorld) -> None:
     app.post("/patients/p1/tasks/t-dress", form("accepted", note="Dressing pack by bed 3"))
-    (taken,) = app.node.outbox_take(1)
+    (taken,) = take(app.node, 1)
     reason = "Both you and someone else changed the task's note."
-    app.node.outbox_settle(taken.seq, {"state": "needs-review", "reason": reason, "review": "r-1"})
+    settle(app.node, taken.seq, {"state": "needs-review", "reason": reason, "review": "r-1"})
     assert f'href="/sync/item/{taken.seq}"' in app.get("/sync").text
     page = text(app.get(f"/sync/item/{taken.seq}").text)
     assert reason in page and "is not in the patient's record yet" in page

@@ -25,7 +25,7 @@ from bedside.device.enroll import SignIn, enroll
 from bedside.device.remote import Remote
 from bedside.device.secret import ENV_KEYSTORE
 from bedside.device.sync import SyncSummary, sync
-from bedside.sync.event import format_time
+from bedside.protocol.event import format_time
 from tests.integration._device_world import ISSUER, Clock, World, mint, pulse
 from tests.integration._device_world import enroll as enroll_world
 from tests.integration._smart import Smart, smart_server

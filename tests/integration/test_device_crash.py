@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bedside.auth.keys import load_or_create
 from bedside.device import Node
-from bedside.sync.event import verify
+from bedside.protocol.event import verify
 from tests.integration._device_world import Clock, enroll
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ import pytest
 from bedside.auth.keys import SigningKeys, load_or_create
 from bedside.device import DeviceError, Refused
 from bedside.device.secret import ENV_KEYSTORE
-from bedside.sync.event import verify
+from bedside.protocol.event import verify
 from tests.integration._device_world import (
     DEVICE,
     HOUR,
@@ -27,6 +27,7 @@ from tests.integration._device_world import (
     patient,
     pulse,
 )
+from tests.integration._outbox import settle, take
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +183,8 @@ def test_receive_holds_back_rows_changed_on_the_device(world: World) -> None:
     assert got.held_back == ("Observation/o1",) and got.stored == 0
     item = world.node.read("Observation", "o1")
     assert item.local_state == "saved-on-device" and item.resource["valueQuantity"]["value"] == 72
-    [sent] = world.node.outbox_take(10)
-    world.node.outbox_settle(sent.seq, {"state": "confirmed", "version": "3"})
+    [sent] = take(world.node, 10)
+    settle(world.node, sent.seq, {"state": "confirmed", "version": "3"})
     assert world.node.read("Observation", "o1").local_state == "synced"
     got = world.node.receive([pulse("p1", 72, oid="o1", version="3")], sync_token="t-1")
     assert got.stored == 1 and got.held_back == ()

@@ -19,6 +19,7 @@ from bedside.device.photos import MAX_BYTES
 from bedside.device.secret import ENV_KEYSTORE
 from bedside.policy.rules import PolicyRules
 from tests.integration._device_world import RULES, Clock, World, enroll, patient
+from tests.integration._outbox import settle, take
 from tests.integration.test_device_node import keys as keys
 
 POLICY = Path(__file__).resolve().parents[2] / "src" / "bedside" / "policy" / "default.toml"
@@ -53,8 +54,8 @@ def test_a_photo_is_saved_with_its_record_and_is_due_only_once_the_record_is_con
     assert PNG not in b"".join(p.read_bytes() for p in world.home.rglob("*") if p.is_file())
     assert node.attachments_due() == []  # the record is not confirmed yet
 
-    [sending] = node.outbox_take(10)
-    node.outbox_settle(sending.seq, {"state": "confirmed", "version": "1"})
+    [sending] = take(node, 10)
+    settle(node, sending.seq, {"state": "confirmed", "version": "1"})
     [due] = node.attachments_due()
     assert (due.id, due.document) == (photo.attachment, made.id)
     assert node.attachment_payload(due.id) == PNG

@@ -23,8 +23,8 @@ from bedside.auth import tokens
 from bedside.auth.keys import load_or_create
 from bedside.errors import ConfigurationError
 from bedside.fleet.escrow import EscrowSeal
+from bedside.protocol.event import public_key_text
 from bedside.store import open_store
-from bedside.sync.event import public_key_text
 from tests.conftest import BACKENDS
 from tests.integration._smart import REDIRECT, Nurse, Smart, new_nurse, pkce_pair, smart_server
 

@@ -22,6 +22,7 @@ from bedside.device.reviews_sync import fetch_details, send_choices
 from bedside.device.secret import ENV_KEYSTORE
 from bedside.device.sync import SyncSummary, push, sync
 from tests.integration._device_world import ISSUER, Clock, World, enroll, patient
+from tests.integration._outbox import settle, take
 
 HOUR = 3600.0
 TASK = {
@@ -63,10 +64,10 @@ def edit(world: World, note: str) -> int:
 
 
 def to_review(world: World, seq: int, review: str = "r-1") -> None:
-    (taken,) = world.node.outbox_take(1)
+    (taken,) = take(world.node, 1)
     assert taken.seq == seq
     reason = "Both you and someone else changed the task's note."
-    world.node.outbox_settle(seq, {"state": "needs-review", "reason": reason, "review": review})
+    settle(world.node, seq, {"state": "needs-review", "reason": reason, "review": review})
 
 
 DETAIL = {
@@ -156,9 +157,11 @@ def test_sync_fetches_the_servers_side_and_a_refused_choice_is_said(world: World
 
 def test_a_rejected_item_is_only_acknowledged_and_stays_in_the_outbox(world: World) -> None:
     seq = edit(world, "Afternoon")
-    (taken,) = world.node.outbox_take(1)
-    world.node.outbox_settle(
-        taken.seq, {"state": "rejected", "reason": "You are no longer on this patient's care team."}
+    (taken,) = take(world.node, 1)
+    settle(
+        world.node,
+        taken.seq,
+        {"state": "rejected", "reason": "You are no longer on this patient's care team."},
     )
     item = world.node.review_item(seq)
     assert "was not applied and will not be" in item.meaning and not item.can_resolve

@@ -22,6 +22,7 @@ from bedside.device.remote import Remote
 from bedside.device.secret import ENV_KEYSTORE
 from bedside.device.sync import SyncSummary, pull, push, sync
 from tests.integration._device_world import ISSUER, Clock, World, enroll, patient, pulse
+from tests.integration._outbox import settle, take
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -175,8 +176,8 @@ def test_pull_applies_pages_in_turn_with_tombstones_purges_and_review_outcomes(
 ) -> None:
     review = world.node.record("create", pulse("p1", 130), "p1")
     local = world.node.record("create", pulse("p1", 131), "p1")  # still pending: kept
-    world.node.outbox_take(1)
-    world.node.outbox_settle(review.seq, {"state": "needs-review", "reason": "Clinical clash."})
+    take(world.node, 1)
+    settle(world.node, review.seq, {"state": "needs-review", "reason": "Clinical clash."})
     server_obs = pulse("p2", 88, oid="o-server", version="3")
     handler, seen = pages(
         {

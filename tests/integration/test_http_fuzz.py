@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bedside.fhir.search.registry import params_for
-from bedside.sync.event import format_time
+from bedside.protocol.event import format_time
 from tests.conftest import BACKENDS
 from tests.integration._smart import Smart, smart_server
 from tests.integration._sync_world import (

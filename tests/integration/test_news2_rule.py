@@ -16,7 +16,7 @@ import pytest
 
 from bedside.clinical.news2 import Consciousness, News2Inputs, SpO2Scale
 from bedside.clinical.news2_fhir import News2Observations, build_observations
-from bedside.sync.event import format_time
+from bedside.protocol.event import format_time
 from tests.conftest import BACKENDS
 from tests.integration._smart import Smart, smart_server
 from tests.integration._sync_world import (

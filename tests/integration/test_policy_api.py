@@ -19,7 +19,7 @@ from bedside.auth.keys import load_or_create
 from bedside.auth.scopes import ScopeSet
 from bedside.policy import breakglass
 from bedside.policy.rules import PolicyRules
-from bedside.policy.snapshot import TYP, verify_snapshot
+from bedside.protocol.snapshot import TYP, verify_snapshot
 from bedside.store import open_store
 from tests.conftest import BACKENDS, Server
 from tests.integration._module_server import live_server

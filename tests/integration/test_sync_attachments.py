@@ -18,7 +18,7 @@ import pytest
 from bedside.device import DeviceError
 from bedside.device.retention import enforce
 from bedside.device.sync import sync
-from bedside.sync.attachments import MAX_BYTES
+from bedside.protocol.attachments import MAX_BYTES
 from tests.conftest import BACKENDS
 from tests.integration._smart import Smart, smart_server
 from tests.integration._sync_e2e import OPENED, LostAnswer, enroll_phone

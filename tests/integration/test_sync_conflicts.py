@@ -395,7 +395,7 @@ def test_an_action_dated_in_the_future_goes_to_review_and_skew_is_kept(smart: Sm
 
 
 def _fmt(at: float) -> str:
-    from bedside.sync.event import format_time
+    from bedside.protocol.event import format_time
 
     return format_time(at)
 

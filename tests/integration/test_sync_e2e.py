@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bedside.device import DeviceError
 from bedside.device.sync import sync
-from bedside.sync.event import parse, sign
+from bedside.protocol.event import parse, sign
 from tests.conftest import BACKENDS
 from tests.integration._smart import Smart, smart_server
 from tests.integration._sync_e2e import (

@@ -31,9 +31,9 @@ from bedside.device.secret import ENV_KEYSTORE
 from bedside.device.sync import sync
 from bedside.policy.decide import Policy
 from bedside.policy.rules import PolicyRules
+from bedside.protocol.event import public_key_text
 from bedside.rest.repository import Repository
 from bedside.store import open_store
-from bedside.sync.event import public_key_text
 from bedside.sync.resolution import Resolution, resolve
 from bedside.sync.review import KEPT_SERVER
 from tests.conftest import BACKENDS

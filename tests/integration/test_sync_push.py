@@ -14,7 +14,7 @@ import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bedside.sync.event import format_time
+from bedside.protocol.event import format_time
 from tests.conftest import BACKENDS
 from tests.integration._policy_world import CONF, consent
 from tests.integration._smart import Smart, smart_server

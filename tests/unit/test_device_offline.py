@@ -21,7 +21,8 @@ from bedside.device.errors import DeviceError
 from bedside.device.offline import LAUNCH, UNCONFINED, Mode, OfflinePolicy
 from bedside.policy.model import AccessView, PatientAccess, Refusal, Share
 from bedside.policy.rules import PolicyRules
-from bedside.policy.snapshot import sign_snapshot, snapshot, verify_snapshot
+from bedside.policy.snapshot import sign_snapshot, snapshot
+from bedside.protocol.snapshot import verify_snapshot
 from bedside.rest import FhirRequest, Repository
 from bedside.rest.access import Access
 from bedside.store import Store, open_store

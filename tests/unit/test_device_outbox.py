@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bedside.device.errors import DeviceError
 from bedside.device.outbox import Outbox
 from bedside.device.store import STORE_FILE, LocalStore
-from bedside.sync.event import verify
+from bedside.protocol.event import verify
 
 NOW = 1_800_000_000.0
 
@@ -78,7 +78,7 @@ def test_events_have_contiguous_seqs_and_verify_with_the_device_key(
 
 def test_event_signed_by_another_key_does_not_verify(outbox: Outbox) -> None:
     append(outbox, "o1")
-    from bedside.sync.event import EventError
+    from bedside.protocol.event import EventError
 
     with pytest.raises(EventError):
         verify(outbox.list()[0].event, Ed25519PrivateKey.generate().public_key())

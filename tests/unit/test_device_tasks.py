@@ -4,7 +4,7 @@ machine's (the table sync merges by), each in words, none from a final state."""
 from __future__ import annotations
 
 from bedside.device.tasks import NEEDS_REASON, OUTSTANDING, STATUS_WORDS, choices
-from bedside.sync.conflicts import task_next
+from bedside.policy.conflicts import task_next
 
 FINAL = ("completed", "failed", "cancelled", "rejected", "entered-in-error")
 

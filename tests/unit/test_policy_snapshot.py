@@ -16,7 +16,8 @@ from bedside.auth.scopes import ScopeSet
 from bedside.errors import Unauthorized
 from bedside.policy.model import AccessView, PatientAccess, Refusal, Share
 from bedside.policy.rules import PolicyError, PolicyRules, parse
-from bedside.policy.snapshot import TYP, sign_snapshot, snapshot, verify_snapshot
+from bedside.policy.snapshot import sign_snapshot, snapshot
+from bedside.protocol.snapshot import TYP, verify_snapshot
 
 ISSUER = "http://bedside.test/fhir"
 NOW = 1_700_000_000.0

@@ -15,16 +15,9 @@ import pytest
 
 from bedside.device.app.multipart import parse
 from bedside.device.photos import kind_of, photo_document
+from bedside.protocol.attachments import SHA256_URL, Declared, declared, mismatch
 from bedside.store import Store, open_store
-from bedside.sync.attachments import (
-    SHA256_URL,
-    Declared,
-    content,
-    declared,
-    find,
-    keep,
-    mismatch,
-)
+from bedside.sync.attachments import content, find, keep
 
 PNG = b"\x89PNG\r\n\x1a\n" + secrets.token_bytes(300)
 AID = "ab" * 16

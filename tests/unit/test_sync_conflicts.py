@@ -1,4 +1,4 @@
-"""Conflict classes and the three-way merge (bedside.sync.conflicts, docs/sync-server.md)."""
+"""Conflict classes and the three-way merge (bedside.policy.conflicts, docs/sync-server.md)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from bedside.policy.conflicts import CURRENT, differing, merge, settle, task_status
 from bedside.policy.rules import PolicyError, PolicyRules, parse
-from bedside.sync.conflicts import CURRENT, differing, merge, settle, task_status
-from bedside.sync.results import Result
+from bedside.protocol.results import Result
 
 RULES = PolicyRules.default().sync
 
@@ -238,14 +238,25 @@ def _isort_order(name: str) -> tuple[int, str]:
     return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
 
 
-SERVER_MODULES = ("clock", "conflicts", "ingest", "lineage", "push", "replay", "resolution")
+SERVER_MODULES = ("clock", "ingest", "lineage", "push", "replay", "resolution")
+#: Modules the sync server shares with the device (moved out of bedside.sync, issue 15).
+SHARED_MODULES = (
+    "bedside.policy.conflicts",
+    "bedside.protocol",
+    "bedside.protocol.attachments",
+    "bedside.protocol.event",
+    "bedside.protocol.pull",
+    "bedside.protocol.push",
+    "bedside.protocol.results",
+    "bedside.protocol.snapshot",
+)
 
 
-@pytest.mark.parametrize("name", [*SERVER_MODULES, "results", "review"])
+@pytest.mark.parametrize("name", [*SERVER_MODULES, "results", "review", *SHARED_MODULES])
 def test_sync_server_modules_list_their_public_api(name: str) -> None:
     import importlib
 
-    module = importlib.import_module(f"bedside.sync.{name}")
+    module = importlib.import_module(name if "." in name else f"bedside.sync.{name}")
     assert module.__all__ == sorted(module.__all__, key=_isort_order)
     assert all(hasattr(module, n) for n in module.__all__)
     public = {

@@ -15,7 +15,7 @@ import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bedside.sync.event import (
+from bedside.protocol.event import (
     Event,
     EventError,
     canonical,

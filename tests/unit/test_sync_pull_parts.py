@@ -24,6 +24,7 @@ from bedside.fhir.search import confine as visible
 from bedside.policy.model import AccessView, PatientAccess, Refusal, Share
 from bedside.policy.rules import PolicyRules
 from bedside.policy.snapshot import sign_snapshot, snapshot
+from bedside.protocol.pull import SYNC_TYP
 from bedside.rest import FhirRequest, Repository
 from bedside.rest.access import Access
 from bedside.store import Store, open_store
@@ -92,7 +93,7 @@ def test_a_token_carries_the_review_outcome_cursor_and_one_without_it_starts_at_
     text = pull_token.encode(token, keys)
     assert pull_token.decode(text, keys, device="dev-1", subject="u1").reviews == 2**40
     claims = {"v": 1, "dev": "dev-1", "sub": "u1", "h": "5", "ws": "", "sn": "", "r": None}
-    header = {"alg": "RS256", "kid": keys.signing.kid, "typ": pull_token.TYP}
+    header = {"alg": "RS256", "kid": keys.signing.kid, "typ": SYNC_TYP}
     older = jwt.encode(header, claims, keys.signing)  # a token made before the cursor existed
     assert pull_token.decode(older, keys, device="dev-1", subject="u1") == PullToken(
         "dev-1", "u1", 5

@@ -28,7 +28,7 @@ from bedside.device import accesses
 from bedside.device.errors import DeviceError
 from bedside.device.offline import OfflinePolicy
 from bedside.device.store import Connection
-from bedside.sync.event import format_time
+from bedside.protocol.event import format_time
 
 __all__ = [
     "MAX_REASON",

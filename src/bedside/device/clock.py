@@ -61,7 +61,7 @@ from typing import Final
 import httpx
 
 from bedside.device.errors import DeviceError
-from bedside.policy.snapshot import NBF_LEEWAY
+from bedside.protocol.snapshot import NBF_LEEWAY
 
 __all__ = [
     "MAX_SKEW",

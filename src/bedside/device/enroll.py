@@ -4,7 +4,7 @@ Enrollment, in order (docs/device.md):
 
 1. The user signs in through a browser (:meth:`Remote.sign_in`: PKCE, loopback redirect).
 2. The device makes its identity: a random device id (UUID 4) and an Ed25519 key that will sign
-   every event it records (:mod:`bedside.sync.event`).
+   every event it records (:mod:`bedside.protocol.event`).
 3. The home is created with the first policy snapshot (:meth:`Node.enroll_local`: key file,
    DK, EK, the encrypted store holding the private key and the refresh token).
 4. ``POST /device/register`` sends the public key, the posture facts and EK; the server binds
@@ -48,7 +48,7 @@ from bedside.device.remote import Remote
 from bedside.device.secret import private_dir, shred_file, write_private
 from bedside.device.signin import SIGN_IN_TIMEOUT, Tokens
 from bedside.device.status import Status
-from bedside.sync.event import public_key_text
+from bedside.protocol.event import public_key_text
 
 __all__ = ["PUBLIC_KEY_FILE", "Enrolled", "Unlocked", "enroll", "online_unlock", "wipe"]
 

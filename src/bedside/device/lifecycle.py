@@ -39,7 +39,7 @@ from bedside.device.store import STORE_FILE, LocalStore
 from bedside.device.workingset import PurgeReport, reconcile
 from bedside.errors import Unauthorized
 from bedside.fhir.compartment import PATIENT_COMPARTMENT, patient_compartment
-from bedside.policy.snapshot import NotYetValid, verify_snapshot
+from bedside.protocol.snapshot import NotYetValid, verify_snapshot
 
 __all__ = [
     "META_KEYS",

@@ -3,13 +3,14 @@
 A part of :class:`bedside.device.node.Node` (a mixin, so the node stays one object for the app
 and for :mod:`bedside.device.sync`); every method runs under the node's lock with its session,
 as a background call that neither counts as use nor keeps the device awake (except
-:meth:`SyncSide.outbox`, which the user reads).
+:meth:`SyncSide.outbox`, which the user reads). Sync works the outbox itself, inside
+:meth:`SyncSide.background`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from contextlib import AbstractContextManager, suppress
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
 
 from bedside.device import lifecycle, uploads
@@ -22,7 +23,7 @@ from bedside.device.pulled import Applied, apply_page
 from bedside.device.receive import Received
 from bedside.device.session import Session
 from bedside.device.workingset import PurgeReport
-from bedside.sync.event import format_time
+from bedside.protocol.event import format_time
 
 __all__ = ["SyncSide"]
 
@@ -52,25 +53,17 @@ class SyncSide:
         with self._use() as s:
             return s.outbox.list(state)
 
-    def outbox_take(self, n: int) -> list[OutboxEntry]:
+    @contextmanager
+    def background(self) -> Iterator[Session]:
+        """The node's session for one step of sync, under the node's lock: the seam through
+        which :mod:`bedside.device.sync` takes, settles and requeues outbox events
+        (:class:`~bedside.device.outbox.Outbox`, stamped with ``session.clock()``). A background
+        use: it neither counts as use nor keeps the device awake. Never hold it across a
+        network call (the app waits on the same lock)."""
         with self._use(background=True) as s:
-            return s.outbox.take(n, at=self._clock())
+            yield s
 
-    def outbox_settle(self, seq: int, result: dict[str, Any]) -> OutboxEntry:
-        with self._use(background=True) as s:
-            return s.outbox.settle(seq, result, at=self._clock())
-
-    def outbox_settle_many(self, answers: list[tuple[int, dict[str, Any]]]) -> list[OutboxEntry]:
-        """Settle a push's answers in one transaction (:meth:`Outbox.settle_many`)."""
-        with self._use(background=True) as s:
-            return s.outbox.settle_many(answers, at=self._clock())
-
-    def outbox_requeue(self, seqs: Iterable[int]) -> int:
-        """``sending`` events back to ``pending`` (deferred by the server, or unanswered)."""
-        with self._use(background=True) as s:
-            return s.outbox.requeue(seqs, at=self._clock())
-
-    def apply_pull(self, page: dict[str, Any]) -> Applied:
+    def apply_pull(self, page: Mapping[str, Any]) -> Applied:
         """Apply one pulled page and its cursor in one transaction (docs/sync-protocol.md)."""
         with self._use(background=True) as s:
             applied = apply_page(s, page)

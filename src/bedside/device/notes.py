@@ -8,7 +8,7 @@ resource, so finishing it records exactly what was last kept.
 
 A sign-off changes a document to final: a DocumentReference's ``docStatus`` (with the signer as
 ``authenticator``) or a Composition's ``status`` (with a legal ``attester``). It is of the
-exclusive class at sync (:func:`bedside.sync.conflicts.signs_off`): two signers working offline
+exclusive class at sync (:func:`bedside.policy.conflicts.signs_off`): two signers working offline
 on the same version end with one signed and the other in review, because each names its signer
 and so the second never equals what the first wrote.
 """
@@ -19,7 +19,7 @@ import base64
 import binascii
 from typing import Any, Final
 
-from bedside.sync.event import format_time
+from bedside.protocol.event import format_time
 
 __all__ = [
     "LOINC",

@@ -21,7 +21,7 @@ And the offline bound (G6): ``normal`` until ``exp``, ``read-only`` for ``grace_
 it, ``locked`` after that until the user signs in online again.
 
 Refusals are plain sentences for a clinician, without PHI: they name a resource type, never a
-patient, a value or an id. The caller verifies the JWS (:func:`bedside.policy.snapshot.
+patient, a value or an id. The caller verifies the JWS (:func:`bedside.protocol.snapshot.
 verify_snapshot`) *before* building an :class:`OfflinePolicy`, while the snapshot is valid; from
 then on the device's clock drives the modes, read as the server's time (the snapshot's times
 are the server's; :mod:`bedside.device.clock`).
@@ -50,7 +50,7 @@ from bedside.fhir.compartment import REFERENCE_TYPES, patient_compartment
 from bedside.fhir.resource_types import is_resource_type
 from bedside.policy.model import Label
 from bedside.policy.posture import refuses as posture_refuses
-from bedside.policy.snapshot import NBF_LEEWAY
+from bedside.protocol.snapshot import NBF_LEEWAY
 
 __all__ = [
     "AUTOMATIC_BASES",

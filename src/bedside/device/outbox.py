@@ -4,7 +4,7 @@ Every local write appends one event in the same transaction as the write itself,
 saved on the device always has its event and an event always has its resource, whatever crashes
 in between. The event gets the next ``seq`` (1, 2, 3 ... without gaps, kept in ``meta.next_seq``
 so purging confirmed events never reuses a number), a random idempotency key, and the device's
-Ed25519 signature (:mod:`bedside.sync.event`); the signed JSON is stored exactly as it will be
+Ed25519 signature (:mod:`bedside.protocol.event`); the signed JSON is stored exactly as it will be
 sent, so a re-send is byte-for-byte the first send.
 
 States (docs/device.md)::
@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bedside.device.errors import DeviceError
 from bedside.device.store import Connection, LocalStore
-from bedside.sync.event import Event, format_time, sign
+from bedside.protocol.event import Event, format_time, sign
 
 __all__ = [
     "SETTLED",

@@ -2,14 +2,14 @@
 
 A photo is a DocumentReference (LOINC 72170-4 "Photographic image") whose one attachment has
 ``url`` ``Binary/<attachment id>``, ``contentType``, ``size`` and the SHA-256 of the bytes (the
-extension of :mod:`bedside.sync.attachments`), all inside the signed event, so the server can
+extension of :mod:`bedside.protocol.attachments`), all inside the signed event, so the server can
 check the bytes the device uploads after the event was confirmed. DocumentReference rather than
 Media: Media is gone from FHIR R5 (folded into DocumentReference), the portal already shows a
 patient's DocumentReferences and fetches a ``Binary/<id>`` attachment, and the brief's conflict
 table puts photos in the append-only DocumentReference class.
 
 :func:`attach` checks the bytes (an image of an allowed kind, by its first bytes, not by what
-the browser claims; at most :data:`~bedside.sync.attachments.MAX_BYTES`), asks the policy as
+the browser claims; at most :data:`~bedside.protocol.attachments.MAX_BYTES`), asks the policy as
 for any DocumentReference create, then writes the encrypted file and, in one transaction, the
 attachment row, the resource and its signed outbox event: both saved, or neither (the file is
 deleted again if the transaction fails). Nothing is written in plaintext.
@@ -26,8 +26,8 @@ import orjson
 from bedside.device import accesses, writes
 from bedside.device.errors import DeviceError
 from bedside.device.session import Session
-from bedside.sync.attachments import BINARY, MAX_BYTES, sha256_extension
-from bedside.sync.event import format_time
+from bedside.protocol.attachments import BINARY, MAX_BYTES, sha256_extension
+from bedside.protocol.event import format_time
 
 __all__ = [
     "KINDS",

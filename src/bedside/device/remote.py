@@ -11,7 +11,8 @@ the answer was lost on the way (the server allows a retry within its grace: docs
 
 The device API (``/device/register``, ``/device/status``, ``/device/unlock-key``,
 ``/device/pins``) and the policy snapshot (``/policy/snapshot``) live at the server's root, the
-FHIR base without ``/fhir``; docs/device.md describes them.
+FHIR base without ``/fhir``; docs/device.md describes them. Push and pull
+(:mod:`bedside.device.remote_sync`) take and give the protocol's types.
 
 Every failure is a :class:`~bedside.device.errors.DeviceError` whose message is one sentence
 for the user. Messages never include a token, a code, a key or the body of a request; the
@@ -37,6 +38,7 @@ from bedside.device.clock import ServerClock
 from bedside.device.errors import DeviceError
 from bedside.device.loopback import LoopbackRedirect
 from bedside.device.refusal import device_status_of, refusal
+from bedside.device.remote_sync import SyncCalls
 from bedside.device.signin import (
     CLIENT_ID,
     SIGN_IN_TIMEOUT,
@@ -71,7 +73,7 @@ class UnlockKey:
     wipe: bool = False
 
 
-class Remote:
+class Remote(SyncCalls):
     """The HTTP client for the server at ``fhir_base`` (one per command; not thread-safe)."""
 
     def __init__(

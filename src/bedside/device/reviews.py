@@ -32,8 +32,8 @@ from bedside.device.outbox import OutboxEntry
 from bedside.device.session import Session
 from bedside.device.store import Connection
 from bedside.device.tasks import STATUS_WORDS
+from bedside.policy.conflicts import IGNORED, differing, merge
 from bedside.policy.rules import MERGEABLE, PolicyRules
-from bedside.sync.conflicts import IGNORED, differing, merge
 
 __all__ = [
     "MERGEABLE_TYPES",

@@ -30,14 +30,18 @@ from bedside.device.errors import DeviceError
 from bedside.device.node import Node
 from bedside.device.outbox import OutboxEntry
 from bedside.device.remote import Remote
+from bedside.device.remote_sync import PushTooLarge
 from bedside.device.reviews_sync import fetch_details, send_choices
 from bedside.device.uploads import upload
-from bedside.sync.event import format_time, parse_time
+from bedside.protocol import MAX_EVENTS, MAX_LIMIT
+from bedside.protocol.event import format_time
+from bedside.protocol.pull import PullRequest
+from bedside.protocol.push import Push, Reply
+from bedside.protocol.results import CONFIRMED, DEFERRED, MERGED, NEEDS_REVIEW, REJECTED
 
 __all__ = [
     "LOST",
     "NO_SIGN_IN",
-    "PROTOCOL",
     "REVOKED",
     "WIPED",
     "Progress",
@@ -51,9 +55,6 @@ __all__ = [
     "sync",
 ]
 
-PROTOCOL: Final = 1
-PUSH_BATCH: Final = 500
-PULL_PAGE: Final = 1000
 TOO_LARGE: Final = "One recorded action is larger than the server accepts: it stays on this device."
 #: (phase "push" | "pull", done so far, total when known)
 Progress = Callable[[str, int, int | None], None]
@@ -201,12 +202,7 @@ def push_glass(node: Node, remote: Remote, token: str, summary: SyncSummary) -> 
     grants, carried = node.glass_outgoing()
     if not grants:
         return
-    body = {"protocol": PROTOCOL, "grants": grants}
-    response = remote.request("POST", f"{remote.root}/sync/break-glass", token=token, json=body)
-    answer = remote.json_of(response, "sending break-glass")
-    results = answer.get("results")
-    ok = [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
-    summary.break_glass += node.glass_settle(ok, carried)
+    summary.break_glass += node.glass_settle(remote.push_glass(token, grants), carried)
 
 
 def push(
@@ -216,75 +212,58 @@ def push(
     summary: SyncSummary,
     *,
     progress: Progress | None = None,
-    batch: int = PUSH_BATCH,
+    batch: int = MAX_EVENTS,
 ) -> None:
     total = (node.status().outbox or {}).get("pending", 0)  # a background read: not a use
     while True:
-        entries = node.outbox_take(batch)
+        with node.background() as s:
+            entries = s.outbox.take(batch, at=s.clock())
         if not entries:
             return
         try:
-            answer = _post_push(remote, token, entries, node)
-        except _TooLarge:  # past the server's push body limit: send half as many at a time
-            node.outbox_requeue(e.seq for e in entries)
+            reply = _post_push(remote, token, entries, node)
+        except PushTooLarge:  # past the server's push body limit: send half as many at a time
+            _requeue(node, [e.seq for e in entries])
             if len(entries) == 1:
                 raise DeviceError(TOO_LARGE) from None
             batch = len(entries) // 2
             continue
         except BaseException:
-            node.outbox_requeue(e.seq for e in entries)  # unanswered: same keys next time
+            _requeue(node, [e.seq for e in entries])  # unanswered: same keys next time
             raise
         summary.sent += len(entries)
-        if isinstance(answer.get("skew_ms"), int):
-            summary.skew_ms = int(answer["skew_ms"])
-        settled = _settle(node, entries, answer, summary)
+        if reply.skew_ms is not None:
+            summary.skew_ms = reply.skew_ms
+        settled = _settle(node, entries, reply, summary)
         if progress is not None:
             progress("push", summary.sent, total)
         if not settled:
             return  # everything deferred: try again at the next sync, never spin
 
 
-def _post_push(
-    remote: Remote, token: str, entries: list[OutboxEntry], node: Node
-) -> dict[str, Any]:
+def _post_push(remote: Remote, token: str, entries: list[OutboxEntry], node: Node) -> Reply:
     sent = node.clock()
-    body = {
-        "protocol": PROTOCOL,
-        "device_time": format_time(sent),
-        "events": [e.event for e in entries],
-    }
-    response = remote.request("POST", f"{remote.root}/sync/push", token=token, json=body)
-    if response.status_code == 413:
-        raise _TooLarge
-    answer = remote.json_of(response, "the sync push")
-    server_time = answer.get("server_time")
-    at = parse_time(server_time) if isinstance(server_time, str) else None
-    if at is not None:  # stamped as the server answered; to the millisecond, Date to the second
-        remote.clock.learn(at, node.clock(), "push")
-    return answer
+    reply = remote.push(token, Push(format_time(sent), [e.event for e in entries]))
+    if reply.server_time is not None:  # stamped as the server answered; to the ms, Date to the s
+        remote.clock.learn(reply.server_time, node.clock(), "push")
+    return reply
 
 
-class _TooLarge(Exception):
-    """The server answered 413: the push body is past its limit (docs/api.md)."""
+def _requeue(node: Node, seqs: list[int]) -> None:
+    """``sending`` events back to ``pending`` (deferred by the server, or unanswered)."""
+    with node.background() as s:
+        s.outbox.requeue(seqs, at=s.clock())
 
 
-def _settle(
-    node: Node, entries: list[OutboxEntry], answer: dict[str, Any], summary: SyncSummary
-) -> int:
+def _settle(node: Node, entries: list[OutboxEntry], reply: Reply, summary: SyncSummary) -> int:
     """Settle each answered event; requeue the deferred and the unanswered. How many settled."""
-    results = answer.get("results")
-    by_seq = {
-        r["seq"]: r
-        for r in (results if isinstance(results, list) else [])
-        if isinstance(r, dict) and isinstance(r.get("seq"), int)
-    }
     again: list[int] = []
     answers: list[tuple[int, dict[str, Any]]] = []
     settled = 0
     for entry in entries:
-        result = by_seq.get(entry.seq)
+        result = reply.results.get(entry.seq)
         state = result.get("state") if result else None
-        if result is None or state == "deferred" or state not in _STATES:
+        if result is None or state == DEFERRED or state not in _STATES:
             again.append(entry.seq)
             summary.deferred += 1
             continue
@@ -292,27 +271,28 @@ def _settle(
             raise DeviceError("The server answered for another event; the sync was stopped.")
         answers.append((entry.seq, {**result, "state": _STATES[state], "server_state": state}))
         settled += 1
-        if state == "confirmed":
+        if state == CONFIRMED:
             summary.confirmed += 1
-        elif state == "merged":
+        elif state == MERGED:
             summary.merged += 1
-        elif state == "needs-review":
+        elif state == NEEDS_REVIEW:
             summary.needs_review += 1
         else:
             summary.rejected += 1
             if isinstance(result.get("reason"), str):
                 summary.reasons.append(result["reason"])
-    node.outbox_settle_many(answers)  # one transaction for the batch's answers
-    node.outbox_requeue(again)
+    with node.background() as s:  # one transaction for the batch's answers
+        s.outbox.settle_many(answers, at=s.clock())
+    _requeue(node, again)
     return settled
 
 
 #: Server result state -> outbox state.
 _STATES: Final = {
-    "confirmed": "confirmed",
-    "merged": "confirmed",
-    "needs-review": "needs-review",
-    "rejected": "rejected",
+    CONFIRMED: "confirmed",
+    MERGED: "confirmed",
+    NEEDS_REVIEW: "needs-review",
+    REJECTED: "rejected",
 }
 
 
@@ -323,25 +303,19 @@ def pull(
     summary: SyncSummary,
     *,
     progress: Progress | None = None,
-    limit: int = PULL_PAGE,
+    limit: int = MAX_LIMIT,
 ) -> None:
     since = node.sync_token()
     while True:
-        params: dict[str, Any] = {"protocol": PROTOCOL, "limit": limit}
-        if since:
-            params["since"] = since
-        response = remote.request("GET", f"{remote.root}/sync/pull", token=token, params=params)
-        page = remote.json_of(response, "the sync pull")
-        applied = node.apply_pull(page)
+        page = remote.pull(token, PullRequest(since, limit))
+        applied = node.apply_pull(page.body)
         summary.received += applied.received
         summary.deleted += applied.deleted
         summary.purged += applied.purged_patients
         summary.reviews_settled += applied.reviews
         summary.snapshot = summary.snapshot or applied.snapshot
         if progress is not None:
-            done = page.get("progress", {}) if isinstance(page.get("progress"), dict) else {}
-            total = done.get("total") if isinstance(done.get("total"), int) else None
-            progress("pull", summary.received, total)
-        since = page.get("next")
-        if not page.get("more"):
+            progress("pull", summary.received, page.total)
+        since = page.next
+        if not page.more:
             return

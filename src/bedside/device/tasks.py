@@ -6,7 +6,7 @@ logged) and writes through the one local-first write path (:func:`bedside.device
 committed on the device at once with its signed event, rechecked by the server at sync, G3).
 
 A status change follows the FHIR R4 Task state machine (task.html#statemachine, the same table
-sync merges by: :func:`bedside.sync.conflicts.task_next`): only the states the current one may
+sync merges by: :func:`bedside.policy.conflicts.task_next`): only the states the current one may
 move to are offered, in plain words. A change may also edit the Task's description and its
 note. The device never sets ``lastModified``: two devices stamping it would clash at every
 merge; the event's Provenance says when.
@@ -26,7 +26,7 @@ from bedside.device import writes
 from bedside.device.chart import ChartItem
 from bedside.device.errors import DeviceError
 from bedside.device.session import Session
-from bedside.sync.conflicts import task_next
+from bedside.policy.conflicts import task_next
 
 __all__ = [
     "MAX_DESCRIPTION",

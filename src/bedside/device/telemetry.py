@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bedside.device.status import Status
-from bedside.sync.event import parse_time
+from bedside.protocol.event import parse_time
 
 __all__ = ["cache_age", "report"]
 

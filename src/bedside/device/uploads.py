@@ -19,7 +19,8 @@ import orjson
 
 from bedside.device.errors import DeviceError
 from bedside.device.session import Session
-from bedside.sync.attachments import BINARY
+from bedside.protocol import PROTOCOL
+from bedside.protocol.attachments import BINARY
 
 if TYPE_CHECKING:
     from bedside.device.node import Node
@@ -81,7 +82,7 @@ def upload(node: Node, remote: Remote, token: str, summary: SyncSummary) -> None
             "PUT",
             f"{remote.root}/sync/attachments/{item.id}",
             token=token,
-            params={"protocol": 1, "document": item.document},
+            params={"protocol": PROTOCOL, "document": item.document},
             content=data,
             headers={"Content-Type": item.content_type},
         )

@@ -29,7 +29,7 @@ from bedside.device.outbox import Outbox
 from bedside.device.session import Session
 from bedside.device.store import Connection
 from bedside.fhir.structure import check_resource
-from bedside.sync.event import ACTIONS, format_time
+from bedside.protocol.event import ACTIONS, format_time
 
 __all__ = [
     "Prepared",

@@ -8,7 +8,7 @@ body is refused as a structure error (400 with an OperationOutcome) before anyth
 Every JSON request body the server reads goes through :func:`loads`: the FHIR API, the review
 resolution, the device, launch and governance APIs. A sync push passes ``max_depth=None``: its
 envelope is checked as a whole, but each event's own depth is judged alone, so one event too
-deep is rejected by itself and the others still land (sync/event.py ``canonical``).
+deep is rejected by itself and the others still land (protocol/event.py ``canonical``).
 """
 
 from __future__ import annotations

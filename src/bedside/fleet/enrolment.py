@@ -7,7 +7,7 @@ The body (docs/device-registry.md)::
      "escrow_key": "<base64url, 32 bytes>"}
 
 ``device_id`` follows the event format's id rule (it signs every event the device sends);
-``public_key`` must load as the key :func:`bedside.sync.event.public_key_text` writes. Posture
+``public_key`` must load as the key :func:`bedside.protocol.event.public_key_text` writes. Posture
 values are reported by the device and may be null (unknown): they inform compliance review, they
 prove nothing. ``escrow_key`` is required to enrol and optional when the device registers again
 (it no longer holds it). Every refusal names the field and never echoes the value.
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from bedside.errors import InvalidRequest
-from bedside.sync.event import EventError, load_public_key, public_key_text
+from bedside.protocol.event import EventError, load_public_key, public_key_text
 
 #: Device and Patient ids: the event format's id rule (FHIR ids, 1-64 characters).
 ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")

@@ -20,8 +20,8 @@ import orjson
 
 from bedside.errors import InvalidRequest
 from bedside.fleet.enrolment import POSTURE_KEYS, posture_facts
+from bedside.protocol.results import CODES, CONFLICT, IMPLAUSIBLE_TIME
 from bedside.store.base import Records
-from bedside.sync.results import CODES, CONFLICT, IMPLAUSIBLE_TIME
 
 __all__ = [
     "ERROR_CODES",

@@ -35,7 +35,7 @@ from prometheus_client.registry import Collector
 
 from bedside.audit.entry import MINOR_FAILURE, SUCCESS, AuditEntry
 from bedside.logs import path_template
-from bedside.sync.results import CODES, CONFLICT, IMPLAUSIBLE_TIME
+from bedside.protocol.results import CODES, CONFLICT, IMPLAUSIBLE_TIME
 
 __all__ = ["CONTENT_TYPE", "MULTIPROC_ENV", "Metrics"]
 

@@ -25,8 +25,8 @@ from bedside.auth.caller import Caller
 from bedside.errors import InvalidRequest
 from bedside.policy.breakglass import MAX_REASON
 from bedside.policy.rules import PolicyRules
+from bedside.protocol.event import parse_time
 from bedside.store.base import Records
-from bedside.sync.event import parse_time
 
 __all__ = ["MAX_GRANTS", "MAX_VIEWS", "OfflineGrant", "View", "grant_id", "parse_grants", "record"]
 

@@ -4,7 +4,8 @@ A device that loses the network cannot ask the server for each decision, so it a
 online, for ``GET /policy/snapshot``: the caller's :class:`~bedside.policy.model.AccessView`
 turned into JWT claims (RFC 7519), signed RS256 by the server's current key with
 ``typ: bedside-policy+jwt`` so it can never be mistaken for (or replayed as) an access token.
-The device verifies it against the server's JWKS and enforces it until ``exp``; break-glass and
+The device verifies it against the server's JWKS (:func:`bedside.protocol.snapshot.verify_snapshot`,
+where the format's names and versions are defined) and enforces it until ``exp``; break-glass and
 consent entries carry their own ``until`` and end earlier when they do. docs/policy-snapshot.md
 describes every claim.
 
@@ -20,26 +21,22 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 
 from bedside.auth.caller import Caller
 from bedside.auth.keys import SigningKeys
 from bedside.auth.scopes import Scope
-from bedside.errors import Unauthorized
 from bedside.policy.model import AccessView, Label, PatientAccess, Refusal, Share
 from bedside.policy.rules import PolicyRules
+from bedside.protocol.snapshot import (
+    BREAK_GLASS_PURPOSE,
+    RESOURCES_VERSION,
+    TYP,
+    VERSION,
+    VERSION_CLAIM,
+)
 
-TYP: Final = "bedside-policy+jwt"
-VERSION: Final = 1
-#: The format of a snapshot whose consent entries name particular resources (``resources``):
-#: a device that knows only VERSION refuses it rather than show the patient's whole type.
-RESOURCES_VERSION: Final = 2
-SUPPORTED_VERSIONS: Final = frozenset({VERSION, RESOURCES_VERSION})
-#: purposeOfUse code (v3-ActReason) a device must record on every access under break-glass.
-BREAK_GLASS_PURPOSE: Final = "BTG"
-#: How far ahead of the device's clock ``nbf`` may be (a device clock a little behind).
-NBF_LEEWAY: Final = 60
+__all__ = ["sign_snapshot", "snapshot"]
+
 _LETTERS: Final = "cruds"
 
 
@@ -66,7 +63,7 @@ def snapshot(
         "nbf": issued,
         "exp": issued + rules.snapshot_seconds,
         "jti": secrets.token_urlsafe(16),
-        "bedside_policy_version": VERSION,
+        VERSION_CLAIM: VERSION,
         "role": view.role,
         "fhirUser": caller.fhir_user,
     }
@@ -94,7 +91,7 @@ def snapshot(
         key=_order,
     )
     if any("resources" in entry for entry in claims["patients"]):
-        claims["bedside_policy_version"] = RESOURCES_VERSION
+        claims[VERSION_CLAIM] = RESOURCES_VERSION
     claims["refusals"] = sorted(map(_refusal, view.refusals), key=_order)
     claims["sensitive_labels"] = _labels(view.sensitive)
     claims["purpose"] = sorted(
@@ -194,66 +191,3 @@ def sign_snapshot(claims: dict[str, Any], keys: SigningKeys) -> str:
     """The compact JWS (RFC 7515) of ``claims``, signed like access tokens but typed apart."""
     header = {"alg": "RS256", "kid": keys.signing.kid, "typ": TYP}
     return jwt.encode(header, claims, keys.signing)
-
-
-def verify_snapshot(
-    token: str,
-    keys_or_jwks: SigningKeys | KeySet | dict[str, Any],
-    *,
-    now: float,
-    issuer: str | None = None,
-    expired_ok: bool = False,
-) -> dict[str, Any]:
-    """The claims of a valid snapshot, or Unauthorized saying why it cannot be used.
-
-    ``expired_ok`` is for a device deciding what an expired snapshot still allows (read-only,
-    then locked; docs/device.md): the signature and everything else are checked all the same.
-
-    ``keys_or_jwks`` is the server's keys, or the JWK Set a device fetched from ``/auth/jwks``.
-    The snapshot is refused at ``exp`` exactly (no leeway: offline rights end on time) and
-    before ``nbf`` less a minute of clock skew.
-    """
-    keys = _key_set(keys_or_jwks)
-    try:
-        decoded = jwt.decode(token, keys, algorithms=["RS256"])
-    except (JoseError, ValueError, TypeError):
-        raise _invalid("its signature or format is invalid") from None
-    if decoded.header.get("typ") != TYP:
-        raise _invalid("it is not a policy snapshot")
-    claims = dict(decoded.claims)
-    if claims.get("bedside_policy_version") not in SUPPORTED_VERSIONS:
-        raise _invalid("its format version is not supported")
-    exp, nbf = claims.get("exp"), claims.get("nbf")
-    if not isinstance(exp, int) or not isinstance(nbf, int):
-        raise _invalid("it has no validity period")
-    if now >= exp and not expired_ok:
-        raise _invalid("it has expired")
-    if now + NBF_LEEWAY < nbf:
-        raise NotYetValid(nbf)
-    if issuer is not None and claims.get("iss") != issuer:
-        raise _invalid("it was issued by another server")
-    return claims
-
-
-class NotYetValid(Unauthorized):
-    """A snapshot refused because its ``nbf`` lies ahead of the clock it was checked against
-    (a device can then say its clock is behind)."""
-
-    def __init__(self, nbf: int) -> None:
-        super().__init__("The policy snapshot cannot be used: it is not valid yet.")
-        self.nbf = nbf
-
-
-def _key_set(value: SigningKeys | KeySet | dict[str, Any]) -> KeySet:
-    if isinstance(value, SigningKeys):
-        return value.all
-    if isinstance(value, KeySet):
-        return value
-    try:
-        return KeySet.import_key_set(value)  # type: ignore[arg-type]
-    except (JoseError, ValueError, TypeError, KeyError):
-        raise _invalid("the key set cannot be read") from None
-
-
-def _invalid(why: str) -> Unauthorized:
-    return Unauthorized(f"The policy snapshot cannot be used: {why}.")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from bedside.protocol.event import parse_time
 from bedside.store.base import Records
-from bedside.sync.event import parse_time
 
 __all__ = ["TOLERANCE_S", "implausible", "last_measured", "record_skew", "skew_ms"]
 

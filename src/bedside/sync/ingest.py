@@ -13,7 +13,7 @@ The pipeline of docs/sync-protocol.md "Per event", in order, one step per method
 4. :meth:`Ingest._permit` — policy through the Repository bound to the caller, with this
    event's patient and purpose (``BTG`` only under a break-glass grant covering the time).
 5. Clock discipline (:mod:`bedside.sync.clock`), then the conflict class
-   (:mod:`bedside.sync.conflicts`): confirmed, merged, or a review item
+   (:mod:`bedside.policy.conflicts`): confirmed, merged, or a review item
    (:mod:`bedside.sync.review`).
 6. The write, through the same Repository and so the API's own write path (validation,
    Provenance with the device time and purpose, audit, change feed), plus the replay record,
@@ -38,26 +38,22 @@ from bedside.auth.caller import Caller
 from bedside.errors import FhirError, Forbidden, StoreError
 from bedside.fhir.dates import now_instant
 from bedside.fleet import registry
+from bedside.policy import conflicts
 from bedside.policy.decide import Policy
 from bedside.policy.guard import POLICY_INPUTS
 from bedside.policy.model import AccessView
 from bedside.policy.rules import READ_ONLY
+from bedside.protocol import MAX_EVENTS
+from bedside.protocol.event import Event, load_public_key, parse_time
+from bedside.protocol.push import Answer, Push
+from bedside.protocol.results import CONFLICT, IMPLAUSIBLE_TIME, NEEDS_REVIEW, Result
 from bedside.rest.interactions import Interactions, load
 from bedside.rest.repository import Repository
 from bedside.store.base import Session, Store, StoredVersion
-from bedside.sync import clock, conflicts, lineage, reach, replay, review
-from bedside.sync.event import Event, load_public_key, parse_time
+from bedside.sync import clock, lineage, reach, replay, review
 from bedside.sync.posture_check import Posture
-from bedside.sync.push import MAX_EVENTS, Answer, Push, authentic
-from bedside.sync.results import (
-    CONFLICT,
-    IMPLAUSIBLE_TIME,
-    NEEDS_REVIEW,
-    Result,
-    Settled,
-    refused_code,
-    rejected,
-)
+from bedside.sync.push import authentic
+from bedside.sync.results import Settled, refused_code, rejected
 
 __all__ = ["Ingest"]
 

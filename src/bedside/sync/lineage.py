@@ -17,11 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from bedside.numerals import is_number
+from bedside.protocol.event import Event
+from bedside.protocol.results import CONFIRMED, DEFERRED, MERGED, NEEDS_REVIEW, Result
 from bedside.rest.interactions import load
 from bedside.store.base import Records, Session, StoredVersion
 from bedside.sync import replay, review
-from bedside.sync.event import Event
-from bedside.sync.results import CONFIRMED, DEFERRED, MERGED, NEEDS_REVIEW, Result, Settled
+from bedside.sync.results import Settled
 from bedside.sync.results import rejected as rejection
 
 __all__ = ["base_of", "declared_base"]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from bedside.fleet import compliance, registry, telemetry
 from bedside.policy.posture import PostureRules, assess, refuses
+from bedside.protocol.event import Event
 from bedside.store.base import Records
-from bedside.sync.event import Event
 
 __all__ = ["Posture", "device_step"]
 

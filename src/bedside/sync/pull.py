@@ -49,6 +49,8 @@ from bedside.fleet import registry
 from bedside.policy.decide import Policy
 from bedside.policy.model import AccessView
 from bedside.policy.snapshot import sign_snapshot, snapshot
+from bedside.protocol.pull import Page
+from bedside.protocol.snapshot import VOLATILE
 from bedside.rest.access import Access
 from bedside.store.base import Session, Store
 from bedside.sync import members as ws
@@ -57,59 +59,36 @@ from bedside.sync.feed import Candidate, FeedRow, FeedSql
 from bedside.sync.kept import add_kept
 from bedside.sync.pull_token import BACKFILL, DELTA, PullToken, Round, decode, encode
 
-__all__ = ["MAX_LIMIT", "PROTOCOL", "PullPage", "Puller", "claims_digest"]
+__all__ = ["PullPage", "Puller", "claims_digest"]
 
-PROTOCOL: Final = 1
-MAX_LIMIT: Final = 1000
 LEFT_WORKING_SET: Final = "left-working-set"
 ACCESS_ENDED: Final = "access-ended"
 ACCESS_CHANGED: Final = "access-changed"
 RESYNC: Final = "resync"
-#: Snapshot claims that change at every signing and say nothing about access.
-_VOLATILE: Final = frozenset({"iat", "nbf", "exp", "jti"})
 _SEARCH: Final = "search"
 
 
 def claims_digest(claims: dict[str, Any]) -> str:
     """A digest of a snapshot's claims less those that change at every signing."""
-    kept = {k: v for k, v in claims.items() if k not in _VOLATILE}
+    kept = {k: v for k, v in claims.items() if k not in VOLATILE}
     return hashlib.sha256(orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
 @dataclass
-class PullPage:
-    """One answer. ``body()`` is the wire form; the rest is for the audit entry."""
+class PullPage(Page):
+    """One answer: the wire page (``body()``), and what the audit entry needs."""
 
-    next: str
-    more: bool
-    done: int
-    total: int
-    resources: list[dict[str, Any]] = field(default_factory=list)
     #: the current versions sent to patients entering the working set (a first sync is all
     #: backfill), as stored: spliced into the body unparsed; before ``resources`` on the wire
     backfill: list[orjson.Fragment] = field(default_factory=list)
     #: patient -> how many of ``backfill`` are in their compartment (one audit entry each)
     backfill_patients: dict[str, int] = field(default_factory=dict)
-    deleted: list[dict[str, str]] = field(default_factory=list)
-    purge: list[dict[str, Any]] = field(default_factory=list)
-    snapshot: str | None = None
-    reviews: list[dict[str, Any]] = field(default_factory=list)
     view: AccessView | None = None
     tombstone_patients: set[str] = field(default_factory=set)
 
     def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "protocol": PROTOCOL,
-            "next": self.next,
-            "more": self.more,
-            "progress": {"done": min(self.done, self.total), "total": self.total},
-            "resources": [*self.backfill, *self.resources],
-            "deleted": self.deleted,
-            "purge": self.purge,
-            "reviews": self.reviews,
-        }
-        if self.snapshot is not None:
-            out["snapshot"] = self.snapshot
+        out = super().body()
+        out["resources"] = [*self.backfill, *self.resources]
         return out
 
 

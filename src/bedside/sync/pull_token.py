@@ -1,7 +1,8 @@
 """The sync token of a pull: where a device's copy of its working set stands (sync-protocol.md).
 
-The device treats it as opaque. It is a compact JWS (RFC 7515), signed RS256 by the server's
-current key with ``typ: bedside-sync+jwt`` so it is never mistaken for an access token or a
+The device treats it as opaque (:mod:`bedside.protocol.pull`). It is a compact JWS (RFC 7515),
+signed RS256 by the server's current key with ``typ: bedside-sync+jwt``
+(:data:`~bedside.protocol.pull.SYNC_TYP`) so it is never mistaken for an access token or a
 policy snapshot; the payload is JSON with a format version::
 
     v    1                              the token format
@@ -37,10 +38,10 @@ from joserfc.errors import JoseError
 
 from bedside.auth.keys import SigningKeys
 from bedside.errors import InvalidRequest
+from bedside.protocol.pull import SYNC_TYP
 
-__all__ = ["BACKFILL", "DELTA", "TYP", "PullToken", "Round", "decode", "encode"]
+__all__ = ["BACKFILL", "DELTA", "PullToken", "Round", "decode", "encode"]
 
-TYP: Final = "bedside-sync+jwt"
 VERSION: Final = 1
 BACKFILL: Final = "backfill"
 DELTA: Final = "delta"
@@ -97,7 +98,7 @@ def encode(token: PullToken, keys: SigningKeys) -> str:
         },
         "o": str(token.reviews),
     }
-    header = {"alg": "RS256", "kid": keys.signing.kid, "typ": TYP}
+    header = {"alg": "RS256", "kid": keys.signing.kid, "typ": SYNC_TYP}
     return jwt.encode(header, claims, keys.signing)
 
 
@@ -108,7 +109,7 @@ def decode(text: str, keys: SigningKeys, *, device: str, subject: str) -> PullTo
     """
     try:
         decoded = jwt.decode(text, keys.all, algorithms=["RS256"])
-        if decoded.header.get("typ") != TYP:
+        if decoded.header.get("typ") != SYNC_TYP:
             raise ValueError("typ")
         c = dict(decoded.claims)
         if c.get("v") != VERSION:

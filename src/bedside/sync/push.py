@@ -1,86 +1,19 @@
-"""The push request and answer as a whole (docs/sync-protocol.md "Push: POST /sync/push").
+"""The server's first check of each pushed event (docs/sync-protocol.md "Push: POST /sync/push").
 
-A push body is ``{"protocol": 1, "device_time": "...", "events": [...]}``; anything wrong with
-the request as a whole is an :class:`~bedside.errors.InvalidRequest` (400 OperationOutcome),
-anything wrong with one event is that event's result. The answer is assembled from each
-result's stored bytes, so a replayed result reaches the device byte for byte as first sent.
+The push body and its answer are the protocol's (:mod:`bedside.protocol.push`); here an event is
+checked to be the pushing device's, its user's, and signed with its key, before any transaction.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
-import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from bedside.errors import InvalidRequest
-from bedside.sync.event import Event, EventError, SignatureError, parse_time, verify
+from bedside.protocol.event import Event, EventError, SignatureError, verify
 from bedside.sync.results import Settled, rejected
 
-__all__ = [
-    "MAX_EVENTS",
-    "PROTOCOLS",
-    "Answer",
-    "Push",
-    "authentic",
-    "parse_push",
-    "unsupported_protocol",
-]
-
-#: Protocol versions this server speaks.
-PROTOCOLS: Final = (1,)
-#: Most events in one push.
-MAX_EVENTS: Final = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Push:
-    device_time: str
-    events: list[Any]
-
-
-def unsupported_protocol() -> InvalidRequest:
-    spoken = ", ".join(str(v) for v in PROTOCOLS)
-    return InvalidRequest(
-        f'This server speaks sync protocol version {spoken}: send "protocol": {PROTOCOLS[-1]}.',
-        code="not-supported",
-    )
-
-
-def parse_push(body: Any) -> Push:
-    """Check the request as a whole (protocol, device_time, events); the events stay raw."""
-    if not isinstance(body, dict):
-        raise InvalidRequest("A push is a JSON object with protocol, device_time and events.")
-    protocol = body.get("protocol")
-    if isinstance(protocol, bool) or protocol not in PROTOCOLS:
-        raise unsupported_protocol()
-    device_time = body.get("device_time")
-    if not isinstance(device_time, str) or parse_time(device_time) is None:
-        raise InvalidRequest("device_time must be the device's clock now, an RFC 3339 UTC time.")
-    events = body.get("events")
-    if not isinstance(events, list):
-        raise InvalidRequest("events must be a list of signed events.")
-    if len(events) > MAX_EVENTS:
-        raise InvalidRequest(f"Send at most {MAX_EVENTS} events in one push.")
-    seqs = [e.get("seq") for e in events if isinstance(e, dict)]
-    numbers = [s for s in seqs if isinstance(s, int) and not isinstance(s, bool)]
-    if numbers != sorted(numbers):
-        raise InvalidRequest("Send the events in ascending seq order.")
-    return Push(device_time, events)
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    server_time: str
-    skew_ms: int
-    results: list[bytes]  # each result's JSON, as stored
-
-    def encode(self) -> bytes:
-        head = orjson.dumps(
-            {"protocol": PROTOCOLS[-1], "server_time": self.server_time, "skew_ms": self.skew_ms}
-        )
-        return head[:-1] + b',"results":[' + b",".join(self.results) + b"]}"
+__all__ = ["authentic"]
 
 
 def authentic(raw: Any, device: str, user: str, key: Ed25519PublicKey) -> Event:

@@ -19,8 +19,8 @@ from bedside.fhir.compartment import patients_of
 from bedside.policy.decide import break_glass_grants
 from bedside.policy.guard import changeable
 from bedside.policy.model import AccessView
+from bedside.protocol.event import Event, parse_time
 from bedside.store.base import Records
-from bedside.sync.event import Event, parse_time
 
 __all__ = ["patients", "require_reach", "with_glass_at"]
 

@@ -19,9 +19,9 @@ from typing import Any, Final
 
 import orjson
 
+from bedside.protocol.event import Event, canonical
+from bedside.protocol.results import CONFIRMED, MERGED, Result
 from bedside.store.base import Records
-from bedside.sync.event import Event, canonical
-from bedside.sync.results import CONFIRMED, MERGED, Result
 
 __all__ = ["Recorded", "digest", "find", "history", "latest_accepted", "of_seq", "record"]
 

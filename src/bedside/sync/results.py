@@ -1,85 +1,17 @@
-"""The per-event result of a push (docs/sync-protocol.md "Per event"), and its exact bytes.
+"""How the server settles one pushed event early: a rejection, or a deferral.
 
-A result is encoded once, when the event is settled, and the replay record keeps those bytes:
-a re-sent event is answered with them unchanged (byte-identical), so a device that lost an
-answer gets the very same one again (G2). Sentences are written for the clinician who sees
-them on the device; they never quote the record's content.
+The result itself (:class:`~bedside.protocol.results.Result`, its states and codes) is the
+protocol's. It is encoded once, when the event is settled, and the replay record keeps those
+bytes: a re-sent event is answered with them unchanged (byte-identical), so a device that lost
+an answer gets the very same one again (G2).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Final
-
-import orjson
-
 from bedside.errors import ClinicalRuleBroken, FhirError
+from bedside.protocol.results import CODES, REJECTED, Result
 
-__all__ = [
-    "CODES",
-    "CONFIRMED",
-    "CONFLICT",
-    "DEFERRED",
-    "IMPLAUSIBLE_TIME",
-    "MERGED",
-    "NEEDS_REVIEW",
-    "REJECTED",
-    "SETTLED",
-    "Result",
-    "Settled",
-    "refused_code",
-    "rejected",
-]
-
-CONFIRMED: Final = "confirmed"
-MERGED: Final = "merged"
-NEEDS_REVIEW: Final = "needs-review"
-REJECTED: Final = "rejected"
-DEFERRED: Final = "deferred"
-#: States the server records in the replay table (a deferred event comes again).
-SETTLED: Final = (CONFIRMED, MERGED, NEEDS_REVIEW, REJECTED)
-
-#: Rejection codes, and the review reason codes.
-CODES: Final = (
-    "bad-signature",
-    "wrong-device",
-    "seq-reused",
-    "invalid",
-    "not-permitted",
-    "id-taken",
-    "depends-on-rejected",
-    "read-only-type",
-    "clinical-rule",
-)
-CONFLICT: Final = "conflict"
-IMPLAUSIBLE_TIME: Final = "implausible-time"
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """One event's result; ``encode`` gives the bytes the device receives."""
-
-    seq: int | None
-    idempotency_key: str | None
-    state: str
-    id: str | None = None
-    version: str | None = None
-    at: str | None = None
-    review: str | None = None
-    code: str | None = None
-    reason: str | None = None
-
-    def encode(self) -> bytes:
-        body: dict[str, Any] = {
-            "seq": self.seq,
-            "idempotency_key": self.idempotency_key,
-            "state": self.state,
-        }
-        for name in ("id", "version", "at", "review", "code", "reason"):
-            value = getattr(self, name)
-            if value is not None:
-                body[name] = value
-        return orjson.dumps(body)
+__all__ = ["Settled", "refused_code", "rejected"]
 
 
 def rejected(seq: int | None, key: str | None, code: str, reason: str) -> Result:

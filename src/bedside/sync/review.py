@@ -33,9 +33,9 @@ from bedside.auth.caller import Caller
 from bedside.errors import InvalidRequest
 from bedside.policy.breakglass import instant
 from bedside.policy.model import AccessView
+from bedside.protocol.event import Event
 from bedside.rest.paging import Cursor
 from bedside.store.base import Records, Session, StoredVersion
-from bedside.sync.event import Event
 
 __all__ = [
     "OPEN",

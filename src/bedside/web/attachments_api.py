@@ -9,7 +9,7 @@ device that the server confirmed creating or changing the document, the policy's
 read that document now (G3: the same check as any read, so a patient who left the working
 set since is refused), and bytes whose size and SHA-256 are those the signed record states.
 It is kept once: a retry after a lost answer gets ``200`` and the same body as the first
-``201``, and nothing is stored twice. Past :data:`~bedside.sync.attachments.MAX_BYTES` the
+``201``, and nothing is stored twice. Past :data:`~bedside.protocol.attachments.MAX_BYTES` the
 answer is ``413`` with a sentence, before the body is read.
 
 A read goes through the referencing DocumentReference, read as the caller through the
@@ -39,12 +39,13 @@ from bedside.auth.server import AuthServer
 from bedside.errors import Conflict, FhirError, Forbidden, InvalidRequest, Unprocessable
 from bedside.fhir.compartment import patients_of
 from bedside.policy.decide import Policy
+from bedside.protocol import PROTOCOLS, unsupported_protocol
+from bedside.protocol import attachments as wire
 from bedside.rest.repository import Repository
 from bedside.rest.trail import Trail
 from bedside.rest.types import FhirRequest
 from bedside.store.base import Store
 from bedside.sync import attachments
-from bedside.sync.push import PROTOCOLS, unsupported_protocol
 from bedside.web.device_auth import DeviceAuth
 from bedside.web.fhir_http import bearer_token, error_response
 
@@ -107,13 +108,13 @@ class AttachmentsApi:
             if params.get("protocol") not in {str(v) for v in PROTOCOLS}:
                 raise unsupported_protocol()
             document = params.get("document") or ""
-            if not attachments.ATTACHMENT_ID.match(aid) or not _DOC_ID.match(document):
+            if not wire.ATTACHMENT_ID.match(aid) or not _DOC_ID.match(document):
                 raise InvalidRequest("Name the attachment and the DocumentReference it is for.")
             length = request.headers.get("content-length", "")
-            if length.isdigit() and int(length) > attachments.MAX_BYTES:
+            if length.isdigit() and int(length) > wire.MAX_BYTES:
                 raise _too_large()
             data = await request.body()
-            if len(data) > attachments.MAX_BYTES:
+            if len(data) > wire.MAX_BYTES:
                 raise _too_large()
         except FhirError as exc:
             return _error(exc)
@@ -123,7 +124,7 @@ class AttachmentsApi:
         self, caller: Caller, aid: str, document: str, data: bytes, network: str | None
     ) -> Response:
         trail = Trail(caller, self.policy.clock, network)
-        entity = [f"{attachments.BINARY}{aid}", f"DocumentReference/{document}"]
+        entity = [f"{wire.BINARY}{aid}", f"DocumentReference/{document}"]
         try:
             device = self.devices.active_device(caller)
             with self.store.read() as session:
@@ -135,10 +136,10 @@ class AttachmentsApi:
             if sent is None:
                 raise Conflict(_NOT_YET)
             record = self._document(caller, document, network, "You may not add to this record.")
-            expected = attachments.declared(record, aid)
+            expected = wire.declared(record, aid)
             if expected is None:
                 raise Unprocessable("This record does not refer to this attachment.")
-            wrong = attachments.mismatch(data, expected)
+            wrong = wire.mismatch(data, expected)
             if wrong is not None:
                 raise Unprocessable(wrong)
             patient = next(iter(sorted(patients_of(record))), None)
@@ -182,7 +183,7 @@ class AttachmentsApi:
 
     async def read(self, request: Request) -> Response:
         aid = request.path_params["aid"]
-        if not attachments.ATTACHMENT_ID.match(aid):
+        if not wire.ATTACHMENT_ID.match(aid):
             return await self.fallback(request)
         with self.store.read() as session:
             kept = attachments.find(session.records(), aid)
@@ -207,7 +208,7 @@ class AttachmentsApi:
             "read",
             rtype="Binary",
             patients=[kept.patient] if kept.patient else [],
-            entities=[f"{attachments.BINARY}{kept.id}"],
+            entities=[f"{wire.BINARY}{kept.id}"],
             description="attachment read",
         )
         self.auditor.submit(trail.entries)
@@ -249,7 +250,7 @@ class AttachmentsApi:
 
 
 def _too_large() -> FhirError:
-    most = attachments.MAX_BYTES // (1024 * 1024)
+    most = wire.MAX_BYTES // (1024 * 1024)
     return _TooLarge(f"An attachment may have at most {most} MB; this one was not kept.")
 
 

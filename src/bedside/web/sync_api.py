@@ -39,13 +39,13 @@ from bedside.fhir import json_body
 from bedside.metrics import daily
 from bedside.metrics.registry import Metrics
 from bedside.policy.decide import Policy
+from bedside.protocol.push import parse_push
 from bedside.rest.repository import Repository
 from bedside.rest.trail import Trail
 from bedside.store.base import Store
 from bedside.sync import review
 from bedside.sync.authorship import changed_by
 from bedside.sync.ingest import Ingest
-from bedside.sync.push import parse_push
 from bedside.sync.resolution import parse_resolution, resolve
 from bedside.web.device_auth import DeviceAuth
 from bedside.web.fhir_http import bearer_token, error_response

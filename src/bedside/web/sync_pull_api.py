@@ -32,9 +32,10 @@ from bedside.errors import FhirError, InvalidRequest
 from bedside.metrics import daily
 from bedside.numerals import is_number
 from bedside.policy.decide import Policy
+from bedside.protocol import MAX_LIMIT, PROTOCOL
 from bedside.rest.trail import Trail
 from bedside.store.base import Store
-from bedside.sync.pull import MAX_LIMIT, PROTOCOL, Puller, PullPage
+from bedside.sync.pull import Puller, PullPage
 from bedside.web.device_auth import DeviceAuth
 from bedside.web.fhir_http import bearer_token, error_response
 

@@ -31,6 +31,24 @@ from bedside.errors import BedsideError
 from bedside.fhir.compartment import patients_of
 from bedside.fhir.resource_types import is_resource_type
 
+__all__ = [
+    "ACTIONS",
+    "KIND",
+    "VERSION",
+    "Event",
+    "EventError",
+    "SignatureError",
+    "canonical",
+    "es_number",
+    "format_time",
+    "load_public_key",
+    "parse",
+    "parse_time",
+    "public_key_text",
+    "sign",
+    "verify",
+]
+
 VERSION: Final = 1
 KIND: Final = "bedside-event"
 #: create: a new resource; update: a new version of an existing one; correct: a new version that
