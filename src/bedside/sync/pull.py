@@ -51,9 +51,9 @@ from bedside.policy.model import AccessView
 from bedside.policy.snapshot import sign_snapshot, snapshot
 from bedside.rest.access import Access
 from bedside.store.base import Session, Store
+from bedside.store.feed import Candidate, FeedRow, FeedSql
 from bedside.sync import members as ws
 from bedside.sync import review
-from bedside.sync.feed import Candidate, FeedRow, FeedSql
 from bedside.sync.kept import add_kept
 from bedside.sync.pull_token import BACKFILL, DELTA, PullToken, Round, decode, encode
 
