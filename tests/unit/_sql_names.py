@@ -33,7 +33,9 @@ def literals(path: Path) -> Iterator[tuple[int, str]]:
             skip.update(id(v) for v in node.values)
             text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
             yield node.lineno, text
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+        elif (
+            isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
+        ):
             yield node.lineno, node.value
 
 

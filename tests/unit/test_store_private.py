@@ -21,11 +21,7 @@ _STORE_TABLE = re.compile(
 
 
 def _outside_store() -> list[str]:
-    paths = (
-        p
-        for p in SRC.rglob("*.py")
-        if not p.relative_to(SRC).parts[0] in ("store", "device")
-    )
+    paths = (p for p in SRC.rglob("*.py") if p.relative_to(SRC).parts[0] not in ("store", "device"))
     return naming(paths, _STORE_TABLE)
 
 
