@@ -1,7 +1,8 @@
 """The SQL implementation of :class:`~bedside.store.base.Session`, shared by both backends.
 
 Dialect differences (placeholders, id allocation, locks) live in :class:`Dialect` subclasses in
-``sqlite.py`` and ``postgres.py``.
+``sqlite.py`` and ``postgres.py``; how a version is written (its rows, index and change-feed
+position) is in ``writing.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from bedside.fhir.search.visibility import Visibility
 from bedside.store import sqlsearch, writing
 from bedside.store.base import Page, StoredVersion, Write
 from bedside.store.sqlsearch import COLUMNS, FROM
+
+__all__ = ["Cursor", "Dialect", "SqlRecords", "SqlSession"]
 
 
 class Cursor(Protocol):

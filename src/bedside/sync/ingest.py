@@ -10,8 +10,9 @@ The pipeline of docs/sync-protocol.md "Per event", in order, one step per method
    ``seq-reused``.
 3. ``read-only-type`` from the conflict class; :meth:`Ingest._dependency` resolves a
    ``pending:<seq>`` base (``deferred`` / ``depends-on-rejected``).
-4. :meth:`Ingest._permit` — policy through the Repository bound to the caller, with this
-   event's patient and purpose (``BTG`` only under a break-glass grant covering the time).
+4. :meth:`Ingest._permit` — policy through the Repository's entry for writes on the caller's
+   behalf (``Repository.on_behalf``: the device time, purpose and device), with this event's
+   patient and purpose (``BTG`` only under a break-glass grant covering the time).
 5. Clock discipline (:mod:`bedside.sync.clock`), then the conflict class
    (:mod:`bedside.sync.conflicts`): confirmed, merged, or a review item
    (:mod:`bedside.sync.review`).
@@ -24,7 +25,7 @@ The pipeline of docs/sync-protocol.md "Per event", in order, one step per method
    Observations it is derived from, does not hold; else ``invalid``); the rejection is recorded
    in the same transaction.
 
-One event's failure never stops the next (G2): every result is settled on its own.
+One event's failure never stops the next (G2): each is settled on its own, steps return values.
 """
 
 from __future__ import annotations
