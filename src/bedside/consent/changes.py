@@ -2,7 +2,7 @@
 
 A device that synced a patient's data under a consent or a break-glass grant keeps it offline,
 so the end of that access has to travel the same way the data did: through the change feed.
-Each end becomes a ``change_feed`` row (op ``access-revoked`` or ``access-expired``, from
+Each end becomes a change-feed entry (op ``access-revoked`` or ``access-expired``, from
 :meth:`Session.mark`) and an ``access_changes`` row with the same ``seq`` saying what to drop:
 
     kind      consent-revoked           an active Consent went inactive
