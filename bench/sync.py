@@ -22,7 +22,7 @@ In this order, per backend:
   starts) to ``POST /sync/push`` in batches of 500. Counted: events the server answered
   ``confirmed``, per second of wall time from the first request to the last answer.
 * **baseline**, same run, same database: "verify the same signatures and insert the same rows":
-  each event's signature verified (``bedside.sync.event.verify``: canonical bytes, Ed25519,
+  each event's signature verified (``bedside.protocol.event.verify``: canonical bytes, Ed25519,
   field checks) and its resource JSON inserted into a bare two-column table, one transaction per
   500 (executemany), in this process. ``ingest_vs_baseline`` is events/s over baseline rows/s.
 
@@ -75,7 +75,7 @@ from bedside.device.keys import KdfParams  # noqa: E402
 from bedside.device.node import Node  # noqa: E402
 from bedside.device.remote import Remote  # noqa: E402
 from bedside.device.sync import SyncSummary, pull  # noqa: E402
-from bedside.sync.event import Event, format_time, public_key_text, sign, verify  # noqa: E402
+from bedside.protocol.event import Event, format_time, public_key_text, sign, verify  # noqa: E402
 
 CLIENT = "bedside-device"
 SCOPE = "openid fhirUser offline_access user/*.cruds"
@@ -403,7 +403,7 @@ def verified_rows(batch: list[dict[str, Any]], key: Any) -> list[tuple[str, byte
 
 def baseline(srv: Server, devices: list[PushDevice]) -> float:
     """Rows/s: verify each event's signature, insert its resource JSON into a bare table."""
-    from bedside.sync.event import load_public_key
+    from bedside.protocol.event import load_public_key
 
     keys = {d.device_id: load_public_key(public_key_text(d.key.public_key())) for d in devices}
     batches = [(d.device_id, b) for d in devices for b in d.events]

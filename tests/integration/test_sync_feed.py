@@ -1,4 +1,4 @@
-"""The pull's backfill query (bedside.sync.feed.FeedSql.backfill) on a real store, both backends.
+"""The pull's backfill query (bedside.store.feed.FeedSql.backfill) on a real store, both backends.
 
 A backfill page reads windows of resources in rid order before falling back to the
 compartments' index (docs/sync-pull.md "Rounds"); whatever the path, the pages must be exactly
@@ -14,7 +14,7 @@ import pytest
 
 from bedside.rest import FhirRequest, Repository
 from bedside.store.base import Store
-from bedside.sync.feed import FeedSql
+from bedside.store.feed import FeedSql
 
 
 def _put(repo: Repository, resource: dict[str, Any]) -> None:

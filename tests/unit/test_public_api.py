@@ -118,7 +118,7 @@ def test_the_check_catches_each_mistake() -> None:
     assert "does not have" in problems('__all__ = ["gone"]\n')[0]
     assert "missing" in problems('__all__ = ["A"]\nA = 1\ndef run(): ...\n')[0]
     assert problems('from os import path\n__all__ = ["path"]\n') == []  # a re-export
-    assert problems('import structlog\n__all__ = []\nlog = structlog.get_logger()\n') == []
+    assert problems("import structlog\n__all__ = []\nlog = structlog.get_logger()\n") == []
 
 
 @pytest.mark.parametrize("path", MODULES, ids=_name)

@@ -2,7 +2,7 @@
 
 A device that synced a patient's data under a consent or a break-glass grant keeps it offline,
 so the end of that access has to travel the same way the data did: through the change feed.
-Each end becomes a ``change_feed`` row (op ``access-revoked`` or ``access-expired``, from
+Each end becomes a change-feed entry (op ``access-revoked`` or ``access-expired``, from
 :meth:`Session.mark`) and an ``access_changes`` row with the same ``seq`` saying what to drop:
 
     kind      consent-revoked           an active Consent went inactive
@@ -34,6 +34,7 @@ import orjson
 from bedside.consent.evaluate import Grant, grants, patient_id, period_bounds
 from bedside.numerals import is_number
 from bedside.policy.model import Label
+from bedside.store import queries
 from bedside.store.base import Records, Session, Store
 
 #: Kinds of access change a Consent's new status causes, when it was active before.
@@ -149,19 +150,7 @@ def sweep(store: Store, now: float) -> int:
 
 def _expire_consents(session: Session, now: float, recorded_at: str) -> int:
     # The period end's high bound is its last covered millisecond: past it when high < now.
-    rows = session.records().rows(
-        "SELECT r.id, r.version, v.content FROM idx_date d"
-        " JOIN resources r ON r.rid = d.rid"
-        " JOIN resource_versions v ON v.rid = r.rid AND v.version = r.version"
-        " WHERE d.param = 'Consent.period' AND d.high < ? AND r.type = 'Consent'"
-        " AND r.deleted = ?"
-        " AND EXISTS (SELECT 1 FROM idx_token t WHERE t.rid = r.rid"
-        " AND t.param = 'Consent.status' AND t.code = 'active')"
-        " AND NOT EXISTS (SELECT 1 FROM consent_expiries e"
-        " WHERE e.consent_id = r.id AND e.version = r.version)"
-        " ORDER BY r.id",
-        (math.ceil(now * 1000), False),
-    )
+    rows = queries.ending_consents(session.records(), math.ceil(now * 1000))
     written = 0
     for rid, version, content in rows:
         consent: dict[str, Any] = orjson.loads(bytes(content))

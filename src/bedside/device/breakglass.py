@@ -27,6 +27,7 @@ from typing import Any, Final
 from bedside.device import accesses
 from bedside.device.errors import DeviceError
 from bedside.device.offline import OfflinePolicy
+from bedside.device.records import LocalRecords
 from bedside.device.store import Connection
 from bedside.protocol.event import format_time
 
@@ -184,8 +185,7 @@ def overlay(policy: OfflinePolicy, running: Sequence[Grant]) -> OfflinePolicy:
 
 def held(conn: Connection, patient: str) -> int:
     """How many records this device holds for ``patient`` (what break-glass can show)."""
-    row = conn.execute("SELECT COUNT(*) FROM resources WHERE patient = ?", (patient,)).fetchone()
-    return int(row[0]) if row else 0
+    return LocalRecords(conn).count_of(patient)
 
 
 def outgoing(conn: Connection, to_server: Any) -> tuple[list[dict[str, Any]], list[int]]:

@@ -22,6 +22,7 @@ import orjson
 from bedside.device import accesses
 from bedside.device.errors import DeviceError, Refused
 from bedside.device.index import search_bounds, token_query
+from bedside.device.records import LocalRecords, Match
 from bedside.device.session import Session
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
     "search",
 ]
 
-_ROW: Final = "type, id, patient, server_version, local_state, body, updated, provenance"
 _NOT_REACHED: Final = (
     "You cannot open this patient's record on this device: they are not among your patients."
 )
@@ -71,6 +71,7 @@ class ChartItem:
 
 
 def _item(row: Sequence[Any]) -> ChartItem:
+    """A full row (:data:`bedside.device.records.ROW`) as the chart shows it."""
     return ChartItem(
         type=str(row[0]),
         id=str(row[1]),
@@ -129,22 +130,15 @@ def chart(s: Session, patient: str, rtype: str | None = None) -> list[ChartItem]
     refusal = not_reached(s, patient, rtype or "*", "read")
     if refusal is not None:
         raise refusal
-    sql = f"SELECT {_ROW} FROM resources WHERE patient = ?"
-    args: list[Any] = [patient]
-    if rtype is not None:
-        sql += " AND type = ?"
-        args.append(rtype)
     with s.store.reading() as conn:
-        rows = conn.execute(sql + " ORDER BY type, updated DESC, id", args).fetchall()
+        rows = LocalRecords(conn).of_patient(patient, rtype)
     return _visible(s, [_item(r) for r in rows], patient, "read", rtype)
 
 
 def read(s: Session, rtype: str, rid: str) -> ChartItem:
     """One resource, or :class:`Refused` with the policy's sentence (the refusal is logged)."""
     with s.store.reading() as conn:
-        row = conn.execute(
-            f"SELECT {_ROW} FROM resources WHERE type = ? AND id = ?", (rtype, rid)
-        ).fetchone()
+        row = LocalRecords(conn).row(rtype, rid)
     if row is None:
         raise DeviceError("This record is not on this device.")
     item = _item(row)
@@ -190,30 +184,16 @@ def search(
         low, high = search_bounds(date_from, date_to)
     except ValueError:
         raise DeviceError("Search dates must be written like 2026-11-21.") from None
-    parts: list[str] = []
-    args: list[Any] = []
-    base = "SELECT id FROM search WHERE patient = ? AND type = ? AND param = ? AND "
+    matches: list[Match] = []
     if code:
         value, upper = token_query(code)
-        if upper is None:
-            parts.append(base + "value = ?")
-            args += [patient, rtype, "code", value]
-        else:
-            parts.append(base + "value >= ? AND value < ?")
-            args += [patient, rtype, "code", value, upper]
+        matches.append(Match("code", value, upper))
     if status:
-        parts.append(base + "value = ?")
-        args += [patient, rtype, "status", status]
+        matches.append(Match("status", status))
     if low is not None or high is not None:
-        parts.append(base + "value >= ? AND value <= ?")
-        args += [patient, rtype, "date", low or "", high or "~"]
-    sql = f"SELECT {_ROW} FROM resources WHERE patient = ? AND type = ?"
-    params: list[Any] = [patient, rtype]
-    if parts:
-        sql += " AND id IN (" + " INTERSECT ".join(parts) + ")"
-        params += args
+        matches.append(Match("date", low or "", high or "~", inclusive=True))
     with s.store.reading() as conn:
-        rows = conn.execute(sql + " ORDER BY updated DESC, id", params).fetchall()
+        rows = LocalRecords(conn).search(patient, rtype, matches)
     return _visible(s, [_item(r) for r in rows], patient, "search", rtype)
 
 

@@ -29,6 +29,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bedside.device.errors import DeviceError
+from bedside.device.records import LocalRecords
 from bedside.device.store import Connection, LocalStore
 from bedside.protocol.event import Event, format_time, sign
 
@@ -228,12 +229,8 @@ class Outbox:
 
     @staticmethod
     def _confirm_resource(tx: Connection, rtype: str, rid: str, version: str) -> None:
-        still = Outbox.unconfirmed(tx, rtype, rid)
-        tx.execute(
-            "UPDATE resources SET server_version = ?, "
-            "local_state = CASE WHEN ? THEN local_state ELSE 'synced' END "
-            "WHERE type = ? AND id = ?",
-            (version, still, rtype, rid),
+        LocalRecords(tx).confirm(
+            rtype, rid, version, still_local=Outbox.unconfirmed(tx, rtype, rid)
         )
 
     def requeue(self, seqs: Iterable[int], *, at: float) -> int:

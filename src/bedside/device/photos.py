@@ -25,6 +25,7 @@ import orjson
 
 from bedside.device import accesses, writes
 from bedside.device.errors import DeviceError
+from bedside.device.records import LocalRecords
 from bedside.device.session import Session
 from bedside.protocol.attachments import BINARY, MAX_BYTES, sha256_extension
 from bedside.protocol.event import format_time
@@ -151,14 +152,7 @@ class Photo:
 def listing(s: Session, patient: str) -> list[Photo]:
     """The patient's photos on this device, newest first, each with its sync state."""
     with s.store.reading() as conn:
-        rows = conn.execute(
-            "SELECT r.id, r.body, r.local_state, "
-            "(SELECT min(o.state) FROM outbox o WHERE o.type = r.type AND o.resource_id = r.id "
-            " AND o.state IN ('rejected', 'needs-review')) "
-            "FROM resources r WHERE r.type = 'DocumentReference' AND r.patient = ? "
-            "AND r.body LIKE ? ORDER BY r.updated DESC",
-            (patient, '%"code":"72170-4"%'),
-        ).fetchall()
+        rows = LocalRecords(conn).documents(patient, '"code":"72170-4"')
         kept = {
             str(r[0]): r[1]
             for r in conn.execute(

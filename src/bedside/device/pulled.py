@@ -24,6 +24,7 @@ from bedside.device import receive as receiving
 from bedside.device.errors import DeviceError
 from bedside.device.lifecycle import store_snapshot
 from bedside.device.outbox import UNCONFIRMED
+from bedside.device.records import LocalRecords
 from bedside.device.session import Session
 from bedside.device.store import Connection
 from bedside.device.workingset import ACCESS_ENDED, LEFT_WORKING_SET, purging
@@ -99,8 +100,7 @@ def _drop(tx: Connection, rtype: str, rid: str) -> int:
     """Delete one resource and its search rows unless local work on it is unconfirmed."""
     if _unconfirmed(tx, rtype, rid):
         return 0
-    tx.execute("DELETE FROM search WHERE type = ? AND id = ?", (rtype, rid))
-    return int(tx.execute("DELETE FROM resources WHERE type = ? AND id = ?", (rtype, rid)).rowcount)
+    return LocalRecords(tx).drop(rtype, rid)
 
 
 def _delete(tx: Connection, tombstone: object) -> int:
@@ -141,9 +141,8 @@ def _purge(s: Session, tx: Connection, orders: list[Any], now: float) -> tuple[i
 def _purge_part(tx: Connection, patient: str, types: set[str], labels: set[str]) -> int:
     """Drop the patient's resources of ``types`` (all types when empty) carrying any of
     ``labels`` (any resource when empty): what a narrowed consent no longer shares."""
-    rows = tx.execute("SELECT type, id, body FROM resources WHERE patient = ?", (patient,))
     doomed = []
-    for rtype, rid, body in rows.fetchall():
+    for rtype, rid, body in LocalRecords(tx).bodies_of(patient):
         if types and rtype not in types:
             continue
         if labels and not labels & _labels(orjson.loads(body)):

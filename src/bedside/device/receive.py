@@ -31,19 +31,12 @@ import orjson
 
 from bedside.device.index import display_of, patient_of, search_rows
 from bedside.device.outbox import UNCONFIRMED
+from bedside.device.records import LocalRecords
 from bedside.device.session import Session
 from bedside.device.store import Connection
 from bedside.numerals import is_number
 
 __all__ = ["Received", "receive"]
-
-_UPSERT: Final = (
-    "INSERT INTO resources (type, id, patient, server_version, local_state, body, "
-    "updated, provenance) VALUES (?, ?, ?, ?, 'synced', ?, ?, NULL) "
-    "ON CONFLICT (type, id) DO UPDATE SET patient = excluded.patient, "
-    "server_version = excluded.server_version, local_state = 'synced', "
-    "body = excluded.body, updated = excluded.updated, provenance = NULL"
-)
 
 _CHUNK: Final = 500  # ids per lookup of stored versions (SQLite allows 32,766 parameters)
 
@@ -110,11 +103,8 @@ def receive(
                 batch[(rtype, rid)] = (row, search, person)
         stale = _stale(tx, {k: entry[0][3] for k, entry in batch.items()})
         keys = [k for k in batch if k not in stale]
-        tx.executemany("DELETE FROM search WHERE type = ? AND id = ?", keys)
-        tx.executemany(_UPSERT, [batch[k][0] for k in keys])
-        tx.executemany(
-            "INSERT INTO search (type, id, param, value, patient) VALUES (?, ?, ?, ?, ?)",
-            [row for k in keys for row in batch[k][1]],
+        LocalRecords(tx).store_synced(
+            keys, [batch[k][0] for k in keys], [row for k in keys for row in batch[k][1]]
         )
         people = [person for k in keys if (person := batch[k][2]) is not None]
         if people:
@@ -149,26 +139,13 @@ def _stale(tx: Connection, incoming: dict[tuple[str, str], str | None]) -> set[t
     for rtype, ids in by_type.items():
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            for rid, stored in tx.execute(
-                "SELECT id, server_version FROM resources WHERE type = ? AND id IN "
-                f"({','.join('?' * len(chunk))}) AND server_version IS NOT NULL",
-                (rtype, *chunk),
-            ):
-                key = (rtype, str(rid))
-                if _older(incoming[key], str(stored)):
+            for rid, stored in LocalRecords(tx).server_versions(rtype, chunk):
+                key = (rtype, rid)
+                if _older(incoming[key], stored):
                     out.add(key)
     return out
 
 
 def _unconfirmed_local(tx: Connection) -> set[tuple[str, str]]:
     """(type, id) of resources saved on this device whose own event is not yet confirmed."""
-    marks = ",".join("?" * len(UNCONFIRMED))
-    return {
-        (str(r[0]), str(r[1]))
-        for r in tx.execute(
-            "SELECT r.type, r.id FROM outbox o JOIN resources r "
-            "ON r.type = o.type AND r.id = o.resource_id "
-            f"WHERE o.state IN ({marks}) AND r.local_state = 'saved-on-device'",
-            UNCONFIRMED,
-        )
-    }
+    return LocalRecords(tx).saved_with_events(UNCONFIRMED)

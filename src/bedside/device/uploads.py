@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Final
 import orjson
 
 from bedside.device.errors import DeviceError
+from bedside.device.records import LocalRecords
 from bedside.device.session import Session
 from bedside.protocol import PROTOCOL
 from bedside.protocol.attachments import BINARY
@@ -51,13 +52,9 @@ def due(s: Session) -> list[Due]:
             " WHERE synced_at IS NULL ORDER BY created"
         ).fetchall()
         for aid, patient, ctype, digest in waiting:
-            row = conn.execute(
-                "SELECT id FROM resources WHERE type = 'DocumentReference' AND patient = ?"
-                " AND local_state = 'synced' AND body LIKE ? LIMIT 1",
-                (patient, f'%"{BINARY}{aid}"%'),
-            ).fetchone()
-            if row is not None:
-                out.append(Due(str(aid), str(row[0]), str(ctype), str(digest)))
+            doc = LocalRecords(conn).synced_document(patient, f'"{BINARY}{aid}"')
+            if doc is not None:
+                out.append(Due(str(aid), doc, str(ctype), str(digest)))
     return out
 
 

@@ -24,6 +24,7 @@ import orjson
 from bedside.clinical.news2_codes import SNOMED, TOTAL_CODE
 from bedside.device import accesses
 from bedside.device.chart import PatientEntry, patients
+from bedside.device.records import LocalRecords
 from bedside.device.session import Session
 
 __all__ = ["BoardEntry", "ItemState", "board", "item_states"]
@@ -64,26 +65,11 @@ def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
         yield ids[at : at + _CHUNK]
 
 
-#: Temporary triggers on the session's connection: which patients' rows changed since the board
-#: last looked (any writer: a local write, a pull, a purge), so only those are read again. A
-#: Location change ("*") refreshes every patient's ward names. (No ``OR IGNORE`` in the body: an
-#: outer upsert's conflict handling would override it.)
-_TRACKING: Final = (
-    "CREATE TEMP TABLE IF NOT EXISTS ward_dirty (patient TEXT PRIMARY KEY)",
-    *(
-        f"CREATE TEMP TRIGGER IF NOT EXISTS ward_{event.lower()}_{row.lower()} AFTER {event} "
-        f"ON main.resources WHEN {row}.type IN ('Patient', 'Observation', 'Encounter', "
-        f"'Location') BEGIN INSERT INTO ward_dirty (patient) SELECT COALESCE({row}.patient, "
-        f"'*') WHERE NOT EXISTS (SELECT 1 FROM ward_dirty WHERE patient = "
-        f"COALESCE({row}.patient, '*')); END"
-        for event, row in (
-            ("INSERT", "NEW"),
-            ("UPDATE", "NEW"),
-            ("UPDATE", "OLD"),
-            ("DELETE", "OLD"),
-        )
-    ),
-)
+#: What the board tracks on the session's connection: which patients' rows of these types
+#: changed since it last looked (any writer: a local write, a pull, a purge), so only those are
+#: read again (:meth:`LocalRecords.watch`). A Location change ("*") refreshes every patient's
+#: ward names.
+_TRACKED: Final = ("Patient", "Observation", "Encounter", "Location")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +86,7 @@ def board(s: Session) -> list[BoardEntry]:
     """Every working-set patient the policy reaches, as the list shows them, by name.
 
     The facts of each patient are kept for the session and read again only when a row of
-    theirs changed (see ``_TRACKING``); the offline policy and the access log see every call.
+    theirs changed (see ``_TRACKED``); the offline policy and the access log see every call.
     """
     people = patients(s)
     ids = [p.id for p in people]
@@ -108,8 +94,7 @@ def board(s: Session) -> list[BoardEntry]:
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     with s.store.reading() as conn:
         if not s.ward.get("tracking"):
-            for statement in _TRACKING:
-                conn.execute(statement)
+            LocalRecords(conn).watch("ward_dirty", _TRACKED)
             s.ward["tracking"] = True
             conn.execute("DELETE FROM ward_dirty")
             facts.clear()
@@ -162,36 +147,16 @@ def _read(conn: Any, ids: Sequence[str]) -> dict[str, _Facts]:
     totals: dict[str, dict[str, Any]] = {}
     encounters: dict[str, list[dict[str, Any]]] = defaultdict(list)
     bodies: dict[str, dict[str, Any]] = {}
+    records = LocalRecords(conn)
     for part in _chunks(ids):
-        marks = ",".join("?" * len(part))
-        latest = conn.execute(
-            "SELECT c.id, max(d.value) FROM search c JOIN search d ON d.type = c.type "
-            "AND d.id = c.id AND d.param = 'date' "
-            f"WHERE c.patient IN ({marks}) AND c.type = 'Observation' AND c.param = 'code' "
-            "AND c.value = ? AND NOT EXISTS (SELECT 1 FROM search v WHERE v.type = c.type "
-            "AND v.id = c.id AND v.param = 'status' AND v.value IN (?, ?)) GROUP BY c.patient",
-            (*part, _TOTAL, *_VOID),
-        ).fetchall()
-        chosen = [str(r[0]) for r in latest]
+        chosen = records.latest_with_code(part, "Observation", _TOTAL, _VOID)
         if chosen:
-            cmarks = ",".join("?" * len(chosen))
-            for pid, body in conn.execute(
-                "SELECT patient, body FROM resources WHERE type = 'Observation' "
-                f"AND id IN ({cmarks})",
-                chosen,
-            ):
+            for _, pid, body in records.bodies("Observation", chosen):
                 totals[str(pid)] = orjson.loads(body)
-        for pid, body in conn.execute(
-            "SELECT r.patient, r.body FROM search s JOIN resources r ON r.type = s.type "
-            f"AND r.id = s.id WHERE s.patient IN ({marks}) AND s.type = 'Encounter' "
-            "AND s.param = 'status' AND s.value = 'in-progress'",
-            part,
-        ):
+        for pid, body in records.with_status(part, "Encounter", "in-progress"):
             encounters[str(pid)].append(orjson.loads(body))
-        for pid, body in conn.execute(
-            f"SELECT id, body FROM resources WHERE type = 'Patient' AND id IN ({marks})", part
-        ):
-            bodies[str(pid)] = orjson.loads(body)
+        for pid, _, body in records.bodies("Patient", part):
+            bodies[pid] = orjson.loads(body)
     names = _location_names(conn, encounters.values())
     return {
         pid: _Facts(
@@ -242,10 +207,7 @@ def _location_names(conn: Any, groups: Iterable[list[dict[str, Any]]]) -> dict[s
     )
     names: dict[str, str] = {}
     for part in _chunks(wanted):
-        marks = ",".join("?" * len(part))
-        for rid, body in conn.execute(
-            f"SELECT id, body FROM resources WHERE type = 'Location' AND id IN ({marks})", part
-        ):
+        for rid, _, body in LocalRecords(conn).bodies("Location", part):
             name = orjson.loads(body).get("name")
             if isinstance(name, str):
                 names[str(rid)] = name

@@ -49,6 +49,7 @@ import structlog
 
 from bedside.device.errors import DeviceError
 from bedside.device.offline import UNCONFINED, OfflinePolicy
+from bedside.device.records import LocalRecords
 
 __all__ = [
     "ACCESS_ENDED",
@@ -165,10 +166,11 @@ class PurgeRun:
         if reason not in _ACCESS_GONE:  # keep unsent drafts and drafts whose event is owed
             drafts += f" AND outbox_seq IS NOT NULL AND outbox_seq NOT IN ({_OWED_SEQS})"
         delete("DELETE FROM patients WHERE id = ?")
+        resources, search = LocalRecords(self.conn).drop_patient(patient)
         return PurgeCounts(
             patients=1,
-            resources=delete("DELETE FROM resources WHERE patient = ?"),
-            search=delete("DELETE FROM search WHERE patient = ?"),
+            resources=resources,
+            search=search,
             drafts=delete(drafts),
             attachments=delete(f"DELETE {synced}"),
             conflicts=delete("DELETE FROM conflicts WHERE patient = ?"),
@@ -328,16 +330,7 @@ def reconcile(
 def held_patients(conn: sqlite3.Connection, *, drafts: bool = False) -> set[str]:
     """Patients with a row or clinical data on the device; with ``drafts``, also those with
     only drafts left (kept user work: they count when access ends, not for the grace)."""
-    sql = (
-        "SELECT id FROM patients"
-        " UNION SELECT patient FROM resources WHERE patient IS NOT NULL"
-        " UNION SELECT patient FROM conflicts WHERE patient IS NOT NULL"
-        " UNION SELECT patient FROM attachments WHERE patient IS NOT NULL"
-        " AND synced_at IS NOT NULL"
-    )
-    if drafts:
-        sql += " UNION SELECT patient FROM drafts WHERE patient IS NOT NULL"
-    return {str(r[0]) for r in conn.execute(sql)}
+    return LocalRecords(conn).held_patients(drafts=drafts)
 
 
 def _basis(reach: Mapping[str, list[str]], patient: str) -> str:

@@ -26,6 +26,7 @@ from bedside.device import accesses
 from bedside.device.errors import DeviceError, Refused
 from bedside.device.index import display_of, patient_of, search_rows
 from bedside.device.outbox import Outbox
+from bedside.device.records import LocalRecords
 from bedside.device.session import Session
 from bedside.device.store import Connection
 from bedside.fhir.structure import check_resource
@@ -102,12 +103,7 @@ def prepare(s: Session, action: str, resource: dict[str, Any], patient: str | No
     if action != "create":
         rid = body.get("id")
         with s.store.reading() as conn:
-            row = None
-            if isinstance(rid, str):
-                row = conn.execute(
-                    "SELECT patient, server_version FROM resources WHERE type = ? AND id = ?",
-                    (rtype, rid),
-                ).fetchone()
+            row = LocalRecords(conn).owner(rtype, rid) if isinstance(rid, str) else None
         if row is None:
             raise DeviceError("This record is not on this device, so it cannot be changed here.")
         if row[0] != patient:
@@ -159,11 +155,7 @@ def commit(s: Session, tx: Connection, p: Prepared) -> Recorded:
         "user": s.info.user,
         "device_time": format_time(p.at),
     }
-    tx.execute(
-        "INSERT INTO resources (type, id, patient, server_version, local_state, body, updated, "
-        "provenance) VALUES (?, ?, ?, NULL, ?, ?, ?, ?) ON CONFLICT (type, id) DO UPDATE SET "
-        "patient = excluded.patient, local_state = excluded.local_state, body = excluded.body, "
-        "updated = excluded.updated, provenance = excluded.provenance",
+    LocalRecords(tx).save_local(
         (
             rtype,
             rid,
@@ -256,11 +248,7 @@ def reindex(
     tx: Connection, rtype: str, rid: str, patient: str | None, resource: dict[str, Any]
 ) -> None:
     """Replace a resource's search rows."""
-    tx.execute("DELETE FROM search WHERE type = ? AND id = ?", (rtype, rid))
-    tx.executemany(
-        "INSERT INTO search (patient, type, param, value, id) VALUES (?, ?, ?, ?, ?)",
-        [(patient, rtype, param, value, rid) for param, value in search_rows(resource)],
-    )
+    LocalRecords(tx).reindex(rtype, rid, patient, search_rows(resource))
 
 
 def _document(patient: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ R4 (4.0.1) table, transcribed as is; ``PATIENT_COMPARTMENT`` adds Task, by the p
 How Bedside uses it to confine a caller (SMART App Launch "patient/" scopes, and "user/" scopes
 of a patient user):
 
-* Membership is read from the search index (``idx_reference``), so only parameters the registry
+* Membership is read from the search index (its references), so only parameters the registry
   indexes count. Every parameter of the 37 types in :mod:`bedside.fhir.search.definitions` is
   there; the other types only have their generic ``patient``/``subject`` parameters, so for them
   membership is narrower than the table says (a missing parameter can only hide resources, never

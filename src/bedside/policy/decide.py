@@ -21,6 +21,7 @@ from bedside.auth.caller import Caller
 from bedside.policy import relationships
 from bedside.policy.model import AccessView, PatientAccess, Refusal, Share
 from bedside.policy.rules import PolicyRules
+from bedside.store import queries
 from bedside.store.base import Records
 
 
@@ -76,25 +77,14 @@ class Policy:
         from bedside.consent.evaluate import shares_for
 
         actors = [user_ref, *relationships.organizations(db, user_ref, now)]
-        named = " OR ".join("(x.target = ? AND x.target_type = ?)" for _ in actors)
-        select = f"SELECT x.rid FROM idx_reference x WHERE x.param = ? AND ({named})"
-        args: list[object] = ["Consent.actor"]
-        for actor in actors:
-            kind, _, rid = actor.partition("/")
-            args += [rid, kind]
-        if patients:
-            marks = ", ".join("?" for _ in patients)
-            select += (
-                " UNION SELECT x.rid FROM idx_reference x WHERE x.param = ?"
-                f" AND x.target IN ({marks}) AND x.target_type = ?"
-            )
-            args += ["Consent.patient", *sorted(patients), "Patient"]
-        active = (
-            "SELECT t.rid FROM idx_token t WHERE t.param = ? AND t.code = ?"
-            f" AND t.rid IN ({select})"
-        )
-        consents = relationships.current_resources(
-            db, "Consent", active, ["Consent.status", "active", *args]
+        consents = queries.current_referring(
+            db,
+            "Consent",
+            [
+                ("Consent.actor", actors),
+                ("Consent.patient", [f"Patient/{p}" for p in sorted(patients)]),
+            ],
+            token=("Consent.status", "active"),
         )
         shares, refusals = shares_for(consents, set(actors), now)
         return list(shares), list(refusals)

@@ -21,36 +21,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
-
 from bedside.fhir.dates import parse_range
 from bedside.policy.model import PatientAccess
+from bedside.store import queries
 from bedside.store.base import Records
 
-_CURRENT = (
-    "SELECT r.type, r.id, v.content FROM resources r"
-    " JOIN resource_versions v ON v.rid = r.rid AND v.version = r.version"
-    " WHERE r.type = ? AND r.deleted = ? AND r.rid IN ({rids})"
-)
 _LOCATION_DEPTH = 2
 
 
-def current_resources(
-    db: Records, rtype: str, rid_sql: str, args: list[object]
-) -> list[dict[str, Any]]:
-    """Current, undeleted resources of ``rtype`` whose rid is selected by ``rid_sql``."""
-    rows = db.rows(_CURRENT.format(rids=rid_sql), [rtype, False, *args])
-    return [orjson.loads(bytes(r[2])) for r in rows if r[2] is not None]
-
-
 def care_teams(db: Records, user_ref: str, now: float) -> list[PatientAccess]:
-    kind, _, rid = user_ref.partition("/")
-    teams = current_resources(
-        db,
-        "CareTeam",
-        "SELECT rid FROM idx_reference WHERE param = ? AND target = ? AND target_type = ?",
-        ["CareTeam.participant", rid, kind],
-    )
+    teams = queries.current_referring(db, "CareTeam", [("CareTeam.participant", [user_ref])])
     found: list[PatientAccess] = []
     for team in teams:
         if team.get("status") != "active" or not _covers(team.get("period"), now):
@@ -72,18 +52,10 @@ def organizations(db: Records, user_ref: str, now: float) -> list[str]:
     the user, or the user's own ``PractitionerRole``."""
     kind, _, rid = user_ref.partition("/")
     if kind == "PractitionerRole":
-        roles = current_resources(
-            db,
-            "PractitionerRole",
-            "SELECT rid FROM resources WHERE type = ? AND id = ?",
-            ["PractitionerRole", rid],
-        )
+        roles = queries.current_by_id(db, "PractitionerRole", rid)
     else:
-        roles = current_resources(
-            db,
-            "PractitionerRole",
-            "SELECT rid FROM idx_reference WHERE param = ? AND target = ? AND target_type = ?",
-            ["PractitionerRole.practitioner", rid, kind],
+        roles = queries.current_referring(
+            db, "PractitionerRole", [("PractitionerRole.practitioner", [user_ref])]
         )
     found: list[str] = []
     for role in roles:
@@ -109,14 +81,11 @@ def ward_patients(db: Records, locations: list[str], now: float) -> list[Patient
     wards = _with_parts(db, locations)
     if not wards:
         return []
-    marks = ", ".join("?" for _ in wards)
-    encounters = current_resources(
+    encounters = queries.current_referring(
         db,
         "Encounter",
-        f"SELECT x.rid FROM idx_reference x WHERE x.param = ? AND x.target IN ({marks})"
-        " AND x.target_type = ? AND EXISTS (SELECT 1 FROM idx_token t WHERE t.rid = x.rid"
-        " AND t.param = ? AND t.code = ?)",
-        ["Encounter.location", *sorted(wards), "Location", "Encounter.status", "in-progress"],
+        [("Encounter.location", [f"Location/{w}" for w in sorted(wards)])],
+        token=("Encounter.status", "in-progress"),
     )
     found: list[PatientAccess] = []
     for enc in encounters:
@@ -139,14 +108,10 @@ def _with_parts(db: Records, locations: Iterable[str]) -> set[str]:
     for _ in range(_LOCATION_DEPTH):
         if not frontier:
             break
-        marks = ", ".join("?" for _ in frontier)
-        rows = db.rows(
-            "SELECT r.id FROM resources r JOIN idx_reference x ON x.rid = r.rid"
-            f" WHERE x.param = ? AND x.target IN ({marks}) AND x.target_type = ?"
-            " AND r.deleted = ?",
-            ["Location.partof", *sorted(frontier), "Location", False],
+        parts = queries.referring_ids(
+            db, "Location.partof", [f"Location/{f}" for f in sorted(frontier)]
         )
-        frontier = {str(r[0]) for r in rows} - seen
+        frontier = parts - seen
         seen |= frontier
     return seen
 

@@ -27,11 +27,12 @@ from bedside.rest.access import Access
 from bedside.rest.bulk_export import BulkExports
 from bedside.rest.history import history
 from bedside.rest.interactions import Interactions, Outcome, check_type, load
+from bedside.rest.on_behalf import OnBehalf
 from bedside.rest.operations import audit_events, operation
 from bedside.rest.reads import not_modified, shaped
 from bedside.rest.searchset import search
 from bedside.rest.targets import entry_requests, refused, searched_patients
-from bedside.rest.trail import Trail
+from bedside.rest.trail import Trail, subtype_of, type_of
 from bedside.rest.types import FhirRequest, FhirResponse
 from bedside.rest.writes import WriteHooks
 from bedside.store.base import Records, Session, Store, StoredVersion
@@ -88,7 +89,7 @@ class Repository:
         except FhirError as exc:
             self.trail.entries.clear()  # notes of a rolled-back transaction did not happen
             self.hooks.pending.clear()
-            self._refused([req], _subtype(req), _type_of(req), exc)
+            self._refused([req], subtype_of(req), type_of(req), exc)
             self._submit()
             raise
         self._submit()
@@ -150,6 +151,13 @@ class Repository:
         else:  # the same decision again (a sync push's events): keep what Access worked out
             self.trail.view = view
         return Interactions(session, self.access, self.hooks)
+
+    def on_behalf(
+        self, *, occurred: str | None, purpose: str | None, device: str | None = None
+    ) -> OnBehalf:
+        """Declare an action the caller took at ``occurred`` under ``purpose`` from ``device``
+        (a device's event): what is written and noted next says so (bedside.rest.on_behalf)."""
+        return OnBehalf(self, occurred=occurred, purpose=purpose, device=device)
 
     def chain(self, session: Session) -> None:
         """Store the Provenance and audit entries noted so far, in ``session``'s transaction."""
@@ -364,32 +372,3 @@ class Repository:
 
 def _qs(req: FhirRequest) -> str:
     return urlencode(req.query)
-
-
-def _subtype(req: FhirRequest) -> str:
-    """The audit subtype of a request that failed before it could say what it was."""
-    parts = [p for p in req.path.split("/") if p]
-    if parts and parts[-1].startswith("$") and parts[-1] != "$break-glass":
-        return "operation"
-    if req.method in ("GET", "HEAD"):
-        if parts == ["_history"]:
-            return "history-system"
-        if (
-            len(parts) == 1
-            or parts[-1] == "_search"
-            or (len(parts) == 3 and parts[2][:1].isupper())
-        ):
-            return "search-type"  # a type's search, or a compartment search (Patient/1/Type)
-        return "history-instance" if parts[-1] == "_history" else "read"
-    if parts and parts[-1] == "$break-glass":
-        return "break-glass"
-    if parts and parts[-1].startswith("$"):
-        return "operation"
-    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(
-        req.method, "operation"
-    )
-
-
-def _type_of(req: FhirRequest) -> str | None:
-    first = req.path.strip("/").split("/")[0]
-    return first or None

@@ -19,6 +19,7 @@ from bedside.auth.caller import Caller
 from bedside.errors import FhirError
 from bedside.fhir.compartment import patients_of
 from bedside.policy.model import AccessView
+from bedside.rest.types import FhirRequest
 from bedside.store.base import StoredVersion
 
 ACTIONS: Final = {
@@ -157,3 +158,32 @@ class Trail:
         if self.caller.role is None:
             return ()
         return ("TREAT",)
+
+
+def subtype_of(req: FhirRequest) -> str:
+    """The audit subtype of a request that failed before it could say what it was."""
+    parts = [p for p in req.path.split("/") if p]
+    if parts and parts[-1].startswith("$") and parts[-1] != "$break-glass":
+        return "operation"
+    if req.method in ("GET", "HEAD"):
+        if parts == ["_history"]:
+            return "history-system"
+        if (
+            len(parts) == 1
+            or parts[-1] == "_search"
+            or (len(parts) == 3 and parts[2][:1].isupper())
+        ):
+            return "search-type"  # a type's search, or a compartment search (Patient/1/Type)
+        return "history-instance" if parts[-1] == "_history" else "read"
+    if parts and parts[-1] == "$break-glass":
+        return "break-glass"
+    if parts and parts[-1].startswith("$"):
+        return "operation"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(
+        req.method, "operation"
+    )
+
+
+def type_of(req: FhirRequest) -> str | None:
+    first = req.path.strip("/").split("/")[0]
+    return first or None

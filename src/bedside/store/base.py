@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from bedside.fhir.search.query import SearchQuery
     from bedside.fhir.search.visibility import Visibility
 
+__all__ = ["Page", "Records", "Session", "Store", "StoredVersion", "Write"]
+
 
 @dataclass(frozen=True, slots=True)
 class StoredVersion:

@@ -1,7 +1,8 @@
 """The SQL implementation of :class:`~bedside.store.base.Session`, shared by both backends.
 
 Dialect differences (placeholders, id allocation, locks) live in :class:`Dialect` subclasses in
-``sqlite.py`` and ``postgres.py``.
+``sqlite.py`` and ``postgres.py``; how a version is written (its rows, index and change-feed
+position) is in ``writing.py``.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from typing import Any, Protocol
 
 from bedside.fhir.search.query import SearchQuery
 from bedside.fhir.search.visibility import Visibility
-from bedside.store import sqlsearch
+from bedside.store import sqlsearch, writing
 from bedside.store.base import Page, StoredVersion, Write
 from bedside.store.sqlsearch import COLUMNS, FROM
+
+__all__ = ["Cursor", "Dialect", "SqlRecords", "SqlSession"]
 
 
 class Cursor(Protocol):
@@ -226,103 +229,11 @@ class SqlSession:
             self._held.update(wanted)
 
     def apply(self, writes: Sequence[Write]) -> list[int]:
-        if not writes:
-            return []
-        cur = self._cur
-        d = self._d
-        seqs = d.allocate(cur, "seq", len(writes))
-        new = [w for w in writes if w.rid is None]
-        new_rids = iter(d.allocate(cur, "rid", len(new))) if new else iter(())
-        rids: list[int] = []
-        for w in writes:
-            rids.append(w.rid if w.rid is not None else next(new_rids))
-        inserts, updates, reindex = [], [], []
-        for w, rid, seq in zip(writes, rids, seqs, strict=True):
-            if w.rid is None:
-                inserts.append((rid, w.type, w.id, w.version, w.deleted, w.last_updated, seq, seq))
-            else:
-                updates.append((w.version, w.deleted, w.last_updated, seq, seq, rid))
-                reindex.append((rid,))
-        if inserts:
-            d.insert(
-                cur,
-                "resources",
-                "rid, type, id, version, deleted, last_updated, seq, created_seq",
-                inserts,
-            )
-        if updates:
-            cur.executemany(
-                d.sql(
-                    "UPDATE resources SET version = ?, deleted = ?, last_updated = ?, seq = ?,"
-                    # re-creating a deleted resource makes it new to paging snapshots
-                    " created_seq = CASE WHEN deleted THEN ? ELSE created_seq END"
-                    " WHERE rid = ?"
-                ),
-                updates,
-            )
-            for table in ("idx_token", "idx_string", "idx_date", "idx_reference", "idx_quantity"):
-                cur.executemany(d.sql(f"DELETE FROM {table} WHERE rid = ?"), reindex)
-        d.insert(
-            cur,
-            "resource_versions",
-            "rid, version, deleted, last_updated, seq, method, content",
-            [
-                (rid, w.version, w.deleted, w.last_updated, seq, w.method, w.content)
-                for w, rid, seq in zip(writes, rids, seqs, strict=True)
-            ],
-        )
-        d.insert(
-            cur,
-            "change_feed",
-            "seq, rid, type, id, version, op, recorded_at",
-            [
-                (seq, rid, w.type, w.id, w.version, _op(w), w.last_updated)
-                for w, rid, seq in zip(writes, rids, seqs, strict=True)
-            ],
-        )
-        self._write_index(writes, rids)
-        return seqs
+        return writing.apply(self._cur, self._d, writes)
 
     def mark(self, op: str, rtype: str, rid: str, version: int, recorded_at: str) -> int:
-        """Put a non-write event (e.g. ``access-revoked``) in the change feed; return its seq.
-
-        The event names the resource it is about (``rid`` is 0 when that is not stored).
-        """
-        seq = self._d.allocate(self._cur, "seq", 1)[0]
-        row = self._exec("SELECT rid FROM resources WHERE type = ? AND id = ?", (rtype, rid))
-        found = row.fetchone()
-        self._exec(
-            "INSERT INTO change_feed (seq, rid, type, id, version, op, recorded_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (seq, int(found[0]) if found else 0, rtype, rid, version, op, recorded_at),
-        )
-        return seq
-
-    def _write_index(self, writes: Sequence[Write], rids: Sequence[int]) -> None:
-        token: list[tuple[object, ...]] = []
-        string: list[tuple[object, ...]] = []
-        date: list[tuple[object, ...]] = []
-        ref: list[tuple[object, ...]] = []
-        qty: list[tuple[object, ...]] = []
-        for w, rid in zip(writes, rids, strict=True):
-            ix = w.index
-            if ix is None:
-                continue
-            token.extend((rid, *t) for t in ix.token)
-            string.extend((rid, *t) for t in ix.string)
-            date.extend((rid, *t) for t in ix.date)
-            ref.extend((rid, *t) for t in ix.reference)
-            qty.extend((rid, *t) for t in ix.quantity)
-        d, cur = self._d, self._cur
-        for table, cols, rows in (
-            ("idx_token", "rid, param, system, code", token),
-            ("idx_string", "rid, param, norm, exact", string),
-            ("idx_date", "rid, param, low, high", date),
-            ("idx_reference", "rid, param, target_type, target", ref),
-            ("idx_quantity", "rid, param, value, system, code", qty),
-        ):
-            if rows:
-                d.insert(cur, table, cols, rows)
+        """Put a non-write event (e.g. ``access-revoked``) in the change feed; return its seq."""
+        return writing.mark(self._cur, self._d, op, (rtype, rid, version), recorded_at)
 
     def search(
         self,
@@ -413,9 +324,3 @@ def _visible(visible: Visibility | None) -> sqlsearch.Sql:
         return sqlsearch.Sql()
     access = sqlsearch.visibility(visible)
     return sqlsearch.Sql(f" AND {access.text}", access.args)
-
-
-def _op(w: Write) -> str:
-    if w.deleted:
-        return "delete"
-    return "create" if w.version == 1 else "update"

@@ -5,7 +5,7 @@ whose lease it takes (:func:`bedside.subscriptions.records.take_lease`: one send
 Subscription across ``--workers N``, a database row, not process memory):
 
 1. reads the change feed after the Subscription's cursor **in commit-safe order**
-   (:meth:`bedside.sync.feed.FeedSql.writes_after`, below the horizon read first in the
+   (:meth:`bedside.store.feed.FeedSql.writes_after`, below the horizon read first in the
    transaction, exactly as a device pull does: on PostgreSQL a row still in flight lies at or
    above the horizon and is read on a later round, never skipped);
 2. numbers the rows the owner may see now (:func:`bedside.subscriptions.events.visible`) and
@@ -37,11 +37,11 @@ from bedside.auth.caller import Caller
 from bedside.policy.decide import Policy
 from bedside.rest.trail import Trail
 from bedside.store.base import Store
+from bedside.store.feed import FeedSql
 from bedside.subscriptions import records
 from bedside.subscriptions.config import SubscriptionConfig
 from bedside.subscriptions.events import Notice, notification, owner_access, visible
 from bedside.subscriptions.records import Event, SubscriptionRow
-from bedside.sync.feed import FeedSql
 
 __all__ = ["Dispatcher", "audit_send"]
 

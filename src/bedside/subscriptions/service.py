@@ -23,12 +23,12 @@ from bedside.fhir.outcome import information
 from bedside.numerals import is_number
 from bedside.rest.types import FhirRequest, FhirResponse
 from bedside.store.base import Session
+from bedside.store.feed import FeedSql
 from bedside.subscriptions import records
 from bedside.subscriptions.config import SubscriptionConfig
 from bedside.subscriptions.events import notification, status_parameters, visible
 from bedside.subscriptions.records import SubscriptionRow
 from bedside.subscriptions.spec import BACKPORT, CONTENTS, parse_subscription
-from bedside.sync.feed import FeedSql
 
 if TYPE_CHECKING:
     from bedside.rest.repository import Repository

@@ -9,16 +9,12 @@ holds one; nothing else of theirs is returned.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
-from bedside.policy.relationships import current_resources
+from bedside.store import queries
 from bedside.store.base import Records
 
 __all__ = ["changed_by"]
-
-_BY_TARGET: Final = (
-    "SELECT rid FROM idx_reference WHERE param = ? AND target = ? AND target_type = ?"
-)
 
 
 def changed_by(db: Records, rtype: str, rid: str, version: int | None) -> dict[str, Any] | None:
@@ -27,7 +23,8 @@ def changed_by(db: Records, rtype: str, rid: str, version: int | None) -> dict[s
     if version is None:
         return None
     target = f"{rtype}/{rid}/_history/{version}"
-    for prov in current_resources(db, "Provenance", _BY_TARGET, ["Provenance.target", rid, rtype]):
+    refs = [("Provenance.target", [f"{rtype}/{rid}"])]
+    for prov in queries.current_referring(db, "Provenance", refs):
         if not any(t.get("reference") == target for t in prov.get("target") or ()):
             continue
         agents = [a for a in prov.get("agent") or () if isinstance(a, dict)]
@@ -54,7 +51,7 @@ def _name(db: Records, ref: str) -> str:
     kind, _, pid = ref.partition("/")
     if kind != "Practitioner" or not pid:
         return ""
-    found = current_resources(db, "Practitioner", "SELECT rid FROM resources WHERE id = ?", [pid])
+    found = queries.current_by_id(db, "Practitioner", pid)
     for person in found:
         for name in person.get("name") or ():
             if isinstance(name, dict):

@@ -10,8 +10,9 @@ The pipeline of docs/sync-protocol.md "Per event", in order, one step per method
    ``seq-reused``.
 3. ``read-only-type`` from the conflict class; :meth:`Ingest._dependency` resolves a
    ``pending:<seq>`` base (``deferred`` / ``depends-on-rejected``).
-4. :meth:`Ingest._permit` — policy through the Repository bound to the caller, with this
-   event's patient and purpose (``BTG`` only under a break-glass grant covering the time).
+4. :meth:`Ingest._permit` — policy through the Repository's entry for writes on the caller's
+   behalf (``Repository.on_behalf``: the device time, purpose and device), with this event's
+   patient and purpose (``BTG`` only under a break-glass grant covering the time).
 5. Clock discipline (:mod:`bedside.sync.clock`), then the conflict class
    (:mod:`bedside.policy.conflicts`): confirmed, merged, or a review item
    (:mod:`bedside.sync.review`).
@@ -24,7 +25,7 @@ The pipeline of docs/sync-protocol.md "Per event", in order, one step per method
    Observations it is derived from, does not hold; else ``invalid``); the rejection is recorded
    in the same transaction.
 
-One event's failure never stops the next (G2): every result is settled on its own.
+One event's failure never stops the next (G2): each is settled on its own, steps return values.
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ from bedside.policy.guard import POLICY_INPUTS
 from bedside.policy.model import AccessView
 from bedside.policy.rules import READ_ONLY
 from bedside.protocol import MAX_EVENTS
-from bedside.protocol.event import Event, load_public_key, parse_time
+from bedside.protocol.event import Event, load_public_key
 from bedside.protocol.push import Answer, Push
 from bedside.protocol.results import CONFLICT, IMPLAUSIBLE_TIME, NEEDS_REVIEW, Result
-from bedside.rest.interactions import Interactions, load
+from bedside.rest.interactions import load
+from bedside.rest.on_behalf import OnBehalf
 from bedside.rest.repository import Repository
 from bedside.store.base import Session, Store, StoredVersion
 from bedside.sync import clock, lineage, reach, replay, review
@@ -64,6 +66,8 @@ _SECURITY: Final = frozenset({"bad-signature", "wrong-device", "seq-reused"})
 #: (:meth:`Ingest._lock_in_order`), so two pushes, or a push and API writes (one record lock
 #: each, then the audit head, which a push also takes last), cannot deadlock.
 _GROUP: Final = MAX_EVENTS
+#: An event's result and the server version it left (None: no version, e.g. a review item).
+Written = tuple[Result, int | None]
 
 
 class _Raced(Exception):
@@ -132,12 +136,12 @@ class Ingest:
 
     def _checked(self, raw: Any) -> Event | bytes:
         """The verified event, or the result of one refused before any transaction."""
-        try:
-            return authentic(raw, self.device.device_id, self.caller.subject, self.key)
-        except Settled as early:
-            self._audit_alone(early.result, raw)
-            self._count(early.result)
-            return early.result.encode()
+        got = authentic(raw, self.device.device_id, self.caller.subject, self.key)
+        if isinstance(got, Settled):
+            self._audit_alone(got.result)
+            self._count(got.result)
+            return got.result.encode()
+        return got
 
     def _one(self, session: Session, event: Event, raw: dict[str, Any], skew: int) -> bytes:
         """Settle one event under its own savepoint of the group's transaction."""
@@ -161,25 +165,26 @@ class Ingest:
         session.lock(f"sync:{event.device}")
         repo = self.repo
         mark = repo.mark()  # what earlier events of the push noted stays
-        repo.trail.view = None  # until this event's own view is bound
-        at = parse_time(event.device_time)
-        repo.trail.occurred_ms = None if at is None else round(at * 1000)
-        repo.hooks.occurred, repo.hooks.purpose = event.device_time, event.purpose
-        earlier = self._replayed(session, event, mark)
+        agent = repo.on_behalf(
+            occurred=event.device_time, purpose=event.purpose, device=event.device
+        )
+        earlier = self._replayed(session, agent, event, mark)
         if earlier is not None:
             return earlier
-        try:
-            act = self._permit(session, event, skew)
-            result, version = self._apply(session, act, event, skew)
-            if event.resource_type in POLICY_INPUTS:
+        outcome: Written | Settled | None = self._permit(session, agent, event, skew)
+        if outcome is None:
+            outcome = self._apply(session, agent, event, skew)
+            if not isinstance(outcome, Settled) and event.resource_type in POLICY_INPUTS:
                 self._view = None  # it may have changed what the caller may do: decide again
-        except Settled as early:
+        if isinstance(outcome, Settled):
             repo.discard(mark)
-            result, version = early.result, None
-            self._note_rejection(result, event)
-            if not early.record:
+            result, version = outcome.result, None
+            self._note_rejection(agent, result, event)
+            if not outcome.record:
                 self._count(result)
                 return result.encode()
+        else:
+            result, version = outcome
         if not replay.record(db, event, raw, result, received=now_instant(), version=version):
             raise _Raced()
         self._count(result)
@@ -188,7 +193,9 @@ class Ingest:
     def _count(self, result: Result) -> None:
         self.tally[(result.state, result.code or "")] += 1
 
-    def _replayed(self, session: Session, event: Event, mark: tuple[int, int]) -> bytes | None:
+    def _replayed(
+        self, session: Session, agent: OnBehalf, event: Event, mark: tuple[int, int]
+    ) -> bytes | None:
         """The first result of this very event, or a seq-reused rejection, or None."""
         found = replay.find(session.records(), event.device, event.seq, event.idempotency_key)
         if not found:
@@ -206,68 +213,69 @@ class Ingest:
             f"This device already sent another event under this {taken}; this one was not applied.",
         )
         self.repo.discard(mark)
-        self._note_rejection(result, event)
+        self._note_rejection(agent, result, event)
         self._count(result)
         return result.encode()
 
     # --- policy ------------------------------------------------------------------------------
 
-    def _permit(self, session: Session, event: Event, skew: int) -> Interactions:
-        """Bind the Repository to the caller for this event; Settled when policy refuses."""
+    def _permit(self, session: Session, agent: OnBehalf, event: Event, skew: int) -> Settled | None:
+        """Bind the agent to the caller's view; what settles the event if policy refuses it."""
         db = session.records()
         seq, key = event.seq, event.idempotency_key
         device = registry.get(db, event.device)
         if device is None or device.status not in (registry.ACTIVE, registry.WIPE):
             # flagged for wipe: it drains first (docs/device-registry.md "Wipe"); revoked: no
             reason = "This device is no longer allowed to send changes."
-            raise Settled(rejected(seq, key, "not-permitted", reason), record=False)
+            return Settled(rejected(seq, key, "not-permitted", reason), record=False)
         if (unsafe := self._posture.refusal(db, device, event)) is not None:
-            raise Settled(rejected(seq, key, "not-permitted", unsafe))
+            return Settled(rejected(seq, key, "not-permitted", unsafe))
         if self.rules.conflict_class(event.resource_type) == READ_ONLY:
             rtype = event.resource_type
             reason = f"{rtype} records are kept on the server; a device cannot change them."
-            raise Settled(rejected(seq, key, "read-only-type", reason))
+            return Settled(rejected(seq, key, "read-only-type", reason))
         if self._view is None:
             self._view = self.policy.view(db, self.caller)
         view = self._view
         if event.purpose == "BTG":
             view = reach.with_glass_at(db, self.caller, view, event, skew)
-        act = self.repo.bind(session, view)
+        agent.bind(session, view)
         try:
-            interaction = "create" if event.action == "create" else "update"
-            self.repo.access.require(event.resource_type, interaction)
+            agent.require(event.resource_type, "create" if event.action == "create" else "update")
             reach.require_reach(view, event)
         except Forbidden as exc:
-            raise Settled(rejected(seq, key, "not-permitted", exc.message)) from None
-        return act
+            return Settled(rejected(seq, key, "not-permitted", exc.message))
+        return None
 
     # --- conflict class and write ------------------------------------------------------------
 
     def _apply(
-        self, session: Session, act: Interactions, event: Event, skew: int
-    ) -> tuple[Result, int | None]:
+        self, session: Session, agent: OnBehalf, event: Event, skew: int
+    ) -> Written | Settled:
         seq, key = event.seq, event.idempotency_key
         rtype, rid = event.resource_type, event.resource_id
         session.lock(f"res:{rtype}/{rid}")
         declared = lineage.declared_base(session.records(), event)
+        if isinstance(declared, Settled):
+            return declared
         current = session.current(rtype, rid, for_update=True)
         why = clock.implausible(
             event.device_time, skew, self.policy.clock(), self.device.registered_at
         )
         if why is not None:
-            return self._review(session, event, IMPLAUSIBLE_TIME, why, current, None), None
+            return self._review(session, agent, event, IMPLAUSIBLE_TIME, why, current, None), None
         if event.action == "create":
-            return self._create(session, act, event, current)
+            return self._create(session, agent, event, current)
         if current is None:
             reason = "The record this change is for does not exist on the server."
-            raise Settled(rejected(seq, key, "invalid", reason))
-        visible = act.access.rows(rtype, "update")
+            return Settled(rejected(seq, key, "invalid", reason))
+        visible = agent.rows(rtype, "update")
         if visible is not None and session.current(rtype, rid, visible=visible) is None:
             reason = "You may not change this record now."
-            raise Settled(rejected(seq, key, "not-permitted", reason))
+            return Settled(rejected(seq, key, "not-permitted", reason))
         if current.deleted:
             reason = "The record was deleted on the server after you last saw it."
-            return self._review(session, event, CONFLICT, reason, current, None), None
+            return self._review(session, agent, event, CONFLICT, reason, current, None), None
         base, based_on_current = lineage.base_of(session, event, declared, current)
         decision = conflicts.settle(
             self.rules,
@@ -279,7 +287,7 @@ class Ingest:
         )
         if decision.state == NEEDS_REVIEW:
             item = (decision.reason, current, base, decision.fields)
-            return self._review(session, event, CONFLICT, *item), None
+            return self._review(session, agent, event, CONFLICT, *item), None
         if decision.state == conflicts.CURRENT:
             return self._done("confirmed", event, current), current.version
         assert decision.body is not None
@@ -288,39 +296,38 @@ class Ingest:
             session,
             event,
             decision.state,
-            lambda: act.update(rtype, rid, body, if_match=f'W/"{current.version}"').version,
+            lambda: agent.update(rtype, rid, body, if_match=f'W/"{current.version}"'),
         )
 
     def _create(
-        self, session: Session, act: Interactions, event: Event, current: StoredVersion | None
-    ) -> tuple[Result, int | None]:
+        self, session: Session, agent: OnBehalf, event: Event, current: StoredVersion | None
+    ) -> Written | Settled:
         if current is not None:
             if not current.deleted and conflicts.same_content(load(current), event.resource):
                 return self._done("confirmed", event, current), current.version
             reason = "This record's id is already taken on the server by another record."
-            raise Settled(rejected(event.seq, event.idempotency_key, "id-taken", reason))
+            return Settled(rejected(event.seq, event.idempotency_key, "id-taken", reason))
         rtype, rid = event.resource_type, event.resource_id
         return self._write(
             session,
             event,
             "confirmed",
-            lambda: act.create(rtype, event.resource, new_id=rid).version,
+            lambda: agent.create(rtype, event.resource, new_id=rid),
         )
 
     def _write(
         self, session: Session, event: Event, state: str, write: Callable[[], StoredVersion]
-    ) -> tuple[Result, int | None]:
-        """Run ``write``; a refusal by the API rolls the event back to its own savepoint
-        (``sync_one``, :meth:`_one`: nothing before the write needs keeping, only reads and
-        locks, which a rollback keeps) and rejects it, recorded under the same savepoint."""
+    ) -> Written | Settled:
+        """Run ``write`` (audited by the agent); a refusal by the API rolls the event back to
+        its own savepoint (``sync_one``, :meth:`_one`: nothing before the write needs keeping,
+        only reads and locks, which a rollback keeps) and rejects it, recorded under the same
+        savepoint."""
         try:
             stored = write()
         except FhirError as exc:
             session.records().run("ROLLBACK TO SAVEPOINT sync_one")
             code = refused_code(exc)
-            raise Settled(rejected(event.seq, event.idempotency_key, code, exc.message)) from None
-        subtype = "create" if stored.version == 1 else "update"
-        self.repo.trail.note(subtype, rtype=stored.type, versions=[stored])
+            return Settled(rejected(event.seq, event.idempotency_key, code, exc.message))
         return self._done(state, event, stored), stored.version
 
     def _done(self, state: str, event: Event, stored: StoredVersion) -> Result:
@@ -338,6 +345,7 @@ class Ingest:
     def _review(
         self,
         session: Session,
+        agent: OnBehalf,
         event: Event,
         code: str,
         reason: str,
@@ -357,7 +365,7 @@ class Ingest:
             fields=fields or conflicts.differing(event.resource, live),
             now=self.policy.clock(),
         )
-        self.repo.trail.note(
+        agent.note(
             "sync-review",
             rtype=event.resource_type,
             patients=reach.patients(event),
@@ -368,10 +376,10 @@ class Ingest:
             event.seq, event.idempotency_key, NEEDS_REVIEW, review=item, code=code, reason=reason
         )
 
-    def _note_rejection(self, result: Result, event: Event | None) -> None:
+    def _note_rejection(self, agent: OnBehalf, result: Result, event: Event | None) -> None:
         if result.state != "rejected":
             return
-        self.repo.trail.note(
+        agent.note(
             "sync-reject",
             rtype=event.resource_type if event else None,
             patients=reach.patients(event) if event else (),
@@ -380,11 +388,9 @@ class Ingest:
             description=f"rejected: {result.code}",
         )
 
-    def _audit_alone(self, result: Result, raw: Any) -> None:
+    def _audit_alone(self, result: Result) -> None:
         """Audit a rejection decided before any transaction (its content is not trusted)."""
-        trail = self.repo.trail
-        trail.occurred_ms = None
+        agent = self.repo.on_behalf(occurred=None, purpose=None)
         self.repo.discard()
-        self._note_rejection(result, None)
-        entries, trail.entries = trail.entries, []
-        self.auditor.submit(entries)
+        self._note_rejection(agent, result, None)
+        agent.submit()

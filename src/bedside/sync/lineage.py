@@ -28,12 +28,12 @@ from bedside.sync.results import rejected as rejection
 __all__ = ["base_of", "declared_base"]
 
 
-def declared_base(db: Records, event: Event) -> int | None:
+def declared_base(db: Records, event: Event) -> int | Settled | None:
     """The server version an update or correct was declared to be based on (None: a create).
 
     ``pending:<seq>`` names this device's create of the record: its version once the server
     applied it; ``deferred`` while it is unknown or waits in review; ``depends-on-rejected``
-    when it was not accepted. Raises :class:`~bedside.sync.results.Settled` for those.
+    when it was not accepted: a :class:`~bedside.sync.results.Settled` for those.
     """
     seq, key, base = event.seq, event.idempotency_key, event.base_version
     if base is None:
@@ -41,30 +41,30 @@ def declared_base(db: Records, event: Event) -> int | None:
     if not base.startswith("pending:"):
         if not is_number(base):
             reason = "base_version must be a server version or pending:<seq>."
-            raise Settled(rejection(seq, key, "invalid", reason))
+            return Settled(rejection(seq, key, "invalid", reason))
         return int(base)
     wanted = base.removeprefix("pending:")
     if not is_number(wanted):
-        raise Settled(rejection(seq, key, "invalid", "base_version pending:<seq> needs a seq."))
+        return Settled(rejection(seq, key, "invalid", "base_version pending:<seq> needs a seq."))
     dep = replay.of_seq(db, event.device, int(wanted))
     waits = Result(
         seq, key, DEFERRED, reason="This change waits for the record it changes to be accepted."
     )
     if dep is None:
-        raise Settled(waits, record=False)
+        return Settled(waits, record=False)
     if (dep.resource_type, dep.resource_id) != (event.resource_type, event.resource_id):
         reason = "This change names the creation of another record as its base."
-        raise Settled(rejection(seq, key, "invalid", reason))
+        return Settled(rejection(seq, key, "invalid", reason))
     if dep.state in (CONFIRMED, MERGED) and dep.version is not None:
         return dep.version
     if dep.state == NEEDS_REVIEW:
         item = review.of_event(db, event.device, dep.seq)
         if item is None or item.state == review.OPEN:
-            raise Settled(waits, record=False)
+            return Settled(waits, record=False)
         if item.outcome == CONFIRMED and item.outcome_version is not None:
             return item.outcome_version
     reason = "The record this change is for was not accepted by the server."
-    raise Settled(rejection(seq, key, "depends-on-rejected", reason))
+    return Settled(rejection(seq, key, "depends-on-rejected", reason))
 
 
 def base_of(

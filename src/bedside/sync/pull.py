@@ -53,9 +53,9 @@ from bedside.protocol.pull import Page
 from bedside.protocol.snapshot import VOLATILE
 from bedside.rest.access import Access
 from bedside.store.base import Session, Store
+from bedside.store.feed import Candidate, FeedRow, FeedSql
 from bedside.sync import members as ws
 from bedside.sync import review
-from bedside.sync.feed import Candidate, FeedRow, FeedSql
 from bedside.sync.kept import add_kept
 from bedside.sync.pull_token import BACKFILL, DELTA, PullToken, Round, decode, encode
 

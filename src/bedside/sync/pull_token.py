@@ -20,7 +20,7 @@ policy snapshot; the payload is JSON with a format version::
                                         (``sync_reviews.outcome_seq``; absent means 0)
 
 A *position* is ``(major, seq)``: on PostgreSQL ``major`` is the writing transaction's id
-(``change_feed.txid``), on SQLite it is ``seq`` itself. A horizon is a ``major`` value below
+(the change feed keeps it), on SQLite it is ``seq`` itself. A horizon is a ``major`` value below
 which no transaction can still commit (docs/sync-pull.md explains why that loses nothing).
 
 The signature keeps the server's bookkeeping honest, but no access rests on it: a pull filters

@@ -16,26 +16,26 @@ from bedside.sync.results import Settled, rejected
 __all__ = ["authentic"]
 
 
-def authentic(raw: Any, device: str, user: str, key: Ed25519PublicKey) -> Event:
+def authentic(raw: Any, device: str, user: str, key: Ed25519PublicKey) -> Event | Settled:
     """One pushed event, checked to be ``device``'s, recorded by ``user`` and signed with
-    ``key``; :class:`~bedside.sync.results.Settled` (``invalid``, ``wrong-device``,
+    ``key``; a :class:`~bedside.sync.results.Settled` (``invalid``, ``wrong-device``,
     ``bad-signature``) otherwise. Needs no transaction."""
     seq = raw.get("seq") if isinstance(raw, dict) else None
     ikey = raw.get("idempotency_key") if isinstance(raw, dict) else None
     seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
     ikey = ikey if isinstance(ikey, str) else None
     if not isinstance(raw, dict):
-        raise Settled(rejected(seq, ikey, "invalid", "The event is not a JSON object."))
+        return Settled(rejected(seq, ikey, "invalid", "The event is not a JSON object."))
     if raw.get("device") != device:
         reason = "This event was signed for another device than this one."
-        raise Settled(rejected(seq, ikey, "wrong-device", reason))
+        return Settled(rejected(seq, ikey, "wrong-device", reason))
     if raw.get("user") != user:
         reason = "This event was recorded by another user than the one signed in."
-        raise Settled(rejected(seq, ikey, "wrong-device", reason))
+        return Settled(rejected(seq, ikey, "wrong-device", reason))
     try:
         return verify(raw, key)
     except SignatureError:
         reason = "The event's signature does not match this device's key."
-        raise Settled(rejected(seq, ikey, "bad-signature", reason)) from None
+        return Settled(rejected(seq, ikey, "bad-signature", reason))
     except EventError as exc:
-        raise Settled(rejected(seq, ikey, "invalid", str(exc))) from None
+        return Settled(rejected(seq, ikey, "invalid", str(exc)))

@@ -8,7 +8,9 @@ an answer gets the very same one again (G2).
 
 from __future__ import annotations
 
-from bedside.errors import ClinicalRuleBroken, FhirError
+from dataclasses import dataclass
+
+from bedside.errors import ClinicalRuleBroken, FhirError, Forbidden, NotFound, Unauthorized
 from bedside.protocol.results import CODES, REJECTED, Result
 
 __all__ = ["Settled", "refused_code", "rejected"]
@@ -23,16 +25,16 @@ def refused_code(error: FhirError) -> str:
     """The rejection code of an event whose write the API refused: ``not-permitted`` for an
     access refusal, ``clinical-rule`` when a clinical rule rechecked at commit does not hold (a
     NEWS2 total that does not match its parameters), else ``invalid``."""
-    if error.status in (401, 403, 404):
+    if isinstance(error, Unauthorized | Forbidden | NotFound):
         return "not-permitted"
     return "clinical-rule" if isinstance(error, ClinicalRuleBroken) else "invalid"
 
 
-class Settled(Exception):
+@dataclass(frozen=True, slots=True)
+class Settled:
     """A pipeline step settled an event early (a rejection or a deferral) with ``result``;
-    ``record`` False keeps it out of the replay record (a deferred event comes again)."""
+    ``record`` False keeps it out of the replay record (a deferred event comes again). Steps
+    return it instead of going on: per-event results are values, never exceptions."""
 
-    def __init__(self, result: Result, *, record: bool = True) -> None:
-        super().__init__(result.state)
-        self.result = result
-        self.record = record
+    result: Result
+    record: bool = True
