@@ -97,20 +97,13 @@ def make_ward(smart: Smart) -> StoryWard:
         {"resourceType": "CarePlan", "status": "active", "intent": "plan", "subject": subject,
          "title": "Pneumonia recovery plan"}
     )  # fmt: skip
-    tasks = {
-        text: smart.create(
-            {
-                "resourceType": "Task",
-                "status": "requested",
-                "intent": "order",
-                "priority": "routine",
-                "description": text,
-                "for": subject,
-                "basedOn": [{"reference": f"CarePlan/{careplan}"}],
-            }
+    tasks: dict[str, str] = {}
+    for description in (TASK_MERGE, TASK_CLASH):
+        tasks[description] = smart.create(
+            {"resourceType": "Task", "status": "requested", "intent": "order",
+             "priority": "routine", "description": description, "for": subject,
+             "basedOn": [{"reference": f"CarePlan/{careplan}"}]}
         )  # fmt: skip
-        for text in (TASK_MERGE, TASK_CLASH)
-    }
     text = "Admitted with pneumonia; treated with clarithromycin. Home with GP review in 1 week."
     discharge = smart.create(
         {"resourceType": "DocumentReference", "status": "current", "docStatus": "preliminary",
