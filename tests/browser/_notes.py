@@ -37,7 +37,7 @@ def draft_note(page: Page, base: str, patient_name: str, text: str) -> None:
     open_chart(page, base, patient_name)
     page.get_by_role("link", name="Write a note").click()
     box = page.get_by_label(f"Progress note for {patient_name}")
-    box.press("End")
+    box.press("Control+End")  # the end of the text, not of a wrapped line
     box.press_sequentially(text, delay=5)
     expect(page.locator("#n-kept")).to_contain_text(KEPT, timeout=15_000)
 
@@ -52,7 +52,7 @@ def finish_note(
         page.get_by_label("Title (optional)").fill(title)
     if more:
         box = page.get_by_label(f"Progress note for {patient_name}")
-        box.press("End")
+        box.press("Control+End")  # the end of the text, not of a wrapped line
         box.press_sequentially(more, delay=5)
     page.get_by_role("button", name="Finish note").click()
     expect(page.locator(".flash").first).to_contain_text("Saved on device")

@@ -27,7 +27,9 @@ from typing import Any, Final
 
 import orjson
 
+from bedside.device.chart import read
 from bedside.device.errors import DeviceError
+from bedside.device.index import display_of
 from bedside.device.outbox import OutboxEntry
 from bedside.device.session import Session
 from bedside.device.store import Connection
@@ -70,6 +72,8 @@ _LABELS: Final = {
     "valueQuantity": "Value",
     "dosageInstruction": "Dose",
     "priority": "Priority",
+    "authenticator": "Signed off by",
+    "docStatus": "Document status",
 }
 
 
@@ -142,7 +146,7 @@ def explain(s: Session, seq: int) -> ReviewView:
             k for k in sorted(mine) if k not in IGNORED
         ][:6]
     rows = [
-        (f, _label(f), _text(f, mine.get(f)), _text(f, theirs.get(f)) if theirs else "")
+        (f, _label(f), _said(s, f, mine.get(f)), _said(s, f, theirs.get(f)) if theirs else "")
         for f in shown
     ]
     by = ""
@@ -199,6 +203,20 @@ def _label(key: str) -> str:
         return _LABELS[key]
     words = "".join(f" {c.lower()}" if c.isupper() else c for c in key).strip()
     return words[:1].upper() + words[1:]
+
+
+def _said(s: Session, key: str, value: Any) -> str:
+    """:func:`_text`, with a Practitioner reference said as the name the device holds."""
+    ref = value.get("reference") if isinstance(value, dict) else None
+    if isinstance(ref, str) and ref.startswith("Practitioner/"):
+        if ref == s.policy.claims.get("fhirUser"):
+            return "You"
+        try:
+            name = display_of(read(s, "Practitioner", ref.split("/", 1)[1]).resource)[0]
+        except DeviceError:
+            name = None
+        return str(name) if name else "A colleague whose details are not on this device"
+    return _text(key, value)
 
 
 def _text(key: str, value: Any) -> str:

@@ -102,6 +102,11 @@ def settle(
         return Decision(CURRENT, None)
     if klass == APPEND_ONLY:
         reason = "The record was changed on the server after the version this correction is for."
+    elif signs_off(rules, rtype, mine, base):
+        reason = (
+            "Someone else signed this document off or changed it on the server after you last "
+            "saw it, so your sign-off was not applied: it is never signed off twice."
+        )
     elif klass == EXCLUSIVE:
         reason = f"The {_words(rtype)} was changed on the server after you last saw it."
     else:
@@ -221,5 +226,7 @@ def _key(value: Any) -> bytes:
 
 def _words(rtype: str) -> str:
     """``MedicationRequest`` → ``medication request``: a type as a sentence says it."""
+    if rtype in ("DocumentReference", "Composition"):
+        return "document"  # what a clinician calls a note or a discharge summary
     out = "".join(f" {c.lower()}" if c.isupper() else c for c in rtype).strip()
     return out

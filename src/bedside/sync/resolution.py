@@ -104,6 +104,14 @@ def resolve(
         if seen == "summary":
             raise Forbidden(f"Only the {item.route_role} queue can resolve this item.")
         raise NotFound("There is no review item with this id.")
+    author_only = (
+        scope is None and caller.role != item.route_role and not review.is_operator(caller)
+    )
+    if author_only and how.keep != "server":
+        raise Forbidden(
+            f"Only the {item.route_role} queue can settle this item; you may withdraw your own "
+            "change."
+        )
     if item.state != review.OPEN:
         raise Conflict("This review item is already resolved.")
     rtype, rid = item.resource_type, item.resource_id

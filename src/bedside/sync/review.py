@@ -17,7 +17,9 @@ merged) or ``rejected`` with a plain reason (kept server: nothing was written, t
 the version kept) (:meth:`ReviewItem.outcome_message`).
 
 Who sees what (:func:`may_see`): the role an item is routed to, for patients its policy view
-reaches now, sees the whole item; the governance roles (``[governance] review_roles``) see
+reaches now, sees the whole item; so does the item's author (the token names the device
+that made the change, :func:`is_author`), who may withdraw it but not otherwise settle it when
+it is routed to another role's queue; the governance roles (``[governance] review_roles``) see
 every item without its clinical values; the operator (CLI, operator token) sees everything.
 """
 
@@ -42,6 +44,7 @@ __all__ = [
     "RESOLVED",
     "ReviewItem",
     "get",
+    "is_author",
     "is_operator",
     "listing",
     "listing_page",
@@ -376,9 +379,18 @@ def may_see(caller: Caller, view: AccessView, item: ReviewItem, governance: froz
         return "all"
     if caller.role == item.route_role and _reaches(view, item.patient):
         return "all"
+    if is_author(caller, item) and _reaches(view, item.patient):
+        return "all"  # the clinician whose change it is sees what the server has
     if caller.role in governance:
         return "summary"
     return ""
+
+
+def is_author(caller: Caller, item: ReviewItem) -> bool:
+    """Whether the caller's token names the device that made the item's change (a device is
+    enrolled for one user): its author may read the item and withdraw the change, whatever
+    queue it is routed to; settling it otherwise stays with that queue."""
+    return caller.device is not None and caller.device == item.device
 
 
 def _reaches(view: AccessView, patient: str | None) -> bool:

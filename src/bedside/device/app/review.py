@@ -36,6 +36,15 @@ def _seq(request: Request) -> int:
     return int(text)
 
 
+#: What a record type is called in the item's heading, where its FHIR name is not a word.
+_KINDS: Final = {
+    "DocumentReference": "Document",
+    "Composition": "Document",
+    "MedicationRequest": "Medicine order",
+    "MedicationAdministration": "Medicine given",
+}
+
+
 def routes(pages: Pages) -> list[Route]:
     node = pages.node
 
@@ -50,6 +59,7 @@ def routes(pages: Pages) -> list[Route]:
             status=status,
             title="Needs review" if item.state == "needs-review" else "Rejected",
             item=item,
+            kind=_KINDS.get(item.type, item.type),
             who=names.get(item.patient or "", "a patient no longer on this device"),
             errors=errors or [],
         )
