@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from bedside.policy.rules import PolicyError, PolicyRules, parse
+from bedside.errors import PolicyError
+from bedside.policy.rules import PolicyRules, parse
 from bedside.sync.conflicts import CURRENT, differing, merge, settle, task_status
 from bedside.sync.results import Result
 

@@ -32,7 +32,7 @@ from bedside.auth.keys import KeyRing
 from bedside.auth.scopes import ScopeSet
 from bedside.auth.tokens import verify
 from bedside.auth.users import SignInFailed, User, Users
-from bedside.errors import OAuthError
+from bedside.errors import BedsideError, OAuthError
 from bedside.policy.decide import Policy
 from bedside.store.base import Store
 
@@ -98,7 +98,7 @@ class AuthorizationRequest:
         return f"{self.redirect_uri}{sep}{urlencode({**params, 'state': self.state})}"
 
 
-class RedirectError(Exception):
+class RedirectError(BedsideError):
     """An authorization error to send back to the client's redirect URI (RFC 6749 §4.1.2.1)."""
 
     def __init__(self, url: str) -> None:

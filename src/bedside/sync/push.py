@@ -14,8 +14,8 @@ from typing import Any, Final
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from bedside.errors import InvalidRequest
-from bedside.sync.event import Event, EventError, SignatureError, parse_time, verify
+from bedside.errors import EventError, InvalidRequest, SignatureError
+from bedside.sync.event import Event, parse_time, verify
 from bedside.sync.results import Settled, rejected
 
 __all__ = [
