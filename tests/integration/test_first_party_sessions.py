@@ -30,6 +30,7 @@ from bedside.auth.keys import KeyRing
 from bedside.auth.server import AuthConfig, AuthServer
 from bedside.errors import CsrfRefused
 from bedside.store import Store, open_store
+from bedside.web.errors import handlers
 from bedside.web.first_party import AppSpec, FirstPartyApp
 from bedside.web.oauth import OAuthRoutes
 from tests.conftest import free_port
@@ -133,7 +134,10 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
     recorder = Recorder()
     auth.auditor = recorder
     demo = FirstPartyApp(SPEC, auth, store)
-    app = Starlette(routes=[*OAuthRoutes(auth).routes(), *demo.routes(), *_demo_routes(demo)])
+    app = Starlette(
+        routes=[*OAuthRoutes(auth).routes(), *demo.routes(), *_demo_routes(demo)],
+        exception_handlers=dict(handlers()),
+    )
     for name, role, fhir_user in (
         ("nurse1", "nurse", "Practitioner/n1"),
         ("pat1", "patient", "Patient/p1"),

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,7 +21,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bedside.audit.entry import Auditor, NullAuditor
 from bedside.auth.server import AuthServer
 from bedside.consent.changes import sweep
-from bedside.errors import FhirError
 from bedside.fleet import registry as devices
 from bedside.fleet.client import ensure_device_client
 from bedside.fleet.escrow import EscrowSeal
@@ -47,13 +47,15 @@ from bedside.web.bulk_http import BulkEndpoints
 from bedside.web.consent_api import ConsentApi
 from bedside.web.console_pages import ConsolePages
 from bedside.web.device_api import DeviceApi
-from bedside.web.fhir_http import FhirEndpoint, error_response, json_response, negotiate
+from bedside.web.errors import ErrorBoundary, handlers
+from bedside.web.fhir_http import FhirEndpoint, negotiate
 from bedside.web.glass_api import GlassApi
 from bedside.web.health_links_api import HealthLinksApi
 from bedside.web.metrics_api import MetricsApi
 from bedside.web.oauth import OAuthRoutes
 from bedside.web.policy_api import PolicyApi
 from bedside.web.portal import Portal
+from bedside.web.responses import fhir_json
 from bedside.web.subscriptions_ws import PATH as SUBSCRIPTION_WS
 from bedside.web.subscriptions_ws import SubscriptionSockets
 from bedside.web.sync_api import SyncApi
@@ -193,11 +195,8 @@ def create_app(
     )
 
     async def metadata(request: Request) -> Response:
-        try:
-            negotiate(request)
-        except FhirError as exc:
-            return error_response(exc)
-        return json_response(200, capability)
+        negotiate(request)
+        return fhir_json(200, capability)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -253,7 +252,12 @@ def create_app(
             if close is not None:
                 await run_in_threadpool(close)
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=dict(handlers()),
+        middleware=[Middleware(ErrorBoundary)],
+    )
     return AccessLog(SelectiveCORS(BodyLimit(app, body_limits or BodyLimits())), metrics)
 
 

@@ -22,12 +22,10 @@ answer carries ``Cache-Control: no-store``; the bytes are served under a sandbox
 from __future__ import annotations
 
 import base64
-import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -45,14 +43,14 @@ from bedside.rest.types import FhirRequest
 from bedside.store.base import Store
 from bedside.sync import attachments
 from bedside.sync.push import PROTOCOLS, unsupported_protocol
+from bedside.web import responses
 from bedside.web.device_auth import DeviceAuth
-from bedside.web.fhir_http import bearer_token, error_response
+from bedside.web.fhir_http import bearer_token
 
 __all__ = ["AttachmentsApi"]
 
-_NO_STORE: Final = {"Cache-Control": "no-store"}
 _RAW: Final = {
-    **_NO_STORE,
+    **responses.NO_STORE,
     "Content-Security-Policy": "default-src 'none'; sandbox",
     "X-Content-Type-Options": "nosniff",
     "Content-Disposition": "inline",
@@ -63,9 +61,6 @@ _NOT_YET: Final = (
     "The record this attachment belongs to has not been accepted from this device yet; "
     "send the record first."
 )
-
-
-log = logging.getLogger("bedside.web")
 
 
 class _TooLarge(FhirError):
@@ -102,22 +97,20 @@ class AttachmentsApi:
         aid = request.path_params["aid"]
         params = request.query_params
         network = request.client.host if request.client else None
-        try:  # authenticate, and refuse an oversized body, before reading it
-            caller = await run_in_threadpool(self.devices.caller, bearer_token(request))
-            if params.get("protocol") not in {str(v) for v in PROTOCOLS}:
-                raise unsupported_protocol()
-            document = params.get("document") or ""
-            if not attachments.ATTACHMENT_ID.match(aid) or not _DOC_ID.match(document):
-                raise InvalidRequest("Name the attachment and the DocumentReference it is for.")
-            length = request.headers.get("content-length", "")
-            if length.isdigit() and int(length) > attachments.MAX_BYTES:
-                raise _too_large()
-            data = await request.body()
-            if len(data) > attachments.MAX_BYTES:
-                raise _too_large()
-        except FhirError as exc:
-            return _error(exc)
-        return await self._serve(lambda: self._keep(caller, aid, document, data, network))
+        # authenticate, and refuse an oversized body, before reading it
+        caller = await run_in_threadpool(self.devices.caller, bearer_token(request))
+        if params.get("protocol") not in {str(v) for v in PROTOCOLS}:
+            raise unsupported_protocol()
+        document = params.get("document") or ""
+        if not attachments.ATTACHMENT_ID.match(aid) or not _DOC_ID.match(document):
+            raise InvalidRequest("Name the attachment and the DocumentReference it is for.")
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > attachments.MAX_BYTES:
+            raise _too_large()
+        data = await request.body()
+        if len(data) > attachments.MAX_BYTES:
+            raise _too_large()
+        return await run_in_threadpool(self._keep, caller, aid, document, data, network)
 
     def _keep(
         self, caller: Caller, aid: str, document: str, data: bytes, network: str | None
@@ -176,7 +169,7 @@ class AttachmentsApi:
             "sha256": expected.sha256,
             "state": "stored",
         }
-        return _json(201 if new else 200, body)
+        return responses.json(201 if new else 200, body)
 
     # --- read ------------------------------------------------------------------------------
 
@@ -189,12 +182,9 @@ class AttachmentsApi:
         if kept is None:
             return await self.fallback(request)
         network = request.client.host if request.client else None
-        try:
-            caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
-        except FhirError as exc:
-            return _error(exc)
+        caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
         wants_fhir = "json" in request.headers.get("accept", "")
-        return await self._serve(lambda: self._bytes(caller, kept, network, wants_fhir))
+        return await run_in_threadpool(self._bytes, caller, kept, network, wants_fhir)
 
     def _bytes(
         self, caller: Caller, kept: attachments.Stored, network: str | None, wants_fhir: bool
@@ -220,7 +210,7 @@ class AttachmentsApi:
             "securityContext": {"reference": f"DocumentReference/{kept.document_id}"},
             "data": base64.b64encode(data).decode("ascii"),
         }
-        return _json(200, binary, "application/fhir+json")
+        return responses.json(200, binary, media="application/fhir+json")
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -238,26 +228,7 @@ class AttachmentsApi:
             raise Forbidden(refused)
         return found
 
-    async def _serve(self, work: Callable[[], Response]) -> Response:
-        try:
-            return await run_in_threadpool(work)
-        except FhirError as exc:
-            return _error(exc)
-        except Exception as exc:  # never a stack trace or PHI to the client
-            log.error("unhandled error", extra={"error_type": type(exc).__name__})
-            return _error(FhirError("The server could not complete the request."))
-
 
 def _too_large() -> FhirError:
     most = attachments.MAX_BYTES // (1024 * 1024)
     return _TooLarge(f"An attachment may have at most {most} MB; this one was not kept.")
-
-
-def _json(status: int, body: Any, media: str = "application/json") -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=media, headers=_NO_STORE)
-
-
-def _error(exc: FhirError) -> Response:
-    resp = error_response(exc)
-    resp.headers.update(_NO_STORE)
-    return resp

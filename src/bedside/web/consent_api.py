@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeGuard
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,13 +23,14 @@ from starlette.routing import Route
 from bedside.auth.caller import Caller
 from bedside.consent.evaluate import read_provision
 from bedside.consent.wording import describe
-from bedside.errors import FhirError, Forbidden
+from bedside.errors import Forbidden
 from bedside.fhir.search.query import MAX_COUNT, parse_search
 from bedside.policy.decide import Policy
 from bedside.rest.access import Access
 from bedside.rest.interactions import load
 from bedside.store.base import Session, Store, StoredVersion
-from bedside.web.fhir_http import bearer_token, error_response
+from bedside.web import responses
+from bedside.web.fhir_http import bearer_token
 
 _NAMED_BY_NAME: Final = ("Organization", "CareTeam")
 _HUMANS: Final = ("Practitioner", "RelatedPerson", "Patient")
@@ -56,16 +56,8 @@ class ConsentApi:
         return [Route("/patient/consents", self.list_consents, methods=["GET"])]
 
     async def list_consents(self, request: Request) -> Response:
-        try:
-            token = bearer_token(request)
-            body = await run_in_threadpool(self._list, token)
-        except FhirError as exc:
-            return error_response(exc)
-        return Response(
-            orjson.dumps(body),
-            media_type="application/json",
-            headers={"Cache-Control": "no-store"},
-        )
+        token = bearer_token(request)
+        return responses.json(200, await run_in_threadpool(self._list, token))
 
     def _list(self, token: str) -> dict[str, Any]:
         caller = self.authenticate(token)

@@ -26,9 +26,8 @@ DeviceAuth`, as for sync.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -60,20 +59,11 @@ from bedside.fleet.escrow import EscrowSeal, encode_key
 from bedside.policy.breakglass import instant
 from bedside.policy.decide import Policy
 from bedside.store.base import Session, Store
+from bedside.web import responses
 from bedside.web.device_auth import DeviceAuth, refuse_inactive
-from bedside.web.fhir_http import bearer_token, error_response
+from bedside.web.fhir_http import bearer_token
 
 T = TypeVar("T")
-_NO_STORE: Final = {"Cache-Control": "no-store"}
-
-
-def _json(status: int, body: Any) -> Response:
-    return Response(
-        orjson.dumps(body) if body is not None else b"",
-        status_code=status,
-        media_type="application/json" if body is not None else None,
-        headers=_NO_STORE,
-    )
 
 
 class DeviceApi:
@@ -102,13 +92,10 @@ class DeviceApi:
         self, request: Request, work: Callable[[Caller], Response], *, lenient: bool = False
     ) -> Response:
         """Authenticate (401 before anything else), then run ``work`` off the event loop."""
-        try:
-            token = bearer_token(request)
-            authenticate = self.devices.caller if lenient else self.auth.caller
-            caller = await run_in_threadpool(authenticate, token)
-            return await run_in_threadpool(work, caller)
-        except FhirError as exc:
-            return error_response(exc)
+        token = bearer_token(request)
+        authenticate = self.devices.caller if lenient else self.auth.caller
+        caller = await run_in_threadpool(authenticate, token)
+        return await run_in_threadpool(work, caller)
 
     def _audited(
         self,
@@ -174,11 +161,9 @@ class DeviceApi:
     # --- the device's own routes ---------------------------------------------------------------
 
     async def register(self, request: Request) -> Response:
-        try:  # authenticate before reading the body
-            caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
-            raw = await request.body()
-        except FhirError as exc:
-            return error_response(exc)
+        # authenticate before reading the body
+        caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
+        raw = await request.body()
 
         def work(caller: Caller) -> Response:
             unreadable: InvalidRequest | None = None
@@ -208,7 +193,7 @@ class DeviceApi:
 
             event = ("device-register", "C")
             device, created = self._audited(caller, request, event, named, enrol)
-            return _json(
+            return responses.json(
                 201 if created else 200,
                 {
                     "device_id": device.device_id,
@@ -217,10 +202,7 @@ class DeviceApi:
                 },
             )
 
-        try:
-            return await run_in_threadpool(work, caller)
-        except FhirError as exc:
-            return error_response(exc)
+        return await run_in_threadpool(work, caller)
 
     async def status(self, request: Request) -> Response:
         named = request.query_params.get("device_id")
@@ -244,7 +226,7 @@ class DeviceApi:
                     return None, f"device told it was {PAST[device.status]}"
 
                 self._audited(caller, request, event, device.device_id, noted)
-            return _json(200, {"device_id": device.device_id, "status": device.status})
+            return responses.json(200, {"device_id": device.device_id, "status": device.status})
 
         return await self._run(request, work, lenient=True)
 
@@ -277,7 +259,7 @@ class DeviceApi:
 
             event = ("device-unlock-key", "E")
             key = self._audited(caller, request, event, device_id, release)
-            return _json(200, {"escrow_key": encode_key(key)})
+            return responses.json(200, {"escrow_key": encode_key(key)})
 
         return await self._run(request, work, lenient=True)
 
@@ -291,7 +273,7 @@ class DeviceApi:
                 return registry.pins(db, device_id), "pins listed"
 
             pins = self._audited(caller, request, ("device-pins", "R"), device_id, read)
-            return _json(200, {"pins": pins})
+            return responses.json(200, {"pins": pins})
 
         return await self._run(request, work)
 
@@ -318,7 +300,7 @@ class DeviceApi:
 
             event = ("device-pin", "C") if adding else ("device-unpin", "D")
             self._audited(caller, request, event, device_id, change, patient=pid)
-            return _json(204, None)
+            return responses.empty()
 
         return await self._run(request, work)
 
@@ -335,7 +317,7 @@ class DeviceApi:
                 return found, "devices listed"
 
             devices = self._audited(caller, request, ("device-list", "R"), None, read)
-            return _json(200, {"devices": devices})
+            return responses.json(200, {"devices": devices})
 
         return await self._run(request, work)
 
@@ -363,6 +345,6 @@ class DeviceApi:
                 return device, f"device {words}" if changed else f"device was already {words}"
 
             device = self._audited(caller, request, (subtype, "U"), named, apply)
-            return _json(200, device.summary())
+            return responses.json(200, device.summary())
 
         return await self._run(request, work)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,18 +23,8 @@ from bedside.auth.users import User
 from bedside.errors import FhirError, Forbidden, InvalidRequest, NotFound
 from bedside.fhir import json_body
 from bedside.rest import FhirRequest, Repository
-from bedside.web.fhir_http import bearer_token, error_response
-
-_JSON = "application/json"
-
-
-def _json(status: int, body: Any) -> Response:
-    return Response(
-        orjson.dumps(body) if body is not None else b"",
-        status_code=status,
-        media_type=_JSON,
-        headers={"Cache-Control": "no-store"},
-    )
+from bedside.web import responses
+from bedside.web.fhir_http import bearer_token
 
 
 class AccountApi:
@@ -53,12 +42,9 @@ class AccountApi:
         return self.server.caller(bearer_token(request))
 
     async def _run(self, request: Request, work: Any) -> Response:
-        try:
-            caller = await run_in_threadpool(self._caller, request)
-            status, body = await run_in_threadpool(work, caller)
-        except FhirError as exc:
-            return error_response(exc)
-        return _json(status, body)
+        caller = await run_in_threadpool(self._caller, request)
+        status, body = await run_in_threadpool(work, caller)
+        return responses.json(status, body)
 
     async def list_grants(self, request: Request) -> Response:
         def work(caller: Caller) -> tuple[int, Any]:
@@ -104,10 +90,7 @@ class AccountApi:
         return await self._run(request, work)
 
     async def launch(self, request: Request) -> Response:
-        try:
-            raw = await request.body()
-        except FhirError as exc:  # e.g. past the body limit (web/body_limit.py answers it)
-            return error_response(exc)
+        raw = await request.body()  # past the body limit: web/body_limit.py answers
 
         def work(caller: Caller) -> tuple[int, Any]:
             if caller.role not in (None, "doctor", "nurse"):

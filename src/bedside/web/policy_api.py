@@ -5,8 +5,8 @@
 ``/governance/break-glass`` is the review queue for ``[governance] review_roles`` and
 ``/governance/break-glass/stats`` the counts for ``monitor_roles``. The work lives in
 :mod:`bedside.policy.snapshot` and :mod:`bedside.policy.breakglass`; this module only
-authenticates, checks the role, parses the request and maps results and
-:class:`~bedside.errors.FhirError` to HTTP (OperationOutcome). Every body may hold PHI (a queue
+authenticates, checks the role, parses the request and turns results into HTTP (errors
+become OperationOutcomes at :mod:`bedside.web.errors`). Every body may hold PHI (a queue
 item names a patient and a reason), so none is cached.
 """
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,21 +23,14 @@ from starlette.routing import Route
 from bedside.audit.entry import SUCCESS, AuditEntry
 from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
-from bedside.errors import FhirError, Forbidden, InvalidRequest
+from bedside.errors import Forbidden, InvalidRequest
 from bedside.fhir import json_body
 from bedside.policy import breakglass
 from bedside.policy.decide import Policy
 from bedside.policy.snapshot import sign_snapshot, snapshot
 from bedside.store.base import Records, Store
-from bedside.web.fhir_http import bearer_token, error_response
-
-_NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _json(status: int, body: Any) -> Response:
-    return Response(
-        orjson.dumps(body), status_code=status, media_type="application/json", headers=_NO_STORE
-    )
+from bedside.web import responses
+from bedside.web.fhir_http import bearer_token
 
 
 class PolicyApi:
@@ -65,11 +57,8 @@ class PolicyApi:
 
     async def _run(self, request: Request, work: Callable[[Caller], Response]) -> Response:
         """Authenticate (401 before anything else), then run ``work`` off the event loop."""
-        try:
-            caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
-            return await run_in_threadpool(work, caller)
-        except FhirError as exc:
-            return error_response(exc)
+        caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
+        return await run_in_threadpool(work, caller)
 
     def _require(self, caller: Caller, roles: frozenset[str], what: str) -> None:
         if caller.role is None or caller.role not in roles:
@@ -94,8 +83,8 @@ class PolicyApi:
             )
             jws = sign_snapshot(claims, self.auth.keyring.current())
             if as_json:
-                return _json(200, {"snapshot": jws, "claims": claims})
-            return Response(jws, media_type="application/jose", headers=_NO_STORE)
+                return responses.json(200, {"snapshot": jws, "claims": claims})
+            return Response(jws, media_type="application/jose", headers=responses.NO_STORE)
 
         return await self._run(request, work)
 
@@ -109,7 +98,7 @@ class PolicyApi:
             self._require(caller, self.policy.rules.review_roles, "review break-glass access")
             with self.store.records() as db:
                 items = breakglass.review_queue(db, status=status, limit=_whole(limit, "limit"))
-            return _json(200, {"status": status, "items": items})
+            return responses.json(200, {"status": status, "items": items})
 
         return await self._run(request, work)
 
@@ -154,15 +143,13 @@ class PolicyApi:
                         )
                     ],
                 )
-            return _json(200, item)
+            return responses.json(200, item)
 
-        try:  # authenticate and check the role before reading the body
-            caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
-            self._require(caller, self.policy.rules.review_roles, "review break-glass access")
-            sent = await body()
-            return await run_in_threadpool(work, caller, sent)
-        except FhirError as exc:
-            return error_response(exc)
+        # authenticate and check the role before reading the body
+        caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
+        self._require(caller, self.policy.rules.review_roles, "review break-glass access")
+        sent = await body()
+        return await run_in_threadpool(work, caller, sent)
 
     async def stats(self, request: Request) -> Response:
         hours = request.query_params.get("hours", "24")
@@ -171,7 +158,7 @@ class PolicyApi:
             self._require(caller, self.policy.rules.monitor_roles, "read break-glass statistics")
             with self.store.records() as db:
                 counts = breakglass.stats(db, now=self.policy.clock(), hours=_whole(hours, "hours"))
-            return _json(200, counts)
+            return responses.json(200, counts)
 
         return await self._run(request, work)
 

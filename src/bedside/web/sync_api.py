@@ -7,7 +7,7 @@
     GET  /review/{id}               one item
     POST /review/{id}/resolve       keep device | server | merged (server writes nothing)
 
-This module authenticates, parses and maps errors to HTTP; the work is
+This module authenticates and parses (errors become HTTP at :mod:`bedside.web.errors`); the work is
 :class:`bedside.sync.ingest.Ingest` and :mod:`bedside.sync.resolution`. Push checks, in order:
 a bearer token (401), a token naming a device of its user (403), the device's status (revoked
 403 with the device API's status issue; a device flagged for wipe may still push, to drain
@@ -19,7 +19,6 @@ request here.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -47,25 +46,14 @@ from bedside.sync.authorship import changed_by
 from bedside.sync.ingest import Ingest
 from bedside.sync.push import parse_push
 from bedside.sync.resolution import parse_resolution, resolve
+from bedside.web import responses
 from bedside.web.device_auth import DeviceAuth
-from bedside.web.fhir_http import bearer_token, error_response
+from bedside.web.fhir_http import bearer_token
 
 __all__ = ["SyncApi"]
 
-_NO_STORE: Final = {"Cache-Control": "no-store"}
 _STATES: Final = {"open": review.OPEN, "resolved": review.RESOLVED, "all": None}
 _MAX_PAGE: Final = 1000
-log = logging.getLogger("bedside.web")
-
-
-def _json(status: int, body: bytes) -> Response:
-    return Response(body, status_code=status, media_type="application/json", headers=_NO_STORE)
-
-
-def _error(exc: FhirError) -> Response:
-    resp = error_response(exc)
-    resp.headers.update(_NO_STORE)
-    return resp
 
 
 class SyncApi:
@@ -102,7 +90,7 @@ class SyncApi:
             raw = await request.body()
         except FhirError as exc:
             self._count_push(None, exc.status)
-            return _error(exc)
+            raise
 
         def work() -> Response:
             started = time.perf_counter()
@@ -120,9 +108,9 @@ class SyncApi:
             self._count_push(ingest.tally)
             elapsed = round((time.perf_counter() - started) * 1000)
             daily.keep(self.store, "push-ms", elapsed, self.policy.clock())
-            return _json(200, answer)
+            return responses.json(200, orjson.Fragment(answer))
 
-        return await self._serve(work)
+        return await run_in_threadpool(work)
 
     def _count_push(self, tally: Counter[tuple[str, str]] | None, status: int = 200) -> None:
         if self.metrics is not None:
@@ -174,7 +162,7 @@ class SyncApi:
             )
             self.auditor.submit(trail.entries)
             listed = {"role": role, "state": state, "items": shown, "next": after}
-            return _json(200, orjson.dumps(listed))
+            return responses.json(200, listed)
 
         return await self._as_user(request, work)
 
@@ -210,18 +198,15 @@ class SyncApi:
             )
             self.auditor.submit(trail.entries)
             shown = {**item.detail(), "server_changed_by": by} if full else item.summary()
-            return _json(200, orjson.dumps(shown))
+            return responses.json(200, shown)
 
         return await self._as_user(request, work)
 
     async def resolve_item(self, request: Request) -> Response:
         item_id = request.path_params["item_id"]
         network = request.client.host if request.client else None
-        try:
-            caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
-            raw = await request.body()
-        except FhirError as exc:
-            return _error(exc)
+        caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
+        raw = await request.body()
 
         def work() -> Response:
             repo = Repository(
@@ -241,27 +226,15 @@ class SyncApi:
                 repo.discard()
                 self._refused(caller, network, "review-resolve", exc, "review resolution refused")
                 raise
-            return _json(200, orjson.dumps(item.detail()))
+            return responses.json(200, item.detail())
 
-        return await self._serve(work)
+        return await run_in_threadpool(work)
 
     # --- plumbing ------------------------------------------------------------------------------
 
     async def _as_user(self, request: Request, work: Callable[[Caller], Response]) -> Response:
-        try:
-            caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
-        except FhirError as exc:
-            return _error(exc)
-        return await self._serve(lambda: work(caller))
-
-    async def _serve(self, work: Callable[[], Response]) -> Response:
-        try:
-            return await run_in_threadpool(work)
-        except FhirError as exc:
-            return _error(exc)
-        except Exception as exc:  # never a stack trace or PHI to the client
-            log.error("unhandled error", extra={"error_type": type(exc).__name__})
-            return _error(FhirError("The server could not complete the request."))
+        caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
+        return await run_in_threadpool(work, caller)
 
     def _refused(
         self, caller: Caller, network: str | None, subtype: str, exc: FhirError, words: str

@@ -8,8 +8,6 @@ device has nothing to confess, a revoked one 403). The first report is kept
 
 from __future__ import annotations
 
-from typing import Final
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,18 +15,17 @@ from starlette.routing import Route
 
 from bedside.audit.entry import SUCCESS
 from bedside.auth.server import AuthServer
-from bedside.errors import Conflict, FhirError
+from bedside.errors import Conflict
 from bedside.fhir import json_body
 from bedside.fleet import registry, wipes
 from bedside.fleet.audit import device_entry
 from bedside.policy.decide import Policy
 from bedside.store.base import Store
+from bedside.web import responses
 from bedside.web.device_auth import DeviceAuth
-from bedside.web.fhir_http import bearer_token, error_response
+from bedside.web.fhir_http import bearer_token
 
 __all__ = ["WipeApi"]
-
-_NO_STORE: Final = {"Cache-Control": "no-store"}
 
 
 class WipeApi:
@@ -43,11 +40,8 @@ class WipeApi:
 
     async def report(self, request: Request) -> Response:
         network = request.client.host if request.client else None
-        try:
-            caller = await run_in_threadpool(self.devices.caller, bearer_token(request))
-            raw = await request.body()
-        except FhirError as exc:
-            return _error(exc)
+        caller = await run_in_threadpool(self.devices.caller, bearer_token(request))
+        raw = await request.body()
 
         def work() -> Response:
             device = self.devices.draining_device(caller)
@@ -70,15 +64,6 @@ class WipeApi:
                         network=network,
                     )
                     self.auth.auditor.append(db, [entry])
-            return Response(status_code=204, headers=_NO_STORE)
+            return responses.empty()
 
-        try:
-            return await run_in_threadpool(work)
-        except FhirError as exc:
-            return _error(exc)
-
-
-def _error(exc: FhirError) -> Response:
-    resp = error_response(exc)
-    resp.headers.update(_NO_STORE)
-    return resp
+        return await run_in_threadpool(work)
