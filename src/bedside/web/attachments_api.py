@@ -176,11 +176,11 @@ class AttachmentsApi:
     async def read(self, request: Request) -> Response:
         aid = request.path_params["aid"]
         if not attachments.ATTACHMENT_ID.match(aid):
-            return await self.fallback(request)
+            return await self._fallback(request, aid)
         with self.store.read() as session:
             kept = attachments.find(session.records(), aid)
         if kept is None:
-            return await self.fallback(request)
+            return await self._fallback(request, aid)
         network = request.client.host if request.client else None
         caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
         wants_fhir = "json" in request.headers.get("accept", "")
@@ -213,6 +213,11 @@ class AttachmentsApi:
         return responses.json(200, binary, media="application/fhir+json")
 
     # --- plumbing --------------------------------------------------------------------------
+
+    async def _fallback(self, request: Request, aid: str) -> Response:
+        """The FHIR API's answer for ``Binary/{aid}``, as if its own route had matched."""
+        request.scope["path_params"] = {"path": f"Binary/{aid}"}
+        return await self.fallback(request)
 
     def _document(self, caller: Caller, doc: str, network: str | None, refused: str) -> Any:
         """The DocumentReference as ``caller`` may read it now (policy and audit of the
