@@ -36,6 +36,7 @@ from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
 from bedside.errors import Conflict, FhirError, Forbidden, InvalidRequest, Unprocessable
 from bedside.fhir.compartment import patients_of
+from bedside.fleet.device_auth import DeviceAuth
 from bedside.policy.decide import Policy
 from bedside.rest.repository import Repository
 from bedside.rest.trail import Trail
@@ -44,7 +45,6 @@ from bedside.store.base import Store
 from bedside.sync import attachments
 from bedside.sync.push import PROTOCOLS, unsupported_protocol
 from bedside.web import responses
-from bedside.web.device_auth import DeviceAuth
 from bedside.web.fhir_http import bearer_token
 
 __all__ = ["AttachmentsApi"]

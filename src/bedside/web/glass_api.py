@@ -22,12 +22,12 @@ from bedside.audit.entry import AuditEntry
 from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
 from bedside.fhir import json_body
+from bedside.fleet.device_auth import DeviceAuth
 from bedside.policy import breakglass_offline as offline
 from bedside.policy.decide import Policy
 from bedside.rest.trail import Trail
 from bedside.store.base import Store
 from bedside.web import responses
-from bedside.web.device_auth import DeviceAuth
 from bedside.web.fhir_http import bearer_token
 
 __all__ = ["GlassApi"]

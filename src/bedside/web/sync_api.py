@@ -33,6 +33,7 @@ from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
 from bedside.errors import FhirError
 from bedside.fhir import json_body
+from bedside.fleet.device_auth import DeviceAuth
 from bedside.metrics import daily
 from bedside.metrics.registry import Metrics
 from bedside.policy.decide import Policy
@@ -42,7 +43,6 @@ from bedside.sync.ingest import Ingest
 from bedside.sync.push import parse_push
 from bedside.sync.review_service import ReviewQueue
 from bedside.web import responses
-from bedside.web.device_auth import DeviceAuth
 from bedside.web.fhir_http import bearer_token
 
 __all__ = ["SyncApi"]

@@ -4,7 +4,7 @@ This module authenticates, checks the protocol version and the device, audits, a
 results into HTTP (errors become HTTP at :mod:`bedside.web.errors`); the work is
 :class:`bedside.sync.pull.Puller`. The order of checks: a bearer token (401), then a token
 naming a device of its user (403), then the device's status (revoked 403, flagged for wipe
-410, each with the device API's status issue; :class:`~bedside.web.device_auth.DeviceAuth`,
+410, each with the device API's status issue; :class:`~bedside.fleet.device_auth.DeviceAuth`,
 as for push), then ``protocol`` (400 saying which versions the server speaks), then ``limit``
 and ``since`` (400).
 
@@ -29,6 +29,7 @@ from starlette.routing import Route
 from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE
 from bedside.auth.server import AuthServer
 from bedside.errors import FhirError, InvalidRequest
+from bedside.fleet.device_auth import DeviceAuth
 from bedside.metrics import daily
 from bedside.numerals import is_number
 from bedside.policy.decide import Policy
@@ -36,7 +37,6 @@ from bedside.rest.trail import Trail
 from bedside.store.base import Store
 from bedside.sync.pull import MAX_LIMIT, PROTOCOL, Puller, PullPage
 from bedside.web import responses
-from bedside.web.device_auth import DeviceAuth
 from bedside.web.fhir_http import bearer_token
 
 __all__ = ["SyncPullApi"]

@@ -20,12 +20,12 @@ from bedside.errors import FhirError
 from bedside.fhir import json_body
 from bedside.fleet import registry, telemetry
 from bedside.fleet.audit import device_entry
+from bedside.fleet.device_auth import DeviceAuth
 from bedside.metrics import daily
 from bedside.policy.decide import Policy
 from bedside.store.base import Store
 from bedside.sync.posture_check import device_step
 from bedside.web import responses
-from bedside.web.device_auth import DeviceAuth
 from bedside.web.fhir_http import bearer_token
 
 __all__ = ["TelemetryApi"]

@@ -19,10 +19,10 @@ from bedside.errors import Conflict
 from bedside.fhir import json_body
 from bedside.fleet import registry, wipes
 from bedside.fleet.audit import device_entry
+from bedside.fleet.device_auth import DeviceAuth
 from bedside.policy.decide import Policy
 from bedside.store.base import Store
 from bedside.web import responses
-from bedside.web.device_auth import DeviceAuth
 from bedside.web.fhir_http import bearer_token
 
 __all__ = ["WipeApi"]
