@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bedside.audit.entry import Auditor, NullAuditor
+from bedside.audit.entry import Auditor
 from bedside.auth.server import AuthServer
 from bedside.consent.changes import sweep
 from bedside.fleet import registry as devices
@@ -26,7 +26,6 @@ from bedside.fleet.client import ensure_device_client
 from bedside.fleet.escrow import EscrowSeal
 from bedside.healthlinks.service import HealthLinks
 from bedside.metrics.access import ScrapeToken
-from bedside.metrics.audited import MeteredAuditor
 from bedside.metrics.registry import Metrics
 from bedside.metrics.state import DatabaseState
 from bedside.metrics.upstream import UpstreamState
@@ -129,8 +128,9 @@ def create_app(
     store: Store,
     auth: AuthServer,
     *,
-    policy: Policy | None = None,
-    auditor: Auditor | None = None,
+    policy: Policy,
+    auditor: Auditor,
+    metrics: Metrics,
     sweep_every: float = 15.0,
     seal: EscrowSeal | None = None,
     body_limits: BodyLimits | None = None,
@@ -139,8 +139,9 @@ def create_app(
 ) -> ASGIApp:
     """The server: FHIR API, SMART authorization, policy, governance and device APIs.
 
-    ``policy`` (default rules, system clock) decides access; ``auditor`` makes the audit trail
-    (``NullAuditor`` only for benchmarks and tests of other layers). A background task notes
+    ``policy`` decides access; ``auditor`` makes the audit trail (the one ``auth`` was built
+    with, already counted by ``metrics``: :func:`bedside.web.asgi.build` makes all three).
+    ``metrics`` are served on ``GET /metrics`` to the scrape token's holder. A background task notes
     consent and break-glass expiries in the change feed every ``sweep_every`` seconds.
     ``seal`` protects devices' escrow keys (default: the key in the data dir's ``keys/``); the
     device app's built-in OAuth client is registered here if it is missing. ``body_limits``
@@ -149,14 +150,9 @@ def create_app(
     ``upstream`` (the sources of ``upstream.toml``) names the source of each value on the
     portal, and puts the feeds on ``/metrics`` and the console's Upstream page.
     """
-    policy = policy or Policy()
-    metrics = Metrics()  # docs/operations.md; GET /metrics for the scrape token's holder
     metrics.add_collector(DatabaseState(store, policy.rules, policy.clock))
     if upstream is not None:
         metrics.add_collector(UpstreamState(store, upstream, policy.clock))
-    auditor = MeteredAuditor(auditor or NullAuditor(), metrics)
-    auth.auditor = auditor
-    auth.policy = policy
     fhir_base = auth.config.fhir_base
     started = datetime.now(UTC).isoformat(timespec="seconds")
     oauth_uris = {
@@ -207,7 +203,7 @@ def create_app(
     routes = [
         Route("/healthz", health, methods=["GET"]),
         Route("/fhir/metadata", metadata, methods=["GET"]),
-        *OAuthRoutes(auth, metrics).routes(),
+        *OAuthRoutes(auth, policy, metrics).routes(),
         *ConsentApi(store, auth.caller, policy.clock, policy=policy).routes(),
         *PolicyApi(store, auth, policy, pins=devices.pins_of).routes(),
         *DeviceApi(store, auth, policy, seal).routes(),

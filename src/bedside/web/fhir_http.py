@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bedside.audit.entry import MINOR_FAILURE, AuditEntry, Auditor, NullAuditor
+from bedside.audit.entry import MINOR_FAILURE, AuditEntry, Auditor
 from bedside.auth import tokens
 from bedside.auth.caller import Caller
 from bedside.errors import (
@@ -95,8 +95,8 @@ class FhirEndpoint:
         authenticate: Callable[[str], Caller],
         fhir_base: str,
         *,
-        policy: Policy | None = None,
-        auditor: Auditor | None = None,
+        policy: Policy,
+        auditor: Auditor,
         exports: BulkExports | None = None,
         subscriptions: SubscriptionService | None = None,
     ) -> None:
@@ -105,8 +105,8 @@ class FhirEndpoint:
         self.subscriptions = subscriptions
         self.authenticate = authenticate  # bearer token -> Caller, or Unauthorized
         self.base = fhir_base
-        self.policy = policy or Policy()
-        self.auditor: Auditor = auditor or NullAuditor()
+        self.policy = policy
+        self.auditor = auditor
 
     async def __call__(self, request: Request) -> Response:
         negotiate(request)

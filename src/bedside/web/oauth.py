@@ -37,6 +37,7 @@ from bedside.auth.token_endpoint import TokenEndpoint
 from bedside.auth.users import SignInFailed, User
 from bedside.errors import OAuthError
 from bedside.metrics.registry import Metrics
+from bedside.policy.decide import Policy
 from bedside.web.oauth_api import AccountApi, patient_choices
 from bedside.web.responses import NO_CACHE, empty, oauth_json
 
@@ -88,11 +89,12 @@ def _collect(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 class OAuthRoutes:
-    def __init__(self, server: AuthServer, metrics: Metrics | None = None) -> None:
+    def __init__(self, server: AuthServer, policy: Policy, metrics: Metrics | None = None) -> None:
         self.server = server
+        self.policy = policy  # the server's access policy: the patient picker's search
         self.metrics = metrics
         self.tokens = TokenEndpoint(server)
-        self.account = AccountApi(server)
+        self.account = AccountApi(server, policy)
         self.secure_cookies = server.config.root.startswith("https://")
 
     def routes(self) -> list[Route]:
@@ -282,7 +284,9 @@ class OAuthRoutes:
     async def _choices(
         self, user: User, query: str, *, by_id: bool = False
     ) -> list[dict[str, str]]:
-        return await run_in_threadpool(patient_choices, self.server, user, query, by_id)
+        return await run_in_threadpool(
+            patient_choices, self.server, self.policy, user, query, by_id
+        )
 
     async def consent(self, request: Request) -> Response:
         step = await self._signed_in_step(request)

@@ -22,14 +22,16 @@ from bedside.auth.server import AuthServer
 from bedside.auth.users import User
 from bedside.errors import FhirError, Forbidden, InvalidRequest, NotFound
 from bedside.fhir import json_body
+from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, Repository
 from bedside.web import responses
 from bedside.web.fhir_http import bearer_token
 
 
 class AccountApi:
-    def __init__(self, server: AuthServer) -> None:
+    def __init__(self, server: AuthServer, policy: Policy) -> None:
         self.server = server
+        self.policy = policy  # the server's access policy, for the launch's FHIR reads
 
     def routes(self) -> list[Route]:
         return [
@@ -98,7 +100,7 @@ class AccountApi:
             body = json_body.loads(raw)
             if not isinstance(body, dict) or not isinstance(body.get("patient"), str):
                 raise InvalidRequest('A launch needs "patient" (a Patient id).')
-            repo = _repository(self.server, caller)
+            repo = _repository(self.server, self.policy, caller)
             repo.handle(FhirRequest("GET", f"Patient/{body['patient']}"))  # 404 if not visible
             context: dict[str, Any] = {"patient": body["patient"]}
             if isinstance(body.get("encounter"), str):
@@ -113,25 +115,21 @@ class AccountApi:
         return await self._run(request, work)
 
 
-def _repository(server: AuthServer, caller: Caller) -> Repository:
+def _repository(server: AuthServer, policy: Policy, caller: Caller) -> Repository:
     """The caller's FHIR repository under the server's policy, audited like the FHIR API."""
     return Repository(
-        server.store,
-        caller,
-        server.config.fhir_base,
-        policy=server.policy,
-        auditor=server.auditor,
+        server.store, caller, server.config.fhir_base, policy=policy, auditor=server.auditor
     )
 
 
 def patient_choices(
-    server: AuthServer, user: User, query: str, by_id: bool
+    server: AuthServer, policy: Policy, user: User, query: str, by_id: bool
 ) -> list[dict[str, str]]:
     """Patients the user may see, by name (or one by id), as {id, name, birth}."""
     caller = Caller(
         user.id, ScopeSet.parse("user/Patient.rs"), role=user.role, fhir_user=user.fhir_user
     )
-    repo = _repository(server, caller)
+    repo = _repository(server, policy, caller)
     params: list[tuple[str, str]] = [("_count", "20")]
     if by_id:
         params.append(("_id", query))
