@@ -16,6 +16,7 @@ import httpx
 import orjson
 import pytest
 
+from bedside.audit.entry import NullAuditor
 from bedside.auth import tokens
 from bedside.auth.keys import load_or_create
 from bedside.errors import NotFound
@@ -211,7 +212,9 @@ def test_finished_jobs_expire_with_their_files(store: Store, tmp_path: Path) -> 
     exports = BulkExports(
         tmp_path / "exports", store, Policy(), auditor=_NoAudit(), expires=0.0, start=lambda f: f()
     )
-    repo = Repository(store, OPERATOR, BASE, exports=exports)
+    repo = Repository(
+        store, OPERATOR, BASE, exports=exports, policy=Policy(), auditor=NullAuditor()
+    )
     repo.handle(FhirRequest("PUT", "Patient/e1", body={"resourceType": "Patient", "id": "e1"}))
     resp = repo.handle(FhirRequest("GET", "$export", prefer_async=True))
     assert resp.status == 202

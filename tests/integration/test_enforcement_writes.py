@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from bedside.audit.entry import NullAuditor
 from bedside.errors import Conflict, FhirError, Forbidden, NotFound
+from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, Repository
 from bedside.store import Store
 from tests.conftest import BASE, OPERATOR
@@ -29,7 +31,7 @@ PATCH = [{"op": "replace", "path": "/status", "value": "amended"}]
 
 
 def operator(store: Store) -> Repository:
-    return Repository(store, OPERATOR, BASE)
+    return Repository(store, OPERATOR, BASE, policy=Policy(), auditor=NullAuditor())
 
 
 def refused(repo: Repository, req: FhirRequest) -> FhirError:

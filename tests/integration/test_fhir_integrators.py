@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bedside.audit.entry import NullAuditor
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
 from bedside.errors import FhirError, InvalidRequest, MethodNotAllowed, NotFound, Unprocessable
@@ -332,7 +333,7 @@ def strict_repo(store: Store, caller: Caller = OPERATOR) -> Repository:
     text = text.replace("reject = []", 'reject = ["Patient", "Encounter"]', 1)
     rules = parse(text, source="test")
     assert rules.references.mode("Patient") == "reject"
-    return Repository(store, caller, BASE, policy=Policy(rules))
+    return Repository(store, caller, BASE, policy=Policy(rules), auditor=NullAuditor())
 
 
 def test_dangling_references_are_stored_by_default(repo: Repository) -> None:

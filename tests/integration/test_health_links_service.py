@@ -12,12 +12,14 @@ import orjson
 import pytest
 
 from bedside.audit.chain import AuditLog
+from bedside.audit.entry import NullAuditor
 from bedside.audit.verify import verify
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
 from bedside.errors import Forbidden, InvalidRequest, NotFound
 from bedside.healthlinks import files, payload
 from bedside.healthlinks.service import HealthLinks
+from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, Repository
 from bedside.store import Store
 from tests.conftest import BASE, OPERATOR
@@ -55,7 +57,7 @@ def links(store: Store, audit: AuditLog, clock: Clock) -> HealthLinks:
 
 
 def _put(store: Store, resource: dict[str, Any]) -> None:
-    repo = Repository(store, OPERATOR, BASE)
+    repo = Repository(store, OPERATOR, BASE, policy=Policy(), auditor=NullAuditor())
     repo.handle(FhirRequest("PUT", f"{resource['resourceType']}/{resource['id']}", body=resource))
 
 

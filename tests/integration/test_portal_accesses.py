@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from bedside.audit.chain import AuditLog
-from bedside.audit.entry import SUCCESS, AuditEntry
+from bedside.audit.entry import SUCCESS, AuditEntry, NullAuditor
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
 from bedside.healthlinks.service import HealthLinks
@@ -53,7 +53,7 @@ def audit(store: Store) -> Iterator[AuditLog]:
 
 @pytest.fixture
 def world(store: Store, audit: AuditLog) -> None:
-    op = Repository(store, OPERATOR, BASE)
+    op = Repository(store, OPERATOR, BASE, policy=Policy(), auditor=NullAuditor())
     op.handle(
         FhirRequest(
             "PUT",
@@ -80,7 +80,7 @@ def world(store: Store, audit: AuditLog) -> None:
                 },
             )
         )
-    doctor = Repository(store, _doctor_signed_in_now(), BASE, auditor=audit)
+    doctor = Repository(store, _doctor_signed_in_now(), BASE, auditor=audit, policy=Policy())
     reason = {
         "resourceType": "Parameters",
         "parameter": [{"name": "reason", "valueString": "Collapsed in the waiting room"}],
@@ -175,7 +175,7 @@ def test_a_long_record_is_read_past_its_first_page(
 ) -> None:
     import bedside.portal.record as record_module
 
-    op = Repository(store, OPERATOR, BASE)
+    op = Repository(store, OPERATOR, BASE, policy=Policy(), auditor=NullAuditor())
     for i in range(4):
         body = {
             "resourceType": "Observation",

@@ -35,7 +35,9 @@ def obs(oid: str) -> dict[str, Any]:
 
 def repository(store: Store) -> Repository:
     service = SubscriptionService(BASE, SubscriptionConfig(), "ws://127.0.0.1/ws")
-    return Repository(store, OPERATOR, BASE, subscriptions=service)
+    return Repository(
+        store, OPERATOR, BASE, subscriptions=service, policy=Policy(), auditor=NullAuditor()
+    )
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
@@ -119,7 +121,9 @@ def test_a_subscription_whose_grant_has_ended_is_turned_off(store: Store) -> Non
     revoked, expired or never existed turns the Subscription off, and nothing is numbered."""
     caller = replace(OPERATOR, grant_id="g-ended")
     service = SubscriptionService(BASE, SubscriptionConfig(), "ws://127.0.0.1/ws")
-    repo = Repository(store, caller, BASE, subscriptions=service)
+    repo = Repository(
+        store, caller, BASE, subscriptions=service, policy=Policy(), auditor=NullAuditor()
+    )
     body = {"resourceType": "Subscription", "criteria": TOPIC, "channel": {"type": "websocket"}}
     created = repo.handle(FhirRequest("POST", "Subscription", body=body)).resource
     assert created is not None and created["status"] == "active"

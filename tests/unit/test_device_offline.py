@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
+from bedside.audit.entry import NullAuditor
 from bedside.auth.caller import Caller
 from bedside.auth.keys import load_or_create
 from bedside.auth.scopes import ScopeSet
 from bedside.device.errors import DeviceError
 from bedside.device.offline import LAUNCH, UNCONFINED, Mode, OfflinePolicy
+from bedside.policy.decide import Policy
 from bedside.policy.model import AccessView, PatientAccess, Refusal, Share
 from bedside.policy.rules import PolicyRules
 from bedside.policy.snapshot import sign_snapshot, snapshot, verify_snapshot
@@ -555,7 +557,7 @@ WHO = {
 def test_offline_reads_match_the_server_resource_by_resource(server_store: Store, who: str) -> None:
     from tests.conftest import BASE, OPERATOR
 
-    operator = Repository(server_store, OPERATOR, BASE)
+    operator = Repository(server_store, OPERATOR, BASE, policy=Policy(), auditor=NullAuditor())
     resources = grid()
     for body, _ in resources:
         answer = operator.handle(

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bedside import settings as settings_mod
+from bedside.audit.entry import NullAuditor
 from bedside.cli import admin as cli_admin
 from bedside.cli import assign as cli_assign
 from bedside.cli import audit as cli_audit
@@ -24,6 +25,7 @@ from bedside.cli import review as cli_review
 from bedside.cli import support as cli_support
 from bedside.cli import upstream as upstream_cli  # adds `upstream`
 from bedside.errors import BedsideError
+from bedside.policy.decide import Policy
 
 if TYPE_CHECKING:
     from bedside.store import Store
@@ -216,7 +218,13 @@ def _load_demo(store: Store, fhir_base: str, count: int) -> None:
     from bedside.demo.generator import generate_patients
     from bedside.rest import FhirRequest, Repository
 
-    repo = Repository(store, Caller("demo-loader", ScopeSet.parse("system/*.cruds")), fhir_base)
+    repo = Repository(
+        store,
+        Caller("demo-loader", ScopeSet.parse("system/*.cruds")),
+        fhir_base,
+        policy=Policy(),
+        auditor=NullAuditor(),
+    )
     with store.read() as session:
         if session.max_seq() > 0:
             return
@@ -262,7 +270,13 @@ def import_(
     except BedsideError as exc:
         raise _fail(str(exc)) from None
     base = settings_mod.recorded_fhir_base(cfg.data_dir) or cfg.fhir_base
-    repo = Repository(store, Caller("importer", ScopeSet.parse("system/*.cruds")), base)
+    repo = Repository(
+        store,
+        Caller("importer", ScopeSet.parse("system/*.cruds")),
+        base,
+        policy=Policy(),
+        auditor=NullAuditor(),
+    )
     with Progress(
         TextColumn("Importing"),
         BarColumn(),

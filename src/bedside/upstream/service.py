@@ -17,7 +17,7 @@ from typing import Final
 
 import httpx
 
-from bedside.audit.entry import Auditor
+from bedside.audit.entry import Auditor, NullAuditor
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
 from bedside.policy.decide import Policy
@@ -64,7 +64,7 @@ class Upstream:
         self.config = config
         self.fhir_base = fhir_base
         self.policy = policy or Policy()
-        self.auditor = auditor
+        self.auditor: Auditor = auditor or NullAuditor()  # as Repository defaulted it before
         self.counters: dict[str, Counters] = {name: Counters() for name in config.sources}
         self._feeds: dict[str, Hl7Feed] = {}
 
