@@ -27,6 +27,7 @@ from bedside.auth import tokens
 from bedside.auth.caller import Caller
 from bedside.auth.keys import load_or_create
 from bedside.auth.scopes import ScopeSet
+from bedside.consent.evaluate import shares_for
 from bedside.policy.decide import Policy
 from bedside.rest import Repository
 from bedside.store import Store, open_store
@@ -123,12 +124,18 @@ OPERATOR = Caller("operator", ScopeSet.parse("system/*.cruds"))
 @pytest.fixture
 def repo(store: Store) -> Repository:
     """A Repository bound to an all-powerful operator caller."""
-    return Repository(store, OPERATOR, BASE, policy=Policy(), auditor=NullAuditor())
+    return Repository(
+        store, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    )
 
 
 def repo_for(store: Store, scope: str) -> Repository:
     return Repository(
-        store, Caller("tester", ScopeSet.parse(scope)), BASE, policy=Policy(), auditor=NullAuditor()
+        store,
+        Caller("tester", ScopeSet.parse(scope)),
+        BASE,
+        policy=Policy(consents=shares_for),
+        auditor=NullAuditor(),
     )
 
 

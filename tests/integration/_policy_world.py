@@ -20,6 +20,7 @@ from typing import Any
 from bedside.audit.chain import AuditLog
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
+from bedside.consent.evaluate import shares_for
 from bedside.policy import assignments
 from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, FhirResponse, Repository
@@ -195,7 +196,10 @@ class Hospital:
 def build(store: Store, *, audit: bool = False) -> Hospital:
     clock = Clock()
     hospital = Hospital(
-        store, clock, Policy(clock=clock), AuditLog(store, server=BASE) if audit else None
+        store,
+        clock,
+        Policy(clock=clock, consents=shares_for),
+        AuditLog(store, server=BASE) if audit else None,
     )
     for resource in WORLD:
         assert hospital.put(resource).status in (200, 201)

@@ -10,6 +10,7 @@ import pytest
 from bedside.audit.entry import NullAuditor
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
+from bedside.consent.evaluate import shares_for
 from bedside.errors import FhirError
 from bedside.fhir.outcome import operation_outcome
 from bedside.policy.decide import Policy
@@ -59,7 +60,9 @@ WORLD: list[Resource] = [
 
 @pytest.fixture
 def world(store: Store) -> Store:
-    op = Repository(store, OPERATOR, BASE, policy=Policy(), auditor=NullAuditor())
+    op = Repository(
+        store, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    )
     for resource in WORLD:
         path = f"{resource['resourceType']}/{resource['id']}"
         assert op.handle(FhirRequest("PUT", path, body=resource)).status == 201
@@ -71,7 +74,7 @@ def repo_as(store: Store, scope: str, **context: str) -> Repository:
         store,
         Caller("app", ScopeSet.parse(scope), **context),
         BASE,
-        policy=Policy(),
+        policy=Policy(consents=shares_for),
         auditor=NullAuditor(),
     )
 

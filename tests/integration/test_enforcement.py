@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bedside.audit.entry import NullAuditor
+from bedside.consent.evaluate import shares_for
 from bedside.errors import Forbidden, NotFound
 from bedside.policy.decide import Policy
 from bedside.rest import Repository
@@ -56,7 +57,9 @@ def test_another_patients_observation_answers_exactly_like_a_missing_one(
     assert seen_as(hidden, "p2-lab") == seen_as(missing, "no-such-obs")
     assert (
         get(
-            Repository(world, OPERATOR, BASE, policy=Policy(), auditor=NullAuditor()),
+            Repository(
+                world, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+            ),
             path.format("p2-lab"),
         ).status
         == 200
@@ -68,7 +71,9 @@ def test_type_history_lists_only_visible_resources(world: Store) -> None:
     history = bundle(repo, "Observation/_history")
     assert {e["resource"]["id"] for e in history["entry"]} == {"p1-lab", "p1-vital", "p2-by-p1"}
     everything = bundle(
-        Repository(world, OPERATOR, BASE, policy=Policy(), auditor=NullAuditor()),
+        Repository(
+            world, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+        ),
         "Observation/_history",
     )
     assert len(everything["entry"]) == 5
@@ -172,7 +177,9 @@ def test_include_never_adds_another_patient(world: Store) -> None:
     b = bundle(repo, "Observation", ("_include", "Observation:subject"))
     assert ids(b) == {"p1-lab", "p1-vital", "p2-by-p1"}
     assert ids(b, "include") == {"p1"}  # p2-by-p1's subject, Patient/p2, is left out
-    op = Repository(world, OPERATOR, BASE, policy=Policy(), auditor=NullAuditor())
+    op = Repository(
+        world, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    )
     operator = bundle(op, "Observation",
                       ("patient", "p1"), ("_include", "Observation:subject"))  # fmt: skip
     assert ids(operator, "include") == {"p1"}

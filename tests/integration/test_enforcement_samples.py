@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 
 from bedside.audit.entry import NullAuditor
+from bedside.consent.evaluate import shares_for
 from bedside.errors import NotFound
 from bedside.fhir.compartment import REFERENCE_TYPES
 from bedside.policy.decide import Policy
@@ -42,7 +43,9 @@ def every_id(repo: Repository, rtype: str) -> set[str]:
 
 def test_patient_app_sees_exactly_its_own_record(store: Store) -> None:
     smallest = sorted(sample_bundles(), key=lambda p: p.stat().st_size)[:2]
-    operator = Repository(store, OPERATOR, BASE, policy=Policy(), auditor=NullAuditor())
+    operator = Repository(
+        store, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    )
     mine, theirs = (load(operator, path) for path in smallest)
     (me,) = mine["Patient"]
     app = repo_as(store, "patient/*.rs", patient=me)

@@ -28,6 +28,7 @@ from bedside.audit.entry import AuditEntry
 from bedside.auth.browser_sessions import BrowserSession, BrowserSessions
 from bedside.auth.keys import KeyRing
 from bedside.auth.server import AuthConfig, AuthServer
+from bedside.consent.evaluate import shares_for
 from bedside.errors import CsrfRefused
 from bedside.policy.decide import Policy
 from bedside.store import Store, open_store
@@ -138,7 +139,7 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
         clock=clock,
     )
     demo = FirstPartyApp(SPEC, auth, store)
-    oauth = OAuthRoutes(auth, Policy(clock=clock))
+    oauth = OAuthRoutes(auth, Policy(clock=clock, consents=shares_for))
     app = Starlette(
         routes=[*oauth.routes(), *demo.routes(), *_demo_routes(demo)],
         exception_handlers=dict(handlers()),

@@ -16,6 +16,7 @@ from bedside.audit.entry import NullAuditor
 from bedside.audit.verify import verify
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
+from bedside.consent.evaluate import shares_for
 from bedside.errors import Forbidden, InvalidRequest, NotFound
 from bedside.healthlinks import files, payload
 from bedside.healthlinks.service import HealthLinks
@@ -52,12 +53,19 @@ def links(store: Store, audit: AuditLog, clock: Clock) -> HealthLinks:
     from bedside.policy.decide import Policy
 
     return HealthLinks(
-        store, root=ROOT, fhir_base=BASE, policy=Policy(clock=clock), auditor=audit, clock=clock
+        store,
+        root=ROOT,
+        fhir_base=BASE,
+        policy=Policy(clock=clock, consents=shares_for),
+        auditor=audit,
+        clock=clock,
     )
 
 
 def _put(store: Store, resource: dict[str, Any]) -> None:
-    repo = Repository(store, OPERATOR, BASE, policy=Policy(), auditor=NullAuditor())
+    repo = Repository(
+        store, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    )
     repo.handle(FhirRequest("PUT", f"{resource['resourceType']}/{resource['id']}", body=resource))
 
 
@@ -257,7 +265,7 @@ def test_guesses_at_once_cannot_share_an_attempt(
         store,
         root=ROOT,
         fhir_base=BASE,
-        policy=Policy(clock=clock),
+        policy=Policy(clock=clock, consents=shares_for),
         auditor=audit,
         clock=clock,
         attempts=3,

@@ -19,6 +19,7 @@ from bedside.audit.entry import NullAuditor
 from bedside.auth.caller import Caller
 from bedside.auth.keys import load_or_create
 from bedside.auth.scopes import ScopeSet
+from bedside.consent.evaluate import shares_for
 from bedside.device.offline import OfflinePolicy
 from bedside.errors import InvalidRequest
 from bedside.fhir.search import confine as visible
@@ -222,7 +223,9 @@ def obs(
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, list[Any]]]:
     store = open_store(f"sqlite:///{tmp_path_factory.mktemp('vis') / 'b.db'}")
-    repo = Repository(store, OPERATOR, ISSUER, policy=Policy(), auditor=NullAuditor())
+    repo = Repository(
+        store, OPERATOR, ISSUER, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    )
     bodies: list[dict[str, Any]] = []
     for p in ("p1", "p2", "p3", "p4"):
         bodies.append({"resourceType": "Patient", "id": p})

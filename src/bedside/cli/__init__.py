@@ -24,6 +24,7 @@ from bedside.cli import device_sync as _registers_device_sync  # noqa: F401  (ad
 from bedside.cli import review as cli_review
 from bedside.cli import support as cli_support
 from bedside.cli import upstream as upstream_cli  # adds `upstream`
+from bedside.consent.evaluate import shares_for
 from bedside.errors import BedsideError
 from bedside.policy.decide import Policy
 
@@ -222,7 +223,7 @@ def _load_demo(store: Store, fhir_base: str, count: int) -> None:
         store,
         Caller("demo-loader", ScopeSet.parse("system/*.cruds")),
         fhir_base,
-        policy=Policy(),
+        policy=Policy(consents=shares_for),
         auditor=NullAuditor(),
     )
     with store.read() as session:
@@ -274,7 +275,7 @@ def import_(
         store,
         Caller("importer", ScopeSet.parse("system/*.cruds")),
         base,
-        policy=Policy(),
+        policy=Policy(consents=shares_for),
         auditor=NullAuditor(),
     )
     with Progress(

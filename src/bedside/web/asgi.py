@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp
 
+from bedside.consent.evaluate import shares_for
 from bedside.settings import BodyLimits
 
 ENV = "BEDSIDE_SERVE"
@@ -90,7 +91,7 @@ def build(
     metrics = Metrics()  # docs/operations.md; GET /metrics for the scrape token's holder
     auditor = MeteredAuditor(auditor_from_env(store, fhir_base), metrics)
     auth = AuthServer(store, KeyRing(data_dir), config, auditor=auditor)
-    policy = Policy(rules)
+    policy = Policy(rules, consents=shares_for)
     upstream = Upstream(store, sources, fhir_base, policy=policy, auditor=auditor)
     upstream.check()
     services = [upstream.listening] if listen_mllp and sources.listens else []
