@@ -11,10 +11,10 @@ answers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS, Auditor
-from bedside.auth.caller import Caller
+from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS
 from bedside.errors import ConfigurationError, FhirError, Forbidden, InvalidRequest, Unauthorized
 from bedside.fhir import json_body
 from bedside.fleet import registry
@@ -30,8 +30,8 @@ from bedside.fleet.audit import device_entry
 from bedside.fleet.device_auth import refuse_inactive
 from bedside.fleet.enrolment import check_id, parse_registration
 from bedside.fleet.escrow import EscrowSeal
-from bedside.policy.decide import Policy
-from bedside.store.base import Session, Store
+from bedside.policy.bound import CallerBound
+from bedside.store.base import Session
 
 __all__ = ["Devices", "Event"]
 
@@ -40,23 +40,10 @@ T = TypeVar("T")
 Event = tuple[str, str]
 
 
-class Devices:
-    def __init__(
-        self,
-        store: Store,
-        policy: Policy,
-        auditor: Auditor,
-        caller: Caller,
-        seal: EscrowSeal,
-        *,
-        network: str | None = None,
-    ) -> None:
-        self.store = store
-        self.policy = policy
-        self.auditor = auditor
-        self.caller = caller
-        self.seal = seal
-        self.network = network
+@dataclass
+class Devices(CallerBound):
+    seal: EscrowSeal
+    network: str | None = field(default=None, kw_only=True)
 
     # --- the device's own requests -----------------------------------------------------------
 

@@ -9,25 +9,19 @@ and answers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from bedside.audit.entry import SUCCESS, AuditEntry, Auditor
-from bedside.auth.caller import Caller
+from bedside.audit.entry import SUCCESS, AuditEntry
 from bedside.errors import Forbidden, InvalidRequest
 from bedside.policy import breakglass
-from bedside.policy.decide import Policy
-from bedside.store.base import Store
+from bedside.policy.bound import CallerBound
 
 __all__ = ["BreakGlassGovernance"]
 
 
-class BreakGlassGovernance:
-    def __init__(self, store: Store, policy: Policy, auditor: Auditor, caller: Caller) -> None:
-        self.store = store
-        self.policy = policy
-        self.auditor = auditor
-        self.caller = caller
-
+@dataclass
+class BreakGlassGovernance(CallerBound):
     def require_reviewer(self) -> None:
         """403 unless the caller's role reviews break-glass access (checked before a body is
         read, and again by :meth:`close`)."""

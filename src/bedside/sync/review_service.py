@@ -8,16 +8,14 @@ rolled back. The HTTP layer (:mod:`bedside.web.sync_api`) only parses and answer
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Final
 
-from bedside.audit.entry import Auditor
-from bedside.auth.caller import Caller
 from bedside.errors import FhirError, Forbidden, InvalidRequest, NotFound
 from bedside.fhir import json_body
-from bedside.policy.decide import Policy
+from bedside.policy.bound import CallerBound
 from bedside.rest.repository import Repository
 from bedside.rest.trail import Trail
-from bedside.store.base import Store
 from bedside.sync import review
 from bedside.sync.authorship import changed_by
 from bedside.sync.resolution import parse_resolution, resolve
@@ -28,23 +26,10 @@ STATES: Final = {"open": review.OPEN, "resolved": review.RESOLVED, "all": None}
 MAX_PAGE: Final = 1000
 
 
-class ReviewQueue:
-    def __init__(
-        self,
-        store: Store,
-        policy: Policy,
-        auditor: Auditor,
-        caller: Caller,
-        base: str,
-        *,
-        network: str | None = None,
-    ) -> None:
-        self.store = store
-        self.policy = policy
-        self.auditor = auditor
-        self.caller = caller
-        self.base = base
-        self.network = network
+@dataclass
+class ReviewQueue(CallerBound):
+    base: str
+    network: str | None = field(default=None, kw_only=True)
 
     def listing(
         self, role: str | None, state: str, cursor: str | None, count: str | None
