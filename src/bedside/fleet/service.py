@@ -15,9 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS
-from bedside.errors import ConfigurationError, FhirError, Forbidden, InvalidRequest, Unauthorized
+from bedside.errors import (
+    ConfigurationError,
+    Conflict,
+    FhirError,
+    Forbidden,
+    InvalidRequest,
+    Unauthorized,
+)
 from bedside.fhir import json_body
-from bedside.fleet import registry
+from bedside.fleet import registry, wipes
 from bedside.fleet.access import (
     PAST,
     reaches,
@@ -33,7 +40,7 @@ from bedside.fleet.escrow import EscrowSeal
 from bedside.policy.bound import CallerBound
 from bedside.store.base import Session
 
-__all__ = ["Devices", "Event"]
+__all__ = ["Devices", "Event", "WipeReports"]
 
 T = TypeVar("T")
 #: An audit event: (subtype, BALP action).
@@ -250,3 +257,34 @@ class Devices(CallerBound):
             network=self.network,
         )
         self.auditor.submit([refused])
+
+
+@dataclass
+class WipeReports(CallerBound):
+    """``POST /device/wiped``: a device flagged for wipe says, just before it destroys its
+    keys, how many events its last push delivered and how many were still unsent."""
+
+    network: str | None = field(default=None, kw_only=True)
+
+    def report(self, device: registry.Device, raw: bytes) -> None:
+        """Keep the first report of ``device`` (the caller's, draining), audited in the same
+        transaction; 409 unless the device is flagged for wipe."""
+        if device.status != registry.WIPE:
+            raise Conflict("This device is not flagged for wipe.")
+        sent, lost = wipes.parse(json_body.loads(raw))
+        now = self.policy.clock()
+        with self.store.write() as session:
+            db = session.records()
+            if wipes.record(db, device.device_id, sent=sent, lost=lost, now=now):
+                drained = "fully drained" if lost == 0 else f"{lost} events lost"
+                entry = device_entry(
+                    "device-wiped",
+                    "D",
+                    SUCCESS,
+                    device=device.device_id,
+                    caller=self.caller,
+                    now=now,
+                    description=f"device wiped itself: {sent} sent first, {drained}",
+                    network=self.network,
+                )
+                self.auditor.append(db, [entry])
