@@ -62,6 +62,8 @@ from bedside.web.sync_pull_api import SyncPullApi
 from bedside.web.telemetry_api import TelemetryApi
 from bedside.web.wipe_api import WipeApi
 
+__all__ = ["SelectiveCORS", "create_app"]
+
 log = logging.getLogger("bedside.web")
 _FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 #: Browser apps on other origins call these; the sign-in pages are deliberately not among them.

@@ -18,6 +18,8 @@ from starlette.types import ASGIApp
 from bedside.consent.evaluate import shares_for
 from bedside.settings import BodyLimits
 
+__all__ = ["ENV", "build", "settings_for_workers", "worker_app"]
+
 ENV = "BEDSIDE_SERVE"
 
 

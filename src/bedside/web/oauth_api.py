@@ -27,6 +27,8 @@ from bedside.rest import FhirRequest, Repository
 from bedside.web import responses
 from bedside.web.fhir_http import bearer_token
 
+__all__ = ["AccountApi", "patient_choices"]
+
 
 class AccountApi:
     def __init__(self, server: AuthServer, policy: Policy) -> None:
