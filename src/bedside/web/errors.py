@@ -41,17 +41,26 @@ log = logging.getLogger("bedside.web")
 Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
 
 
+def _http_only(request: Request, exc: Exception) -> None:
+    """A WebSocket has no HTTP answer: its error closes the connection, as it always did."""
+    if request.scope["type"] != "http":
+        raise exc
+
+
 def _fhir(request: Request, exc: Exception) -> Response:
+    _http_only(request, exc)
     assert isinstance(exc, FhirError)
     return outcome(exc)
 
 
 def _oauth(request: Request, exc: Exception) -> Response:
+    _http_only(request, exc)
     assert isinstance(exc, OAuthError)
     return oauth_error(exc)
 
 
 def _event(request: Request, exc: Exception) -> Response:
+    _http_only(request, exc)
     return fhir_json(400, operation_outcome([Issue("invalid", str(exc))]))
 
 
