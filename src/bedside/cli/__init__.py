@@ -13,7 +13,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bedside import settings as settings_mod
-from bedside.audit.entry import NullAuditor
 from bedside.cli import admin as cli_admin
 from bedside.cli import assign as cli_assign
 from bedside.cli import audit as cli_audit
@@ -24,11 +23,10 @@ from bedside.cli import device_sync as _registers_device_sync  # noqa: F401  (ad
 from bedside.cli import review as cli_review
 from bedside.cli import support as cli_support
 from bedside.cli import upstream as upstream_cli  # adds `upstream`
-from bedside.consent.evaluate import shares_for
 from bedside.errors import BedsideError
-from bedside.policy.decide import Policy
 
 if TYPE_CHECKING:
+    from bedside.rest import Repository
     from bedside.store import Store
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Bedside clinical data server.")
@@ -213,19 +211,30 @@ def _body_limits(fhir: str, sync: str, other: str) -> settings_mod.BodyLimits:
     return settings_mod.BodyLimits(*sizes)
 
 
-def _load_demo(store: Store, fhir_base: str, count: int) -> None:
+def _system_repository(store: Store, name: str, base: str) -> Repository:
+    """A Repository for a loader that writes as the system (demo data, an import), under the
+    default rules and not audited (the operator runs it on their own data dir)."""
+    from bedside.audit.entry import NullAuditor
     from bedside.auth.caller import Caller
     from bedside.auth.scopes import ScopeSet
-    from bedside.demo.generator import generate_patients
-    from bedside.rest import FhirRequest, Repository
+    from bedside.consent.evaluate import shares_for
+    from bedside.policy.decide import Policy
+    from bedside.rest import Repository
 
-    repo = Repository(
+    return Repository(
         store,
-        Caller("demo-loader", ScopeSet.parse("system/*.cruds")),
-        fhir_base,
+        Caller(name, ScopeSet.parse("system/*.cruds")),
+        base,
         policy=Policy(consents=shares_for),
         auditor=NullAuditor(),
     )
+
+
+def _load_demo(store: Store, fhir_base: str, count: int) -> None:
+    from bedside.demo.generator import generate_patients
+    from bedside.rest import FhirRequest
+
+    repo = _system_repository(store, "demo-loader", fhir_base)
     with store.read() as session:
         if session.max_seq() > 0:
             return
@@ -254,10 +263,7 @@ def import_(
     database: Database = None,
 ) -> None:
     """Load Bundles and NDJSON files through the API's transaction path."""
-    from bedside.auth.caller import Caller
-    from bedside.auth.scopes import ScopeSet
     from bedside.importer import import_paths
-    from bedside.rest import Repository
     from bedside.store import open_store
 
     missing = [p for p in paths if not p.exists()]
@@ -271,13 +277,7 @@ def import_(
     except BedsideError as exc:
         raise _fail(str(exc)) from None
     base = settings_mod.recorded_fhir_base(cfg.data_dir) or cfg.fhir_base
-    repo = Repository(
-        store,
-        Caller("importer", ScopeSet.parse("system/*.cruds")),
-        base,
-        policy=Policy(consents=shares_for),
-        auditor=NullAuditor(),
-    )
+    repo = _system_repository(store, "importer", base)
     with Progress(
         TextColumn("Importing"),
         BarColumn(),
