@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bedside.audit.chain import AuditLog
+from bedside.audit.entry import NullAuditor
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
 from bedside.consent.evaluate import shares_for
@@ -169,7 +170,9 @@ class Hospital:
     auditor: AuditLog | None = None
 
     def operator(self) -> Repository:
-        return Repository(self.store, OPERATOR, BASE, policy=self.policy, auditor=self.auditor)
+        return Repository(
+            self.store, OPERATOR, BASE, policy=self.policy, auditor=self.auditor or NullAuditor()
+        )
 
     def as_user(
         self, role: str, fhir_user: str, scope: str = "user/*.cruds", **extra: Any
@@ -183,7 +186,9 @@ class Hospital:
             auth_time=int(self.clock()),
             **extra,
         )
-        return Repository(self.store, caller, BASE, policy=self.policy, auditor=self.auditor)
+        return Repository(
+            self.store, caller, BASE, policy=self.policy, auditor=self.auditor or NullAuditor()
+        )
 
     def doctor(self) -> Repository:
         return self.as_user("doctor", DOC)
