@@ -22,10 +22,13 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from bedside.audit.entry import NullAuditor
 from bedside.auth import tokens
 from bedside.auth.caller import Caller
 from bedside.auth.keys import load_or_create
 from bedside.auth.scopes import ScopeSet
+from bedside.consent.evaluate import shares_for
+from bedside.policy.decide import Policy
 from bedside.rest import Repository
 from bedside.store import Store, open_store
 
@@ -121,11 +124,19 @@ OPERATOR = Caller("operator", ScopeSet.parse("system/*.cruds"))
 @pytest.fixture
 def repo(store: Store) -> Repository:
     """A Repository bound to an all-powerful operator caller."""
-    return Repository(store, OPERATOR, BASE)
+    return Repository(
+        store, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    )
 
 
 def repo_for(store: Store, scope: str) -> Repository:
-    return Repository(store, Caller("tester", ScopeSet.parse(scope)), BASE)
+    return Repository(
+        store,
+        Caller("tester", ScopeSet.parse(scope)),
+        BASE,
+        policy=Policy(consents=shares_for),
+        auditor=NullAuditor(),
+    )
 
 
 def free_port() -> int:

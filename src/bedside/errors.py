@@ -1,14 +1,40 @@
-"""Bedside's one error hierarchy.
+"""Bedside's one error hierarchy: every exception Bedside raises on purpose is a BedsideError.
 
-Only the HTTP layer turns these into status codes and OperationOutcome resources; everything
-below it raises them. Messages must never echo PHI the caller did not send.
+Only the HTTP layer (``bedside.web.errors``, the one error boundary) turns these into status
+codes and bodies; everything below it raises them, and domain code branches on their types,
+never on an HTTP status. Messages must never echo PHI the caller did not send. This module is a
+leaf: it imports nothing from Bedside. Classes marked with a module live there (they need its
+context) but subclass a class of this module.
 
     BedsideError
     ├── ConfigurationError           bad settings or a data dir we cannot use
+    │   └── UpstreamError            upstream.toml cannot be used (bedside.upstream.config)
+    ├── PolicyError                  the policy file is malformed; the message says where
     ├── StoreError                   the database failed in a way the caller cannot fix
     ├── AdminError                   an admin command cannot be done as asked (CLI message)
     ├── OAuthError                   an OAuth 2.0 endpoint refused (RFC 6749 §5.2 error codes)
+    ├── RedirectError                an authorization error sent back to the client's redirect
+    │                                URI (RFC 6749 §4.1.2.1; bedside.auth.server)
+    ├── SignInFailed                 wrong username or password, or a locked account
+    │                                (bedside.auth.users)
     ├── CsrfRefused                  a browser change without its session's CSRF token (403)
+    ├── EventError                   a device's signed event is malformed (sync: per-event result)
+    │   └── SignatureError           its signature is missing or does not match its content
+    ├── MessageError                 an HL7 v2 message cannot be used (bedside.upstream.hl7_message)
+    ├── AmbiguousPatient             a source identifier matches several local Patients
+    │                                (bedside.upstream.canonical)
+    ├── FrameTooLarge                an MLLP frame past the size limit (bedside.upstream.mllp)
+    ├── DeviceError                  the device node cannot do what was asked: a sentence for
+    │   │                            the person holding it (bedside.device.errors)
+    │   ├── NotEnrolled              no key file yet: the device has not been set up
+    │   ├── WrongPin                 the PIN did not open the keys; carries ``attempts_left``
+    │   ├── KeysLocked               no PIN can open the keys; an online sign-in must
+    │   ├── KeystoreUnavailable      the OS key store holding the device secret cannot be reached
+    │   ├── AttachmentError          an attachment is missing, or damaged and refused
+    │   ├── Locked                   the device is locked: the PIN opens it again
+    │   ├── Refused                  the offline policy does not allow this read or write
+    │   └── ClockSkew                the device's clock is too far from the server's
+    │                                (bedside.device.clock)
     └── FhirError                    a FHIR interaction refused; carries status + issues
         ├── InvalidRequest           400  malformed request, unknown search parameter
         ├── Unauthorized             401  no or bad bearer token
@@ -19,6 +45,8 @@ below it raises them. Messages must never echo PHI the caller did not send.
         ├── Conflict                 409  e.g. a conditional create matched several resources
         ├── Gone                     410  the resource was deleted
         ├── PreconditionFailed       412  If-Match / conditional-operation precondition
+        ├── PayloadTooLarge          413  a request body past its path's limit
+        │                                 (bedside.web.body_limit)
         ├── UnsupportedMediaType     415
         └── Unprocessable            422  valid FHIR that breaks a business rule
             └── ClinicalRuleBroken   422  a clinical rule the server rechecks does not hold
@@ -29,6 +57,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+__all__ = [
+    "AdminError",
+    "BedsideError",
+    "ClinicalRuleBroken",
+    "ConfigurationError",
+    "Conflict",
+    "CsrfRefused",
+    "EventError",
+    "FhirError",
+    "Forbidden",
+    "Gone",
+    "InvalidRequest",
+    "Issue",
+    "MethodNotAllowed",
+    "NotAcceptable",
+    "NotFound",
+    "OAuthError",
+    "PolicyError",
+    "PreconditionFailed",
+    "SignatureError",
+    "StoreError",
+    "Unauthorized",
+    "Unprocessable",
+    "UnsupportedMediaType",
+]
+
 
 class BedsideError(Exception):
     """Base of every error Bedside raises on purpose."""
@@ -36,6 +90,18 @@ class BedsideError(Exception):
 
 class ConfigurationError(BedsideError):
     """Settings or the data dir cannot be used as given."""
+
+
+class PolicyError(BedsideError):
+    """The policy file is malformed; the message says where."""
+
+
+class EventError(BedsideError):
+    """An event is malformed or its signature does not verify; the message says which field."""
+
+
+class SignatureError(EventError):
+    """The event has no signature, or its signature does not match its content."""
 
 
 class StoreError(BedsideError):

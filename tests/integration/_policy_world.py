@@ -18,8 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bedside.audit.chain import AuditLog
+from bedside.audit.entry import NullAuditor
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
+from bedside.consent.evaluate import shares_for
 from bedside.policy import assignments
 from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, FhirResponse, Repository
@@ -168,7 +170,9 @@ class Hospital:
     auditor: AuditLog | None = None
 
     def operator(self) -> Repository:
-        return Repository(self.store, OPERATOR, BASE, policy=self.policy, auditor=self.auditor)
+        return Repository(
+            self.store, OPERATOR, BASE, policy=self.policy, auditor=self.auditor or NullAuditor()
+        )
 
     def as_user(
         self, role: str, fhir_user: str, scope: str = "user/*.cruds", **extra: Any
@@ -182,7 +186,9 @@ class Hospital:
             auth_time=int(self.clock()),
             **extra,
         )
-        return Repository(self.store, caller, BASE, policy=self.policy, auditor=self.auditor)
+        return Repository(
+            self.store, caller, BASE, policy=self.policy, auditor=self.auditor or NullAuditor()
+        )
 
     def doctor(self) -> Repository:
         return self.as_user("doctor", DOC)
@@ -195,7 +201,10 @@ class Hospital:
 def build(store: Store, *, audit: bool = False) -> Hospital:
     clock = Clock()
     hospital = Hospital(
-        store, clock, Policy(clock=clock), AuditLog(store, server=BASE) if audit else None
+        store,
+        clock,
+        Policy(clock=clock, consents=shares_for),
+        AuditLog(store, server=BASE) if audit else None,
     )
     for resource in WORLD:
         assert hospital.put(resource).status in (200, 201)

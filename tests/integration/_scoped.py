@@ -7,10 +7,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from bedside.audit.entry import NullAuditor
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
+from bedside.consent.evaluate import shares_for
 from bedside.errors import FhirError
 from bedside.fhir.outcome import operation_outcome
+from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, FhirResponse, Repository
 from bedside.store import Store
 from tests.conftest import BASE, OPERATOR
@@ -57,7 +60,9 @@ WORLD: list[Resource] = [
 
 @pytest.fixture
 def world(store: Store) -> Store:
-    op = Repository(store, OPERATOR, BASE)
+    op = Repository(
+        store, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    )
     for resource in WORLD:
         path = f"{resource['resourceType']}/{resource['id']}"
         assert op.handle(FhirRequest("PUT", path, body=resource)).status == 201
@@ -65,7 +70,13 @@ def world(store: Store) -> Store:
 
 
 def repo_as(store: Store, scope: str, **context: str) -> Repository:
-    return Repository(store, Caller("app", ScopeSet.parse(scope), **context), BASE)
+    return Repository(
+        store,
+        Caller("app", ScopeSet.parse(scope), **context),
+        BASE,
+        policy=Policy(consents=shares_for),
+        auditor=NullAuditor(),
+    )
 
 
 def get(repo: Repository, path: str, *query: tuple[str, str]) -> FhirResponse:

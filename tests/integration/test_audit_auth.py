@@ -34,8 +34,12 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture
 def auth(store: Store, tmp_path: Path) -> Iterator[AuthServer]:
-    server = AuthServer(store, KeyRing(tmp_path / "data"), AuthConfig(FHIR, ROOT))
-    server.auditor = AuditLog(store, server=FHIR)
+    server = AuthServer(
+        store,
+        KeyRing(tmp_path / "data"),
+        AuthConfig(FHIR, ROOT),
+        auditor=AuditLog(store, server=FHIR),
+    )
     server.users.add("dana", "doctor", PASSWORD, "Practitioner/9")
     server.clients.add(
         "ward-app", redirect_uris=[REDIRECT], scope="openid fhirUser offline_access user/*.rs"

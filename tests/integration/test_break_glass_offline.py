@@ -10,10 +10,10 @@ import pytest
 
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
-from bedside.errors import InvalidRequest
+from bedside.errors import InvalidRequest, PolicyError
 from bedside.policy import breakglass
 from bedside.policy.breakglass_offline import OfflineGrant, grant_id, parse_grants, record
-from bedside.policy.rules import PolicyError, PolicyRules, parse
+from bedside.policy.rules import PolicyRules, parse
 from bedside.protocol.event import format_time
 from bedside.store import Store
 

@@ -16,8 +16,10 @@ import httpx
 import orjson
 import pytest
 
+from bedside.audit.entry import NullAuditor
 from bedside.auth import tokens
 from bedside.auth.keys import load_or_create
+from bedside.consent.evaluate import shares_for
 from bedside.errors import NotFound
 from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, Repository
@@ -209,9 +211,21 @@ def test_a_token_without_the_type_gets_only_what_it_may_read(
 
 def test_finished_jobs_expire_with_their_files(store: Store, tmp_path: Path) -> None:
     exports = BulkExports(
-        tmp_path / "exports", store, Policy(), auditor=_NoAudit(), expires=0.0, start=lambda f: f()
+        tmp_path / "exports",
+        store,
+        Policy(consents=shares_for),
+        auditor=_NoAudit(),
+        expires=0.0,
+        start=lambda f: f(),
     )
-    repo = Repository(store, OPERATOR, BASE, exports=exports)
+    repo = Repository(
+        store,
+        OPERATOR,
+        BASE,
+        exports=exports,
+        policy=Policy(consents=shares_for),
+        auditor=NullAuditor(),
+    )
     repo.handle(FhirRequest("PUT", "Patient/e1", body={"resourceType": "Patient", "id": "e1"}))
     resp = repo.handle(FhirRequest("GET", "$export", prefer_async=True))
     assert resp.status == 202

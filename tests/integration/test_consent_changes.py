@@ -341,6 +341,7 @@ CALLERS = {
 def get_consents(store: Store, token: str | None) -> httpx.Response:
     """GET /patient/consents through the ASGI app, with a fake token check and a fixed clock."""
     from bedside.web.consent_api import ConsentApi
+    from bedside.web.errors import handlers
 
     def authenticate(token: str) -> Caller:
         if token not in CALLERS:
@@ -348,7 +349,7 @@ def get_consents(store: Store, token: str | None) -> httpx.Response:
         return CALLERS[token]
 
     api = ConsentApi(store, authenticate, lambda: ts("2026-06-01T12:00:00"))
-    app = Starlette(routes=api.routes())
+    app = Starlette(routes=api.routes(), exception_handlers=dict(handlers()))
     headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     async def call() -> httpx.Response:

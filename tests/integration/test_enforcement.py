@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from bedside.audit.entry import NullAuditor
+from bedside.consent.evaluate import shares_for
 from bedside.errors import Forbidden, NotFound
+from bedside.policy.decide import Policy
 from bedside.rest import Repository
 from bedside.store import Store
 from tests.conftest import BASE, OPERATOR
@@ -52,14 +55,27 @@ def test_another_patients_observation_answers_exactly_like_a_missing_one(
     missing = refusal(repo, path.format("no-such-obs"))
     assert isinstance(hidden, NotFound)
     assert seen_as(hidden, "p2-lab") == seen_as(missing, "no-such-obs")
-    assert get(Repository(world, OPERATOR, BASE), path.format("p2-lab")).status == 200
+    assert (
+        get(
+            Repository(
+                world, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+            ),
+            path.format("p2-lab"),
+        ).status
+        == 200
+    )
 
 
 def test_type_history_lists_only_visible_resources(world: Store) -> None:
     repo = repo_as(world, "patient/Observation.rs", patient="p1")
     history = bundle(repo, "Observation/_history")
     assert {e["resource"]["id"] for e in history["entry"]} == {"p1-lab", "p1-vital", "p2-by-p1"}
-    everything = bundle(Repository(world, OPERATOR, BASE), "Observation/_history")
+    everything = bundle(
+        Repository(
+            world, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+        ),
+        "Observation/_history",
+    )
     assert len(everything["entry"]) == 5
 
 
@@ -161,7 +177,10 @@ def test_include_never_adds_another_patient(world: Store) -> None:
     b = bundle(repo, "Observation", ("_include", "Observation:subject"))
     assert ids(b) == {"p1-lab", "p1-vital", "p2-by-p1"}
     assert ids(b, "include") == {"p1"}  # p2-by-p1's subject, Patient/p2, is left out
-    operator = bundle(Repository(world, OPERATOR, BASE), "Observation",
+    op = Repository(
+        world, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    )
+    operator = bundle(op, "Observation",
                       ("patient", "p1"), ("_include", "Observation:subject"))  # fmt: skip
     assert ids(operator, "include") == {"p1"}
 

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import orjson
 
+from bedside.audit.entry import NullAuditor
+from bedside.consent.evaluate import shares_for
 from bedside.errors import NotFound
 from bedside.fhir.compartment import REFERENCE_TYPES
+from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, Repository
 from bedside.store import Store
 from tests.conftest import BASE, OPERATOR, sample_bundles
@@ -40,7 +43,9 @@ def every_id(repo: Repository, rtype: str) -> set[str]:
 
 def test_patient_app_sees_exactly_its_own_record(store: Store) -> None:
     smallest = sorted(sample_bundles(), key=lambda p: p.stat().st_size)[:2]
-    operator = Repository(store, OPERATOR, BASE)
+    operator = Repository(
+        store, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    )
     mine, theirs = (load(operator, path) for path in smallest)
     (me,) = mine["Patient"]
     app = repo_as(store, "patient/*.rs", patient=me)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from bedside.audit.entry import NullAuditor
+from bedside.consent.evaluate import shares_for
 from bedside.errors import Conflict, FhirError, Forbidden, NotFound
+from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, Repository
 from bedside.store import Store
 from tests.conftest import BASE, OPERATOR
@@ -29,7 +32,9 @@ PATCH = [{"op": "replace", "path": "/status", "value": "amended"}]
 
 
 def operator(store: Store) -> Repository:
-    return Repository(store, OPERATOR, BASE)
+    return Repository(
+        store, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    )
 
 
 def refused(repo: Repository, req: FhirRequest) -> FhirError:

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from bedside.audit.entry import NullAuditor
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
+from bedside.consent.evaluate import shares_for
 from bedside.errors import FhirError, InvalidRequest, MethodNotAllowed, NotFound, Unprocessable
 from bedside.policy.decide import Policy
 from bedside.policy.rules import parse
@@ -332,7 +334,9 @@ def strict_repo(store: Store, caller: Caller = OPERATOR) -> Repository:
     text = text.replace("reject = []", 'reject = ["Patient", "Encounter"]', 1)
     rules = parse(text, source="test")
     assert rules.references.mode("Patient") == "reject"
-    return Repository(store, caller, BASE, policy=Policy(rules))
+    return Repository(
+        store, caller, BASE, policy=Policy(rules, consents=shares_for), auditor=NullAuditor()
+    )
 
 
 def test_dangling_references_are_stored_by_default(repo: Repository) -> None:

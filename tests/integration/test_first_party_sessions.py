@@ -28,8 +28,11 @@ from bedside.audit.entry import AuditEntry
 from bedside.auth.browser_sessions import BrowserSession, BrowserSessions
 from bedside.auth.keys import KeyRing
 from bedside.auth.server import AuthConfig, AuthServer
+from bedside.consent.evaluate import shares_for
 from bedside.errors import CsrfRefused
+from bedside.policy.decide import Policy
 from bedside.store import Store, open_store
+from bedside.web.errors import handlers
 from bedside.web.first_party import AppSpec, FirstPartyApp
 from bedside.web.oauth import OAuthRoutes
 from tests.conftest import free_port
@@ -127,13 +130,20 @@ def world(db_url: str, tmp_path: Path) -> Iterator[World]:
     root = f"http://127.0.0.1:{port}"
     store = open_store(db_url)
     clock = Clock()
-    auth = AuthServer(
-        store, KeyRing(tmp_path / "keys"), AuthConfig(f"{root}/fhir", root), clock=clock
-    )
     recorder = Recorder()
-    auth.auditor = recorder
+    auth = AuthServer(
+        store,
+        KeyRing(tmp_path / "keys"),
+        AuthConfig(f"{root}/fhir", root),
+        auditor=recorder,
+        clock=clock,
+    )
     demo = FirstPartyApp(SPEC, auth, store)
-    app = Starlette(routes=[*OAuthRoutes(auth).routes(), *demo.routes(), *_demo_routes(demo)])
+    oauth = OAuthRoutes(auth, Policy(clock=clock, consents=shares_for))
+    app = Starlette(
+        routes=[*oauth.routes(), *demo.routes(), *_demo_routes(demo)],
+        exception_handlers=dict(handlers()),
+    )
     for name, role, fhir_user in (
         ("nurse1", "nurse", "Practitioner/n1"),
         ("pat1", "patient", "Patient/p1"),

@@ -12,12 +12,15 @@ import orjson
 import pytest
 
 from bedside.audit.chain import AuditLog
+from bedside.audit.entry import NullAuditor
 from bedside.audit.verify import verify
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
+from bedside.consent.evaluate import shares_for
 from bedside.errors import Forbidden, InvalidRequest, NotFound
 from bedside.healthlinks import files, payload
 from bedside.healthlinks.service import HealthLinks
+from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, Repository
 from bedside.store import Store
 from tests.conftest import BASE, OPERATOR
@@ -50,12 +53,19 @@ def links(store: Store, audit: AuditLog, clock: Clock) -> HealthLinks:
     from bedside.policy.decide import Policy
 
     return HealthLinks(
-        store, root=ROOT, fhir_base=BASE, policy=Policy(clock=clock), auditor=audit, clock=clock
+        store,
+        root=ROOT,
+        fhir_base=BASE,
+        policy=Policy(clock=clock, consents=shares_for),
+        auditor=audit,
+        clock=clock,
     )
 
 
 def _put(store: Store, resource: dict[str, Any]) -> None:
-    repo = Repository(store, OPERATOR, BASE)
+    repo = Repository(
+        store, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    )
     repo.handle(FhirRequest("PUT", f"{resource['resourceType']}/{resource['id']}", body=resource))
 
 
@@ -255,7 +265,7 @@ def test_guesses_at_once_cannot_share_an_attempt(
         store,
         root=ROOT,
         fhir_base=BASE,
-        policy=Policy(clock=clock),
+        policy=Policy(clock=clock, consents=shares_for),
         auditor=audit,
         clock=clock,
         attempts=3,

@@ -14,6 +14,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from bedside.audit.entry import NullAuditor
+from bedside.consent.evaluate import shares_for
+from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, Repository
 from bedside.store import open_store
 from tests.conftest import BASE, OPERATOR, sample_bundles
@@ -64,7 +67,9 @@ def stored(url: str) -> Counter[str]:
     """Resources per type, read back through the store."""
     store = open_store(url)
     try:
-        repo = Repository(store, OPERATOR, BASE)
+        repo = Repository(
+            store, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+        )
         out: Counter[str] = Counter()
         for rtype in ("Patient", "Observation", "Encounter", "Organization", "Practitioner"):
             resp = repo.handle(FhirRequest("GET", rtype, query=(("_summary", "count"),)))
@@ -84,7 +89,9 @@ def stored(url: str) -> Counter[str]:
 def read(url: str, ref: str) -> dict:
     store = open_store(url)
     try:
-        resp = Repository(store, OPERATOR, BASE).handle(FhirRequest("GET", ref))
+        resp = Repository(
+            store, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+        ).handle(FhirRequest("GET", ref))
         assert resp.resource is not None
         return resp.resource
     finally:

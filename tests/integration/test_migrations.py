@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
+from bedside.audit.entry import NullAuditor
+from bedside.consent.evaluate import shares_for
 from bedside.errors import StoreError
+from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, Repository
 from bedside.store import Store, migrations, open_store
 from bedside.store.migrations import Migration, latest_version
@@ -84,7 +87,9 @@ def test_opening_an_empty_database_applies_every_migration_in_order(db_url: str)
         assert TABLES | {"schema_migrations"} <= tables(db_url)
         assert store.schema_version() == latest_version(dialect)  # type: ignore[attr-defined]
         # The migrated schema works.
-        repo = Repository(store, OPERATOR, BASE)
+        repo = Repository(
+            store, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+        )
         resp = repo.handle(FhirRequest("POST", "Patient", body={"resourceType": "Patient"}))
         assert resp.status == 201
     finally:
@@ -93,9 +98,9 @@ def test_opening_an_empty_database_applies_every_migration_in_order(db_url: str)
 
 def test_opening_again_is_a_no_op(db_url: str) -> None:
     first = open_store(db_url)
-    Repository(first, OPERATOR, BASE).handle(
-        FhirRequest("PUT", "Patient/kept", body={"resourceType": "Patient", "id": "kept"})
-    )
+    Repository(
+        first, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    ).handle(FhirRequest("PUT", "Patient/kept", body={"resourceType": "Patient", "id": "kept"}))
     first.close()
     before = recorded(db_url)
     before_tables = tables(db_url)
@@ -105,7 +110,9 @@ def test_opening_again_is_a_no_op(db_url: str) -> None:
         try:
             assert recorded(db_url) == before  # same rows, same applied_at: nothing re-ran
             assert tables(db_url) == before_tables
-            resp = Repository(again, OPERATOR, BASE).handle(FhirRequest("GET", "Patient/kept"))
+            resp = Repository(
+                again, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+            ).handle(FhirRequest("GET", "Patient/kept"))
             assert resp.status == 200
             assert resp.resource is not None and resp.resource["meta"]["versionId"] == "1"
         finally:
@@ -141,7 +148,9 @@ def test_concurrent_opens_of_an_empty_database_do_not_fail(db_url: str) -> None:
         versions = [v for v, _, _ in recorded(db_url)]
         assert versions == list(range(1, latest_version(dialect) + 1))
         for i, s in enumerate(stores):
-            resp = Repository(s, OPERATOR, BASE).handle(
+            resp = Repository(
+                s, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+            ).handle(
                 FhirRequest("PUT", f"Patient/c{i}", body={"resourceType": "Patient", "id": f"c{i}"})
             )
             assert resp.status == 201

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 import pytest
 
 from bedside.audit.chain import AuditLog
-from bedside.audit.entry import SUCCESS, AuditEntry
+from bedside.audit.entry import SUCCESS, AuditEntry, NullAuditor
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
+from bedside.consent.evaluate import shares_for
 from bedside.healthlinks.service import HealthLinks
 from bedside.policy.decide import Policy
 from bedside.portal.accesses import accesses
@@ -53,7 +54,9 @@ def audit(store: Store) -> Iterator[AuditLog]:
 
 @pytest.fixture
 def world(store: Store, audit: AuditLog) -> None:
-    op = Repository(store, OPERATOR, BASE)
+    op = Repository(
+        store, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    )
     op.handle(
         FhirRequest(
             "PUT",
@@ -80,7 +83,9 @@ def world(store: Store, audit: AuditLog) -> None:
                 },
             )
         )
-    doctor = Repository(store, _doctor_signed_in_now(), BASE, auditor=audit)
+    doctor = Repository(
+        store, _doctor_signed_in_now(), BASE, auditor=audit, policy=Policy(consents=shares_for)
+    )
     reason = {
         "resourceType": "Parameters",
         "parameter": [{"name": "reason", "valueString": "Collapsed in the waiting room"}],
@@ -112,7 +117,7 @@ def world(store: Store, audit: AuditLog) -> None:
 
 
 def _record(store: Store, audit: AuditLog) -> PortalRecord:
-    return PortalRecord(store, PATIENT, BASE, policy=Policy(), auditor=audit)
+    return PortalRecord(store, PATIENT, BASE, policy=Policy(consents=shares_for), auditor=audit)
 
 
 def test_accesses_say_who_when_what_why_and_from_where(
@@ -175,7 +180,9 @@ def test_a_long_record_is_read_past_its_first_page(
 ) -> None:
     import bedside.portal.record as record_module
 
-    op = Repository(store, OPERATOR, BASE)
+    op = Repository(
+        store, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    )
     for i in range(4):
         body = {
             "resourceType": "Observation",

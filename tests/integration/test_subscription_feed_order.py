@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bedside.audit.entry import NullAuditor
+from bedside.consent.evaluate import shares_for
 from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, Repository
 from bedside.store.base import Store
@@ -35,7 +36,14 @@ def obs(oid: str) -> dict[str, Any]:
 
 def repository(store: Store) -> Repository:
     service = SubscriptionService(BASE, SubscriptionConfig(), "ws://127.0.0.1/ws")
-    return Repository(store, OPERATOR, BASE, subscriptions=service)
+    return Repository(
+        store,
+        OPERATOR,
+        BASE,
+        subscriptions=service,
+        policy=Policy(consents=shares_for),
+        auditor=NullAuditor(),
+    )
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
@@ -45,7 +53,9 @@ def test_a_row_still_in_flight_is_numbered_when_it_commits_never_skipped(store: 
     body = {"resourceType": "Subscription", "criteria": TOPIC, "channel": {"type": "websocket"}}
     sid = repository(store).handle(FhirRequest("POST", "Subscription", body=body)).resource
     assert sid is not None
-    dispatcher = Dispatcher(store, Policy(), NullAuditor(), BASE, SubscriptionConfig())
+    dispatcher = Dispatcher(
+        store, Policy(consents=shares_for), NullAuditor(), BASE, SubscriptionConfig()
+    )
     with store.write() as session:  # an earlier seq, committed last
         early = repository(store).bind(session).create("Observation", obs("fo-early")).version.id
         repository(store).handle(FhirRequest("PUT", "Observation/fo-late", body=obs("fo-late")))
@@ -83,7 +93,13 @@ def test_one_sender_per_subscription_until_its_lease_runs_out(store: Store) -> N
     assert created is not None
     sid = created["id"]
     first, second = (
-        Dispatcher(store, Policy(clock=clock), NullAuditor(), BASE, SubscriptionConfig())
+        Dispatcher(
+            store,
+            Policy(clock=clock, consents=shares_for),
+            NullAuditor(),
+            BASE,
+            SubscriptionConfig(),
+        )
         for _ in range(2)
     )
 
@@ -119,12 +135,21 @@ def test_a_subscription_whose_grant_has_ended_is_turned_off(store: Store) -> Non
     revoked, expired or never existed turns the Subscription off, and nothing is numbered."""
     caller = replace(OPERATOR, grant_id="g-ended")
     service = SubscriptionService(BASE, SubscriptionConfig(), "ws://127.0.0.1/ws")
-    repo = Repository(store, caller, BASE, subscriptions=service)
+    repo = Repository(
+        store,
+        caller,
+        BASE,
+        subscriptions=service,
+        policy=Policy(consents=shares_for),
+        auditor=NullAuditor(),
+    )
     body = {"resourceType": "Subscription", "criteria": TOPIC, "channel": {"type": "websocket"}}
     created = repo.handle(FhirRequest("POST", "Subscription", body=body)).resource
     assert created is not None and created["status"] == "active"
     repository(store).handle(FhirRequest("PUT", "Observation/fo-g", body=obs("fo-g")))
-    Dispatcher(store, Policy(), NullAuditor(), BASE, SubscriptionConfig()).round()
+    Dispatcher(
+        store, Policy(consents=shares_for), NullAuditor(), BASE, SubscriptionConfig()
+    ).round()
     with store.records() as db:
         sub = records.get(db, created["id"])
     assert sub is not None and sub.status == "off" and sub.events == 0

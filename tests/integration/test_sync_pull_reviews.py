@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bedside.audit.chain import AuditLog
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
+from bedside.consent.evaluate import shares_for
 from bedside.device import Node
 from bedside.device.remote import Remote
 from bedside.device.secret import ENV_KEYSTORE
@@ -241,7 +242,7 @@ def test_a_resolution_still_open_during_a_pull_is_delivered_after_it_commits(
 
     store = open_store(smart.database)
     audit = AuditLog(store, server=smart.fhir)
-    policy = Policy(PolicyRules.load(smart.server.data_dir / "policy.toml"))
+    policy = Policy(PolicyRules.load(smart.server.data_dir / "policy.toml"), consents=shares_for)
     operator = Caller("operator", ScopeSet.parse("system/*.cruds"))
     repo = Repository(store, operator, smart.fhir, policy=policy, auditor=audit)
     answers: list[httpx.Response] = []

@@ -14,11 +14,14 @@ from typing import Any
 
 import pytest
 
+from bedside.audit.entry import NullAuditor
 from bedside.auth.caller import Caller
 from bedside.auth.keys import load_or_create
 from bedside.auth.scopes import ScopeSet
+from bedside.consent.evaluate import shares_for
 from bedside.device.errors import DeviceError
 from bedside.device.offline import LAUNCH, UNCONFINED, Mode, OfflinePolicy
+from bedside.policy.decide import Policy
 from bedside.policy.model import AccessView, PatientAccess, Refusal, Share
 from bedside.policy.rules import PolicyRules
 from bedside.policy.snapshot import sign_snapshot, snapshot
@@ -556,7 +559,9 @@ WHO = {
 def test_offline_reads_match_the_server_resource_by_resource(server_store: Store, who: str) -> None:
     from tests.conftest import BASE, OPERATOR
 
-    operator = Repository(server_store, OPERATOR, BASE)
+    operator = Repository(
+        server_store, OPERATOR, BASE, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    )
     resources = grid()
     for body, _ in resources:
         answer = operator.handle(

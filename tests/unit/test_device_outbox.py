@@ -78,7 +78,7 @@ def test_events_have_contiguous_seqs_and_verify_with_the_device_key(
 
 def test_event_signed_by_another_key_does_not_verify(outbox: Outbox) -> None:
     append(outbox, "o1")
-    from bedside.protocol.event import EventError
+    from bedside.errors import EventError
 
     with pytest.raises(EventError):
         verify(outbox.list()[0].event, Ed25519PrivateKey.generate().public_key())

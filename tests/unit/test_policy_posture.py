@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bedside.errors import PolicyError
 from bedside.policy.posture import PostureRules, assess, refuses, rules_from_claim, words
-from bedside.policy.rules import PolicyError, parse
+from bedside.policy.rules import parse
 
 NOTE = {
     "resourceType": "DocumentReference",

@@ -13,9 +13,9 @@ from bedside.auth import tokens
 from bedside.auth.caller import Caller
 from bedside.auth.keys import SigningKeys, load_or_create, rotate
 from bedside.auth.scopes import ScopeSet
-from bedside.errors import Unauthorized
+from bedside.errors import PolicyError, Unauthorized
 from bedside.policy.model import AccessView, PatientAccess, Refusal, Share
-from bedside.policy.rules import PolicyError, PolicyRules, parse
+from bedside.policy.rules import PolicyRules, parse
 from bedside.policy.snapshot import sign_snapshot, snapshot
 from bedside.protocol.snapshot import TYP, verify_snapshot
 

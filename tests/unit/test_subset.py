@@ -90,7 +90,8 @@ def test_capability_statement_lists_operations_and_is_valid() -> None:
 
 
 def test_the_references_table_of_a_policy_file_is_checked() -> None:
-    from bedside.policy.rules import PolicyError, parse
+    from bedside.errors import PolicyError
+    from bedside.policy.rules import parse
 
     base = "[roles.doctor]\npatients = 'related'\ntypes = { '*' = 'crus' }\n"
     rules = parse(base + "[references]\nreject = ['Patient']\n", source="t")

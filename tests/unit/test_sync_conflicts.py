@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from bedside.errors import PolicyError
 from bedside.policy.conflicts import CURRENT, differing, merge, settle, task_status
-from bedside.policy.rules import PolicyError, PolicyRules, parse
+from bedside.policy.rules import PolicyRules, parse
 from bedside.protocol.results import Result
 
 RULES = PolicyRules.default().sync

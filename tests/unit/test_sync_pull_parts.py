@@ -15,12 +15,15 @@ from typing import Any
 import pytest
 from joserfc import jwt
 
+from bedside.audit.entry import NullAuditor
 from bedside.auth.caller import Caller
 from bedside.auth.keys import load_or_create
 from bedside.auth.scopes import ScopeSet
+from bedside.consent.evaluate import shares_for
 from bedside.device.offline import OfflinePolicy
 from bedside.errors import InvalidRequest
 from bedside.fhir.search import confine as visible
+from bedside.policy.decide import Policy
 from bedside.policy.model import AccessView, PatientAccess, Refusal, Share
 from bedside.policy.rules import PolicyRules
 from bedside.policy.snapshot import sign_snapshot, snapshot
@@ -221,7 +224,9 @@ def obs(
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, list[Any]]]:
     store = open_store(f"sqlite:///{tmp_path_factory.mktemp('vis') / 'b.db'}")
-    repo = Repository(store, OPERATOR, ISSUER)
+    repo = Repository(
+        store, OPERATOR, ISSUER, policy=Policy(consents=shares_for), auditor=NullAuditor()
+    )
     bodies: list[dict[str, Any]] = []
     for p in ("p1", "p2", "p3", "p4"):
         bodies.append({"resourceType": "Patient", "id": p})

@@ -21,7 +21,6 @@ from bedside.audit.entry import (
     SUCCESS,
     AuditEntry,
     Auditor,
-    NullAuditor,
 )
 from bedside.auth import ceilings, digests, rotation
 from bedside.auth.caller import Caller
@@ -32,8 +31,7 @@ from bedside.auth.keys import KeyRing
 from bedside.auth.scopes import ScopeSet
 from bedside.auth.tokens import verify
 from bedside.auth.users import SignInFailed, User, Users
-from bedside.errors import OAuthError
-from bedside.policy.decide import Policy
+from bedside.errors import BedsideError, OAuthError
 from bedside.store.base import Store
 
 DEFAULT_ACCESS_TTL: Final = 15 * 60
@@ -98,7 +96,7 @@ class AuthorizationRequest:
         return f"{self.redirect_uri}{sep}{urlencode({**params, 'state': self.state})}"
 
 
-class RedirectError(Exception):
+class RedirectError(BedsideError):
     """An authorization error to send back to the client's redirect URI (RFC 6749 §4.1.2.1)."""
 
     def __init__(self, url: str) -> None:
@@ -113,6 +111,7 @@ class AuthServer:
         keyring: KeyRing,
         config: AuthConfig,
         *,
+        auditor: Auditor,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -125,8 +124,7 @@ class AuthServer:
         self.client_auth = ClientAuthenticator(
             self.clients, self.grants, config.url("token"), clock=clock
         )
-        self.auditor: Auditor = NullAuditor()  # the server's AuditLog, set by whoever builds us
-        self.policy = Policy(clock=clock)  # the server's access policy, likewise
+        self.auditor = auditor  # the server's audit trail (sign-ins, tokens, grants)
         #: Client ids of Bedside's own apps (web/first_party.py): their users are not asked
         #: "Allow this app?", since the app is part of the server they already trust.
         self.first_party: set[str] = set()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from bedside.auth import passwords
-from bedside.errors import AdminError
+from bedside.errors import AdminError, BedsideError
 from bedside.store.base import Records, Store
 
 ROLES: Final = (
@@ -41,7 +41,7 @@ _FHIR_USER: Final = re.compile(
 _COLUMNS: Final = "id, username, role, fhir_user, disabled"
 
 
-class SignInFailed(Exception):
+class SignInFailed(BedsideError):
     """Wrong username or password, a disabled or a locked account (deliberately not told apart)."""
 
     MESSAGE: Final = (

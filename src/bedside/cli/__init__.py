@@ -26,6 +26,7 @@ from bedside.cli import upstream as upstream_cli  # adds `upstream`
 from bedside.errors import BedsideError
 
 if TYPE_CHECKING:
+    from bedside.rest import Repository
     from bedside.store import Store
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Bedside clinical data server.")
@@ -210,13 +211,30 @@ def _body_limits(fhir: str, sync: str, other: str) -> settings_mod.BodyLimits:
     return settings_mod.BodyLimits(*sizes)
 
 
-def _load_demo(store: Store, fhir_base: str, count: int) -> None:
+def _system_repository(store: Store, name: str, base: str) -> Repository:
+    """A Repository for a loader that writes as the system (demo data, an import), under the
+    default rules and not audited (the operator runs it on their own data dir)."""
+    from bedside.audit.entry import NullAuditor
     from bedside.auth.caller import Caller
     from bedside.auth.scopes import ScopeSet
-    from bedside.demo.generator import generate_patients
-    from bedside.rest import FhirRequest, Repository
+    from bedside.consent.evaluate import shares_for
+    from bedside.policy.decide import Policy
+    from bedside.rest import Repository
 
-    repo = Repository(store, Caller("demo-loader", ScopeSet.parse("system/*.cruds")), fhir_base)
+    return Repository(
+        store,
+        Caller(name, ScopeSet.parse("system/*.cruds")),
+        base,
+        policy=Policy(consents=shares_for),
+        auditor=NullAuditor(),
+    )
+
+
+def _load_demo(store: Store, fhir_base: str, count: int) -> None:
+    from bedside.demo.generator import generate_patients
+    from bedside.rest import FhirRequest
+
+    repo = _system_repository(store, "demo-loader", fhir_base)
     with store.read() as session:
         if session.max_seq() > 0:
             return
@@ -245,10 +263,7 @@ def import_(
     database: Database = None,
 ) -> None:
     """Load Bundles and NDJSON files through the API's transaction path."""
-    from bedside.auth.caller import Caller
-    from bedside.auth.scopes import ScopeSet
     from bedside.importer import import_paths
-    from bedside.rest import Repository
     from bedside.store import open_store
 
     missing = [p for p in paths if not p.exists()]
@@ -262,7 +277,7 @@ def import_(
     except BedsideError as exc:
         raise _fail(str(exc)) from None
     base = settings_mod.recorded_fhir_base(cfg.data_dir) or cfg.fhir_base
-    repo = Repository(store, Caller("importer", ScopeSet.parse("system/*.cruds")), base)
+    repo = _system_repository(store, "importer", base)
     with Progress(
         TextColumn("Importing"),
         BarColumn(),

@@ -20,6 +20,7 @@ from rich.table import Table
 from bedside import settings as settings_mod
 from bedside.cli.admin import ApiJson as Json
 from bedside.cli.admin import Database, DataDir, _fail, _store, console, out, print_json
+from bedside.consent.evaluate import shares_for
 from bedside.errors import BedsideError
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def _note(audit: AuditLog, subtype: str, description: str, **what: Any) -> None:
     from bedside.policy.decide import Policy
     from bedside.rest.trail import Trail
 
-    trail = Trail(_operator(), Policy().clock)
+    trail = Trail(_operator(), Policy(consents=shares_for).clock)
     trail.note(subtype, description=description, **what)
     audit.submit(trail.entries)
 
@@ -191,7 +192,7 @@ def review_resolve(
     cfg = settings_mod.resolve(data_dir, database)
     store = _store(data_dir, database)
     audit = _audit(store, data_dir, database)
-    policy = Policy(PolicyRules.load(cfg.data_dir / "policy.toml"))
+    policy = Policy(PolicyRules.load(cfg.data_dir / "policy.toml"), consents=shares_for)
     repo = Repository(store, _operator(), _server(data_dir, database), policy=policy, auditor=audit)
     try:
         how = parse_resolution(body)

@@ -19,6 +19,7 @@ from rich.json import JSON
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from bedside import settings as settings_mod
+from bedside.consent.evaluate import shares_for
 from bedside.errors import BedsideError
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def _open(
     except BedsideError as exc:
         raise _fail(str(exc)) from None
     audit = AuditLog(store, server=base)
-    policy = Policy(PolicyRules.load(cfg.data_dir / "policy.toml"))
+    policy = Policy(PolicyRules.load(cfg.data_dir / "policy.toml"), consents=shares_for)
     up = Upstream(store, config, base, policy=policy, auditor=audit)
     try:
         up.check()

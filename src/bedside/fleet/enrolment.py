@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from bedside.errors import InvalidRequest
-from bedside.protocol.event import EventError, load_public_key, public_key_text
+from bedside.errors import EventError, InvalidRequest
+from bedside.protocol.event import load_public_key, public_key_text
 
 #: Device and Patient ids: the event format's id rule (FHIR ids, 1-64 characters).
 ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")

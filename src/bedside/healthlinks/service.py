@@ -29,6 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from bedside.audit.entry import MINOR_FAILURE, SUCCESS, AuditEntry, Auditor, NullAuditor
 from bedside.auth.caller import Caller
+from bedside.consent.evaluate import shares_for
 from bedside.errors import Forbidden, InvalidRequest, NotFound
 from bedside.healthlinks import files, records
 from bedside.healthlinks.payload import MAX_LABEL, LinkPayload, b64url, build
@@ -97,7 +98,7 @@ class HealthLinks:
         self.store = store
         self.root = root.rstrip("/")
         self.fhir_base = fhir_base
-        self.policy = policy or Policy(clock=clock)
+        self.policy = policy or Policy(clock=clock, consents=shares_for)
         self.auditor: Auditor = auditor or NullAuditor()
         self.clock = clock
         self.attempts = attempts

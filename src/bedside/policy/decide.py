@@ -15,7 +15,8 @@ A token's scopes are intersected with all of this by the caller of :meth:`Policy
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any
 
 from bedside.auth.caller import Caller
 from bedside.policy import relationships
@@ -24,13 +25,28 @@ from bedside.policy.rules import PolicyRules
 from bedside.store import queries
 from bedside.store.base import Records
 
+#: Consents (current versions) → the Shares and Refusals they hold for these actors at this
+#: instant: :func:`bedside.consent.evaluate.shares_for`, passed in where the server is built
+#: (``bedside.web.asgi.build``, ``bedside.cli``) so that policy never imports consent.
+ShareFinder = Callable[
+    [Iterable[Mapping[str, Any]], Collection[str], float], tuple[list[Share], list[Refusal]]
+]
+
 
 class Policy:
-    """Server-wide policy: the rules file and the clock every decision reads."""
+    """Server-wide policy: the rules file, the clock every decision reads, and how consents
+    become shares and refusals (``consents``)."""
 
-    def __init__(self, rules: PolicyRules | None = None, *, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        rules: PolicyRules | None = None,
+        *,
+        consents: ShareFinder,
+        clock: Callable[[], float] = time.time,
+    ):
         self.rules = rules or PolicyRules.default()
         self.clock = clock
+        self.consents = consents
 
     def view(self, db: Records, caller: Caller, *, now: float | None = None) -> AccessView:
         """What ``caller`` may do now (or at ``now``, UNIX seconds). ``db`` is a read (or write)
@@ -74,8 +90,6 @@ class Policy:
     ) -> tuple[list[Share], list[Refusal]]:
         """Active consents that name the user or an organisation they work for, or concern a
         patient the user is related to."""
-        from bedside.consent.evaluate import shares_for
-
         actors = [user_ref, *relationships.organizations(db, user_ref, now)]
         consents = queries.current_referring(
             db,
@@ -86,7 +100,7 @@ class Policy:
             ],
             token=("Consent.status", "active"),
         )
-        shares, refusals = shares_for(consents, set(actors), now)
+        shares, refusals = self.consents(consents, set(actors), now)
         return list(shares), list(refusals)
 
 

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
-from bedside.errors import BedsideError
+from bedside.errors import PolicyError
 from bedside.fhir.compartment import REFERENCE_TYPES
 from bedside.fhir.resource_types import is_resource_type
 from bedside.policy.model import Label
@@ -24,10 +24,6 @@ from bedside.policy.posture import FACTS, STEPS, PostureRules
 LETTERS: Final = frozenset("cruds")
 READ_LETTERS: Final = frozenset("rs")
 PATIENT_REACH: Final = ("related", "own", "all", "none")
-
-
-class PolicyError(BedsideError):
-    """The policy file is malformed; the message says where."""
 
 
 @dataclass(frozen=True, slots=True)

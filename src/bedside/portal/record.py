@@ -184,15 +184,15 @@ class PortalRecord:
         caller: Caller,
         fhir_base: str,
         *,
-        policy: Policy | None = None,
-        auditor: Auditor | None = None,
+        policy: Policy,
+        auditor: Auditor,
         sources: PortalSources | None = None,
     ) -> None:
         if caller.role != "patient" or not caller.user_patient:
             raise Forbidden("The portal shows a patient their own record.")
         self.sources = sources or PortalSources()
         self.patient = caller.user_patient
-        self.clock = (policy or Policy()).clock
+        self.clock = policy.clock
         self.repo = Repository(store, caller, fhir_base, policy=policy, auditor=auditor)
 
     def search(self, rtype: str, *params: tuple[str, str]) -> list[dict[str, Any]]:

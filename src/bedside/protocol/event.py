@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from bedside.errors import BedsideError
+from bedside.errors import EventError, SignatureError
 from bedside.fhir.compartment import patients_of
 from bedside.fhir.resource_types import is_resource_type
 
@@ -58,14 +58,6 @@ KIND: Final = "bedside-event"
 ACTIONS: Final = ("create", "update", "correct")
 _ID: Final = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _KEY: Final = re.compile(r"^[A-Za-z0-9\-_]{16,128}$")
-
-
-class EventError(BedsideError):
-    """An event is malformed or its signature does not verify; the message says which field."""
-
-
-class SignatureError(EventError):
-    """The event has no signature, or its signature does not match its content."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
-from bedside.audit.entry import Auditor, NullAuditor
+from bedside.audit.entry import Auditor
 from bedside.auth.caller import Caller
 from bedside.errors import FhirError, InvalidRequest, MethodNotAllowed, NotFound
 from bedside.fhir.compartment import patient_compartment
@@ -46,8 +46,8 @@ class Repository:
         caller: Caller,
         base: str,
         *,
-        policy: Policy | None = None,
-        auditor: Auditor | None = None,
+        policy: Policy,
+        auditor: Auditor,
         network: str | None = None,
         exports: BulkExports | None = None,
         subscriptions: SubscriptionService | None = None,
@@ -56,8 +56,8 @@ class Repository:
         self.subscriptions = subscriptions  # topic-based Subscriptions (None: stored only)
         self.exports = exports  # Bulk Data $export jobs (None: not offered)
         self.caller = caller
-        self.policy = policy or Policy()
-        self.auditor: Auditor = auditor or NullAuditor()
+        self.policy = policy
+        self.auditor = auditor
         self.access = Access(caller)
         self.base = base.rstrip("/")
         self.trail = Trail(caller, self.policy.clock, network)

@@ -10,7 +10,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from bedside.protocol.event import Event, EventError, SignatureError, verify
+from bedside.errors import EventError, SignatureError
+from bedside.protocol.event import Event, verify
 from bedside.sync.results import Settled, rejected
 
 __all__ = ["authentic"]

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
+from bedside.errors import BedsideError
 from bedside.upstream.hl7_feed import Ack, ack_for_raw
 
 __all__ = [
@@ -37,7 +38,7 @@ def frame(message: bytes) -> bytes:
     return START + message + END
 
 
-class FrameTooLarge(Exception):
+class FrameTooLarge(BedsideError):
     pass
 
 

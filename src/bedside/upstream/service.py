@@ -17,9 +17,10 @@ from typing import Final
 
 import httpx
 
-from bedside.audit.entry import Auditor
+from bedside.audit.entry import Auditor, NullAuditor
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
+from bedside.consent.evaluate import shares_for
 from bedside.policy.decide import Policy
 from bedside.rest import Repository
 from bedside.store.base import Store
@@ -63,8 +64,8 @@ class Upstream:
         self.store = store
         self.config = config
         self.fhir_base = fhir_base
-        self.policy = policy or Policy()
-        self.auditor = auditor
+        self.policy = policy or Policy(consents=shares_for)
+        self.auditor: Auditor = auditor or NullAuditor()  # as Repository defaulted it before
         self.counters: dict[str, Counters] = {name: Counters() for name in config.sources}
         self._feeds: dict[str, Hl7Feed] = {}
 

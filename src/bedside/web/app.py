@@ -11,22 +11,21 @@ from typing import Any, Final
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bedside.audit.entry import Auditor, NullAuditor
+from bedside.audit.entry import Auditor
 from bedside.auth.server import AuthServer
 from bedside.consent.changes import sweep
-from bedside.errors import FhirError
 from bedside.fleet import registry as devices
 from bedside.fleet.client import ensure_device_client
 from bedside.fleet.escrow import EscrowSeal
 from bedside.healthlinks.service import HealthLinks
 from bedside.metrics.access import ScrapeToken
-from bedside.metrics.audited import MeteredAuditor
 from bedside.metrics.registry import Metrics
 from bedside.metrics.state import DatabaseState
 from bedside.metrics.upstream import UpstreamState
@@ -47,19 +46,23 @@ from bedside.web.bulk_http import BulkEndpoints
 from bedside.web.consent_api import ConsentApi
 from bedside.web.console_pages import ConsolePages
 from bedside.web.device_api import DeviceApi
-from bedside.web.fhir_http import FhirEndpoint, error_response, json_response, negotiate
+from bedside.web.errors import ErrorBoundary, handlers
+from bedside.web.fhir_http import FhirEndpoint, negotiate
 from bedside.web.glass_api import GlassApi
 from bedside.web.health_links_api import HealthLinksApi
 from bedside.web.metrics_api import MetricsApi
 from bedside.web.oauth import OAuthRoutes
 from bedside.web.policy_api import PolicyApi
 from bedside.web.portal import Portal
+from bedside.web.responses import fhir_json
 from bedside.web.subscriptions_ws import PATH as SUBSCRIPTION_WS
 from bedside.web.subscriptions_ws import SubscriptionSockets
 from bedside.web.sync_api import SyncApi
 from bedside.web.sync_pull_api import SyncPullApi
 from bedside.web.telemetry_api import TelemetryApi
 from bedside.web.wipe_api import WipeApi
+
+__all__ = ["SelectiveCORS", "create_app"]
 
 log = logging.getLogger("bedside.web")
 _FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
@@ -127,8 +130,9 @@ def create_app(
     store: Store,
     auth: AuthServer,
     *,
-    policy: Policy | None = None,
-    auditor: Auditor | None = None,
+    policy: Policy,
+    auditor: Auditor,
+    metrics: Metrics,
     sweep_every: float = 15.0,
     seal: EscrowSeal | None = None,
     body_limits: BodyLimits | None = None,
@@ -137,8 +141,9 @@ def create_app(
 ) -> ASGIApp:
     """The server: FHIR API, SMART authorization, policy, governance and device APIs.
 
-    ``policy`` (default rules, system clock) decides access; ``auditor`` makes the audit trail
-    (``NullAuditor`` only for benchmarks and tests of other layers). A background task notes
+    ``policy`` decides access; ``auditor`` makes the audit trail (the one ``auth`` was built
+    with, already counted by ``metrics``: :func:`bedside.web.asgi.build` makes all three).
+    ``metrics`` are served on ``GET /metrics`` to the scrape token's holder. A background task notes
     consent and break-glass expiries in the change feed every ``sweep_every`` seconds.
     ``seal`` protects devices' escrow keys (default: the key in the data dir's ``keys/``); the
     device app's built-in OAuth client is registered here if it is missing. ``body_limits``
@@ -147,14 +152,9 @@ def create_app(
     ``upstream`` (the sources of ``upstream.toml``) names the source of each value on the
     portal, and puts the feeds on ``/metrics`` and the console's Upstream page.
     """
-    policy = policy or Policy()
-    metrics = Metrics()  # docs/operations.md; GET /metrics for the scrape token's holder
     metrics.add_collector(DatabaseState(store, policy.rules, policy.clock))
     if upstream is not None:
         metrics.add_collector(UpstreamState(store, upstream, policy.clock))
-    auditor = MeteredAuditor(auditor or NullAuditor(), metrics)
-    auth.auditor = auditor
-    auth.policy = policy
     fhir_base = auth.config.fhir_base
     started = datetime.now(UTC).isoformat(timespec="seconds")
     oauth_uris = {
@@ -193,11 +193,8 @@ def create_app(
     )
 
     async def metadata(request: Request) -> Response:
-        try:
-            negotiate(request)
-        except FhirError as exc:
-            return error_response(exc)
-        return json_response(200, capability)
+        negotiate(request)
+        return fhir_json(200, capability)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -208,7 +205,7 @@ def create_app(
     routes = [
         Route("/healthz", health, methods=["GET"]),
         Route("/fhir/metadata", metadata, methods=["GET"]),
-        *OAuthRoutes(auth, metrics).routes(),
+        *OAuthRoutes(auth, policy, metrics).routes(),
         *ConsentApi(store, auth.caller, policy.clock, policy=policy).routes(),
         *PolicyApi(store, auth, policy, pins=devices.pins_of).routes(),
         *DeviceApi(store, auth, policy, seal).routes(),
@@ -253,7 +250,12 @@ def create_app(
             if close is not None:
                 await run_in_threadpool(close)
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=dict(handlers()),
+        middleware=[Middleware(ErrorBoundary)],
+    )
     return AccessLog(SelectiveCORS(BodyLimit(app, body_limits or BodyLimits())), metrics)
 
 

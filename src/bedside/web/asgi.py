@@ -15,7 +15,10 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp
 
+from bedside.consent.evaluate import shares_for
 from bedside.settings import BodyLimits
+
+__all__ = ["ENV", "build", "settings_for_workers", "worker_app"]
 
 ENV = "BEDSIDE_SERVE"
 
@@ -72,6 +75,8 @@ def build(
     from bedside.audit.chain import auditor_from_env
     from bedside.auth.keys import KeyRing
     from bedside.auth.server import AuthConfig, AuthServer
+    from bedside.metrics.audited import MeteredAuditor
+    from bedside.metrics.registry import Metrics
     from bedside.policy.decide import Policy
     from bedside.policy.rules import PolicyRules
     from bedside.store import open_store
@@ -85,9 +90,10 @@ def build(
     config = AuthConfig(fhir_base, root, access_ttl=access_ttl)
     if refresh_grace is not None:
         config = replace(config, refresh_grace=refresh_grace)
-    auth = AuthServer(store, KeyRing(data_dir), config)
-    auditor = auditor_from_env(store, fhir_base)
-    policy = Policy(rules)
+    metrics = Metrics()  # docs/operations.md; GET /metrics for the scrape token's holder
+    auditor = MeteredAuditor(auditor_from_env(store, fhir_base), metrics)
+    auth = AuthServer(store, KeyRing(data_dir), config, auditor=auditor)
+    policy = Policy(rules, consents=shares_for)
     upstream = Upstream(store, sources, fhir_base, policy=policy, auditor=auditor)
     upstream.check()
     services = [upstream.listening] if listen_mllp and sources.listens else []
@@ -96,6 +102,7 @@ def build(
         auth,
         policy=policy,
         auditor=auditor,
+        metrics=metrics,
         body_limits=body_limits,
         services=services,
         upstream=upstream,

@@ -9,7 +9,7 @@ device that the server confirmed creating or changing the document, the policy's
 read that document now (G3: the same check as any read, so a patient who left the working
 set since is refused), and bytes whose size and SHA-256 are those the signed record states.
 It is kept once: a retry after a lost answer gets ``200`` and the same body as the first
-``201``, and nothing is stored twice. Past :data:`~bedside.protocol.attachments.MAX_BYTES` the
+``201``, and nothing is stored twice. Past :data:`~bedside.protocol.wire.MAX_BYTES` the
 answer is ``413`` with a sentence, before the body is read.
 
 A read goes through the referencing DocumentReference, read as the caller through the
@@ -22,12 +22,10 @@ answer carries ``Cache-Control: no-store``; the bytes are served under a sandbox
 from __future__ import annotations
 
 import base64
-import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,6 +36,7 @@ from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
 from bedside.errors import Conflict, FhirError, Forbidden, InvalidRequest, Unprocessable
 from bedside.fhir.compartment import patients_of
+from bedside.fleet.device_auth import DeviceAuth
 from bedside.policy.decide import Policy
 from bedside.protocol import PROTOCOLS, unsupported_protocol
 from bedside.protocol import attachments as wire
@@ -46,14 +45,13 @@ from bedside.rest.trail import Trail
 from bedside.rest.types import FhirRequest
 from bedside.store.base import Store
 from bedside.sync import attachments
-from bedside.web.device_auth import DeviceAuth
-from bedside.web.fhir_http import bearer_token, error_response
+from bedside.web import responses
+from bedside.web.fhir_http import bearer_token
 
 __all__ = ["AttachmentsApi"]
 
-_NO_STORE: Final = {"Cache-Control": "no-store"}
 _RAW: Final = {
-    **_NO_STORE,
+    **responses.NO_STORE,
     "Content-Security-Policy": "default-src 'none'; sandbox",
     "X-Content-Type-Options": "nosniff",
     "Content-Disposition": "inline",
@@ -64,9 +62,6 @@ _NOT_YET: Final = (
     "The record this attachment belongs to has not been accepted from this device yet; "
     "send the record first."
 )
-
-
-log = logging.getLogger("bedside.web")
 
 
 class _TooLarge(FhirError):
@@ -103,22 +98,20 @@ class AttachmentsApi:
         aid = request.path_params["aid"]
         params = request.query_params
         network = request.client.host if request.client else None
-        try:  # authenticate, and refuse an oversized body, before reading it
-            caller = await run_in_threadpool(self.devices.caller, bearer_token(request))
-            if params.get("protocol") not in {str(v) for v in PROTOCOLS}:
-                raise unsupported_protocol()
-            document = params.get("document") or ""
-            if not wire.ATTACHMENT_ID.match(aid) or not _DOC_ID.match(document):
-                raise InvalidRequest("Name the attachment and the DocumentReference it is for.")
-            length = request.headers.get("content-length", "")
-            if length.isdigit() and int(length) > wire.MAX_BYTES:
-                raise _too_large()
-            data = await request.body()
-            if len(data) > wire.MAX_BYTES:
-                raise _too_large()
-        except FhirError as exc:
-            return _error(exc)
-        return await self._serve(lambda: self._keep(caller, aid, document, data, network))
+        # authenticate, and refuse an oversized body, before reading it
+        caller = await run_in_threadpool(self.devices.caller, bearer_token(request))
+        if params.get("protocol") not in {str(v) for v in PROTOCOLS}:
+            raise unsupported_protocol()
+        document = params.get("document") or ""
+        if not wire.ATTACHMENT_ID.match(aid) or not _DOC_ID.match(document):
+            raise InvalidRequest("Name the attachment and the DocumentReference it is for.")
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > wire.MAX_BYTES:
+            raise _too_large()
+        data = await request.body()
+        if len(data) > wire.MAX_BYTES:
+            raise _too_large()
+        return await run_in_threadpool(self._keep, caller, aid, document, data, network)
 
     def _keep(
         self, caller: Caller, aid: str, document: str, data: bytes, network: str | None
@@ -177,25 +170,22 @@ class AttachmentsApi:
             "sha256": expected.sha256,
             "state": "stored",
         }
-        return _json(201 if new else 200, body)
+        return responses.json(201 if new else 200, body)
 
     # --- read ------------------------------------------------------------------------------
 
     async def read(self, request: Request) -> Response:
         aid = request.path_params["aid"]
         if not wire.ATTACHMENT_ID.match(aid):
-            return await self.fallback(request)
+            return await self._fallback(request, aid)
         with self.store.read() as session:
             kept = attachments.find(session.records(), aid)
         if kept is None:
-            return await self.fallback(request)
+            return await self._fallback(request, aid)
         network = request.client.host if request.client else None
-        try:
-            caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
-        except FhirError as exc:
-            return _error(exc)
+        caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
         wants_fhir = "json" in request.headers.get("accept", "")
-        return await self._serve(lambda: self._bytes(caller, kept, network, wants_fhir))
+        return await run_in_threadpool(self._bytes, caller, kept, network, wants_fhir)
 
     def _bytes(
         self, caller: Caller, kept: attachments.Stored, network: str | None, wants_fhir: bool
@@ -221,9 +211,14 @@ class AttachmentsApi:
             "securityContext": {"reference": f"DocumentReference/{kept.document_id}"},
             "data": base64.b64encode(data).decode("ascii"),
         }
-        return _json(200, binary, "application/fhir+json")
+        return responses.json(200, binary, media="application/fhir+json")
 
     # --- plumbing --------------------------------------------------------------------------
+
+    async def _fallback(self, request: Request, aid: str) -> Response:
+        """The FHIR API's answer for ``Binary/{aid}``, as if its own route had matched."""
+        request.scope["path_params"] = {"path": f"Binary/{aid}"}
+        return await self.fallback(request)
 
     def _document(self, caller: Caller, doc: str, network: str | None, refused: str) -> Any:
         """The DocumentReference as ``caller`` may read it now (policy and audit of the
@@ -239,26 +234,7 @@ class AttachmentsApi:
             raise Forbidden(refused)
         return found
 
-    async def _serve(self, work: Callable[[], Response]) -> Response:
-        try:
-            return await run_in_threadpool(work)
-        except FhirError as exc:
-            return _error(exc)
-        except Exception as exc:  # never a stack trace or PHI to the client
-            log.error("unhandled error", extra={"error_type": type(exc).__name__})
-            return _error(FhirError("The server could not complete the request."))
-
 
 def _too_large() -> FhirError:
     most = wire.MAX_BYTES // (1024 * 1024)
     return _TooLarge(f"An attachment may have at most {most} MB; this one was not kept.")
-
-
-def _json(status: int, body: Any, media: str = "application/json") -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=media, headers=_NO_STORE)
-
-
-def _error(exc: FhirError) -> Response:
-    resp = error_response(exc)
-    resp.headers.update(_NO_STORE)
-    return resp

@@ -27,8 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bedside.errors import FhirError, OAuthError
 from bedside.numerals import is_number
 from bedside.settings import BodyLimits
-from bedside.web.fhir_http import error_response
-from bedside.web.oauth import oauth_error, page
+from bedside.web.oauth import page
+from bedside.web.responses import oauth_error, outcome
 
 __all__ = ["BodyLimit", "PayloadTooLarge"]
 
@@ -55,7 +55,7 @@ def refusal(path: str, limit: int) -> Response:
     elif path in _PAGES:
         response = page("error", 413, title="Cannot sign in", message=_words(limit))
     else:
-        response = error_response(PayloadTooLarge(_words(limit)))
+        response = outcome(PayloadTooLarge(_words(limit)))
     response.headers.update(_CLOSE)
     return response
 

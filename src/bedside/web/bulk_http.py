@@ -17,9 +17,9 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from bedside.auth.caller import Caller
-from bedside.errors import FhirError
 from bedside.rest.bulk_export import NDJSON, BulkExports
-from bedside.web.fhir_http import bearer_token, error_response, json_response
+from bedside.web.fhir_http import bearer_token
+from bedside.web.responses import NO_STORE, fhir_json
 
 __all__ = ["BulkEndpoints"]
 
@@ -40,26 +40,18 @@ class BulkEndpoints:
 
     async def status(self, request: Request) -> Response:
         job = request.path_params["job"]
-        try:
-            caller = await run_in_threadpool(self.authenticate, bearer_token(request))
-            if request.method == "DELETE":
-                await run_in_threadpool(self.exports.cancel, caller, job)
-                return json_response(202, None)
-            code, body, headers = await run_in_threadpool(
-                self.exports.status, caller, job, self.base
-            )
-        except FhirError as exc:
-            return error_response(exc)
-        response = json_response(code, body, headers)
+        caller = await run_in_threadpool(self.authenticate, bearer_token(request))
+        if request.method == "DELETE":
+            await run_in_threadpool(self.exports.cancel, caller, job)
+            return fhir_json(202, None)
+        code, body, headers = await run_in_threadpool(self.exports.status, caller, job, self.base)
+        response = fhir_json(code, body, headers)
         if body is not None:
             response.headers["content-type"] = "application/json"
         return response
 
     async def file(self, request: Request) -> Response:
         job, name = request.path_params["job"], request.path_params["name"]
-        try:
-            caller = await run_in_threadpool(self.authenticate, bearer_token(request))
-            path = await run_in_threadpool(self.exports.file, caller, job, name)
-        except FhirError as exc:
-            return error_response(exc)
-        return FileResponse(path, media_type=NDJSON, headers={"Cache-Control": "no-store"})
+        caller = await run_in_threadpool(self.authenticate, bearer_token(request))
+        path = await run_in_threadpool(self.exports.file, caller, job, name)
+        return FileResponse(path, media_type=NDJSON, headers=NO_STORE)

@@ -1,45 +1,41 @@
 """The one place FHIR requests and outcomes meet HTTP (http.html#general).
 
 Turns a Starlette request into a :class:`FhirRequest`, runs it through a Repository bound to the
-caller, and turns the :class:`FhirResponse` or :class:`FhirError` into an HTTP response with the
-right status, headers and OperationOutcome. Nothing below this module knows about HTTP.
+caller, and turns the :class:`FhirResponse` into an HTTP response with the right status and
+headers; a :class:`FhirError` becomes its OperationOutcome at the server's one error boundary
+(:mod:`bedside.web.errors`). Nothing below this module knows about HTTP.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bedside.audit.entry import MINOR_FAILURE, AuditEntry, Auditor, NullAuditor
+from bedside.audit.entry import MINOR_FAILURE, AuditEntry, Auditor
 from bedside.auth import tokens
 from bedside.auth.caller import Caller
 from bedside.errors import (
-    FhirError,
     InvalidRequest,
-    Issue,
     NotAcceptable,
     Unauthorized,
     UnsupportedMediaType,
 )
 from bedside.fhir import json_body
-from bedside.fhir.outcome import operation_outcome
 from bedside.fhir.search.query import JSON_FORMATS
 from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, FhirResponse, Repository
 from bedside.rest.bulk_export import BulkExports
 from bedside.store.base import Store
 from bedside.subscriptions.service import SubscriptionService
+from bedside.web.responses import fhir_json
 
-FHIR_JSON = "application/fhir+json; charset=utf-8"
 _BODYLESS = frozenset({"GET", "HEAD", "DELETE"})
 _JSON_TYPES = (
     "application/fhir+json",
@@ -59,18 +55,7 @@ _ACCEPTED = frozenset(
         "application/merge-patch+json",
     }
 )
-log = logging.getLogger("bedside.web")
-
-
-def json_response(
-    status: int, body: Any, headers: dict[str, str] | None = None, *, pretty: bool = False
-) -> Response:
-    """A FHIR JSON answer. Every one may hold PHI (a resource, a search, an OperationOutcome
-    about a record), so none may be kept by a browser or a proxy: ``Cache-Control: no-store``."""
-    option = orjson.OPT_INDENT_2 if pretty else 0
-    content = orjson.dumps(body, option=option) if body is not None else b""
-    headers = {**(headers or {}), "Cache-Control": "no-store"}
-    return Response(content, status_code=status, headers=headers, media_type=FHIR_JSON)
+__all__ = ["FhirEndpoint", "bearer_token", "negotiate"]
 
 
 def bearer_token(request: Request) -> str:
@@ -101,10 +86,6 @@ def negotiate(request: Request) -> None:
         raise NotAcceptable("This server answers in FHIR JSON only: accept application/fhir+json.")
 
 
-def error_response(exc: FhirError) -> Response:
-    return json_response(exc.status, operation_outcome(exc.issues), exc.headers)
-
-
 class FhirEndpoint:
     """Serves every /fhir/... path except /metadata."""
 
@@ -114,8 +95,8 @@ class FhirEndpoint:
         authenticate: Callable[[str], Caller],
         fhir_base: str,
         *,
-        policy: Policy | None = None,
-        auditor: Auditor | None = None,
+        policy: Policy,
+        auditor: Auditor,
         exports: BulkExports | None = None,
         subscriptions: SubscriptionService | None = None,
     ) -> None:
@@ -124,30 +105,19 @@ class FhirEndpoint:
         self.subscriptions = subscriptions
         self.authenticate = authenticate  # bearer token -> Caller, or Unauthorized
         self.base = fhir_base
-        self.policy = policy or Policy()
-        self.auditor: Auditor = auditor or NullAuditor()
+        self.policy = policy
+        self.auditor = auditor
 
     async def __call__(self, request: Request) -> Response:
-        try:
-            negotiate(request)
-            if request.method in _BODYLESS:  # one worker-thread hop: authenticate, then run
-                req = await _fhir_request(request)
-                resp = await run_in_threadpool(self._serve, request, req)
-            else:  # authenticate before reading a body
-                caller = await run_in_threadpool(self._caller, request)
-                req = await _fhir_request(request)
-                resp = await run_in_threadpool(self._repository(request, caller).handle, req)
-            return _http(resp, pretty=request.query_params.get("_pretty") == "true")
-        except FhirError as exc:
-            return error_response(exc)
-        except Exception as exc:  # never a stack trace or PHI to the client
-            log.error("unhandled error", extra={"error_type": type(exc).__name__})
-            return json_response(
-                500,
-                operation_outcome(
-                    [Issue("exception", "The server could not complete the request.")]
-                ),
-            )
+        negotiate(request)
+        if request.method in _BODYLESS:  # one worker-thread hop: authenticate, then run
+            req = await _fhir_request(request)
+            resp = await run_in_threadpool(self._serve, request, req)
+        else:  # authenticate before reading a body
+            caller = await run_in_threadpool(self._caller, request)
+            req = await _fhir_request(request)
+            resp = await run_in_threadpool(self._repository(request, caller).handle, req)
+        return _http(resp, pretty=request.query_params.get("_pretty") == "true")
 
     def _serve(self, request: Request, req: FhirRequest) -> FhirResponse:
         return self._repository(request, self._caller(request)).handle(req)
@@ -246,7 +216,7 @@ def _http(resp: FhirResponse, *, pretty: bool) -> Response:
         headers["Location" if resp.status == 201 else "Content-Location"] = resp.location
     if resp.status == 304:  # RFC 9110 §15.4.5: no content, the validators only
         return Response(status_code=304, headers={**headers, "Cache-Control": "no-store"})
-    return json_response(resp.status, resp.resource, headers, pretty=pretty)
+    return fhir_json(resp.status, resp.resource, headers, pretty=pretty)
 
 
 def _http_date(instant: str) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Final
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,18 +21,17 @@ from starlette.routing import Route
 from bedside.audit.entry import AuditEntry
 from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
-from bedside.errors import FhirError
 from bedside.fhir import json_body
+from bedside.fleet.device_auth import DeviceAuth
 from bedside.policy import breakglass_offline as offline
 from bedside.policy.decide import Policy
 from bedside.rest.trail import Trail
 from bedside.store.base import Store
-from bedside.web.device_auth import DeviceAuth
-from bedside.web.fhir_http import bearer_token, error_response
+from bedside.web import responses
+from bedside.web.fhir_http import bearer_token
 
 __all__ = ["GlassApi"]
 
-_NO_STORE: Final = {"Cache-Control": "no-store"}
 _READS: Final = {"read": "read", "search": "search-type"}
 
 
@@ -49,11 +47,9 @@ class GlassApi:
 
     async def receive(self, request: Request) -> Response:
         network = request.client.host if request.client else None
-        try:  # authenticate before reading the body
-            caller = await run_in_threadpool(self.devices.caller, bearer_token(request))
-            raw = await request.body()
-        except FhirError as exc:
-            return _error(exc)
+        # authenticate before reading the body
+        caller = await run_in_threadpool(self.devices.caller, bearer_token(request))
+        raw = await request.body()
 
         def work() -> Response:
             device = self.devices.active_device(caller)
@@ -69,13 +65,9 @@ class GlassApi:
                     results.append(answer)
                     if new:
                         self.auth.auditor.append(db, _entries(caller, grant, network, now))
-            body = orjson.dumps({"results": results})
-            return Response(body, media_type="application/json", headers=_NO_STORE)
+            return responses.json(200, {"results": results})
 
-        try:
-            return await run_in_threadpool(work)
-        except FhirError as exc:
-            return _error(exc)
+        return await run_in_threadpool(work)
 
 
 def _entries(
@@ -101,9 +93,3 @@ def _entries(
             description=f"offline break-glass {view.action}: {view.count} records",
         )
     return trail.entries
-
-
-def _error(exc: FhirError) -> Response:
-    resp = error_response(exc)
-    resp.headers.update(_NO_STORE)
-    return resp

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any, Final
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -32,14 +31,14 @@ from bedside.errors import FhirError
 from bedside.fhir import json_body
 from bedside.healthlinks.records import LinkRow
 from bedside.healthlinks.service import HealthLinks
-from bedside.web.fhir_http import bearer_token, error_response
+from bedside.web.fhir_http import bearer_token
+from bedside.web.responses import NO_CACHE, json
 
 __all__ = ["HealthLinksApi", "link_summary"]
 
 _MAX_ID: Final = 64
-_NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _VIEWER_HEADERS: Final = {
-    **_NO_STORE,
+    **NO_CACHE,
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; connect-src 'self';"
     " style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
@@ -48,8 +47,7 @@ _VIEWER_HEADERS: Final = {
 
 
 def _json(status: int, body: Any) -> Response:
-    content = orjson.dumps(body) if body is not None else b""
-    return Response(content, status_code=status, media_type="application/json", headers=_NO_STORE)
+    return json(status, body, headers=NO_CACHE)
 
 
 def link_summary(link: LinkRow, now: float) -> dict[str, Any]:
@@ -93,7 +91,7 @@ class HealthLinksApi:
             body = json_body.loads(await request.body())
             network = request.client.host if request.client else None
             answer = await run_in_threadpool(self.links.manifest, link_id, body, network)
-        except FhirError as exc:
+        except FhirError as exc:  # the SHL IG's own error body, not an OperationOutcome
             return _json(exc.status, {"error": exc.message})
         return _json(answer.status, answer.body)
 
@@ -103,7 +101,7 @@ class HealthLinksApi:
         found = await run_in_threadpool(self.links.file, ticket)
         if found is None:
             return _json(404, {"error": "This file link has expired or its link has ended."})
-        return Response(found, media_type="application/jose", headers=_NO_STORE)
+        return Response(found, media_type="application/jose", headers=NO_CACHE)
 
     async def viewer(self, request: Request) -> Response:
         page = resources.files("bedside.web").joinpath("static", "shl-viewer.html")
@@ -118,59 +116,48 @@ class HealthLinksApi:
         )
 
     async def make(self, request: Request) -> Response:
-        try:
-            raw = await request.body()
-            token = bearer_token(request)
+        raw = await request.body()
+        token = bearer_token(request)
 
-            def work() -> dict[str, Any]:
-                caller = self.authenticate(token)
-                body = json_body.loads(raw)
-                if not isinstance(body, dict):
-                    body = {}
-                days = body.get("days", 30)
-                made = self.links.make(
-                    caller,
-                    what=body.get("what") or [],
-                    label=body.get("label") if isinstance(body.get("label"), str) else None,
-                    days=days if isinstance(days, int) else -1,
-                    passcode=body.get("passcode")
-                    if isinstance(body.get("passcode"), str)
-                    else None,
-                )
-                return {
-                    "id": made.id,
-                    "link": made.payload.uri(),
-                    "viewer_url": made.viewer_url,
-                    "exp": made.payload.exp,
-                    "counts": made.counts,
-                }
+        def work() -> dict[str, Any]:
+            caller = self.authenticate(token)
+            body = json_body.loads(raw)
+            if not isinstance(body, dict):
+                body = {}
+            days = body.get("days", 30)
+            made = self.links.make(
+                caller,
+                what=body.get("what") or [],
+                label=body.get("label") if isinstance(body.get("label"), str) else None,
+                days=days if isinstance(days, int) else -1,
+                passcode=body.get("passcode") if isinstance(body.get("passcode"), str) else None,
+            )
+            return {
+                "id": made.id,
+                "link": made.payload.uri(),
+                "viewer_url": made.viewer_url,
+                "exp": made.payload.exp,
+                "counts": made.counts,
+            }
 
-            return _json(201, await run_in_threadpool(work))
-        except FhirError as exc:
-            return error_response(exc)
+        return _json(201, await run_in_threadpool(work))
 
     async def list_links(self, request: Request) -> Response:
-        try:
-            token = bearer_token(request)
+        token = bearer_token(request)
 
-            def work() -> dict[str, Any]:
-                caller = self.authenticate(token)
-                now = self.links.clock()
-                return {"links": [link_summary(x, now) for x in self.links.links(caller)]}
+        def work() -> dict[str, Any]:
+            caller = self.authenticate(token)
+            now = self.links.clock()
+            return {"links": [link_summary(x, now) for x in self.links.links(caller)]}
 
-            return _json(200, await run_in_threadpool(work))
-        except FhirError as exc:
-            return error_response(exc)
+        return _json(200, await run_in_threadpool(work))
 
     async def revoke(self, request: Request) -> Response:
         link_id = request.path_params["link_id"]
-        try:
-            token = bearer_token(request)
+        token = bearer_token(request)
 
-            def work() -> None:
-                self.links.revoke(self.authenticate(token), link_id[:_MAX_ID])
+        def work() -> None:
+            self.links.revoke(self.authenticate(token), link_id[:_MAX_ID])
 
-            await run_in_threadpool(work)
-        except FhirError as exc:
-            return error_response(exc)
+        await run_in_threadpool(work)
         return _json(204, None)

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
-import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -38,12 +37,13 @@ from bedside.auth.token_endpoint import TokenEndpoint
 from bedside.auth.users import SignInFailed, User
 from bedside.errors import OAuthError
 from bedside.metrics.registry import Metrics
+from bedside.policy.decide import Policy
 from bedside.web.oauth_api import AccountApi, patient_choices
+from bedside.web.responses import NO_CACHE, empty, oauth_json
 
 log = logging.getLogger("bedside.auth")
-_NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _PAGE_HEADERS: Final = {
-    **_NO_STORE,
+    **NO_CACHE,
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
     "frame-ancestors 'none'; base-uri 'none'",
@@ -55,19 +55,6 @@ _COOKIE: Final = "bedside_auth_"
 _templates = Environment(
     loader=PackageLoader("bedside.web", "templates"), autoescape=select_autoescape(["html"])
 )
-
-
-def oauth_json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        orjson.dumps(body),
-        status_code=status,
-        media_type="application/json",
-        headers={**_NO_STORE, **(headers or {})},
-    )
-
-
-def oauth_error(exc: OAuthError) -> Response:
-    return oauth_json(exc.status, exc.body(), exc.headers)
 
 
 def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -102,11 +89,12 @@ def _collect(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 class OAuthRoutes:
-    def __init__(self, server: AuthServer, metrics: Metrics | None = None) -> None:
+    def __init__(self, server: AuthServer, policy: Policy, metrics: Metrics | None = None) -> None:
         self.server = server
+        self.policy = policy  # the server's access policy: the patient picker's search
         self.metrics = metrics
         self.tokens = TokenEndpoint(server)
-        self.account = AccountApi(server)
+        self.account = AccountApi(server, policy)
         self.secure_cookies = server.config.root.startswith("https://")
 
     def routes(self) -> list[Route]:
@@ -167,7 +155,7 @@ class OAuthRoutes:
             except OAuthError as exc:
                 if metrics is not None:
                     metrics.token(_text(form.get("grant_type")), exc.error)
-                return oauth_error(exc)
+                raise
             if metrics is not None:
                 metrics.token(_text(form.get("grant_type")), None)
             return oauth_json(200, body)
@@ -175,12 +163,9 @@ class OAuthRoutes:
         return endpoint
 
     async def _revoke(self, request: Request) -> Response:
-        try:
-            form = await form_of(request)
-            await run_in_threadpool(self.tokens.revoke, form, request.headers.get("authorization"))
-        except OAuthError as exc:
-            return oauth_error(exc)
-        return Response(status_code=200, headers=_NO_STORE)
+        form = await form_of(request)
+        await run_in_threadpool(self.tokens.revoke, form, request.headers.get("authorization"))
+        return empty(200, NO_CACHE)
 
     # --- the browser flow ------------------------------------------------------------------------
 
@@ -299,7 +284,9 @@ class OAuthRoutes:
     async def _choices(
         self, user: User, query: str, *, by_id: bool = False
     ) -> list[dict[str, str]]:
-        return await run_in_threadpool(patient_choices, self.server, user, query, by_id)
+        return await run_in_threadpool(
+            patient_choices, self.server, self.policy, user, query, by_id
+        )
 
     async def consent(self, request: Request) -> Response:
         step = await self._signed_in_step(request)
@@ -375,4 +362,4 @@ async def _step_form(request: Request) -> dict[str, Any]:
         return {}
 
 
-__all__ = ["OAuthRoutes", "oauth_error", "oauth_json", "page"]
+__all__ = ["OAuthRoutes", "page"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,24 +22,18 @@ from bedside.auth.server import AuthServer
 from bedside.auth.users import User
 from bedside.errors import FhirError, Forbidden, InvalidRequest, NotFound
 from bedside.fhir import json_body
+from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, Repository
-from bedside.web.fhir_http import bearer_token, error_response
+from bedside.web import responses
+from bedside.web.fhir_http import bearer_token
 
-_JSON = "application/json"
-
-
-def _json(status: int, body: Any) -> Response:
-    return Response(
-        orjson.dumps(body) if body is not None else b"",
-        status_code=status,
-        media_type=_JSON,
-        headers={"Cache-Control": "no-store"},
-    )
+__all__ = ["AccountApi", "patient_choices"]
 
 
 class AccountApi:
-    def __init__(self, server: AuthServer) -> None:
+    def __init__(self, server: AuthServer, policy: Policy) -> None:
         self.server = server
+        self.policy = policy  # the server's access policy, for the launch's FHIR reads
 
     def routes(self) -> list[Route]:
         return [
@@ -53,12 +46,9 @@ class AccountApi:
         return self.server.caller(bearer_token(request))
 
     async def _run(self, request: Request, work: Any) -> Response:
-        try:
-            caller = await run_in_threadpool(self._caller, request)
-            status, body = await run_in_threadpool(work, caller)
-        except FhirError as exc:
-            return error_response(exc)
-        return _json(status, body)
+        caller = await run_in_threadpool(self._caller, request)
+        status, body = await run_in_threadpool(work, caller)
+        return responses.json(status, body)
 
     async def list_grants(self, request: Request) -> Response:
         def work(caller: Caller) -> tuple[int, Any]:
@@ -104,10 +94,7 @@ class AccountApi:
         return await self._run(request, work)
 
     async def launch(self, request: Request) -> Response:
-        try:
-            raw = await request.body()
-        except FhirError as exc:  # e.g. past the body limit (web/body_limit.py answers it)
-            return error_response(exc)
+        raw = await request.body()  # past the body limit: web/body_limit.py answers
 
         def work(caller: Caller) -> tuple[int, Any]:
             if caller.role not in (None, "doctor", "nurse"):
@@ -115,7 +102,7 @@ class AccountApi:
             body = json_body.loads(raw)
             if not isinstance(body, dict) or not isinstance(body.get("patient"), str):
                 raise InvalidRequest('A launch needs "patient" (a Patient id).')
-            repo = _repository(self.server, caller)
+            repo = _repository(self.server, self.policy, caller)
             repo.handle(FhirRequest("GET", f"Patient/{body['patient']}"))  # 404 if not visible
             context: dict[str, Any] = {"patient": body["patient"]}
             if isinstance(body.get("encounter"), str):
@@ -130,25 +117,21 @@ class AccountApi:
         return await self._run(request, work)
 
 
-def _repository(server: AuthServer, caller: Caller) -> Repository:
+def _repository(server: AuthServer, policy: Policy, caller: Caller) -> Repository:
     """The caller's FHIR repository under the server's policy, audited like the FHIR API."""
     return Repository(
-        server.store,
-        caller,
-        server.config.fhir_base,
-        policy=server.policy,
-        auditor=server.auditor,
+        server.store, caller, server.config.fhir_base, policy=policy, auditor=server.auditor
     )
 
 
 def patient_choices(
-    server: AuthServer, user: User, query: str, by_id: bool
+    server: AuthServer, policy: Policy, user: User, query: str, by_id: bool
 ) -> list[dict[str, str]]:
     """Patients the user may see, by name (or one by id), as {id, name, birth}."""
     caller = Caller(
         user.id, ScopeSet.parse("user/Patient.rs"), role=user.role, fhir_user=user.fhir_user
     )
-    repo = _repository(server, caller)
+    repo = _repository(server, policy, caller)
     params: list[tuple[str, str]] = [("_count", "20")]
     if by_id:
         params.append(("_id", query))

@@ -7,23 +7,20 @@
     GET  /review/{id}               one item
     POST /review/{id}/resolve       keep device | server | merged (server writes nothing)
 
-This module authenticates, parses and maps errors to HTTP; the work is
-:class:`bedside.sync.ingest.Ingest` and :mod:`bedside.sync.resolution`. Push checks, in order:
-a bearer token (401), a token naming a device of its user (403), the device's status (revoked
-403 with the device API's status issue; a device flagged for wipe may still push, to drain
-before it wipes: docs/device-registry.md "Wipe"), then the body (400, with
-the protocol versions the server speaks). The answer leaves only once every event in it has
-been committed. Every decision is audited: each event by ingest, a refused push or review
-request here.
+This module authenticates and parses (errors become HTTP at :mod:`bedside.web.errors`); the
+work is :class:`bedside.sync.ingest.Ingest` and :class:`bedside.sync.review_service.
+ReviewQueue`. Push checks, in order: a bearer token (401), a token naming a device of its user
+(403), the device's status (revoked 403 with the device API's status issue; a device flagged
+for wipe may still push, to drain before it wipes: docs/device-registry.md "Wipe"), then the
+body (400, with the protocol versions the server speaks). The answer leaves only once every
+event in it has been committed. Every decision is audited: each event by ingest, a refused
+push here, a review request by the queue.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import Any, Final
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -34,38 +31,21 @@ from starlette.routing import Route
 from bedside.audit.entry import Auditor
 from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
-from bedside.errors import FhirError, Forbidden, InvalidRequest, NotFound
+from bedside.errors import FhirError
 from bedside.fhir import json_body
+from bedside.fleet.device_auth import DeviceAuth
 from bedside.metrics import daily
 from bedside.metrics.registry import Metrics
 from bedside.policy.decide import Policy
 from bedside.protocol.push import parse_push
-from bedside.rest.repository import Repository
 from bedside.rest.trail import Trail
 from bedside.store.base import Store
-from bedside.sync import review
-from bedside.sync.authorship import changed_by
 from bedside.sync.ingest import Ingest
-from bedside.sync.resolution import parse_resolution, resolve
-from bedside.web.device_auth import DeviceAuth
-from bedside.web.fhir_http import bearer_token, error_response
+from bedside.sync.review_service import ReviewQueue
+from bedside.web import responses
+from bedside.web.fhir_http import bearer_token
 
 __all__ = ["SyncApi"]
-
-_NO_STORE: Final = {"Cache-Control": "no-store"}
-_STATES: Final = {"open": review.OPEN, "resolved": review.RESOLVED, "all": None}
-_MAX_PAGE: Final = 1000
-log = logging.getLogger("bedside.web")
-
-
-def _json(status: int, body: bytes) -> Response:
-    return Response(body, status_code=status, media_type="application/json", headers=_NO_STORE)
-
-
-def _error(exc: FhirError) -> Response:
-    resp = error_response(exc)
-    resp.headers.update(_NO_STORE)
-    return resp
 
 
 class SyncApi:
@@ -102,7 +82,7 @@ class SyncApi:
             raw = await request.body()
         except FhirError as exc:
             self._count_push(None, exc.status)
-            return _error(exc)
+            raise
 
         def work() -> Response:
             started = time.perf_counter()
@@ -120,9 +100,9 @@ class SyncApi:
             self._count_push(ingest.tally)
             elapsed = round((time.perf_counter() - started) * 1000)
             daily.keep(self.store, "push-ms", elapsed, self.policy.clock())
-            return _json(200, answer)
+            return responses.json(200, orjson.Fragment(answer))
 
-        return await self._serve(work)
+        return await run_in_threadpool(work)
 
     def _count_push(self, tally: Counter[tuple[str, str]] | None, status: int = 200) -> None:
         if self.metrics is not None:
@@ -132,136 +112,35 @@ class SyncApi:
 
     async def list_items(self, request: Request) -> Response:
         params = request.query_params
-        network = request.client.host if request.client else None
-
-        def work(caller: Caller) -> Response:
-            role = params.get("role") or caller.role
-            state = params.get("state", "open")
-            try:
-                if state not in _STATES:
-                    raise InvalidRequest("state must be open, resolved or all.")
-                count = _count(params.get("count"))
-                governance = self.policy.rules.review_roles
-                anyone = review.is_operator(caller) or caller.role in governance
-                if not anyone and (role is None or role != caller.role):
-                    raise Forbidden("You can list only the review queue of your own role.")
-                with self.store.read() as session:
-                    view = self.policy.view(session.records(), caller)
-                    items, after = review.listing_page(
-                        session.records(),
-                        role=role,
-                        state=_STATES[state],
-                        cursor=params.get("cursor"),
-                        count=count,
-                    )
-            except FhirError as exc:
-                self._refused(caller, network, "review-list", exc, "review queue refused")
-                raise
-            shown: list[dict[str, Any]] = []
-            patients: set[str] = set()
-            for item in items:
-                seen = review.may_see(caller, view, item, governance)
-                if seen == "all" and item.patient:
-                    patients.add(item.patient)
-                if seen:
-                    shown.append(item.detail() if seen == "all" else item.summary())
-            trail = Trail(caller, self.policy.clock, network)
-            trail.view = view
-            trail.note(
-                "review-list",
-                patients=patients,
-                description=f"review queue listed: {len(shown)} items",
-            )
-            self.auditor.submit(trail.entries)
-            listed = {"role": role, "state": state, "items": shown, "next": after}
-            return _json(200, orjson.dumps(listed))
-
-        return await self._as_user(request, work)
+        queue = await self._queue(request)
+        listed = await run_in_threadpool(
+            queue.listing,
+            params.get("role"),
+            params.get("state", "open"),
+            params.get("cursor"),
+            params.get("count"),
+        )
+        return responses.json(200, listed)
 
     async def show_item(self, request: Request) -> Response:
-        item_id = request.path_params["item_id"]
-        network = request.client.host if request.client else None
-
-        def work(caller: Caller) -> Response:
-            try:
-                with self.store.read() as session:
-                    view = self.policy.view(session.records(), caller)
-                    item = review.get(session.records(), item_id)
-                    governance = self.policy.rules.review_roles
-                    seen = review.may_see(caller, view, item, governance) if item else ""
-                    if item is None or not seen:
-                        raise NotFound("There is no review item with this id.")
-                    by = changed_by(
-                        session.records(), item.resource_type, item.resource_id,
-                        item.server_version,
-                    ) if seen == "all" else None  # fmt: skip
-            except FhirError as exc:
-                self._refused(caller, network, "review-read", exc, "review item refused")
-                raise
-            trail = Trail(caller, self.policy.clock, network)
-            trail.view = view
-            full = seen == "all"
-            trail.note(
-                "review-read",
-                rtype=item.resource_type,
-                patients=[item.patient] if full and item.patient else [],
-                entities=[f"{item.resource_type}/{item.resource_id}"],
-                description=f"review item {item.id} read" + ("" if full else " (summary)"),
-            )
-            self.auditor.submit(trail.entries)
-            shown = {**item.detail(), "server_changed_by": by} if full else item.summary()
-            return _json(200, orjson.dumps(shown))
-
-        return await self._as_user(request, work)
+        queue = await self._queue(request)
+        return responses.json(
+            200, await run_in_threadpool(queue.item, request.path_params["item_id"])
+        )
 
     async def resolve_item(self, request: Request) -> Response:
-        item_id = request.path_params["item_id"]
+        queue = await self._queue(request)
+        raw = await request.body()
+        item = await run_in_threadpool(queue.resolve, request.path_params["item_id"], raw)
+        return responses.json(200, item)
+
+    async def _queue(self, request: Request) -> ReviewQueue:
+        """The review queue bound to the bearer token's caller (401 before anything else)."""
+        caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
         network = request.client.host if request.client else None
-        try:
-            caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
-            raw = await request.body()
-        except FhirError as exc:
-            return _error(exc)
-
-        def work() -> Response:
-            repo = Repository(
-                self.store,
-                caller,
-                self.base,
-                policy=self.policy,
-                auditor=self.auditor,
-                network=network,
-            )
-            try:
-                how = parse_resolution(json_body.loads(raw))
-                with self.store.write() as session:
-                    item = resolve(repo, session, item_id, how, now=self.policy.clock())
-                    repo.chain(session)
-            except FhirError as exc:
-                repo.discard()
-                self._refused(caller, network, "review-resolve", exc, "review resolution refused")
-                raise
-            return _json(200, orjson.dumps(item.detail()))
-
-        return await self._serve(work)
-
-    # --- plumbing ------------------------------------------------------------------------------
-
-    async def _as_user(self, request: Request, work: Callable[[Caller], Response]) -> Response:
-        try:
-            caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
-        except FhirError as exc:
-            return _error(exc)
-        return await self._serve(lambda: work(caller))
-
-    async def _serve(self, work: Callable[[], Response]) -> Response:
-        try:
-            return await run_in_threadpool(work)
-        except FhirError as exc:
-            return _error(exc)
-        except Exception as exc:  # never a stack trace or PHI to the client
-            log.error("unhandled error", extra={"error_type": type(exc).__name__})
-            return _error(FhirError("The server could not complete the request."))
+        return ReviewQueue(
+            self.store, self.policy, self.auditor, caller, self.base, network=network
+        )
 
     def _refused(
         self, caller: Caller, network: str | None, subtype: str, exc: FhirError, words: str
@@ -270,12 +149,3 @@ class SyncApi:
         trail = Trail(caller, self.policy.clock, network)
         trail.failure(subtype, None, exc, description=f"{words} ({exc.status})")
         self.auditor.submit(trail.entries)
-
-
-def _count(text: str | None) -> int:
-    """The page size asked for (default ``review.PAGE``); 400 unless 1 to ``_MAX_PAGE``."""
-    if text is None:
-        return review.PAGE
-    if text.isascii() and text.isdigit() and len(text) <= 4 and 1 <= int(text) <= _MAX_PAGE:
-        return int(text)
-    raise InvalidRequest(f"count must be a number from 1 to {_MAX_PAGE}.")

@@ -1,11 +1,12 @@
 """HTTP for ``GET /sync/pull`` (docs/sync-protocol.md "Pull", docs/sync-pull.md).
 
-This module authenticates, checks the protocol version and the device, audits, and maps
-results and :class:`~bedside.errors.FhirError` to HTTP; the work is :class:`bedside.sync.pull.
-Puller`. The order of checks: a bearer token (401), then a token naming a device of its user
-(403), then the device's status (revoked 403, flagged for wipe 410, each with the device API's
-status issue; :class:`~bedside.web.device_auth.DeviceAuth`, as for push), then ``protocol``
-(400 saying which versions the server speaks), then ``limit`` and ``since`` (400).
+This module authenticates, checks the protocol version and the device, audits, and turns
+results into HTTP (errors become HTTP at :mod:`bedside.web.errors`); the work is
+:class:`bedside.sync.pull.Puller`. The order of checks: a bearer token (401), then a token
+naming a device of its user (403), then the device's status (revoked 403, flagged for wipe
+410, each with the device API's status issue; :class:`~bedside.fleet.device_auth.DeviceAuth`,
+as for push), then ``protocol`` (400 saying which versions the server speaks), then ``limit``
+and ``since`` (400).
 
 Like a search, every pull is audited (``sync-pull``, naming the device). What a patient entering
 the working set is sent (all of a first sync) is one access to that patient's record: one entry
@@ -20,7 +21,6 @@ import dataclasses
 import time
 from typing import Final
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,6 +29,7 @@ from starlette.routing import Route
 from bedside.audit.entry import MINOR_FAILURE, SERIOUS_FAILURE
 from bedside.auth.server import AuthServer
 from bedside.errors import FhirError, InvalidRequest
+from bedside.fleet.device_auth import DeviceAuth
 from bedside.metrics import daily
 from bedside.numerals import is_number
 from bedside.policy.decide import Policy
@@ -36,13 +37,12 @@ from bedside.protocol import MAX_LIMIT, PROTOCOL
 from bedside.rest.trail import Trail
 from bedside.store.base import Store
 from bedside.sync.pull import Puller, PullPage
-from bedside.web.device_auth import DeviceAuth
-from bedside.web.fhir_http import bearer_token, error_response
+from bedside.web import responses
+from bedside.web.fhir_http import bearer_token
 
 __all__ = ["SyncPullApi"]
 
 SUBTYPE: Final = "sync-pull"
-_NO_STORE: Final = {"Cache-Control": "no-store"}
 
 
 class SyncPullApi:
@@ -59,10 +59,7 @@ class SyncPullApi:
     async def pull(self, request: Request) -> Response:
         params = request.query_params
         network = request.client.host if request.client else None
-        try:
-            caller = await run_in_threadpool(self.devices.caller, bearer_token(request))
-        except FhirError as exc:
-            return _error(exc)
+        caller = await run_in_threadpool(self.devices.caller, bearer_token(request))
 
         def work() -> Response:
             started = time.perf_counter()
@@ -79,16 +76,9 @@ class SyncPullApi:
             self._audit(trail, page)
             elapsed = round((time.perf_counter() - started) * 1000)
             daily.keep(self.store, "pull-ms", elapsed, self.policy.clock())
-            return Response(
-                orjson.dumps(page.body()),
-                media_type="application/json",
-                headers=_NO_STORE,
-            )
+            return responses.json(200, page.body())
 
-        try:
-            return await run_in_threadpool(work)
-        except FhirError as exc:
-            return _error(exc)
+        return await run_in_threadpool(work)
 
     # --- audit -------------------------------------------------------------------------------
 
@@ -130,12 +120,6 @@ class SyncPullApi:
 
 
 _FAILED: Final = frozenset({MINOR_FAILURE, SERIOUS_FAILURE})
-
-
-def _error(exc: FhirError) -> Response:
-    resp = error_response(exc)
-    resp.headers.update(_NO_STORE)
-    return resp
 
 
 def _protocol(value: str | None) -> None:

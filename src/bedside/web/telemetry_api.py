@@ -20,16 +20,16 @@ from bedside.errors import FhirError
 from bedside.fhir import json_body
 from bedside.fleet import registry, telemetry
 from bedside.fleet.audit import device_entry
+from bedside.fleet.device_auth import DeviceAuth
 from bedside.metrics import daily
 from bedside.policy.decide import Policy
 from bedside.store.base import Store
 from bedside.sync.posture_check import device_step
-from bedside.web.device_auth import DeviceAuth
-from bedside.web.fhir_http import bearer_token, error_response
+from bedside.web import responses
+from bedside.web.fhir_http import bearer_token
 
 __all__ = ["TelemetryApi"]
 
-_NO_STORE: Final = {"Cache-Control": "no-store"}
 _EVENT: Final = ("device-telemetry", "U")
 
 
@@ -45,11 +45,9 @@ class TelemetryApi:
 
     async def report(self, request: Request) -> Response:
         network = request.client.host if request.client else None
-        try:  # authenticate before reading the body
-            caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
-            raw = await request.body()
-        except FhirError as exc:
-            return _error(exc)
+        # authenticate before reading the body
+        caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
+        raw = await request.body()
 
         def work() -> Response:
             device_id = caller.device
@@ -89,12 +87,9 @@ class TelemetryApi:
             except FhirError as exc:
                 self._refused(caller, device_id, network, exc)
                 raise
-            return Response(status_code=204, headers=_NO_STORE)
+            return responses.empty()
 
-        try:
-            return await run_in_threadpool(work)
-        except FhirError as exc:
-            return _error(exc)
+        return await run_in_threadpool(work)
 
     def _refused(
         self, caller: Caller, device: str | None, network: str | None, exc: FhirError
@@ -109,9 +104,3 @@ class TelemetryApi:
             network=network,
         )
         self.auth.auditor.submit([entry])
-
-
-def _error(exc: FhirError) -> Response:
-    resp = error_response(exc)
-    resp.headers.update(_NO_STORE)
-    return resp

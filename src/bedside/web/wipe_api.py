@@ -3,32 +3,26 @@ how many events its last push delivered and how many were still unsent (lost wit
 
 The device's own token; only a device flagged for wipe may report (409 otherwise: an active
 device has nothing to confess, a revoked one 403). The first report is kept
-(:mod:`bedside.fleet.wipes`), audited in the same transaction; ``204``.
+(:class:`bedside.fleet.service.WipeReports`, over :mod:`bedside.fleet.wipes`), audited in the
+same transaction; ``204``.
 """
 
 from __future__ import annotations
-
-from typing import Final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bedside.audit.entry import SUCCESS
 from bedside.auth.server import AuthServer
-from bedside.errors import Conflict, FhirError
-from bedside.fhir import json_body
-from bedside.fleet import registry, wipes
-from bedside.fleet.audit import device_entry
+from bedside.fleet.device_auth import DeviceAuth
+from bedside.fleet.service import WipeReports
 from bedside.policy.decide import Policy
 from bedside.store.base import Store
-from bedside.web.device_auth import DeviceAuth
-from bedside.web.fhir_http import bearer_token, error_response
+from bedside.web import responses
+from bedside.web.fhir_http import bearer_token
 
 __all__ = ["WipeApi"]
-
-_NO_STORE: Final = {"Cache-Control": "no-store"}
 
 
 class WipeApi:
@@ -43,42 +37,9 @@ class WipeApi:
 
     async def report(self, request: Request) -> Response:
         network = request.client.host if request.client else None
-        try:
-            caller = await run_in_threadpool(self.devices.caller, bearer_token(request))
-            raw = await request.body()
-        except FhirError as exc:
-            return _error(exc)
-
-        def work() -> Response:
-            device = self.devices.draining_device(caller)
-            if device.status != registry.WIPE:
-                raise Conflict("This device is not flagged for wipe.")
-            sent, lost = wipes.parse(json_body.loads(raw))
-            now = self.policy.clock()
-            with self.store.write() as session:
-                db = session.records()
-                if wipes.record(db, device.device_id, sent=sent, lost=lost, now=now):
-                    drained = "fully drained" if lost == 0 else f"{lost} events lost"
-                    entry = device_entry(
-                        "device-wiped",
-                        "D",
-                        SUCCESS,
-                        device=device.device_id,
-                        caller=caller,
-                        now=now,
-                        description=f"device wiped itself: {sent} sent first, {drained}",
-                        network=network,
-                    )
-                    self.auth.auditor.append(db, [entry])
-            return Response(status_code=204, headers=_NO_STORE)
-
-        try:
-            return await run_in_threadpool(work)
-        except FhirError as exc:
-            return _error(exc)
-
-
-def _error(exc: FhirError) -> Response:
-    resp = error_response(exc)
-    resp.headers.update(_NO_STORE)
-    return resp
+        caller = await run_in_threadpool(self.devices.caller, bearer_token(request))
+        raw = await request.body()
+        reports = WipeReports(self.store, self.policy, self.auth.auditor, caller, network=network)
+        device = await run_in_threadpool(self.devices.draining_device, caller)
+        await run_in_threadpool(reports.report, device, raw)
+        return responses.empty()
