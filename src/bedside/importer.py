@@ -20,6 +20,17 @@ import orjson
 from bedside.errors import FhirError
 from bedside.rest import FhirRequest, Repository
 
+__all__ = [
+    "NDJSON_CHUNK",
+    "ImportReport",
+    "Unit",
+    "as_transaction",
+    "find_files",
+    "import_paths",
+    "run_unit",
+    "units",
+]
+
 NDJSON_CHUNK = 500
 
 

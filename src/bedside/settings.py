@@ -10,6 +10,21 @@ import orjson
 
 from bedside.numerals import is_number
 
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "KIB",
+    "MIB",
+    "BodyLimits",
+    "Settings",
+    "parse_size",
+    "prepare_data_dir",
+    "record_server",
+    "recorded_database",
+    "recorded_fhir_base",
+    "resolve",
+]
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 KIB = 1024

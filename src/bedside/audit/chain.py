@@ -265,4 +265,4 @@ def auditor_from_env(store: Store, server: str) -> Auditor:
     return AuditLog(store, server=server)
 
 
-__all__ = ["GENESIS", "AuditLog", "auditor_from_env", "link_hash"]
+__all__ = ["GENESIS", "MAX_BATCH", "AuditLog", "auditor_from_env", "link_hash"]

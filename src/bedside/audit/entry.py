@@ -15,6 +15,8 @@ from typing import Protocol
 
 from bedside.store.base import Records
 
+__all__ = ["MINOR_FAILURE", "SERIOUS_FAILURE", "SUCCESS", "AuditEntry", "Auditor", "NullAuditor"]
+
 #: AuditEvent.outcome codes (R4 audit-event-outcome).
 SUCCESS = "0"
 MINOR_FAILURE = "4"  # refused: denied by policy, bad request

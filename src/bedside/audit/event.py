@@ -364,8 +364,22 @@ def _ms_of(recorded: str) -> int:
 
 
 __all__ = [
+    "ACT_REASON",
     "BEDSIDE_CODES",
     "BEDSIDE_EVENTS",
+    "BEDSIDE_ROLES",
+    "CLIENT_ID",
+    "DCM",
+    "DEVICE_ID",
+    "ENTITY_TYPE",
+    "EVENT_TYPE",
+    "OBJECT_ROLE",
+    "PARTICIPATION",
+    "RESTFUL",
+    "RESTFUL_CODES",
+    "ROLE_CLASS",
+    "SOURCE_TYPE",
+    "USER_ID",
     "Indexed",
     "canonical",
     "indexed",

@@ -325,7 +325,15 @@ _BUILDERS: Final[dict[str, Callable[[list[str]], Condition]]] = {
     "purpose": _purpose,
 }
 
-__all__ = ["DEFAULT_COUNT", "MAX_COUNT", "PARAMETERS", "AuditSearch", "last_use"]
+__all__ = [
+    "DEFAULT_COUNT",
+    "MAX_COUNT",
+    "PARAMETERS",
+    "AuditSearch",
+    "Compartments",
+    "Condition",
+    "last_use",
+]
 
 
 def last_use(records: Records, subject: str, client_id: str) -> int | None:

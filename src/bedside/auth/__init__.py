@@ -1,1 +1,3 @@
 """Authorization: scopes, the caller's grant, server keys and tokens."""
+
+__all__: list[str] = []

@@ -14,6 +14,8 @@ from typing import Any
 from bedside.auth.scopes import ScopeSet
 from bedside.errors import Forbidden
 
+__all__ = ["Caller"]
+
 
 @dataclass(frozen=True, slots=True)
 class Caller:

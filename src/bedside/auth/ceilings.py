@@ -17,6 +17,17 @@ from typing import Final
 from bedside.auth.scopes import Scope, ScopeSet
 from bedside.errors import OAuthError
 
+__all__ = [
+    "CONTEXT_SCOPES",
+    "DEFAULT_APP_SCOPE",
+    "DEFAULT_BACKEND_SCOPE",
+    "ROLE_CEILING",
+    "covers",
+    "narrow",
+    "parse",
+    "without_types",
+]
+
 #: Scopes that are not about resources but that Bedside understands.
 CONTEXT_SCOPES: Final = (
     "openid",

@@ -26,6 +26,8 @@ from bedside.auth.clients import Client, Clients
 from bedside.auth.grants import Grants
 from bedside.errors import OAuthError
 
+__all__ = ["ASSERTION_ALGORITHMS", "JWT_BEARER", "MAX_ASSERTION_LIFETIME", "ClientAuthenticator"]
+
 JWT_BEARER: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGORITHMS: Final = ("RS384", "ES384")
 MAX_ASSERTION_LIFETIME: Final = 300

@@ -25,6 +25,17 @@ from bedside.auth import ceilings
 from bedside.errors import AdminError
 from bedside.store.base import Store
 
+__all__ = [
+    "METHODS",
+    "MIN_SECRET_LENGTH",
+    "Client",
+    "Clients",
+    "check_jwks",
+    "check_redirect_uri",
+    "digest",
+    "redirect_allowed",
+]
+
 METHODS: Final = ("none", "client_secret_basic", "private_key_jwt")
 MIN_SECRET_LENGTH: Final = 32
 _CLIENT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")

@@ -28,6 +28,8 @@ from bedside.auth.rotation import DEFAULT_GRACE, MAX_GRACE
 from bedside.errors import OAuthError
 from bedside.store.base import Records, Store
 
+__all__ = ["CODE_TTL", "LAUNCH_TTL", "REQUEST_TTL", "Grant", "Grants", "Rotated", "pkce_challenge"]
+
 CODE_TTL: Final = 60
 REQUEST_TTL: Final = 15 * 60
 LAUNCH_TTL: Final = 10 * 60

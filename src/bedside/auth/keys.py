@@ -18,6 +18,8 @@ from joserfc.jwk import KeySet, RSAKey
 
 from bedside.errors import ConfigurationError
 
+__all__ = ["KeyRing", "SigningKeys", "load_or_create", "retire", "rotate"]
+
 
 @dataclass(frozen=True)
 class SigningKeys:

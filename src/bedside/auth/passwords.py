@@ -11,6 +11,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from bedside.errors import AdminError
 
+__all__ = ["MAX_LENGTH", "MIN_LENGTH", "check_new", "hash_password", "spend_equal_time", "verify"]
+
 MIN_LENGTH: Final = 8
 MAX_LENGTH: Final = 1024
 

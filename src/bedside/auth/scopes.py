@@ -17,6 +17,8 @@ from typing import Final
 
 from bedside.errors import InvalidRequest
 
+__all__ = ["INTERACTION_LETTER", "Scope", "ScopeSet"]
+
 _SCOPE_RE: Final = re.compile(
     r"(?P<ctx>patient|user|system)/(?P<type>\*|[A-Z][A-Za-z]+)\.(?P<perm>read|write|\*|c?r?u?d?s?)"
     r"(?:\?(?P<query>\S+))?"

@@ -398,4 +398,15 @@ class AuthServer:
             )
 
 
-__all__ = ["AuthConfig", "AuthServer", "AuthorizationRequest", "RedirectError"]
+__all__ = [
+    "BACKEND_TTL",
+    "CAPABILITIES",
+    "DEFAULT_ACCESS_TTL",
+    "MAX_ACCESS_TTL",
+    "OFFLINE_LIFETIME",
+    "ONLINE_LIFETIME",
+    "AuthConfig",
+    "AuthServer",
+    "AuthorizationRequest",
+    "RedirectError",
+]

@@ -15,6 +15,8 @@ from bedside.auth.scopes import ScopeSet
 from bedside.auth.server import BACKEND_TTL, AuthServer
 from bedside.errors import OAuthError, Unauthorized
 
+__all__ = ["TokenEndpoint"]
+
 
 class TokenEndpoint:
     def __init__(self, server: AuthServer) -> None:

@@ -25,6 +25,8 @@ from bedside.auth.keys import SigningKeys
 from bedside.auth.scopes import ScopeSet
 from bedside.errors import InvalidRequest, Unauthorized
 
+__all__ = ["MAX_OPERATOR_TTL", "decode", "id_token", "issue", "missing_token", "verify"]
+
 MAX_OPERATOR_TTL: Final = 24 * 3600
 _LEEWAY: Final = 30
 

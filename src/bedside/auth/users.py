@@ -20,6 +20,16 @@ from bedside.auth import passwords
 from bedside.errors import AdminError, BedsideError
 from bedside.store.base import Records, Store
 
+__all__ = [
+    "MAX_FAILURES",
+    "MAX_LOCK_SECONDS",
+    "ROLES",
+    "SignInFailed",
+    "User",
+    "Users",
+    "lock_seconds",
+]
+
 ROLES: Final = (
     "patient",
     "nurse",

@@ -7,6 +7,8 @@ from typing import Final
 
 from bedside.auth.scopes import Scope, ScopeSet
 
+__all__ = ["WILDCARD_TYPES", "describe", "selectable_types", "type_label"]
+
 #: The record types a wildcard scope is shown as, so a user can untick some of them.
 WILDCARD_TYPES: Final = (
     "Patient",

@@ -29,6 +29,20 @@ if TYPE_CHECKING:
     from bedside.rest import Repository
     from bedside.store import Store
 
+__all__ = [
+    "DataDir",
+    "Database",
+    "admin",
+    "admin_metrics_token",
+    "admin_reindex",
+    "admin_token",
+    "app",
+    "console",
+    "import_",
+    "main",
+    "serve",
+]
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Bedside clinical data server.")
 admin = typer.Typer(no_args_is_help=True, help="Administer a Bedside server's data dir.")
 app.add_typer(admin, name="admin")

@@ -22,6 +22,31 @@ from bedside.errors import BedsideError
 if TYPE_CHECKING:
     from bedside.store import Store
 
+__all__ = [
+    "ApiJson",
+    "DataDir",
+    "Database",
+    "PasswordStdin",
+    "client_add",
+    "client_list",
+    "client_remove",
+    "clients_app",
+    "console",
+    "keys_app",
+    "keys_list",
+    "keys_retire",
+    "keys_rotate",
+    "launch",
+    "out",
+    "print_json",
+    "user_add",
+    "user_disable",
+    "user_enable",
+    "user_list",
+    "user_reset_password",
+    "users_app",
+]
+
 users_app = typer.Typer(no_args_is_help=True, help="Users who sign in to SMART apps.")
 clients_app = typer.Typer(no_args_is_help=True, help="SMART apps and backend services.")
 keys_app = typer.Typer(no_args_is_help=True, help="The server's token-signing keys.")

@@ -15,6 +15,8 @@ from rich.table import Table
 from bedside.cli.admin import Database, DataDir, _fail, _store, console, out
 from bedside.errors import BedsideError
 
+__all__ = ["Location", "Patient", "User", "add", "assign_app", "listing", "remove"]
+
 assign_app = typer.Typer(no_args_is_help=True, help="Ward and patient assignments for clinicians.")
 
 User = Annotated[str, typer.Option("--user", help="A username, or Practitioner/<id>.")]

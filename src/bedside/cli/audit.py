@@ -62,4 +62,4 @@ def verify_command(data_dir: DataDir = Path("var"), database: Database = None) -
     raise typer.Exit(code=1)
 
 
-__all__ = ["audit_app"]
+__all__ = ["DataDir", "Database", "audit_app", "console", "verify_command"]

@@ -35,6 +35,24 @@ if TYPE_CHECKING:
     from bedside.device.node import Node
     from bedside.device.status import Status
 
+__all__ = [
+    "Home",
+    "Json",
+    "NoBrowser",
+    "PinStdin",
+    "Timeout",
+    "change_pin",
+    "console",
+    "device_app",
+    "enroll",
+    "out",
+    "outbox",
+    "patients",
+    "status",
+    "unlock",
+    "wipe",
+]
+
 device_app = typer.Typer(
     no_args_is_help=True, help="A Bedside device on this computer: enroll, unlock, inspect, wipe."
 )

@@ -24,6 +24,8 @@ from bedside.errors import BedsideError
 if TYPE_CHECKING:
     from bedside.fleet.registry import Device
 
+__all__ = ["DeviceId", "device_app", "device_list", "device_revoke", "device_wipe"]
+
 device_app = typer.Typer(
     no_args_is_help=True, help="Devices enrolled with this server: list, revoke, wipe."
 )

@@ -15,6 +15,8 @@ import typer
 
 from bedside.cli.device import Home, _plain_errors, console, device_app
 
+__all__ = ["app_command"]
+
 
 @device_app.command("app")
 def app_command(

@@ -17,6 +17,8 @@ from rich.table import Table
 
 from bedside.cli.device import Home, Json, PinStdin, _unlocked, console, device_app, out
 
+__all__ = ["sync_command"]
+
 
 @device_app.command("sync")
 def sync_command(home: Home, pin_stdin: PinStdin = False, as_json: Json = False) -> None:

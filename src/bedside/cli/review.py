@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from bedside.audit.chain import AuditLog
     from bedside.store import Store
 
+__all__ = ["ItemId", "review_app", "review_list", "review_resolve", "review_show"]
+
 review_app = typer.Typer(
     no_args_is_help=True, help="Device changes waiting for review after sync: list, show, resolve."
 )

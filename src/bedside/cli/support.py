@@ -21,7 +21,7 @@ from bedside.cli.admin import Database, DataDir, _fail, _store, out, print_json
 from bedside.cli.review import _audit
 from bedside.errors import BedsideError
 
-__all__ = ["support_app"]
+__all__ = ["Reason", "support_app", "support_device", "support_user"]
 
 support_app = typer.Typer(
     no_args_is_help=True,

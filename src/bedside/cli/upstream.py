@@ -27,7 +27,17 @@ if TYPE_CHECKING:
     from bedside.store import Store
     from bedside.upstream import Upstream
 
-__all__ = ["upstream_app"]
+__all__ = [
+    "DataDir",
+    "Database",
+    "SourceName",
+    "UpstreamFile",
+    "console",
+    "replay_command",
+    "run_command",
+    "status_command",
+    "upstream_app",
+]
 
 upstream_app = typer.Typer(
     no_args_is_help=True, help="Ingest from upstream EHRs (FHIR servers, HL7 v2 feeds)."

@@ -13,3 +13,5 @@ Nothing here imports the server's packages (``auth``, ``store``, ``rest``, ``web
 node and the server import the same rules (``tests/unit/test_news2.py`` holds that). See
 docs/news2.md.
 """
+
+__all__: list[str] = []

@@ -13,3 +13,5 @@ rest at write time instead of storing a Consent it would silently half-honour:
 
 See docs/consent.md.
 """
+
+__all__: list[str] = []

@@ -37,6 +37,8 @@ from bedside.policy.model import Label
 from bedside.store import queries
 from bedside.store.base import Records, Session, Store
 
+__all__ = ["SWEEP_LOCK", "changes_since", "instant", "note_consent_change", "sweep"]
+
 #: Kinds of access change a Consent's new status causes, when it was active before.
 _REVOKING: Final = {"inactive": "consent-revoked", "entered-in-error": "consent-entered-in-error"}
 SWEEP_LOCK: Final = "access-sweep"

@@ -42,6 +42,28 @@ from bedside.fhir.dates import parse_range
 from bedside.fhir.resource_types import RESOURCE_TYPES
 from bedside.policy.model import Label, Refusal, Share
 
+__all__ = [
+    "ACTION_SYSTEM",
+    "ALL_TYPES",
+    "CLASS_SYSTEM",
+    "MAX_DEPTH",
+    "PRIVACY",
+    "PURPOSE_SYSTEM",
+    "SCOPE_SYSTEM",
+    "SEEING",
+    "Grant",
+    "Provision",
+    "actor_reference",
+    "data_reference",
+    "grants",
+    "inherit",
+    "is_privacy",
+    "patient_id",
+    "period_bounds",
+    "read_provision",
+    "shares_for",
+]
+
 _T = TypeVar("_T")
 
 #: Levels of provisions evaluated: the root and one level of nested exceptions.

@@ -41,6 +41,19 @@ from bedside.fhir.compartment import PATIENT_COMPARTMENT, REFERENCE_TYPES, patie
 from bedside.fhir.dates import parse_range
 from bedside.fhir.resource_types import is_resource_type
 
+__all__ = [
+    "ACTIONS",
+    "ACTOR_TYPES",
+    "CREATE_STATUSES",
+    "MAX_DATA",
+    "TRANSITIONS",
+    "check_consent_write",
+    "check_content",
+    "check_data_owned",
+    "data_references",
+    "in_patient_compartment",
+]
+
 CREATE_STATUSES: Final = frozenset({"draft", "proposed", "active"})
 TRANSITIONS: Final[Mapping[str, frozenset[str]]] = {
     "draft": frozenset({"draft", "proposed", "active", "entered-in-error"}),

@@ -15,6 +15,8 @@ from typing import Any, Final
 
 from bedside.consent.evaluate import Provision, inherit, period_bounds, read_provision
 
+__all__ = ["actor_words", "describe", "type_words"]
+
 #: Resource types as a patient would call them (plural); others are split from CamelCase.
 _TYPE_WORDS: Final = {
     "AllergyIntolerance": "allergies",

@@ -17,6 +17,8 @@ from typing import Any, Protocol
 from bedside.demo import vocabulary as v
 from bedside.demo.vocabulary import Code
 
+__all__ = ["ANCHOR", "ClinicalRecord", "Hospital", "Resource", "cc", "clamp", "new_url", "ref"]
+
 Resource = dict[str, Any]
 
 ANCHOR = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -21,6 +21,8 @@ from typing import Any
 from bedside.demo import vocabulary as v
 from bedside.demo.clinical import ANCHOR, ClinicalRecord, Resource, cc, clamp, new_url, ref
 
+__all__ = ["generate_patients"]
+
 _WINDOW = timedelta(days=3 * 365)
 
 

@@ -19,7 +19,7 @@ from typing import Any, Final
 from bedside.device.errors import Refused
 from bedside.device.store import Connection, LocalStore
 
-__all__ = ["OUTCOMES", "Access", "log", "log_reads", "mark_uploaded", "pending"]
+__all__ = ["OUTCOMES", "Access", "log", "log_reads", "mark_uploaded", "pending", "refusal"]
 
 OUTCOMES: Final = ("permitted", "refused")
 _COLUMNS: Final = "id, at, patient, type, resource_id, action, outcome, purpose, reason, count"

@@ -32,10 +32,15 @@ from bedside.device.store import Connection
 from bedside.protocol.event import format_time
 
 __all__ = [
+    "LONG_REASON",
     "MAX_REASON",
+    "NOT_ALLOWED",
+    "NO_REASON",
+    "OVERDUE",
     "GlassRules",
     "Grant",
     "active",
+    "grants",
     "held",
     "outgoing",
     "overlay",

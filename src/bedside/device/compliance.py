@@ -17,7 +17,7 @@ from bedside.device.offline import OfflinePolicy
 from bedside.device.session import Session
 from bedside.policy.posture import assess, refuses, rules_from_claim, words
 
-__all__ = ["CLAIM", "PostureSide", "apply"]
+__all__ = ["CLAIM", "PostureSide", "apply", "state"]
 
 #: the claim the device adds to its own copy of the claims (never signed, never sent)
 CLAIM: Final = "local_posture"

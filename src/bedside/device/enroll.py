@@ -50,7 +50,7 @@ from bedside.device.signin import SIGN_IN_TIMEOUT, Tokens
 from bedside.device.status import Status
 from bedside.protocol.event import public_key_text
 
-__all__ = ["PUBLIC_KEY_FILE", "Enrolled", "Unlocked", "enroll", "online_unlock", "wipe"]
+__all__ = ["PUBLIC_KEY_FILE", "Enrolled", "SignIn", "Unlocked", "enroll", "online_unlock", "wipe"]
 
 PUBLIC_KEY_FILE: Final = "device.pub"
 _NO_REFRESH: Final = (

@@ -20,6 +20,7 @@ from typing import Final
 from bedside.errors import BedsideError
 
 __all__ = [
+    "LOCKED_SENTENCE",
     "AttachmentError",
     "DeviceError",
     "KeysLocked",

@@ -28,6 +28,7 @@ from typing import Any, Final
 from bedside.numerals import is_number
 
 __all__ = [
+    "Row",
     "date_key",
     "display_of",
     "patient_of",

@@ -16,7 +16,7 @@ from bedside.device.clock import ServerClock
 from bedside.device.errors import KeysLocked
 from bedside.device.session import Session
 
-__all__ = ["GlassSide", "GlassState"]
+__all__ = ["GlassSide", "GlassState", "refresh"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from bedside.device.session import Session
 from bedside.device.store import Connection
 from bedside.numerals import is_number
 
-__all__ = ["Received", "receive"]
+__all__ = ["Received", "Row", "SearchRow", "receive"]
 
 _CHUNK: Final = 500  # ids per lookup of stored versions (SQLite allows 32,766 parameters)
 

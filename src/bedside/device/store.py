@@ -37,7 +37,16 @@ import sqlcipher3  # type: ignore[import-untyped]  # no stubs; its API is the sq
 
 from bedside.device.errors import DeviceError
 
-__all__ = ["SCHEMA_VERSION", "STORE_FILE", "Connection", "DatabaseError", "LocalStore"]
+__all__ = [
+    "CHECKPOINT_EVERY",
+    "KEY_BYTES",
+    "SCHEMA_VERSION",
+    "STORE_FILE",
+    "WAL_LIMIT",
+    "Connection",
+    "DatabaseError",
+    "LocalStore",
+]
 
 #: sqlcipher3 is the sqlite3 module built against SQLCipher: same classes, same methods.
 Connection = sqlite3.Connection

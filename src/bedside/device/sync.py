@@ -43,6 +43,7 @@ __all__ = [
     "LOST",
     "NO_SIGN_IN",
     "REVOKED",
+    "TOO_LARGE",
     "WIPED",
     "Progress",
     "SyncSummary",

@@ -18,7 +18,7 @@ import structlog
 if TYPE_CHECKING:
     from bedside.device.node import Node
 
-__all__ = ["Ticker"]
+__all__ = ["DEFAULT_EVERY", "Ticker"]
 
 DEFAULT_EVERY: Final = 60.0  # seconds: idle locks land within a minute of their time
 _log = structlog.get_logger("bedside.device")

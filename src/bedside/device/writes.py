@@ -33,10 +33,12 @@ from bedside.fhir.structure import check_resource
 from bedside.protocol.event import ACTIONS, format_time
 
 __all__ = [
+    "SAVED",
     "Prepared",
     "Recorded",
     "add_attachment",
     "commit",
+    "new_id",
     "prepare",
     "read_attachment",
     "record",

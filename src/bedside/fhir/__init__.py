@@ -2,3 +2,5 @@
 
 Nothing here knows the web framework or the database.
 """
+
+__all__: list[str] = []

@@ -32,6 +32,17 @@ from typing import Any, Final
 from bedside.fhir.search.extract import reference, walk
 from bedside.fhir.search.registry import Path, params_for
 
+__all__ = [
+    "BEDSIDE_ADDITIONS",
+    "PATIENT_COMPARTMENT",
+    "R4_PATIENT_COMPARTMENT",
+    "REFERENCE_TYPES",
+    "Compartment",
+    "indexed_params",
+    "patient_compartment",
+    "patients_of",
+]
+
 #: Resource type -> the search parameters that put a resource in a Patient's compartment (R4).
 R4_PATIENT_COMPARTMENT: Final[dict[str, tuple[str, ...]]] = {
     "Account": ("subject",),

@@ -12,6 +12,8 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Final
 
+__all__ = ["MAX_MS", "MIN_MS", "now_instant", "parse_range"]
+
 MIN_MS: Final = -(2**62)
 MAX_MS: Final = 2**62
 

@@ -24,7 +24,7 @@ from fhir.resources import get_fhir_model_class
 
 from bedside.errors import InvalidRequest, Unprocessable
 
-__all__ = ["fhirpath_patch"]
+__all__ = ["Location", "fhirpath_patch"]
 
 _STEP = re.compile(r"([A-Za-z][A-Za-z0-9]*)(?:\[(\d+)\])?")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")

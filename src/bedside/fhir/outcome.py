@@ -7,6 +7,8 @@ from typing import Any
 
 from bedside.errors import Issue
 
+__all__ = ["information", "operation_outcome"]
+
 
 def operation_outcome(issues: Iterable[Issue]) -> dict[str, Any]:
     """Build an OperationOutcome resource from issues."""

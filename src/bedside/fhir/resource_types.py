@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+__all__ = ["NOT_STORED", "RESOURCE_TYPES", "is_resource_type"]
+
 RESOURCE_TYPES: Final[frozenset[str]] = frozenset(
     (
         "Account",

@@ -22,6 +22,8 @@ from fhir.resources import get_fhir_model_class
 
 from bedside.errors import Issue
 
+__all__ = ["Check", "Element", "RefCheck", "TypeSpec", "check_resource", "spec"]
+
 Check = Callable[[Any], bool]
 
 

@@ -21,6 +21,8 @@ from bedside.errors import InvalidRequest, Issue
 from bedside.fhir.resource_types import NOT_STORED, is_resource_type
 from bedside.fhir.structure import check_resource
 
+__all__ = ["ID_PATTERN", "check_with_models", "reference_is_well_formed", "validate_resource"]
+
 ID_PATTERN: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _RELATIVE_REF: Final = re.compile(
     r"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(/_history/[A-Za-z0-9\-.]{1,64})?"

@@ -14,3 +14,5 @@ grant it holds is bound to it, so every refreshed access token names the device 
 
 The device side (the app, its encrypted store and keys) is :mod:`bedside.device`.
 """
+
+__all__: list[str] = []

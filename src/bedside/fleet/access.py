@@ -19,6 +19,8 @@ from bedside.fleet.enrolment import ID
 from bedside.fleet.registry import REVOKED, WIPE, Device, status_error
 from bedside.policy.model import AccessView
 
+__all__ = ["PAST", "reaches", "require_active", "require_admin", "require_device", "well_formed"]
+
 #: How a status reads in a sentence: "This device has been revoked."
 PAST: Final = {REVOKED: "revoked", WIPE: "flagged for wipe"}
 

@@ -15,6 +15,8 @@ from typing import Final
 from bedside.audit.entry import AuditEntry
 from bedside.auth.caller import Caller
 
+__all__ = ["CLI_OPERATOR", "SUBTYPES", "device_entry"]
+
 SUBTYPES: Final = (
     "device-register",
     "device-status",

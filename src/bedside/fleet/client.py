@@ -15,6 +15,8 @@ from typing import Final
 from bedside.auth.clients import Clients
 from bedside.store.base import Store
 
+__all__ = ["CLIENT_ID", "NAME", "REDIRECT_URI", "SCOPE", "ensure_device_client"]
+
 CLIENT_ID: Final = "bedside-device"
 NAME: Final = "Bedside device app"
 REDIRECT_URI: Final = "http://127.0.0.1/callback"  # any port (RFC 8252 §7.3)

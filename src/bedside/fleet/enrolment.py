@@ -23,6 +23,17 @@ from typing import Any, Final
 from bedside.errors import EventError, InvalidRequest
 from bedside.protocol.event import load_public_key, public_key_text
 
+__all__ = [
+    "ID",
+    "MAX_POSTURE_KEYS",
+    "MAX_TEXT",
+    "POSTURE_KEYS",
+    "Registration",
+    "check_id",
+    "parse_registration",
+    "posture_facts",
+]
+
 #: Device and Patient ids: the event format's id rule (FHIR ids, 1-64 characters).
 ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 POSTURE_KEYS: Final = ("os", "disk_encryption", "screen_lock", "debugger", "root")

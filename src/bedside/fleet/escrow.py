@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bedside.errors import ConfigurationError
 
+__all__ = ["KEY_FILE", "EscrowSeal", "encode_key"]
+
 KEY_FILE: Final = "escrow-seal.key"
 _PREFIX: Final = "v1."
 _AAD: Final = b"bedside escrow seal v1|"

@@ -30,6 +30,26 @@ from bedside.fleet.escrow import EscrowSeal
 from bedside.policy.breakglass import instant
 from bedside.store.base import Records
 
+__all__ = [
+    "ACTIVE",
+    "REVOKED",
+    "STATUSES",
+    "WIPE",
+    "Device",
+    "get",
+    "listing",
+    "own",
+    "pin",
+    "pins",
+    "pins_of",
+    "register",
+    "revoke",
+    "status_counts",
+    "status_error",
+    "unpin",
+    "wipe",
+]
+
 ACTIVE: Final = "active"
 REVOKED: Final = "revoked"
 WIPE: Final = "wipe"

@@ -5,3 +5,5 @@
 JWE, ``records`` is the one module with SQL on the ``health_links`` table, ``service`` is the
 caller-bound create / list / revoke and the public manifest request.
 """
+
+__all__: list[str] = []

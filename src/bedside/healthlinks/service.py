@@ -43,6 +43,10 @@ from bedside.store.base import Store
 __all__ = [
     "DEFAULT_ATTEMPTS",
     "DEFAULT_DAYS",
+    "MAX_DAYS",
+    "MAX_PASSCODE",
+    "MAX_RECIPIENT",
+    "MIN_PASSCODE",
     "ONE_RESULT",
     "TICKET_SECONDS",
     "HealthLinks",

@@ -37,7 +37,7 @@ from bedside.audit.entry import MINOR_FAILURE, SUCCESS, AuditEntry
 from bedside.logs import path_template
 from bedside.protocol.results import CODES, CONFLICT, IMPLAUSIBLE_TIME
 
-__all__ = ["CONTENT_TYPE", "MULTIPROC_ENV", "Metrics"]
+__all__ = ["CONTENT_TYPE", "MULTIPROC_ENV", "Metrics", "route_label"]
 
 #: The variable prometheus-client reads, at import, to write values to files (multiprocess).
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"

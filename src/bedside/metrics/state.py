@@ -22,7 +22,7 @@ from bedside.policy.rules import PolicyRules
 from bedside.store.base import Store
 from bedside.sync import review
 
-__all__ = ["DatabaseState"]
+__all__ = ["SILENT", "DatabaseState"]
 
 log = logging.getLogger("bedside.metrics")
 

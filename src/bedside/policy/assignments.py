@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from bedside.errors import InvalidRequest
 from bedside.store.base import Store
 
+__all__ = ["KINDS", "Assignment", "add", "listing", "remove"]
+
 KINDS = ("location", "patient")
 
 

@@ -25,6 +25,20 @@ from bedside.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauth
 from bedside.policy.rules import PolicyRules
 from bedside.store.base import Records
 
+__all__ = [
+    "MAX_NOTE",
+    "MAX_REASON",
+    "MAX_STATS_HOURS",
+    "OUTCOMES",
+    "STATUSES",
+    "close",
+    "for_patient",
+    "instant",
+    "review_queue",
+    "start",
+    "stats",
+]
+
 MAX_REASON: Final = 1000
 MAX_NOTE: Final = 2000
 MAX_STATS_HOURS: Final = 24 * 7

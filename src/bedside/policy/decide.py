@@ -25,6 +25,8 @@ from bedside.policy.rules import PolicyRules
 from bedside.store import queries
 from bedside.store.base import Records
 
+__all__ = ["Policy", "ShareFinder", "break_glass_grants"]
+
 #: Consents (current versions) → the Shares and Refusals they hold for these actors at this
 #: instant: :func:`bedside.consent.evaluate.shares_for`, passed in where the server is built
 #: (``bedside.web.asgi.build``, ``bedside.cli``) so that policy never imports consent.

@@ -28,6 +28,8 @@ from typing import Final
 
 from bedside.policy.model import AccessView
 
+__all__ = ["POLICY_INPUTS", "changeable", "refusal_message", "widening"]
+
 #: The resource types whose content :meth:`bedside.policy.decide.Policy.view` reads (CareTeam
 #: and Encounter by :mod:`bedside.policy.relationships`, Location's ``partOf`` for wards, Consent
 #: for shares and refusals). Writing one re-decides the writer's access before it commits.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = ["BASES", "AccessView", "Label", "PatientAccess", "Refusal", "Share"]
+
 #: A security label as (system, code), e.g. (v3-Confidentiality system, "R").
 Label = tuple[str, str]
 

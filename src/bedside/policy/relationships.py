@@ -26,6 +26,8 @@ from bedside.policy.model import PatientAccess
 from bedside.store import queries
 from bedside.store.base import Records
 
+__all__ = ["assignments", "care_teams", "organizations", "ward_patients"]
+
 _LOCATION_DEPTH = 2
 
 

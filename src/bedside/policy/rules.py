@@ -21,6 +21,25 @@ from bedside.fhir.resource_types import is_resource_type
 from bedside.policy.model import Label
 from bedside.policy.posture import FACTS, STEPS, PostureRules
 
+__all__ = [
+    "APPEND_ONLY",
+    "CONFLICT_CLASSES",
+    "EXCLUSIVE",
+    "LETTERS",
+    "MERGEABLE",
+    "NO_ROLE",
+    "PATIENT_REACH",
+    "READ_LETTERS",
+    "READ_ONLY",
+    "REFERENCE_MODES",
+    "OfflineRules",
+    "PolicyRules",
+    "ReferenceRules",
+    "RoleRules",
+    "SyncRules",
+    "parse",
+]
+
 LETTERS: Final = frozenset("cruds")
 READ_LETTERS: Final = frozenset("rs")
 PATIENT_REACH: Final = ("related", "own", "all", "none")

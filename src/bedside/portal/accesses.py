@@ -29,7 +29,7 @@ from bedside.portal.record import PortalRecord
 from bedside.rest import FhirRequest
 from bedside.store.base import Store
 
-__all__ = ["Access", "AccessPage", "accesses"]
+__all__ = ["PAGE", "Access", "AccessPage", "accesses"]
 
 PAGE: Final = 25
 _KIND: Final = {

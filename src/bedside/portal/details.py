@@ -17,7 +17,7 @@ import orjson
 
 from bedside.portal.sources import Other, PortalSources
 
-__all__ = ["detail_lines"]
+__all__ = ["Line", "detail_lines"]
 
 Line = tuple[str, str, tuple[Other, ...], str]  # label, value, others, which is the main one
 

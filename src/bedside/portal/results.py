@@ -22,6 +22,7 @@ __all__ = [
     "RESULT_CATEGORIES",
     "Result",
     "TestResults",
+    "category_of",
     "group_results",
     "name_of",
     "reading_of",

@@ -28,6 +28,8 @@ from bedside.portal.results import group_results
 from bedside.rest import FhirRequest
 
 __all__ = [
+    "DEFAULT_DAYS",
+    "MAX_DAYS",
     "PURPOSES",
     "RECIPIENT_TYPES",
     "Choice",

@@ -57,6 +57,8 @@ from bedside.policy.guard import POLICY_INPUTS, changeable, refusal_message, wid
 from bedside.policy.model import AccessView, Label, PatientAccess
 from bedside.store.base import Records, Session, StoredVersion
 
+__all__ = ["Access", "Recheck", "id_clause", "label_clause", "outside", "unconfined_view"]
+
 #: Decides the caller's view again inside a write's transaction, at the instant given.
 Recheck = Callable[[Records, float], AccessView]
 

@@ -50,7 +50,7 @@ from bedside.store.base import Session, Store
 if TYPE_CHECKING:
     from bedside.rest.repository import Repository
 
-__all__ = ["DEFINITIONS", "PAGE", "BulkExports"]
+__all__ = ["DEFINITIONS", "NDJSON", "PAGE", "BulkExports", "owner_of"]
 
 log = logging.getLogger("bedside.export")
 PAGE: Final = 1000

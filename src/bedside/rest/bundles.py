@@ -21,6 +21,17 @@ from bedside.fhir.validation import reference_is_well_formed
 from bedside.rest.types import FhirRequest, FhirResponse
 from bedside.store.base import Page, Session, StoredVersion, Write
 
+__all__ = [
+    "BufferedSession",
+    "Finder",
+    "Runner",
+    "check_bundle",
+    "entry_request",
+    "error_entry",
+    "response_entry",
+    "run_transaction",
+]
+
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 
 Runner = Callable[[Session, FhirRequest], FhirResponse]

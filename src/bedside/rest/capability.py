@@ -16,6 +16,8 @@ from bedside.fhir.search.registry import params_for
 from bedside.rest.operations import OPERATIONS
 from bedside.subscriptions.service import capability_entry
 
+__all__ = ["capability_statement"]
+
 _INTERACTIONS = (
     "read",
     "vread",

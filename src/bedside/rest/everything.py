@@ -37,7 +37,7 @@ from bedside.store.base import Session, StoredVersion
 if TYPE_CHECKING:
     from bedside.rest.repository import Repository
 
-__all__ = ["DEFINITION", "everything"]
+__all__ = ["DEFINITION", "TYPES", "everything"]
 
 DEFINITION: Final = "http://hl7.org/fhir/OperationDefinition/Patient-everything"
 _COUNT: Final = 50

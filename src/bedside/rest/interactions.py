@@ -47,6 +47,8 @@ from bedside.store.base import Session, StoredVersion, Write
 if TYPE_CHECKING:
     from bedside.rest.writes import WriteHooks
 
+__all__ = ["MERGE_PATCH", "Interactions", "Outcome", "check_type", "load", "parse_etag"]
+
 MERGE_PATCH = "application/merge-patch+json"
 _ETAG_RE = re.compile(r'\s*(?:W/)?"(\d+)"\s*')
 

@@ -25,6 +25,8 @@ from bedside.store.base import Session
 if TYPE_CHECKING:
     from bedside.rest.repository import Repository
 
+__all__ = ["OPERATIONS", "audit_events", "operation"]
+
 
 #: (name, level, definition URL) of every operation served; level is instance, type or system.
 OPERATIONS: Final = (

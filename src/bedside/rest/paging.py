@@ -15,6 +15,8 @@ import orjson
 
 from bedside.errors import InvalidRequest
 
+__all__ = ["Cursor"]
+
 
 @dataclass(frozen=True, slots=True)
 class Cursor:

@@ -38,6 +38,8 @@ from bedside.rest.writes import WriteHooks
 from bedside.store.base import Records, Session, Store, StoredVersion
 from bedside.subscriptions.service import SubscriptionService
 
+__all__ = ["Repository"]
+
 
 class Repository:
     def __init__(

@@ -23,6 +23,8 @@ from bedside.rest.links import bind_links
 from bedside.rest.paging import Cursor
 from bedside.store.base import Session, StoredVersion
 
+__all__ = ["ITERATIONS", "history_bundle", "search"]
+
 #: How many times ``:iterate`` follows references from what it included last (a bound, so a
 #: reference cycle or a long chain cannot make one search read the whole store).
 ITERATIONS = 4

@@ -35,6 +35,17 @@ from bedside.rest.bundles import entry_request
 from bedside.rest.types import FhirRequest
 from bedside.store.base import Session, Store, StoredVersion
 
+__all__ = [
+    "Target",
+    "addressed",
+    "entry_requests",
+    "existing_patients",
+    "named_patients",
+    "refused",
+    "searched_patients",
+    "stored_patients",
+]
+
 log = logging.getLogger("bedside.rest")
 _ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")  # R4 id: anything else cannot be stored
 _VERSION: Final = re.compile(r"[0-9]{1,9}")

@@ -22,6 +22,8 @@ from bedside.policy.model import AccessView
 from bedside.rest.types import FhirRequest
 from bedside.store.base import StoredVersion
 
+__all__ = ["ACTIONS", "Trail", "subtype_of", "type_of"]
+
 ACTIONS: Final = {
     "read": "R",
     "vread": "R",

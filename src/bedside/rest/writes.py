@@ -46,6 +46,8 @@ from bedside.provenance import provenance_for
 from bedside.rest.trail import Trail
 from bedside.store.base import Session, StoredVersion, Write
 
+__all__ = ["Reader", "WriteHooks"]
+
 #: Reads a stored resource (type, id, version or None for the current one) as the writer may.
 Reader = Callable[[str, str, int | None], dict[str, Any] | None]
 

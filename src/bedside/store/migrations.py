@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
+__all__ = ["Migration", "latest_version", "migrations"]
+
 _NAME = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
 
 

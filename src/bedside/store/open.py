@@ -7,6 +7,8 @@ from pathlib import Path
 from bedside.errors import ConfigurationError
 from bedside.store.base import Store
 
+__all__ = ["open_store"]
+
 
 def open_store(url: str, *, pool_size: int = 8) -> Store:
     """Open (creating and migrating the schema as needed) the store at ``url``."""

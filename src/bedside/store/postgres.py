@@ -14,6 +14,8 @@ from bedside.errors import StoreError
 from bedside.store.migrations import migrations
 from bedside.store.session import Cursor, SqlRecords, SqlSession
 
+__all__ = ["PostgresDialect", "PostgresStore"]
+
 #: Up to this many rows an insert is one INSERT statement, above it a COPY.
 _SMALL_INSERT = 64
 _MIGRATION_LOCK = 0x6265647369646501  # "bedside" + 1: serializes migrations across servers

@@ -15,6 +15,8 @@ from bedside.errors import StoreError
 from bedside.store.migrations import migrations
 from bedside.store.session import Cursor, SqlRecords, SqlSession
 
+__all__ = ["SqliteDialect", "SqliteStore"]
+
 
 class SqliteDialect:
     name = "sqlite"

@@ -23,6 +23,8 @@ from bedside.fhir.search.query import (
 )
 from bedside.fhir.search.visibility import Visibility
 
+__all__ = ["COLUMNS", "FROM", "Sql", "count", "page", "visibility", "where"]
+
 COLUMNS: Final = (
     "r.rid, r.type, r.id, r.version, r.deleted, r.last_updated, r.seq, v.method, v.content"
 )

@@ -4,3 +4,5 @@
 notifications with the owner's access decided at send time, :mod:`.dispatch` is the background
 sender and :mod:`.service` the caller-bound API behind ``/fhir/Subscription``.
 """
+
+__all__: list[str] = []

@@ -43,7 +43,7 @@ from bedside.subscriptions.config import SubscriptionConfig
 from bedside.subscriptions.events import Notice, notification, owner_access, visible
 from bedside.subscriptions.records import Event, SubscriptionRow
 
-__all__ = ["Dispatcher", "audit_send"]
+__all__ = ["BATCH", "LEASE", "MAX_BACKOFF", "TIMEOUT", "Dispatcher", "audit_send"]
 
 log = logging.getLogger("bedside.subscriptions")
 BATCH: Final = 100

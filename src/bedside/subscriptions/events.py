@@ -31,7 +31,15 @@ from bedside.store.base import Session, Store
 from bedside.subscriptions.records import Event, SubscriptionRow
 from bedside.subscriptions.spec import BACKPORT, SubscriptionSpec
 
-__all__ = ["Notice", "notification", "owner_access", "visible"]
+__all__ = [
+    "NOTIFICATION_PROFILE",
+    "STATUS_PROFILE",
+    "Notice",
+    "notification",
+    "owner_access",
+    "status_parameters",
+    "visible",
+]
 
 STATUS_PROFILE: Final = f"{BACKPORT}/StructureDefinition/backport-subscription-status-r4"
 NOTIFICATION_PROFILE: Final = (

@@ -18,7 +18,25 @@ import orjson
 from bedside.store.base import Records
 from bedside.subscriptions.spec import SubscriptionSpec
 
-__all__ = ["Event", "SubscriptionRow", "digest"]
+__all__ = [
+    "Event",
+    "SubscriptionRow",
+    "add_ws_token",
+    "delete",
+    "delivered",
+    "digest",
+    "events",
+    "failed",
+    "get",
+    "insert",
+    "live",
+    "of_owner",
+    "record_events",
+    "redeem_ws_token",
+    "release",
+    "set_status",
+    "take_lease",
+]
 
 _COLUMNS: Final = (
     "id, owner, caller, resource, topic, rtype, patient, channel, endpoint, headers, content,"

@@ -33,7 +33,14 @@ from bedside.subscriptions.spec import BACKPORT, CONTENTS, parse_subscription
 if TYPE_CHECKING:
     from bedside.rest.repository import Repository
 
-__all__ = ["OPERATIONS", "SubscriptionService", "owner_of"]
+__all__ = [
+    "MAX_EVENTS",
+    "OPERATIONS",
+    "WS_TOKEN_SECONDS",
+    "SubscriptionService",
+    "capability_entry",
+    "owner_of",
+]
 
 #: (name, definition URL) of the Subscription operations, for the CapabilityStatement.
 OPERATIONS: Final = (

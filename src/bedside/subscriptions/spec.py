@@ -19,7 +19,10 @@ from bedside.fhir.resource_types import NOT_STORED, RESOURCE_TYPES
 
 __all__ = [
     "BACKPORT",
+    "CHANNELS",
     "CONTENTS",
+    "MAX_HEADERS",
+    "MAX_HEARTBEAT",
     "TOPIC_PREFIX",
     "SubscriptionSpec",
     "parse_subscription",

@@ -57,7 +57,7 @@ from bedside.sync.posture_check import Posture
 from bedside.sync.push import authentic
 from bedside.sync.results import Settled, refused_code, rejected
 
-__all__ = ["Ingest"]
+__all__ = ["Ingest", "Written"]
 
 _SECURITY: Final = frozenset({"bad-signature", "wrong-device", "seq-reused"})
 #: Events settled per transaction: a whole push. Each event still has its own savepoint, so one

@@ -59,7 +59,15 @@ from bedside.sync import review
 from bedside.sync.kept import add_kept
 from bedside.sync.pull_token import BACKFILL, DELTA, PullToken, Round, decode, encode
 
-__all__ = ["PullPage", "Puller", "claims_digest"]
+__all__ = [
+    "ACCESS_CHANGED",
+    "ACCESS_ENDED",
+    "LEFT_WORKING_SET",
+    "RESYNC",
+    "PullPage",
+    "Puller",
+    "claims_digest",
+]
 
 LEFT_WORKING_SET: Final = "left-working-set"
 ACCESS_ENDED: Final = "access-ended"

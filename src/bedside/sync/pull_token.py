@@ -40,7 +40,7 @@ from bedside.auth.keys import SigningKeys
 from bedside.errors import InvalidRequest
 from bedside.protocol.pull import SYNC_TYP
 
-__all__ = ["BACKFILL", "DELTA", "PullToken", "Round", "decode", "encode"]
+__all__ = ["BACKFILL", "DELTA", "VERSION", "PullToken", "Round", "decode", "encode"]
 
 VERSION: Final = 1
 BACKFILL: Final = "backfill"

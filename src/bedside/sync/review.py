@@ -40,7 +40,10 @@ from bedside.rest.paging import Cursor
 from bedside.store.base import Records, Session, StoredVersion
 
 __all__ = [
+    "KEPT_SERVER",
+    "NOT_ACCEPTED",
     "OPEN",
+    "PAGE",
     "RESOLVED",
     "ReviewItem",
     "get",

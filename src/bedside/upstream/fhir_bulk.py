@@ -24,7 +24,7 @@ from bedside.upstream.config import UpstreamError
 if TYPE_CHECKING:
     from bedside.upstream.fhir_pull import FhirPull
 
-__all__ = ["BulkExport"]
+__all__ = ["MAX_WAIT", "BulkExport"]
 
 MAX_WAIT: Final = 600.0  # seconds to wait for an export before giving up
 _MAX_RETRY_AFTER: Final = 10.0

@@ -29,12 +29,7 @@ from bedside.upstream.hl7_message import Message, MessageError, parse
 from bedside.upstream.identity import patient_id
 from bedside.upstream.terminology import Terminology
 
-__all__ = [
-    "Ack",
-    "Hl7Feed",
-    "ack_for_raw",
-    "ack_message",
-]
+__all__ = ["MOVED_TYPES", "Ack", "Hl7Feed", "ack_for_raw", "ack_message"]
 
 log = logging.getLogger("bedside.upstream")
 #: Types a merge moves from the prior Patient to the survivor (all have a `patient` search).

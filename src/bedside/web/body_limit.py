@@ -30,7 +30,7 @@ from bedside.settings import BodyLimits
 from bedside.web.oauth import page
 from bedside.web.responses import oauth_error, outcome
 
-__all__ = ["BodyLimit", "PayloadTooLarge"]
+__all__ = ["BodyLimit", "PayloadTooLarge", "refusal"]
 
 _OAUTH_JSON: Final = ("/auth/token", "/auth/introspect", "/auth/revoke")
 _PAGES: Final = ("/auth/authorize", "/auth/signin", "/auth/patient", "/auth/consent")

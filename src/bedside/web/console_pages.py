@@ -33,7 +33,7 @@ from bedside.store.base import Store
 from bedside.upstream.config import UpstreamConfig
 from bedside.web.first_party import APP_HEADERS, AppSpec, FirstPartyApp
 
-__all__ = ["SPEC", "ConsolePages"]
+__all__ = ["SPEC", "ConsolePages", "Page"]
 
 SPEC: Final = AppSpec(
     client_id="bedside-console",

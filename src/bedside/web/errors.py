@@ -33,7 +33,7 @@ from bedside.errors import EventError, FhirError, Issue, OAuthError
 from bedside.fhir.outcome import operation_outcome
 from bedside.web.responses import fhir_json, oauth_error, outcome
 
-__all__ = ["FAILED", "ErrorBoundary", "failed", "handlers"]
+__all__ = ["FAILED", "ErrorBoundary", "Handler", "failed", "handlers"]
 
 FAILED: Final = "The server could not complete the request."
 log = logging.getLogger("bedside.web")

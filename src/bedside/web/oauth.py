@@ -362,4 +362,4 @@ async def _step_form(request: Request) -> dict[str, Any]:
         return {}
 
 
-__all__ = ["OAuthRoutes", "page"]
+__all__ = ["OAuthRoutes", "form_of", "page"]

@@ -44,7 +44,7 @@ from bedside.web.first_party import APP_HEADERS, AppSpec, FirstPartyApp
 from bedside.web.portal_share import share_routes
 from bedside.web.portal_views import render, trend_svg
 
-__all__ = ["PORTAL", "Portal"]
+__all__ = ["PORTAL", "Build", "Portal"]
 
 PORTAL: Final = AppSpec(
     client_id="bedside-portal",

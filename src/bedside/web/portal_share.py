@@ -43,7 +43,7 @@ from bedside.web.portal_views import day_words, qr_svg, render
 if TYPE_CHECKING:
     from bedside.web.portal import Portal
 
-__all__ = ["share_routes"]
+__all__ = ["Work", "share_routes"]
 
 _LINK: Final = "link"
 _GRANT_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")

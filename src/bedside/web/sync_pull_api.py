@@ -40,7 +40,7 @@ from bedside.sync.pull import Puller, PullPage
 from bedside.web import responses
 from bedside.web.fhir_http import bearer_token
 
-__all__ = ["SyncPullApi"]
+__all__ = ["SUBTYPE", "SyncPullApi"]
 
 SUBTYPE: Final = "sync-pull"
 

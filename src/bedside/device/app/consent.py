@@ -29,7 +29,7 @@ from bedside.device.chart import ChartItem
 from bedside.device.errors import DeviceError, Refused
 from bedside.device.ward import ItemState
 
-__all__ = ["EVERYONE", "SENSITIVE", "build_consent", "routes", "states"]
+__all__ = ["ACT_CODE", "APPLIES", "EVERYONE", "SENSITIVE", "build_consent", "routes", "states"]
 
 ACT_CODE: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 #: The sensitive labels a "sensitive parts too" decision names (v3 ActCode).

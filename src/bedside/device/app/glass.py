@@ -25,7 +25,7 @@ from bedside.device.breakglass import MAX_REASON
 from bedside.device.errors import DeviceError, KeysLocked, WrongPin
 from bedside.device.node_glass import GlassState
 
-__all__ = ["refused", "routes"]
+__all__ = ["held_text", "refused", "routes"]
 
 _MAX_FIND: Final = 100
 _FHIR_ID: Final = re.compile(r"^[A-Za-z0-9.-]{1,64}$")

@@ -33,7 +33,18 @@ from bedside.device.app import multipart
 from bedside.device.app.gate import Gate
 from bedside.device.photos import MAX_BYTES
 
-__all__ = ["CSP", "MAX_PHOTO_BODY", "SECURITY_HEADERS", "Guard"]
+__all__ = [
+    "CSP",
+    "MAX_BODY",
+    "MAX_PHOTO_BODY",
+    "SECURITY_HEADERS",
+    "App",
+    "Guard",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -29,7 +29,20 @@ from bedside.device.app import views
 if TYPE_CHECKING:
     from bedside.device.app.trend import Set
 
-__all__ = ["COMPACT", "FRAMES", "WIDE", "Frame", "aggregate_svg", "bands", "parameter_svg"]
+__all__ = [
+    "BOTTOM",
+    "COMPACT",
+    "FILL",
+    "FRAMES",
+    "PLOT_H",
+    "RANGES",
+    "TOP",
+    "WIDE",
+    "Frame",
+    "aggregate_svg",
+    "bands",
+    "parameter_svg",
+]
 
 FILL: Final = {0: "#ffffff", 1: "#fff2b3", 2: "#ffcf8a", 3: "#f2a0a0"}
 TOP: Final = 22

@@ -37,7 +37,7 @@ from bedside.device.drafts import Draft
 from bedside.device.errors import DeviceError
 from bedside.errors import Unprocessable
 
-__all__ = ["FORM", "routes", "scored"]
+__all__ = ["CONSCIOUSNESS", "FORM", "routes", "scored"]
 
 FORM: Final = "urn:bedside:form:news2-observations"
 _WRONG_PATIENT: Final = (

@@ -22,7 +22,7 @@ from bedside.device.app import views
 from bedside.device.app.pages import Pages, form_of
 from bedside.device.ward import BoardEntry
 
-__all__ = ["Card", "group", "routes"]
+__all__ = ["NO_WARD", "PINNED", "Card", "card", "group", "routes"]
 
 PINNED: Final = "Pinned"
 NO_WARD: Final = "No ward recorded"

@@ -29,7 +29,7 @@ from bedside.device.chart import ChartItem
 from bedside.device.ward import ItemState
 from bedside.errors import Unprocessable
 
-__all__ = ["Reading", "Set", "routes", "sets_of"]
+__all__ = ["SHOWN", "Reading", "Set", "routes", "sets_of"]
 
 SHOWN: Final = 12  # sets on the chart, newest last
 _RANK: Final = {"rejected": 0, "needs review": 1, "saved on device": 2, "sent": 3}

@@ -16,6 +16,23 @@ from typing import Any
 from bedside.fhir.dates import MAX_MS, MIN_MS, parse_range
 from bedside.fhir.search.registry import Path, SearchParam, params_for
 
+__all__ = [
+    "DateRow",
+    "IndexRows",
+    "QuantityRow",
+    "ReferenceRow",
+    "StringRow",
+    "TokenRow",
+    "date_range",
+    "extract",
+    "normalize",
+    "quantity",
+    "reference",
+    "strings",
+    "tokens",
+    "walk",
+]
+
 TokenRow = tuple[str, str | None, str]  # (param key, system, code)
 StringRow = tuple[str, str, str]  # (param key, normalized, exact)
 DateRow = tuple[str, int, int]  # (param key, low ms, high ms)

@@ -26,6 +26,27 @@ if TYPE_CHECKING:
     from bedside.fhir.compartment import Compartment
     from bedside.fhir.search.visibility import Visibility
 
+__all__ = [
+    "DEFAULT_COUNT",
+    "ITERATING",
+    "JSON_FORMATS",
+    "MAX_COUNT",
+    "RESULT_PARAMETERS",
+    "Branch",
+    "Clause",
+    "Include",
+    "Link",
+    "RangeValue",
+    "ReferenceValue",
+    "SearchQuery",
+    "SortKey",
+    "TokenValue",
+    "Value",
+    "clause_of",
+    "parse_search",
+    "split_values",
+]
+
 DEFAULT_COUNT: Final = 20
 MAX_COUNT: Final = 1000
 RESULT_PARAMETERS: Final = frozenset(

@@ -15,6 +15,8 @@ from functools import cache
 from bedside.fhir.resource_types import RESOURCE_TYPES
 from bedside.fhir.search.definitions import COMMON_PARAMETERS, SEARCH_PARAMETERS
 
+__all__ = ["Path", "SearchParam", "params_for"]
+
 
 @dataclass(frozen=True, slots=True)
 class Path:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from bedside.fhir.compartment import Compartment
 from bedside.fhir.search.query import Clause
 
+__all__ = ["NOTHING", "Alternative", "Visibility"]
+
 
 @dataclass(frozen=True, slots=True)
 class Alternative:
