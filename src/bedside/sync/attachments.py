@@ -13,7 +13,7 @@ from typing import Final
 from bedside.protocol.attachments import Declared
 from bedside.store.base import Records
 
-__all__ = ["Stored", "content", "find", "keep"]
+__all__ = ["Stored", "content", "find", "keep", "settled_event"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,18 @@ def find(db: Records, attachment_id: str) -> Stored | None:
     return Stored(
         str(row[0]), str(row[1]), row[2], str(row[3]), int(row[4]), str(row[5]), str(row[6])
     )
+
+
+def settled_event(db: Records, device: str, rtype: str, rid: str, states: tuple[str, ...]) -> bool:
+    """Whether ``device`` pushed an event on ``rtype/rid`` that the server settled in one of
+    ``states`` (an attachment follows its record: the record must have been accepted)."""
+    marks = ", ".join("?" for _ in states)
+    row = db.one(
+        "SELECT 1 FROM sync_events WHERE device = ? AND resource_type = ?"
+        f" AND resource_id = ? AND state IN ({marks})",
+        [device, rtype, rid, *states],
+    )
+    return row is not None
 
 
 def content(db: Records, attachment_id: str) -> bytes | None:

@@ -9,7 +9,7 @@ device that the server confirmed creating or changing the document, the policy's
 read that document now (G3: the same check as any read, so a patient who left the working
 set since is refused), and bytes whose size and SHA-256 are those the signed record states.
 It is kept once: a retry after a lost answer gets ``200`` and the same body as the first
-``201``, and nothing is stored twice. Past :data:`~bedside.protocol.wire.MAX_BYTES` the
+``201``, and nothing is stored twice. Past :data:`~bedside.protocol.attachments.MAX_BYTES` the
 answer is ``413`` with a sentence, before the body is read.
 
 A read goes through the referencing DocumentReference, read as the caller through the
@@ -17,6 +17,9 @@ Repository (policy, consent, audit): refused there is ``403`` here; an id that i
 uploaded attachment is left to the FHIR API (a stored Binary resource, or its 404). Every
 answer carries ``Cache-Control: no-store``; the bytes are served under a sandboxing CSP and
 ``nosniff``, so an uploaded file can never run as a page of the server's origin.
+
+The checks, the keeping and the audit are :class:`bedside.sync.attachment_service.Uploads`,
+bound to the caller; this module parses the request and answers.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -34,17 +37,13 @@ from starlette.routing import Route
 from bedside.audit.entry import Auditor
 from bedside.auth.caller import Caller
 from bedside.auth.server import AuthServer
-from bedside.errors import Conflict, FhirError, Forbidden, InvalidRequest, Unprocessable
-from bedside.fhir.compartment import patients_of
+from bedside.errors import FhirError, InvalidRequest
 from bedside.fleet.device_auth import DeviceAuth
 from bedside.policy.decide import Policy
 from bedside.protocol import PROTOCOLS, unsupported_protocol
 from bedside.protocol import attachments as wire
-from bedside.rest.repository import Repository
-from bedside.rest.trail import Trail
-from bedside.rest.types import FhirRequest
 from bedside.store.base import Store
-from bedside.sync import attachments
+from bedside.sync.attachment_service import Uploads, find
 from bedside.web import responses
 from bedside.web.fhir_http import bearer_token
 
@@ -116,61 +115,15 @@ class AttachmentsApi:
     def _keep(
         self, caller: Caller, aid: str, document: str, data: bytes, network: str | None
     ) -> Response:
-        trail = Trail(caller, self.policy.clock, network)
-        entity = [f"{wire.BINARY}{aid}", f"DocumentReference/{document}"]
-        try:
-            device = self.devices.active_device(caller)
-            with self.store.read() as session:
-                sent = session.records().one(
-                    "SELECT 1 FROM sync_events WHERE device = ? AND resource_type = ?"
-                    " AND resource_id = ? AND state IN (?, ?)",
-                    [device.device_id, "DocumentReference", document, *_SETTLED],
-                )
-            if sent is None:
-                raise Conflict(_NOT_YET)
-            record = self._document(caller, document, network, "You may not add to this record.")
-            expected = wire.declared(record, aid)
-            if expected is None:
-                raise Unprocessable("This record does not refer to this attachment.")
-            wrong = wire.mismatch(data, expected)
-            if wrong is not None:
-                raise Unprocessable(wrong)
-            patient = next(iter(sorted(patients_of(record))), None)
-            with self.store.write() as session:
-                db = session.records()
-                new = attachments.keep(
-                    db,
-                    expected,
-                    data,
-                    document_id=document,
-                    patient=patient,
-                    device_id=device.device_id,
-                    now=self.policy.clock(),
-                )
-                kept = attachments.find(db, aid)
-                if kept is None or kept.sha256 != expected.sha256 or kept.document_id != document:
-                    raise Conflict("Another attachment is already kept under this id.")
-                trail.note(
-                    "attachment-upload",
-                    rtype="Binary",
-                    patients=[patient] if patient else [],
-                    entities=entity,
-                    description="attachment uploaded" if new else "attachment upload repeated",
-                )
-                self.auditor.append(db, trail.entries)
-        except FhirError as exc:
-            trail.entries = []
-            trail.failure("attachment-upload", "Binary", exc, entities=entity)
-            self.auditor.submit(trail.entries)
-            raise
+        kept = self._uploads(caller, network).keep(aid, document, data)
         body = {
-            "id": aid,
-            "document": document,
-            "size": expected.size,
-            "sha256": expected.sha256,
+            "id": kept.id,
+            "document": kept.document,
+            "size": kept.size,
+            "sha256": kept.sha256,
             "state": "stored",
         }
-        return responses.json(201 if new else 200, body)
+        return responses.json(201 if kept.new else 200, body)
 
     # --- read ------------------------------------------------------------------------------
 
@@ -178,30 +131,13 @@ class AttachmentsApi:
         aid = request.path_params["aid"]
         if not wire.ATTACHMENT_ID.match(aid):
             return await self._fallback(request, aid)
-        with self.store.read() as session:
-            kept = attachments.find(session.records(), aid)
+        kept = await run_in_threadpool(find, self.store, aid)
         if kept is None:
             return await self._fallback(request, aid)
         network = request.client.host if request.client else None
         caller = await run_in_threadpool(self.auth.caller, bearer_token(request))
         wants_fhir = "json" in request.headers.get("accept", "")
-        return await run_in_threadpool(self._bytes, caller, kept, network, wants_fhir)
-
-    def _bytes(
-        self, caller: Caller, kept: attachments.Stored, network: str | None, wants_fhir: bool
-    ) -> Response:
-        self._document(caller, kept.document_id, network, "You may not open this attachment.")
-        with self.store.read() as session:
-            data = attachments.content(session.records(), kept.id) or b""
-        trail = Trail(caller, self.policy.clock, network)
-        trail.note(
-            "read",
-            rtype="Binary",
-            patients=[kept.patient] if kept.patient else [],
-            entities=[f"{wire.BINARY}{kept.id}"],
-            description="attachment read",
-        )
-        self.auditor.submit(trail.entries)
+        data = await run_in_threadpool(self._uploads(caller, network).read, kept)
         if not wants_fhir:
             return Response(data, media_type=kept.content_type, headers=_RAW)
         binary = {
@@ -215,24 +151,21 @@ class AttachmentsApi:
 
     # --- plumbing --------------------------------------------------------------------------
 
+    def _uploads(self, caller: Caller, network: str | None) -> Uploads:
+        return Uploads(
+            self.store,
+            self.policy,
+            self.auditor,
+            caller,
+            self.base,
+            devices=self.devices,
+            network=network,
+        )
+
     async def _fallback(self, request: Request, aid: str) -> Response:
         """The FHIR API's answer for ``Binary/{aid}``, as if its own route had matched."""
         request.scope["path_params"] = {"path": f"Binary/{aid}"}
         return await self.fallback(request)
-
-    def _document(self, caller: Caller, doc: str, network: str | None, refused: str) -> Any:
-        """The DocumentReference as ``caller`` may read it now (policy and audit of the
-        Repository); 403 with ``refused`` when the caller may not."""
-        repo = Repository(
-            self.store, caller, self.base, policy=self.policy, auditor=self.auditor, network=network
-        )
-        try:
-            found = repo.handle(FhirRequest("GET", f"DocumentReference/{doc}")).resource
-        except FhirError:
-            raise Forbidden(refused) from None
-        if not isinstance(found, dict):
-            raise Forbidden(refused)
-        return found
 
 
 def _too_large() -> FhirError:
