@@ -16,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bedside.auth.accounts import LAUNCH_SECONDS, Accounts
 from bedside.auth.caller import Caller
 from bedside.auth.scopes import ScopeSet
 from bedside.auth.server import AuthServer
 from bedside.auth.users import User
-from bedside.errors import FhirError, Forbidden, InvalidRequest, NotFound
+from bedside.errors import FhirError
 from bedside.fhir import json_body
 from bedside.policy.decide import Policy
 from bedside.rest import FhirRequest, Repository
@@ -52,43 +53,16 @@ class AccountApi:
 
     async def list_grants(self, request: Request) -> Response:
         def work(caller: Caller) -> tuple[int, Any]:
-            if caller.role is None:
-                raise Forbidden("Only a signed-in user has authorized apps.")
-            out = []
-            for g in self.server.grants.for_user(caller.subject):
-                client = self.server.clients.get(g.client_id)
-                out.append(
-                    {
-                        "id": g.id,
-                        "client_id": g.client_id,
-                        "client_name": client.name if client else g.client_id,
-                        "scope": g.scope,
-                        "patient": g.patient,
-                        "authorized_at": g.created_at,
-                        "expires_at": g.expires_at,
-                    }
-                )
-            return 200, {"grants": out}
+            return 200, {"grants": Accounts(self.server, caller).apps()}
 
         return await self._run(request, work)
 
     async def revoke_grant(self, request: Request) -> Response:
         grant_id = request.path_params["grant_id"]
+        network = request.client.host if request.client else None
 
         def work(caller: Caller) -> tuple[int, Any]:
-            grant = self.server.grants.get(grant_id)
-            if caller.role is None or grant is None or grant.user_id != caller.subject:
-                raise NotFound("No such authorized app.")
-            self.server.grants.revoke(grant.id, "revoked by the user")
-            self.server.audit(
-                "token-revoke",
-                subject=caller.subject,
-                user_ref=caller.fhir_user,
-                role=caller.role,
-                client_id=grant.client_id,
-                network=request.client.host if request.client else None,
-                description="an app's access revoked by the user",
-            )
+            Accounts(self.server, caller).revoke(grant_id, network)
             return 204, None
 
         return await self._run(request, work)
@@ -97,22 +71,13 @@ class AccountApi:
         raw = await request.body()  # past the body limit: web/body_limit.py answers
 
         def work(caller: Caller) -> tuple[int, Any]:
-            if caller.role not in (None, "doctor", "nurse"):
-                raise Forbidden("Only clinicians and services can launch apps.")
-            body = json_body.loads(raw)
-            if not isinstance(body, dict) or not isinstance(body.get("patient"), str):
-                raise InvalidRequest('A launch needs "patient" (a Patient id).')
             repo = _repository(self.server, self.policy, caller)
-            repo.handle(FhirRequest("GET", f"Patient/{body['patient']}"))  # 404 if not visible
-            context: dict[str, Any] = {"patient": body["patient"]}
-            if isinstance(body.get("encounter"), str):
-                repo.handle(FhirRequest("GET", f"Encounter/{body['encounter']}"))
-                context["encounter"] = body["encounter"]
-            if isinstance(body.get("fhirContext"), list):
-                context["fhirContext"] = body["fhirContext"]
-            user_id = caller.subject if caller.role is not None else None
-            launch = self.server.grants.create_launch(context, user_id)
-            return 201, {"launch": launch, "expires_in": 600}
+
+            def visible(rtype: str, rid: str) -> None:
+                repo.handle(FhirRequest("GET", f"{rtype}/{rid}"))  # 404 if not visible
+
+            launch = Accounts(self.server, caller).launch(json_body.loads(raw), visible)
+            return 201, {"launch": launch, "expires_in": LAUNCH_SECONDS}
 
         return await self._run(request, work)
 
