@@ -22,6 +22,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from bedside.audit.event import BEDSIDE_ROLES, CLIENT_ID, DEVICE_ID
+from bedside.audit.search import last_use
 from bedside.errors import FhirError
 from bedside.policy import breakglass
 from bedside.portal.data_classes import DATA_CLASSES
@@ -29,7 +30,7 @@ from bedside.portal.record import PortalRecord
 from bedside.rest import FhirRequest
 from bedside.store.base import Store
 
-__all__ = ["PAGE", "Access", "AccessPage", "accesses"]
+__all__ = ["PAGE", "Access", "AccessPage", "accesses", "app_last_used"]
 
 PAGE: Final = 25
 _KIND: Final = {
@@ -114,6 +115,12 @@ def accesses(
         if item is not None and (include_mine or not item.mine):
             out.append(item)
     return AccessPage(tuple(out), next_cursor)
+
+
+def app_last_used(record: PortalRecord, client_id: str) -> int | None:
+    """When (epoch ms) the patient last used the app ``client_id``, from their own audit trail."""
+    with record.repo.store.records() as db:
+        return last_use(db, record.repo.caller.subject, client_id)
 
 
 def _link_refusal(event: dict[str, Any]) -> str:

@@ -26,13 +26,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bedside.audit.search import last_use
 from bedside.auth.browser_sessions import BrowserSession
 from bedside.auth.scopes import ScopeSet
 from bedside.auth.wording import describe as describe_scope
 from bedside.errors import CsrfRefused, FhirError, InvalidRequest, NotFound
 from bedside.healthlinks.service import ONE_RESULT
 from bedside.portal import sharing
+from bedside.portal.accesses import app_last_used
 from bedside.portal.data_classes import DATA_CLASSES, chosen
 from bedside.portal.record import PortalRecord, when_words
 from bedside.portal.results import group_results
@@ -248,7 +248,7 @@ def share_routes(portal: Portal) -> list[Route]:
                         "may": "; ".join(describe_scope(ScopeSet.parse(grant.scope)))
                         or "sign you in",
                         "since": day_words(grant.created_at),
-                        "last_used": _last_used(portal, session, grant.client_id),
+                        "last_used": _last_used(record, grant.client_id),
                     }
                 )
             return render("apps", apps=apps, **portal.base(session, request, "Connected apps"))
@@ -309,9 +309,8 @@ def _single(record: PortalRecord, result: str) -> dict[str, str]:
     return {"id": result, "words": sharing.result_words(obs)}
 
 
-def _last_used(portal: Portal, session: BrowserSession, client_id: str) -> str:
-    with portal.store.records() as db:
-        ms = last_use(db, session.caller.subject, client_id)
+def _last_used(record: PortalRecord, client_id: str) -> str:
+    ms = app_last_used(record, client_id)
     if ms is None:
         return "never"
     at = datetime.fromtimestamp(ms / 1000, UTC)

@@ -24,10 +24,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from bedside.audit.entry import Auditor
 from bedside.policy.decide import Policy
 from bedside.store.base import Store
-from bedside.subscriptions import records
 from bedside.subscriptions.dispatch import audit_send
-from bedside.subscriptions.events import Notice, notification, owner_access, visible
+from bedside.subscriptions.events import Notice, notification
 from bedside.subscriptions.records import SubscriptionRow
+from bedside.subscriptions.sockets import SocketFeed
 
 __all__ = ["PATH", "SubscriptionSockets"]
 
@@ -45,28 +45,10 @@ class SubscriptionSockets:
         self.auditor = auditor
         self.base = base.rstrip("/")
         self.poll = poll
+        self.feed = SocketFeed(store, policy)
 
     def routes(self) -> list[WebSocketRoute]:
         return [WebSocketRoute(PATH, self.socket)]
-
-    def _bind(self, token: str) -> SubscriptionRow | None:
-        with self.store.records(write=True) as db:
-            sid = records.redeem_ws_token(db, token, self.policy.clock())
-            sub = records.get(db, sid) if sid else None
-        return sub if sub is not None and sub.spec.channel == "websocket" else None
-
-    def _pending(self, sid: str, after: int) -> tuple[SubscriptionRow | None, list[Notice], int]:
-        """The Subscription now, the events after ``after`` its owner may see, the last number."""
-        with self.store.read() as session:
-            sub = records.get(session.records(), sid)
-            if sub is None or sub.status == "off" or sub.events <= after:
-                return sub, [], after
-            access = owner_access(self.store, session, self.policy, sub)
-            if access is None:
-                return None, [], after
-            found = records.events(session.records(), sid, after + 1, sub.events, 100)
-            notices = [n for e in found if (n := visible(session, access, sub.spec, e))]
-            return sub, notices, found[-1].number if found else after
 
     async def socket(self, ws: WebSocket) -> None:
         await ws.accept()
@@ -78,7 +60,7 @@ class SubscriptionSockets:
             return
         sub = None
         if first.startswith(_BIND):
-            sub = await run_in_threadpool(self._bind, first[len(_BIND) :].strip())
+            sub = await run_in_threadpool(self.feed.bind, first[len(_BIND) :].strip())
         if sub is None:
             await ws.close(_POLICY_VIOLATION, "The binding token is not valid.")
             return
@@ -92,7 +74,7 @@ class SubscriptionSockets:
                     return
             except TimeoutError:
                 pass
-            current, notices, last_seen = await run_in_threadpool(self._pending, sub.id, last)
+            current, notices, last_seen = await run_in_threadpool(self.feed.pending, sub.id, last)
             if current is None or current.status == "off":
                 await ws.close(1000, "The Subscription has ended.")
                 return
