@@ -15,7 +15,7 @@ from bedside.fhir.compartment import (
     patient_compartment,
 )
 from bedside.fhir.search.definitions import SEARCH_PARAMETERS
-from bedside.fhir.search.query import TokenValue
+from bedside.fhir.search.values import TokenValue
 from bedside.fhir.search.visibility import NOTHING, Alternative, Visibility
 from bedside.rest.access import Access
 

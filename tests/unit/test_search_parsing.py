@@ -25,17 +25,9 @@ from bedside.fhir.search.extract import (
     strings,
     tokens,
 )
-from bedside.fhir.search.query import (
-    DEFAULT_COUNT,
-    MAX_COUNT,
-    RangeValue,
-    ReferenceValue,
-    SearchQuery,
-    TokenValue,
-    parse_search,
-    split_values,
-)
+from bedside.fhir.search.query import DEFAULT_COUNT, MAX_COUNT, SearchQuery, parse_search
 from bedside.fhir.search.registry import params_for
+from bedside.fhir.search.values import RangeValue, ReferenceValue, TokenValue, split_values
 from bedside.rest.paging import Cursor
 
 UCUM = "http://unitsofmeasure.org"

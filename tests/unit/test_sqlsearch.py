@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bedside.fhir.search.query import RangeValue
+from bedside.fhir.search.values import RangeValue
 from bedside.store.sqlsearch import _number
 
 

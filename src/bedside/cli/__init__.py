@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,6 +19,7 @@ from bedside.cli import device as cli_device
 from bedside.cli import device_admin as cli_device_admin
 from bedside.cli import device_app as _registers_device_app  # noqa: F401  (adds `device app`)
 from bedside.cli import device_sync as _registers_device_sync  # noqa: F401  (adds `device sync`)
+from bedside.cli import operator_tokens as cli_operator_tokens
 from bedside.cli import review as cli_review
 from bedside.cli import support as cli_support
 from bedside.cli import upstream as upstream_cli  # adds `upstream`
@@ -33,9 +33,7 @@ __all__ = [
     "DataDir",
     "Database",
     "admin",
-    "admin_metrics_token",
     "admin_reindex",
-    "admin_token",
     "app",
     "console",
     "import_",
@@ -50,6 +48,8 @@ admin.add_typer(cli_admin.users_app, name="user")
 admin.add_typer(cli_admin.clients_app, name="client")
 admin.add_typer(cli_admin.keys_app, name="keys")
 admin.command("launch")(cli_admin.launch)
+admin.command("token")(cli_operator_tokens.admin_token)
+admin.command("metrics-token")(cli_operator_tokens.admin_metrics_token)
 admin.add_typer(cli_assign.assign_app, name="assign")
 admin.add_typer(cli_device_admin.device_app, name="device")
 app.add_typer(cli_audit.audit_app, name="audit")
@@ -134,10 +134,10 @@ def serve(
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise _fail("--log-level must be debug, info, warning or error.")
     configure_logging(log_level, json=log_json)  # every log line is PHI-scrubbed (docs/logging.md)
-    ttl = _parse_ttl(token_ttl)
+    ttl = cli_operator_tokens.parse_ttl(token_ttl)
     if ttl is None or not 0 < ttl <= MAX_ACCESS_TTL:
         raise _fail("--token-ttl must be a duration such as 15m, at most 1h.")
-    grace = _parse_ttl(refresh_grace)
+    grace = cli_operator_tokens.parse_ttl(refresh_grace)
     if grace is None or not 0 <= grace <= MAX_GRACE:
         raise _fail("--refresh-grace must be a duration such as 60s, at most 5m.")
     if not 1 <= workers <= 64:
@@ -323,66 +323,6 @@ def import_(
         console.print(f"[red]Failed:[/red] {err}")
     if report.errors:
         raise typer.Exit(code=1)
-
-
-@admin.command("token")
-def admin_token(
-    scope: Annotated[str, typer.Option(help='SMART scopes, e.g. "system/*.cruds".')],
-    ttl: Annotated[
-        str, typer.Option(help="Lifetime such as 15m, 1h or 3600 (at most 24h).")
-    ] = "1h",
-    data_dir: DataDir = Path("var"),
-    audience: Annotated[
-        str | None, typer.Option(help="FHIR base URL the token is for (default: the server's).")
-    ] = None,
-) -> None:
-    """Print an operator access token signed by this server (the last line of output)."""
-    from bedside.auth import tokens
-    from bedside.auth.keys import load_or_create
-
-    seconds = _parse_ttl(ttl)
-    if seconds is None or not 0 < seconds <= tokens.MAX_OPERATOR_TTL:
-        raise _fail("--ttl must be a duration such as 15m, 1h or 3600, at most 24h.")
-    cfg = settings_mod.resolve(data_dir)
-    settings_mod.prepare_data_dir(cfg.data_dir)
-    aud = audience or settings_mod.recorded_fhir_base(cfg.data_dir) or cfg.fhir_base
-    try:
-        token = tokens.issue(
-            load_or_create(cfg.data_dir), subject="operator", audience=aud, scope=scope, ttl=seconds
-        )
-    except BedsideError as exc:
-        raise _fail(str(exc)) from None
-    console.print(f"Token for {aud}, valid {seconds} s, scope: {scope}")
-    sys.stdout.write(token + "\n")
-
-
-@admin.command("metrics-token")
-def admin_metrics_token(data_dir: DataDir = Path("var")) -> None:
-    """Make a new scrape token for GET /metrics and print it once (the old one stops working).
-
-    Only its digest is kept in the data dir; give the token to Prometheus in a
-    credentials_file (docs/operations.md).
-    """
-    from bedside.metrics.access import ScrapeToken
-
-    cfg = settings_mod.resolve(data_dir)
-    settings_mod.prepare_data_dir(cfg.data_dir)
-    token = ScrapeToken(cfg.data_dir).create()
-    console.print(
-        "Scrape token for /metrics (shown once; keep it in Prometheus' credentials_file):"
-    )
-    sys.stdout.write(token + "\n")
-
-
-def _parse_ttl(text: str) -> int | None:
-    units = {"s": 1, "m": 60, "h": 3600}
-    text = text.strip().lower()
-    try:
-        if text[-1:] in units:
-            return int(text[:-1]) * units[text[-1]]
-        return int(text)
-    except ValueError:
-        return None
 
 
 def main() -> None:

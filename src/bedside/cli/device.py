@@ -13,11 +13,9 @@ from __future__ import annotations
 import getpass
 import hmac
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,14 +24,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bedside.device.telemetry import cache_age
+from bedside.cli.device_status import status_json, status_table, when
 from bedside.errors import BedsideError
 
 if TYPE_CHECKING:
     from bedside.device.enroll import SignIn
-    from bedside.device.home import DeviceInfo
     from bedside.device.node import Node
-    from bedside.device.status import Status
 
 __all__ = [
     "Home",
@@ -71,11 +67,6 @@ Timeout = Annotated[
     float, typer.Option("--sign-in-timeout", help="Seconds to wait for the browser sign-in.")
 ]
 
-_STORAGE = {
-    "keyring": "in the OS key store (keyring)",
-    "file": "in a file in the home folder (no OS key store was usable)",
-}
-
 
 def _fail(message: str) -> typer.Exit:
     console.print(f"[red]Error:[/red] {message}", markup=True, highlight=False)
@@ -93,12 +84,6 @@ def _plain_errors() -> Iterator[None]:
 
 def _print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-def _when(epoch: float | None) -> str:
-    if epoch is None:
-        return "-"
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 # --- reading PINs ----------------------------------------------------------------------------
@@ -158,57 +143,6 @@ def _unlocked(home: Path, from_stdin: bool) -> Iterator[Node]:
             node.lock()
 
 
-# --- status ----------------------------------------------------------------------------------
-
-
-def _status_json(status: Status, info: DeviceInfo) -> dict[str, Any]:
-    """The status, with the cache age the device reports in its telemetry."""
-    return {
-        **status.to_json(),
-        "cache_age_s": cache_age(status, time.time()) if status.unlocked else None,
-        "client_id": info.client_id,
-        "app_version": info.app_version,
-        "enrolled_at": info.enrolled_at,
-    }
-
-
-def _show_status(status: Status, info: DeviceInfo) -> None:
-    keys = status.keys
-    table = Table(title="Device", show_header=False)
-    table.add_column("", style="bold")
-    table.add_column("")
-    table.add_row("Device id", status.device_id)
-    table.add_row("User", status.user)
-    table.add_row("Server", status.server)
-    table.add_row("Enrolled", f"{_when(info.enrolled_at)} (app {info.app_version or 'unknown'})")
-    if keys.locked:
-        why = f" ({keys.reason})" if keys.reason else ""
-        table.add_row("Keys", f"locked{why}: only an online sign-in can open this device")
-    else:
-        table.add_row("Keys", f"PIN works; {keys.attempts_left} wrong PIN(s) left before lockout")
-    table.add_row("Device secret", _STORAGE.get(keys.secret_storage, keys.secret_storage))
-    if not status.unlocked:
-        table.add_row("Offline policy", "not shown: the device is locked (give the PIN to see it)")
-    else:
-        table.add_row("Mode", status.mode or "-")
-        table.add_row("Writes allowed until", _when(status.snapshot_expires))
-        table.add_row("Read-only until", _when(status.read_only_until))
-        table.add_row("Patients on device", str(status.working_set))
-        counts = status.outbox or {}
-        queued = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()) if n) or "empty"
-        table.add_row("Outbox", queued)
-        table.add_row("Oldest unsent", _when(status.oldest_pending))
-        table.add_row("Drafts", str(status.drafts))
-        table.add_row("Open conflicts", str(status.open_conflicts))
-        table.add_row("Last sync", status.last_sync or "never")
-        age = cache_age(status, time.time())
-        table.add_row("Data on device", "never pulled" if age is None else f"pulled {age} s ago")
-        table.add_row("Store size", f"{(status.store_bytes or 0) / 1_048_576:.1f} MiB")
-        codes = ", ".join(status.last_error_codes or []) or "none"
-        table.add_row("Last error codes", codes)
-    out.print(table)
-
-
 # --- commands --------------------------------------------------------------------------------
 
 
@@ -238,7 +172,7 @@ def enroll(
                 "server": done.server,
                 "posture": done.posture,
                 "pins": done.pins,
-                "status": _status_json(done.status, done.info),
+                "status": status_json(done.status, done.info),
             }
         )
         return
@@ -248,7 +182,7 @@ def enroll(
         f"Reported to the server: OS {facts.get('os') or 'unknown'}, disk encryption "
         f"{_fact(facts.get('disk_encryption'))}, screen lock {_fact(facts.get('screen_lock'))}."
     )
-    _show_status(done.status, done.info)
+    out.print(status_table(done.status, done.info))
 
 
 def _fact(value: object) -> str:
@@ -276,10 +210,10 @@ def unlock(
         with _unlocked(home, pin_stdin) as node:
             status = node.status()
         if as_json:
-            _print_json(_status_json(status, node.info))
+            _print_json(status_json(status, node.info))
         else:
             console.print("The PIN is right; the device opens.")
-            _show_status(status, node.info)
+            out.print(status_table(status, node.info))
         return
     from bedside.device.enroll import online_unlock
 
@@ -294,12 +228,12 @@ def unlock(
         )
     assert done.status is not None and done.info is not None
     if as_json:
-        _print_json({"wiped": False, **_status_json(done.status, done.info)})
+        _print_json({"wiped": False, **status_json(done.status, done.info)})
         return
     console.print("The device is open again and your new PIN is set.")
     for note in done.notes:
         console.print(note)
-    _show_status(done.status, done.info)
+    out.print(status_table(done.status, done.info))
 
 
 @device_app.command("status")
@@ -322,9 +256,9 @@ def status(
             node = Node(home)
             current = node.status()
     if as_json:
-        _print_json(_status_json(current, node.info))
+        _print_json(status_json(current, node.info))
     else:
-        _show_status(current, node.info)
+        out.print(status_table(current, node.info))
 
 
 @device_app.command("pin")
@@ -386,7 +320,7 @@ def outbox(
             e.action,
             f"{e.type}/{e.resource_id}",
             e.patient or "",
-            _when(e.created),
+            when(e.created),
             e.reason or "",
         )
     out.print(table)

@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl
 
 from bedside.errors import InvalidRequest
 from bedside.fhir.search.extract import extract
-from bedside.fhir.search.query import RESULT_PARAMETERS, Clause, TokenValue, parse_search
+from bedside.fhir.search.query import RESULT_PARAMETERS, Clause, parse_search
+from bedside.fhir.search.values import TokenValue
 
 __all__ = ["matches_any"]
 

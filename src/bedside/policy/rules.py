@@ -20,6 +20,7 @@ from bedside.fhir.compartment import REFERENCE_TYPES
 from bedside.fhir.resource_types import is_resource_type
 from bedside.policy.model import Label
 from bedside.policy.posture import FACTS, STEPS, PostureRules
+from bedside.policy.references import ReferenceRules, parse_references, resource_types
 
 __all__ = [
     "APPEND_ONLY",
@@ -31,10 +32,8 @@ __all__ = [
     "PATIENT_REACH",
     "READ_LETTERS",
     "READ_ONLY",
-    "REFERENCE_MODES",
     "OfflineRules",
     "PolicyRules",
-    "ReferenceRules",
     "RoleRules",
     "SyncRules",
     "parse",
@@ -110,31 +109,6 @@ class OfflineRules:
         }
 
 
-#: What a write may do with a reference to one of this server's resources that it cannot read.
-REFERENCE_MODES: Final = ("allow", "reject")
-
-
-@dataclass(frozen=True, slots=True)
-class ReferenceRules:
-    """``[references]``: referential integrity per referenced type (docs/api.md "References").
-
-    ``reject``: a write whose relative reference to this type names no resource the writer can
-    read (missing, deleted, or outside its view: the same answer, so no existence leaks) is
-    refused (422). ``allow``: such a dangling reference is stored as sent. The default is
-    ``allow``: devices and importers may send a reference before what it names arrives.
-    """
-
-    default: str = "allow"
-    modes: dict[str, str] = field(default_factory=dict)
-
-    def mode(self, rtype: str) -> str:
-        return self.modes.get(rtype, self.default)
-
-    @property
-    def checks(self) -> bool:
-        return self.default == "reject" or "reject" in self.modes.values()
-
-
 @dataclass(frozen=True, slots=True)
 class PolicyRules:
     roles: dict[str, RoleRules]
@@ -152,7 +126,7 @@ class PolicyRules:
     monitor_roles: frozenset[str] = frozenset()
     offline: OfflineRules = OfflineRules()
     sync: SyncRules = SyncRules({})
-    references: ReferenceRules = ReferenceRules()
+    references: ReferenceRules = field(default_factory=ReferenceRules)
     posture: PostureRules = field(default_factory=PostureRules)
     source: str = "default"
 
@@ -222,29 +196,10 @@ def parse(text: str, *, source: str) -> PolicyRules:
         monitor_roles=_names(gov.get("monitor_roles", []), roles, source),
         offline=_offline(offline, source),
         sync=_sync(_table(data, "sync", source), roles, source),
-        references=_references(_table(data, "references", source), source),
+        references=parse_references(_table(data, "references", source), source),
         posture=_posture(_table(data, "posture", source), source),
         source=source,
     )
-
-
-def _references(table: dict[str, Any], source: str) -> ReferenceRules:
-    """``[references]``: ``default`` (allow or reject) and lists of types to ``reject`` or
-    ``allow`` dangling references to."""
-    where = f"In the policy file {source}, [references]"
-    unknown = sorted(set(table) - {"default", *REFERENCE_MODES})
-    if unknown:
-        raise PolicyError(f"{where} has no setting {unknown[0]}.")
-    default = table.get("default", "allow")
-    if default not in REFERENCE_MODES:
-        raise PolicyError(f"{where} default must be allow or reject.")
-    modes: dict[str, str] = {}
-    for mode in REFERENCE_MODES:
-        for rtype in _types(table.get(mode, []), f"{where} {mode}"):
-            if rtype in modes:
-                raise PolicyError(f"{where} lists {rtype} under both allow and reject.")
-            modes[rtype] = mode
-    return ReferenceRules(default, modes)
 
 
 def _sync(table: dict[str, Any], roles: dict[str, RoleRules], source: str) -> SyncRules:
@@ -271,14 +226,16 @@ def _sync(table: dict[str, Any], roles: dict[str, RoleRules], source: str) -> Sy
             continue
         if key not in CONFLICT_CLASSES:
             raise PolicyError(f"{where}.conflicts] has no class {key}.")
-        for rtype in _types(types, f"{where}.conflicts] {key}"):
+        for rtype in resource_types(types, f"{where}.conflicts] {key}"):
             if rtype in classes:
                 raise PolicyError(f"{where}.conflicts] lists {rtype} in two classes.")
             classes[rtype] = key
     default = conflicts.get("default", EXCLUSIVE)
     if default not in CONFLICT_CLASSES:
         raise PolicyError(f"{where}.conflicts] default must be one of {CONFLICT_CLASSES}.")
-    sign_off = frozenset(_types(conflicts.get("sign_off", []), f"{where}.conflicts] sign_off"))
+    sign_off = frozenset(
+        resource_types(conflicts.get("sign_off", []), f"{where}.conflicts] sign_off")
+    )
     review = _table(table, "review", source)
     if set(review) - {"roles", "console"}:
         raise PolicyError(f"{where}.review] has only the settings roles and console.")
@@ -304,15 +261,6 @@ def _conflicts_table(rules: SyncRules) -> dict[str, Any]:
     for rtype, klass in rules.classes.items():
         out.setdefault(klass, []).append(rtype)
     return out
-
-
-def _types(value: Any, where: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-        raise PolicyError(f"{where} must be a list of resource types.")
-    bad = [t for t in value if not is_resource_type(t)]
-    if bad:
-        raise PolicyError(f"{where}: {bad[0]} is not a FHIR R4 resource type.")
-    return list(value)
 
 
 #: ``[offline]`` keys: (field of OfflineRules, seconds per unit, default in those units).

@@ -50,8 +50,9 @@ from bedside.fhir.compartment import (
     patient_compartment,
     patients_of,
 )
-from bedside.fhir.search.query import RESULT_PARAMETERS, Clause, TokenValue, parse_search
+from bedside.fhir.search.query import RESULT_PARAMETERS, Clause, parse_search
 from bedside.fhir.search.registry import params_for
+from bedside.fhir.search.values import TokenValue
 from bedside.fhir.search.visibility import NOTHING, Alternative, Visibility
 from bedside.policy.guard import POLICY_INPUTS, changeable, refusal_message, widening
 from bedside.policy.model import AccessView, Label, PatientAccess

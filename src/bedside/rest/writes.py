@@ -14,7 +14,7 @@ each rule lives here once:
   :class:`~bedside.errors.ClinicalRuleBroken` (422; sync ``clinical-rule``);
 * a reference to one of this server's resources that the writer cannot read is refused (422)
   when the policy's ``[references]`` rejects dangling references to that type
-  (:class:`~bedside.policy.rules.ReferenceRules`; the default allows them);
+  (:class:`~bedside.policy.references.ReferenceRules`; the default allows them);
 * every write is the target of a ``Provenance`` (who, from which app and device, when, what it
   was based on), written by the server in the same transaction so neither exists without the
   other: one per activity and transaction (:meth:`WriteHooks.flush`).
@@ -41,7 +41,7 @@ from bedside.errors import Unprocessable
 from bedside.fhir.dates import now_instant
 from bedside.fhir.references import local_references
 from bedside.fhir.search.extract import extract
-from bedside.policy.rules import ReferenceRules
+from bedside.policy.references import ReferenceRules
 from bedside.provenance import provenance_for
 from bedside.rest.trail import Trail
 from bedside.store.base import Session, StoredVersion, Write

@@ -12,15 +12,8 @@ from typing import Final
 
 from bedside.fhir.compartment import Compartment
 from bedside.fhir.search.extract import normalize
-from bedside.fhir.search.query import (
-    Clause,
-    Link,
-    RangeValue,
-    ReferenceValue,
-    SearchQuery,
-    SortKey,
-    TokenValue,
-)
+from bedside.fhir.search.query import Clause, Link, SearchQuery, SortKey
+from bedside.fhir.search.values import RangeValue, ReferenceValue, TokenValue
 from bedside.fhir.search.visibility import Visibility
 
 __all__ = ["COLUMNS", "FROM", "Sql", "count", "page", "visibility", "where"]

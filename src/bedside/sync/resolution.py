@@ -29,8 +29,8 @@ again, stating it.
 **From the governance console** (ADR 0014) the reviewer's own role reaches no patient, so the
 console passes ``scope``: given the item, it checks the reviewer may settle it and returns the
 resolution-scoped view the write runs under (the item's record type, the item's patient,
-nothing else); the item's role check (:func:`bedside.sync.review.may_see`) is then replaced
-by that one.
+nothing else); the item's role check (:func:`bedside.sync.review_access.may_see`) is then
+replaced by that one.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from bedside.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from bedside.policy.model import AccessView
 from bedside.rest.repository import Repository
 from bedside.store.base import Session
-from bedside.sync import review
+from bedside.sync import review, review_access
 from bedside.sync.review import ReviewItem
 
 __all__ = ["KEEP", "Resolution", "parse_resolution", "resolve"]
@@ -99,13 +99,13 @@ def resolve(
     act = repo.bind(session, scope(item) if scope is not None else None)
     seen = "all" if scope is not None else ""
     if scope is None:
-        seen = review.may_see(caller, repo.access.view, item, repo.policy.rules.review_roles)
+        seen = review_access.may_see(caller, repo.access.view, item, repo.policy.rules.review_roles)
     if seen != "all":
         if seen == "summary":
             raise Forbidden(f"Only the {item.route_role} queue can resolve this item.")
         raise NotFound("There is no review item with this id.")
     author_only = (
-        scope is None and caller.role != item.route_role and not review.is_operator(caller)
+        scope is None and caller.role != item.route_role and not review_access.is_operator(caller)
     )
     if author_only and how.keep != "server":
         raise Forbidden(

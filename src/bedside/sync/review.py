@@ -16,11 +16,7 @@ delivered every outcome up to number *n* (its cursor) finds every later one abov
 merged) or ``rejected`` with a plain reason (kept server: nothing was written, the item records
 the version kept) (:meth:`ReviewItem.outcome_message`).
 
-Who sees what (:func:`may_see`): the role an item is routed to, for patients its policy view
-reaches now, sees the whole item; so does the item's author (the token names the device
-that made the change, :func:`is_author`), who may withdraw it but not otherwise settle it when
-it is routed to another role's queue; the governance roles (``[governance] review_roles``) see
-every item without its clinical values; the operator (CLI, operator token) sees everything.
+Who sees what is :mod:`bedside.sync.review_access`.
 """
 
 from __future__ import annotations
@@ -31,10 +27,8 @@ from typing import Any, Final
 
 import orjson
 
-from bedside.auth.caller import Caller
 from bedside.errors import InvalidRequest
 from bedside.policy.breakglass import instant
-from bedside.policy.model import AccessView
 from bedside.protocol.event import Event
 from bedside.rest.paging import Cursor
 from bedside.store.base import Records, Session, StoredVersion
@@ -47,12 +41,9 @@ __all__ = [
     "RESOLVED",
     "ReviewItem",
     "get",
-    "is_author",
-    "is_operator",
     "listing",
     "listing_page",
     "mark_resolved",
-    "may_see",
     "of_device",
     "of_event",
     "open_counts",
@@ -366,37 +357,3 @@ def outcomes(db: Records, device: str, after: int, limit: int) -> list[ReviewIte
         [device, after, limit],
     )
     return [_item(r) for r in rows]
-
-
-# --- who may see an item ------------------------------------------------------------------------
-
-
-def is_operator(caller: Caller) -> bool:
-    """The operator: ``bedside admin token`` (no role, no grant) or the CLI."""
-    return caller.role is None and caller.grant_id is None
-
-
-def may_see(caller: Caller, view: AccessView, item: ReviewItem, governance: frozenset[str]) -> str:
-    """``"all"`` (the whole item), ``"summary"`` (no clinical values) or ``""`` (nothing)."""
-    if is_operator(caller):
-        return "all"
-    if caller.role == item.route_role and _reaches(view, item.patient):
-        return "all"
-    if is_author(caller, item) and _reaches(view, item.patient):
-        return "all"  # the clinician whose change it is sees what the server has
-    if caller.role in governance:
-        return "summary"
-    return ""
-
-
-def is_author(caller: Caller, item: ReviewItem) -> bool:
-    """Whether the caller's token names the device that made the item's change (a device is
-    enrolled for one user): its author may read the item and withdraw the change, whatever
-    queue it is routed to; settling it otherwise stays with that queue."""
-    return caller.device is not None and caller.device == item.device
-
-
-def _reaches(view: AccessView, patient: str | None) -> bool:
-    if not view.confined or patient is None:
-        return True
-    return patient in {a.patient for a in (*view.relations, *view.glass)}

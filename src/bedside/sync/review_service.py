@@ -1,9 +1,9 @@
 """The review queue for one caller (docs/sync-server.md "Review"): list, show, resolve.
 
-Built per request like ``Repository(store, caller)``: every method decides what the caller may
-see (:func:`bedside.sync.review.may_see`), opens its own transaction and audits — a listing or
-a read names the patients it showed, a refusal is audited on its own after its transaction
-rolled back. The HTTP layer (:mod:`bedside.web.sync_api`) only parses and answers.
+Built per request like ``Repository(store, caller)``: every method decides what the caller
+may see (:func:`bedside.sync.review_access.may_see`), opens its own transaction and audits — a
+listing or a read names the patients it showed, a refusal is audited on its own after its
+transaction rolled back. The HTTP layer (:mod:`bedside.web.sync_api`) only parses and answers.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from bedside.fhir import json_body
 from bedside.policy.bound import CallerBound
 from bedside.rest.repository import Repository
 from bedside.rest.trail import Trail
-from bedside.sync import review
+from bedside.sync import review, review_access
 from bedside.sync.authorship import changed_by
 from bedside.sync.resolution import parse_resolution, resolve
 
@@ -43,7 +43,7 @@ class ReviewQueue(CallerBound):
                 raise InvalidRequest("state must be open, resolved or all.")
             size = _count(count)
             governance = self.policy.rules.review_roles
-            anyone = review.is_operator(caller) or caller.role in governance
+            anyone = review_access.is_operator(caller) or caller.role in governance
             if not anyone and (role is None or role != caller.role):
                 raise Forbidden("You can list only the review queue of your own role.")
             with self.store.read() as session:
@@ -57,7 +57,7 @@ class ReviewQueue(CallerBound):
         shown: list[dict[str, Any]] = []
         patients: set[str] = set()
         for item in items:
-            seen = review.may_see(caller, view, item, governance)
+            seen = review_access.may_see(caller, view, item, governance)
             if seen == "all" and item.patient:
                 patients.add(item.patient)
             if seen:
@@ -78,7 +78,7 @@ class ReviewQueue(CallerBound):
                 view = self.policy.view(session.records(), caller)
                 item = review.get(session.records(), item_id)
                 governance = self.policy.rules.review_roles
-                seen = review.may_see(caller, view, item, governance) if item else ""
+                seen = review_access.may_see(caller, view, item, governance) if item else ""
                 if item is None or not seen:
                     raise NotFound("There is no review item with this id.")
                 by = changed_by(

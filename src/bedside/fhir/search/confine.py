@@ -22,7 +22,8 @@ from typing import Any
 
 from bedside.fhir.compartment import Compartment, patient_compartment
 from bedside.fhir.search.extract import IndexRows, extract
-from bedside.fhir.search.query import Clause, TokenValue
+from bedside.fhir.search.query import Clause
+from bedside.fhir.search.values import TokenValue
 from bedside.fhir.search.visibility import NOTHING, Alternative, Visibility
 
 __all__ = ["admits", "confine"]

@@ -1,7 +1,8 @@
 """Parse a FHIR search request into a typed :class:`SearchQuery` (search.html).
 
 Parameter values follow search.html#ptypes: ``,`` separates alternatives (OR), repeating a
-parameter ANDs it, ``\\`` escapes ``,``, ``|`` and ``$``. Unknown parameters are an error unless
+parameter ANDs it, ``\\`` escapes ``,``, ``|`` and ``$`` (the values themselves:
+:mod:`bedside.fhir.search.values`). Unknown parameters are an error unless
 the client sent ``Prefer: handling=lenient`` (search.html#errors), in which case they are listed
 in ``ignored`` (the searchset reports them in an OperationOutcome) and left out of the self
 link. ``_include:iterate`` (and R4's older ``:recurse``) follow references from included
@@ -10,15 +11,13 @@ resources too.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Final
 
 from bedside.errors import InvalidRequest, NotAcceptable
-from bedside.fhir.dates import parse_range
 from bedside.fhir.resource_types import is_resource_type
 from bedside.fhir.search.registry import SearchParam, params_for
+from bedside.fhir.search.values import Value, parse_value, split_unescaped
 from bedside.fhir.subset import summary_mode
 from bedside.numerals import is_number
 
@@ -36,15 +35,10 @@ __all__ = [
     "Clause",
     "Include",
     "Link",
-    "RangeValue",
-    "ReferenceValue",
     "SearchQuery",
     "SortKey",
-    "TokenValue",
-    "Value",
     "clause_of",
     "parse_search",
-    "split_values",
 ]
 
 DEFAULT_COUNT: Final = 20
@@ -80,38 +74,6 @@ ITERATING: Final = frozenset(
 JSON_FORMATS: Final = frozenset(
     {"json", "application/json", "application/fhir+json", "application/json+fhir"}
 )
-_PREFIX_RE: Final = re.compile(r"(eq|ne|gt|lt|ge|le|sa|eb|ap)(?=[-+0-9.T])")
-_ESCAPE_RE: Final = re.compile(r"\\(.)")
-_DECIMAL_RE: Final = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
-
-
-@dataclass(frozen=True, slots=True)
-class TokenValue:
-    """``[system]|[code]``: system None means "any system"; "" means "no system"."""
-
-    system: str | None
-    code: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class RangeValue:
-    """A date or number with its prefix and the range its precision implies."""
-
-    prefix: str
-    low: float
-    high: float
-    system: str | None = None
-    code: str | None = None
-    value: float = 0.0  # the number as written (number and quantity parameters)
-
-
-@dataclass(frozen=True, slots=True)
-class ReferenceValue:
-    target_type: str | None
-    target: str  # the id, or a full URL when target_type is ""
-
-
-Value = TokenValue | RangeValue | ReferenceValue | str
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,31 +277,6 @@ def _include(raw: str, *, rev: bool, rtype: str, iterate: bool = False) -> Inclu
     return Include(source, param, target, iterate)
 
 
-def split_values(raw: str) -> list[str]:
-    """Split on unescaped commas and unescape (search.html#escaping)."""
-    return [_unescape(part) for part in _split_unescaped(raw, ",")]
-
-
-def _split_unescaped(raw: str, sep: str, maxsplit: int = -1) -> list[str]:
-    """Split on ``sep`` where it is not escaped by ``\\``; the parts keep their escapes."""
-    out: list[str] = []
-    start = i = 0
-    while i < len(raw):
-        if raw[i] == "\\":
-            i += 2
-            continue
-        if raw[i] == sep and len(out) != maxsplit:
-            out.append(raw[start:i])
-            start = i + 1
-        i += 1
-    out.append(raw[start:])
-    return out
-
-
-def _unescape(text: str) -> str:
-    return _ESCAPE_RE.sub(r"\1", text)
-
-
 def clause_of(param: SearchParam, modifier: str | None, raw: str) -> Clause:
     """One parameter occurrence as a Clause (its value parsed per the parameter's type)."""
     return _clause(param, modifier, raw)
@@ -355,65 +292,7 @@ def _clause(param: SearchParam, modifier: str | None, raw: str) -> Clause:
         pass  # subject:Patient=123
     elif modifier is not None and modifier not in _MODIFIERS[kind]:
         raise InvalidRequest(f"The modifier :{modifier} is not supported on {param.code}.")
-    values = tuple(_value(param, modifier, v) for v in _split_unescaped(raw, ","))
+    values = tuple(parse_value(param, modifier, v) for v in split_unescaped(raw, ","))
     if not values or any(v == "" for v in values):
         raise InvalidRequest(f"Search parameter {param.code} needs a value.")
     return Clause(param, modifier, values)
-
-
-def _value(param: SearchParam, modifier: str | None, raw: str) -> Value:
-    kind = param.kind
-    if kind == "token":  # split on an unescaped "|" before unescaping (search.html#escaping)
-        parts = [_unescape(p) for p in _split_unescaped(raw, "|", 1)]
-        if len(parts) == 2:
-            return TokenValue(parts[0], parts[1] or None)
-        return TokenValue(None, parts[0]) if parts[0] else ""
-    raw = _unescape(raw)
-    if kind in ("string", "uri"):
-        return raw
-    if kind == "date":
-        return _date_value(param, raw)
-    if kind == "reference":
-        return _reference_value(param, modifier, raw)
-    return _number_value(param, raw)
-
-
-def _split_prefix(raw: str) -> tuple[str, str]:
-    m = _PREFIX_RE.match(raw)
-    return (m.group(1), raw[2:]) if m else ("eq", raw)
-
-
-def _date_value(param: SearchParam, raw: str) -> RangeValue:
-    prefix, text = _split_prefix(raw)
-    rng = parse_range(text)
-    if rng is None:
-        raise InvalidRequest(f"'{raw}' is not a valid date for {param.code}.")
-    return RangeValue(prefix, rng[0], rng[1])
-
-
-def _reference_value(param: SearchParam, modifier: str | None, raw: str) -> ReferenceValue:
-    if "://" in raw:
-        return ReferenceValue("", raw)
-    parts = raw.split("/")
-    if len(parts) == 2 and is_resource_type(parts[0]):
-        return ReferenceValue(parts[0], parts[1])
-    if len(parts) == 1 and raw:
-        return ReferenceValue(modifier, raw)
-    raise InvalidRequest(f"'{raw}' is not a valid reference for {param.code}.")
-
-
-def _number_value(param: SearchParam, raw: str) -> RangeValue:
-    prefix, text = _split_prefix(raw)
-    number, _, rest = text.partition("|")
-    system, _, code = rest.partition("|")
-    try:
-        if not _DECIMAL_RE.fullmatch(number):  # no NaN, Infinity, "1_0" (datatypes.html#decimal)
-            raise InvalidOperation
-        dec = Decimal(number)
-    except InvalidOperation:
-        raise InvalidRequest(f"'{raw}' is not a valid number for {param.code}.") from None
-    exponent = dec.as_tuple().exponent
-    half = Decimal(5).scaleb(int(exponent) - 1) if isinstance(exponent, int) else Decimal(0)
-    return RangeValue(
-        prefix, float(dec - half), float(dec + half), system or None, code or None, float(dec)
-    )
