@@ -20,6 +20,7 @@ from bedside.fhir.compartment import patient_compartment
 from bedside.fhir.outcome import information
 from bedside.fhir.resource_types import is_resource_type
 from bedside.fhir.search.query import parse_search
+from bedside.policy.bound import CallerBound
 from bedside.policy.decide import Policy
 from bedside.policy.model import AccessView
 from bedside.rest import bundles
@@ -68,6 +69,18 @@ class Repository:
         )
 
     # --- entry point -----------------------------------------------------------------------
+
+    @classmethod
+    def of(cls, bound: CallerBound, base: str, network: str | None = None) -> Repository:
+        """The FHIR API as a caller-bound service's caller, under its policy and audit trail."""
+        return cls(
+            bound.store,
+            bound.caller,
+            base,
+            policy=bound.policy,
+            auditor=bound.auditor,
+            network=network,
+        )
 
     def handle(self, req: FhirRequest) -> FhirResponse:
         """Run one interaction in its own transaction, audited before it answers.

@@ -125,14 +125,7 @@ class Uploads(CallerBound):
     def _document(self, doc: str, refused: str) -> Any:
         """The DocumentReference as the caller may read it now (policy and audit of the
         Repository); 403 with ``refused`` when the caller may not."""
-        repo = Repository(
-            self.store,
-            self.caller,
-            self.base,
-            policy=self.policy,
-            auditor=self.auditor,
-            network=self.network,
-        )
+        repo = Repository.of(self, self.base, self.network)
         try:
             found = repo.handle(FhirRequest("GET", f"DocumentReference/{doc}")).resource
         except FhirError:

@@ -103,14 +103,7 @@ class ReviewQueue(CallerBound):
 
     def resolve(self, item_id: str, raw: bytes) -> dict[str, Any]:
         """Settle an item as the JSON body ``raw`` says (keep device | server | merged)."""
-        repo = Repository(
-            self.store,
-            self.caller,
-            self.base,
-            policy=self.policy,
-            auditor=self.auditor,
-            network=self.network,
-        )
+        repo = Repository.of(self, self.base, self.network)
         try:
             how = parse_resolution(json_body.loads(raw))
             with self.store.write() as session:
