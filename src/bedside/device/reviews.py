@@ -182,7 +182,7 @@ def explain(s: Session, seq: int) -> ReviewView:
 
 
 def _meaning(entry: OutboxEntry, fields: list[str], known: bool) -> str:
-    what = " and ".join(_label(f).lower() for f in fields)
+    what = " and ".join(f'"{_label(f)}"' for f in fields)
     if entry.state == "rejected":
         return (
             "Your change was not applied and will not be: the patient's record on the server does"
@@ -190,7 +190,8 @@ def _meaning(entry: OutboxEntry, fields: list[str], known: bool) -> str:
             " care, record it again if you still may, or hand it over to a colleague."
         )
     server = "the server's version shown here" if known else "the server's version"
-    clash = f": your {what} clashed with a colleague's" if fields else ""
+    verb = "was" if len(fields) == 1 else "were"
+    clash = f": {what} {verb} changed both here and by a colleague" if fields else ""
     return (
         f"Your change is not in the patient's record yet{clash}. Colleagues see {server}, and"
         " a reviewer will decide which stands. Until then, act on the server's version, and"
