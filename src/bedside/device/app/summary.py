@@ -111,9 +111,10 @@ def banner_of(patient: str, items: Iterable[ChartItem]) -> Banner:
     record: dict[str, Any] = {"resourceType": "Patient", "id": patient}
     allergies: list[str] = []
     none_known = False
+    held = False
     for item in items:
         if item.type == "Patient" and item.id == patient:
-            record = item.resource
+            record, held = item.resource, True
         elif item.type == "AllergyIntolerance" and _current_allergy(item.resource):
             if _coded(item.resource.get("code")) & _NO_KNOWN_ALLERGY:
                 none_known = True
@@ -131,11 +132,16 @@ def banner_of(patient: str, items: Iterable[ChartItem]) -> Banner:
         allergy, level = f"Allergies: {', '.join(sorted(set(allergies)))}", "allergies"
     elif none_known:
         allergy, level = "No known allergies", "none-known"
+    elif not held:  # break-glass on a patient the device holds nothing of: not "none"
+        allergy, level = (
+            "Allergies not known: this patient's record is not on this device",
+            "unknown",
+        )
     else:
         allergy, level = "Allergies not recorded", "unknown"
     return Banner(
         id=patient,
-        name=name or "Name not recorded",
+        name=name or ("Name not recorded" if held else "Name not on this device"),
         born=views.born(birth),
         age=views.age(birth),
         sex=views.sex(gender),
@@ -253,20 +259,33 @@ def summarise(
     totals = [i for i in items if i.type == "Observation" and is_total(i.resource)]
     totals = [i for i in totals if i.resource.get("status") not in _NOT_TRUE]
     latest = max(totals, key=lambda i: views.when_of(i.resource) or 0.0, default=None)
+    held = any(i.type == "Patient" and i.id == patient for i in items)
+
+    def empty(text: str) -> str:
+        """What an empty section says: on a patient the device holds nothing of (break-glass
+        offline), that it does not know, never that there is none."""
+        return text if held else "Not on this device: this does not mean there are none."
+
     return Summary(
         banner=banner_of(patient, items),
         sections=(
             Section(
-                "problems", "Active problems", "No active problems recorded.", _newest(problems)
+                "problems",
+                "Active problems",
+                empty("No active problems recorded."),
+                _newest(problems),
             ),
             Section(
-                "medications", "Active medications", "No active medications.", _newest(medications)
+                "medications",
+                "Active medications",
+                empty("No active medications."),
+                _newest(medications),
             ),
-            Section("allergies", "Allergies", "No allergies recorded.", _newest(allergies)),
-            Section("vitals", "Vital signs", "No vital signs recorded.", vitals),
-            Section("tasks", "Outstanding tasks", "No outstanding tasks.", _newest(tasks)),
-            Section("notes", "Recent notes", "No notes.", _newest(notes)),
-            Section("encounters", "Encounters", "No encounters.", _newest(encounters)),
+            Section("allergies", "Allergies", empty("No allergies recorded."), _newest(allergies)),
+            Section("vitals", "Vital signs", empty("No vital signs recorded."), vitals),
+            Section("tasks", "Outstanding tasks", empty("No outstanding tasks."), _newest(tasks)),
+            Section("notes", "Recent notes", empty("No notes."), _newest(notes)),
+            Section("encounters", "Encounters", empty("No encounters."), _newest(encounters)),
         ),
         latest_news2=views.news2_of(latest.resource if latest else None),
     )
