@@ -11,11 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from bedside.store.base import Records
 
-__all__ = ["MINOR_FAILURE", "SERIOUS_FAILURE", "SUCCESS", "AuditEntry", "Auditor", "NullAuditor"]
+__all__ = [
+    "MINOR_FAILURE",
+    "SERIOUS_FAILURE",
+    "SUCCESS",
+    "Agent",
+    "AuditEntry",
+    "Auditor",
+    "NullAuditor",
+]
 
 #: AuditEvent.outcome codes (R4 audit-event-outcome).
 SUCCESS = "0"
@@ -52,6 +60,44 @@ class AuditEntry:
     #: a :data:`bedside.policy.model.BASES` value, ``service``, ``consent`` for a consent's deny,
     #: or None when the entry is not an access decision about patients.
     basis: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        caller: Agent,
+        subtype: str,
+        action: str,
+        *,
+        now: float,
+        outcome: str = SUCCESS,
+        **fields: Any,
+    ) -> AuditEntry:
+        """An entry for what ``caller`` did at ``now`` (UNIX seconds): its agent fields from the
+        caller, the rest as given."""
+        return cls(
+            subtype=subtype,
+            action=action,
+            outcome=outcome,
+            recorded_ms=int(now * 1000),
+            user_ref=caller.fhir_user,
+            subject=caller.subject,
+            client_id=caller.client_id,
+            role=caller.role,
+            **fields,
+        )
+
+
+class Agent(Protocol):
+    """Who acted, as an audit entry names them (a verified caller)."""
+
+    @property
+    def fhir_user(self) -> str | None: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def client_id(self) -> str | None: ...
+    @property
+    def role(self) -> str | None: ...
 
 
 class Auditor(Protocol):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bedside.audit.entry import SUCCESS, AuditEntry
+from bedside.audit.entry import AuditEntry
 from bedside.errors import Forbidden, InvalidRequest
 from bedside.policy import breakglass
 from bedside.policy.bound import CallerBound
@@ -55,15 +55,11 @@ class BreakGlassGovernance(CallerBound):
             self.auditor.append(  # the review is audited in its own transaction
                 db,
                 [
-                    AuditEntry(
-                        subtype="break-glass",
-                        action="U",
-                        outcome=SUCCESS,
-                        recorded_ms=int(self.policy.clock() * 1000),
-                        user_ref=caller.fhir_user,
-                        subject=caller.subject,
-                        client_id=caller.client_id,
-                        role=caller.role,
+                    AuditEntry.of(
+                        caller,
+                        "break-glass",
+                        "U",
+                        now=self.policy.clock(),
                         patients=(item["patient"].partition("/")[2],),
                         description=f"break-glass review closed: {outcome}",
                     )

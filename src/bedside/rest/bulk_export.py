@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
 
-from bedside.audit.entry import SUCCESS, AuditEntry, Auditor
+from bedside.audit.entry import AuditEntry, Auditor
 from bedside.auth.caller import Caller
 from bedside.errors import FhirError, Forbidden, InvalidRequest, NotFound
 from bedside.fhir.compartment import PATIENT_COMPARTMENT, patient_compartment
@@ -313,15 +313,11 @@ class BulkExports:
     def _audit(self, caller: Caller, description: str, job: ExportJob) -> None:
         self.auditor.submit(
             [
-                AuditEntry(
-                    subtype="operation",
-                    action="R",
-                    outcome=SUCCESS,
-                    recorded_ms=int(self.policy.clock() * 1000),
-                    user_ref=caller.fhir_user,
-                    subject=caller.subject,
-                    client_id=caller.client_id,
-                    role=caller.role,
+                AuditEntry.of(
+                    caller,
+                    "operation",
+                    "R",
+                    now=self.policy.clock(),
                     patients=tuple(job.patients or ()),
                     entities=(f"$export/{job.id}",),
                     description=description,
