@@ -113,7 +113,9 @@ def test_a_task_moved_on_offline_merges_and_its_clash_is_explained(
         expect(main).to_contain_text("Patient prefers the afternoon")  # hers
         expect(main).to_contain_text("Dressing pack in the side room")  # the server's
         expect(main).to_contain_text("changed by Nia Hughes")
-        expect(main).to_contain_text("not in the patient's record yet: your note clashed")
+        expect(main).to_contain_text(
+            'not in the patient\'s record yet: "Note" was changed both here and by a colleague'
+        )
         expect(main).to_contain_text("In progress")  # her other change waits with it
         every_width(page, "review")
         page.get_by_role("button", name="Keep it for the reviewer").click()
