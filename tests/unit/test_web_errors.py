@@ -4,6 +4,7 @@ and anything unexpected a 500 that names the request id and nothing else."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from starlette.applications import Starlette
@@ -53,7 +54,10 @@ def _get(path: str) -> httpx.Response:
         async with _client() as client:
             return await client.get(path)
 
-    return asyncio.run(call())
+    # in a thread of its own: a browser test earlier in the run may leave an event loop
+    # running in this one (Playwright's sync API), and asyncio.run refuses to nest
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, call()).result()
 
 
 def test_a_fhir_error_is_its_status_and_an_operation_outcome_never_cached() -> None:
