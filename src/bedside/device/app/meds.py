@@ -183,13 +183,23 @@ def routes(pages: Pages) -> list[Route]:
         form = await form_of(request)
         return await run_in_threadpool(confirm_or_fix, request, pid, rid, form)
 
-    def confirm_or_fix(request: Request, pid: str, rid: str, form: dict[str, str]) -> Response:
+    def entry_or_page(
+        request: Request, pid: str, rid: str, form: dict[str, str]
+    ) -> Entry | Response:
+        """The dose the form describes, or the form again with what is wrong (the fields as
+        typed, so nothing is lost)."""
         fields = {k: str(form.get(k) or "") for k in Entry.__slots__ if k != "at"}
         if form.get("patient") != pid:
             return form_page(request, pid, rid, fields, [_WRONG_PATIENT], 409)
         entry, errors = read_entry(form, node.clock())
         if entry is None:
             return form_page(request, pid, rid, fields, errors, 422)
+        return entry
+
+    def confirm_or_fix(request: Request, pid: str, rid: str, form: dict[str, str]) -> Response:
+        entry = entry_or_page(request, pid, rid, form)
+        if isinstance(entry, Response):
+            return entry
         return confirm_page(request, pid, rid, entry)
 
     async def save(request: Request) -> Response:
@@ -198,12 +208,10 @@ def routes(pages: Pages) -> list[Route]:
         return await run_in_threadpool(record, request, pid, rid, form)
 
     def record(request: Request, pid: str, rid: str, form: dict[str, str]) -> Response:
+        entry = entry_or_page(request, pid, rid, form)
+        if isinstance(entry, Response):
+            return entry
         fields = {k: str(form.get(k) or "") for k in Entry.__slots__ if k != "at"}
-        if form.get("patient") != pid:
-            return form_page(request, pid, rid, fields, [_WRONG_PATIENT], 409)
-        entry, errors = read_entry(form, node.clock())
-        if entry is None:
-            return form_page(request, pid, rid, fields, errors, 422)
         blocked = pages.can_record()
         if blocked:
             return form_page(request, pid, rid, fields, [blocked], 403)
