@@ -17,25 +17,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bedside.auth.server import AuthServer
-from bedside.fleet.device_auth import DeviceAuth
-from bedside.policy.decide import Policy
 from bedside.protocol import GLASS_PATH
-from bedside.store.base import Store
 from bedside.sync.glass_service import OfflineGrants
 from bedside.web import responses
+from bedside.web.device_routes import DeviceRoutes
 from bedside.web.fhir_http import bearer_token
 
 __all__ = ["GlassApi"]
 
 
-class GlassApi:
-    def __init__(self, store: Store, auth: AuthServer, policy: Policy) -> None:
-        self.store = store
-        self.auth = auth
-        self.policy = policy
-        self.devices = DeviceAuth(store, auth)
-
+class GlassApi(DeviceRoutes):
     def routes(self) -> list[Route]:
         return [Route(GLASS_PATH, self.receive, methods=["POST"])]
 
